@@ -1,0 +1,41 @@
+//! The AWS SDK configuration shared by every adapter of this crate.
+//!
+//! Loaded once at start-up (in a Lambda cold start or by the local server) and handed to each
+//! service client, so that region, credentials, endpoint and timeouts are decided in one place.
+
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Region used when neither the environment nor a profile names one, so local runs need no setup.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Longest time one SDK call may take, retries included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time one attempt of an SDK call may take before it is retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Loads the default configuration (credentials and region from the environment or profile).
+///
+/// `endpoint` points every client at another server than AWS (moto, DynamoDB Local). Timeouts are
+/// always set because the SDK has none by default: a stalled connection would otherwise hold a
+/// request until the Lambda itself times out.
+pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
+    let region = RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+    let timeouts = TimeoutConfig::builder()
+        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region).timeout_config(timeouts);
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
+/// A DynamoDB client for the given configuration.
+pub fn dynamo_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}

@@ -1,0 +1,892 @@
+//! The DynamoDB engine of the item-store port.
+//!
+//! Each logical table is one DynamoDB table named `{prefix}{name}`, keyed by `pk` (HASH) and `sk`
+//! (RANGE), and each of its secondary indexes a GSI of the same name. The SQLite engine is held to
+//! the same conformance suite, so the port's documented semantics win wherever DynamoDB would
+//! refuse a request the port allows (empty strings in key conditions, an inverted BETWEEN, an
+//! update touching one attribute twice, an empty update): such requests are reshaped here into
+//! ones that mean the same thing, rather than letting the difference leak to the callers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TransactWriteItem, Update as UpdateAction,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use docket_store::{
+    CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange,
+    StoreError, TableSpec, Update, WriteOp, validate_item, validate_transaction,
+};
+use serde_json::Value;
+
+/// The attributes of one item as the SDK carries them.
+type Attributes = HashMap<String, AttributeValue>;
+
+/// Largest page a query may ask for; DynamoDB pages are capped at 1 MB anyway.
+const MAX_QUERY_LIMIT: usize = 1000;
+
+/// How long `create_tables` waits for a new table to become usable.
+const TABLE_READY_WAIT: Duration = Duration::from_secs(120);
+
+/// Attribute named by the update expression of an otherwise empty update. DynamoDB refuses an empty
+/// expression, yet the port says an empty update still creates the item; removing an attribute
+/// nobody writes is a no-op that keeps UpdateItem's create-if-absent behaviour.
+const NEVER_WRITTEN_ATTRIBUTE: &str = "__docket_never_written";
+
+/// Cancellation reasons that say "try again" rather than "refused".
+const RETRYABLE_CANCELLATIONS: [&str; 3] =
+    ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
+
+/// Error codes of the service worth retrying: the SDK has already retried them, but a caller
+/// (a queue consumer, a client) may still try later.
+const TRANSIENT_ERROR_CODES: [&str; 8] = [
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "Throttling",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+];
+
+/// [`ItemStore`] on DynamoDB. Cloning is cheap: the SDK client is shared.
+#[derive(Debug, Clone)]
+pub struct DynamoItemStore {
+    client: Client,
+    table_prefix: String,
+    tables: Vec<TableSpec>,
+}
+
+impl DynamoItemStore {
+    /// `table_prefix` separates deployments (and test runs) sharing one account; `tables` are the
+    /// only logical tables this store accepts.
+    pub fn new(client: Client, table_prefix: impl Into<String>, tables: Vec<TableSpec>) -> Self {
+        Self { client, table_prefix: table_prefix.into(), tables }
+    }
+
+    /// Creates every declared table that does not exist yet (on demand billing) and waits until
+    /// each one is active. Tables that already exist are left as they are, so this can run at
+    /// every start of a local setup or test.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        for spec in &self.tables {
+            let table = self.physical_name(spec.name);
+            let created = self
+                .client
+                .create_table()
+                .table_name(&table)
+                .set_attribute_definitions(Some(attribute_definitions(spec)?))
+                .key_schema(key_element(PK, KeyType::Hash)?)
+                .key_schema(key_element(SK, KeyType::Range)?)
+                .set_global_secondary_indexes(global_secondary_indexes(spec)?)
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await;
+            match created {
+                Ok(_) => tracing::info!(table = %table, "created DynamoDB table"),
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                Err(error) => return Err(classify(error)),
+            }
+            self.client.wait_until_table_exists().table_name(&table).wait(TABLE_READY_WAIT).await.map_err(
+                |error| {
+                    StoreError::Backend(format!(
+                        "table {table} did not become active: {}",
+                        DisplayErrorContext(&error)
+                    ))
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn physical_name(&self, logical: &str) -> String {
+        format!("{}{logical}", self.table_prefix)
+    }
+
+    fn spec(&self, table: &str) -> Result<&TableSpec, StoreError> {
+        self.tables
+            .iter()
+            .find(|spec| spec.name == table)
+            .ok_or_else(|| StoreError::Validation(format!("unknown table {table}")))
+    }
+
+    /// The physical name of a declared table; undeclared ones are refused as the SQLite engine does.
+    fn table_name(&self, table: &str) -> Result<String, StoreError> {
+        Ok(self.physical_name(self.spec(table)?.name))
+    }
+
+    /// Translates a write into expressions and attribute maps, shared by single writes and
+    /// transactions so that both give a condition the same meaning.
+    fn prepare(&self, op: &WriteOp) -> Result<PreparedWrite, StoreError> {
+        let mut placeholders = Placeholders::default();
+        let (action, condition) = match op {
+            WriteOp::Put { item, condition, .. } => {
+                validate_item(item)?;
+                let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
+                (Action::Put(item_to_attributes(item)?), condition)
+            }
+            WriteOp::Delete { key, condition, .. } => {
+                require_addressable(key)?;
+                let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
+                (Action::Delete(key_attributes(key)), condition)
+            }
+            WriteOp::Check { key, condition, .. } => {
+                require_addressable(key)?;
+                // ConditionCheck insists on an expression even when the condition always holds.
+                let condition = optional_condition(Some(condition), &mut placeholders)?
+                    .unwrap_or_else(|| always_true(&mut placeholders));
+                (Action::Check(key_attributes(key)), Some(condition))
+            }
+            WriteOp::Update { key, update, condition, .. } => {
+                require_addressable(key)?;
+                let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
+                let expression = update_expression(update, &mut placeholders)?;
+                (Action::Update { key: key_attributes(key), expression }, condition)
+            }
+        };
+        let (names, values) = placeholders.into_maps();
+        Ok(PreparedWrite { table: self.table_name(op.table())?, action, condition, names, values })
+    }
+}
+
+#[async_trait]
+impl ItemStore for DynamoItemStore {
+    async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
+        let table = self.table_name(table)?;
+        // DynamoDB refuses empty key strings, but no item can be stored under one: simply absent.
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        output.item.map(item_from_attributes).transpose()
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
+        if let WriteOp::Check { table, key, condition } = &op {
+            require_addressable(key)?;
+            // A check writes nothing, so a consistent read judged by the port's own rules is as
+            // good as a one-item transaction, at half the cost.
+            let current = self.get(table, key).await?;
+            return if condition.holds(current.as_ref()) { Ok(()) } else { Err(StoreError::ConditionFailed) };
+        }
+        let PreparedWrite { table, action, condition, names, values } = self.prepare(&op)?;
+        match action {
+            Action::Put(item) => self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(classify),
+            Action::Delete(key) => self
+                .client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(classify),
+            Action::Update { key, expression } => self
+                .client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .update_expression(expression)
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(classify),
+            Action::Check(_) => Err(StoreError::Backend("a lone check is answered by a read".into())),
+        }
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        validate_transaction(&ops)?;
+        let items = ops
+            .iter()
+            .map(|op| self.prepare(op).and_then(PreparedWrite::into_transact_item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    error.as_service_error()
+                {
+                    return Err(cancellation(cancelled));
+                }
+                Err(classify(error))
+            }
+        }
+    }
+
+    async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
+        require_addressable(key)?;
+        let table = self.table_name(table)?;
+        let mut placeholders = Placeholders::default();
+        let expression = format!(
+            "ADD {} {}",
+            placeholders.name(attribute),
+            placeholders.value(AttributeValue::N(by.to_string()))
+        );
+        let (names, values) = placeholders.into_maps();
+        let output = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key_attributes(key)))
+            .update_expression(expression)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        match output.attributes.as_ref().and_then(|attributes| attributes.get(attribute)) {
+            Some(AttributeValue::N(number)) => number
+                .parse::<i64>()
+                .map_err(|_| StoreError::Validation(format!("attribute {attribute} overflows"))),
+            _ => Err(StoreError::Backend(format!("UpdateItem returned no number for {attribute}"))),
+        }
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        if !(1..=MAX_QUERY_LIMIT).contains(&query.limit) {
+            return Err(StoreError::Validation(format!(
+                "a query limit must be between 1 and {MAX_QUERY_LIMIT}"
+            )));
+        }
+        let spec = self.spec(&query.table)?;
+        let shape = match &query.index {
+            None => KeyShape { index: None, partition: PK, sort: SK },
+            Some(name) => {
+                let index = spec.index(name).ok_or_else(|| {
+                    StoreError::Validation(format!("table {} has no index {name}", query.table))
+                })?;
+                KeyShape {
+                    index: Some(index.name),
+                    partition: index.partition_attribute,
+                    sort: index.sort_attribute,
+                }
+            }
+        };
+        let mut start_key = query.after.as_ref().map(|cursor| shape.start_key(cursor, &query)).transpose()?;
+        // No stored key is empty, so these queries find nothing; DynamoDB would refuse them.
+        let Some(range) = reachable_range(&query.range) else { return Ok(Page::default()) };
+        if query.partition.is_empty() {
+            return Ok(Page::default());
+        }
+
+        let mut placeholders = Placeholders::default();
+        let mut key_condition = format!(
+            "{} = {}",
+            placeholders.name(shape.partition),
+            placeholders.value(AttributeValue::S(query.partition.clone()))
+        );
+        if let Some(sort_condition) = sort_key_condition(&range, shape.sort, &mut placeholders) {
+            key_condition = format!("{key_condition} AND {sort_condition}");
+        }
+        let (names, values) = placeholders.into_maps();
+        let table = self.physical_name(spec.name);
+
+        let mut items = Vec::new();
+        // DynamoDB also ends a page at 1 MB; keep reading so a page is short only at the end.
+        loop {
+            let remaining = i32::try_from(query.limit - items.len())
+                .map_err(|_| StoreError::Validation("query limit too large".into()))?;
+            let output = self
+                .client
+                .query()
+                .table_name(&table)
+                .set_index_name(shape.index.map(str::to_owned))
+                .key_condition_expression(&key_condition)
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(values.clone())
+                .scan_index_forward(query.ascending)
+                .limit(remaining)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for attributes in output.items.unwrap_or_default() {
+                items.push(item_from_attributes(attributes)?);
+            }
+            match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+                None => return Ok(Page { items, next: None }),
+                Some(last) if items.len() >= query.limit => {
+                    return Ok(Page { items, next: Some(encode_cursor(&last)?) });
+                }
+                Some(last) => start_key = Some(last),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+/// A write turned into what the SDK sends, before it is sent alone or inside a transaction.
+struct PreparedWrite {
+    table: String,
+    action: Action,
+    condition: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attributes>,
+}
+
+enum Action {
+    Put(Attributes),
+    Delete(Attributes),
+    Check(Attributes),
+    Update { key: Attributes, expression: String },
+}
+
+impl PreparedWrite {
+    fn into_transact_item(self) -> Result<TransactWriteItem, StoreError> {
+        let PreparedWrite { table, action, condition, names, values } = self;
+        let item = TransactWriteItem::builder();
+        let item = match action {
+            Action::Put(attributes) => item.put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(attributes))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_failure)?,
+            ),
+            Action::Delete(key) => item.delete(
+                Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_failure)?,
+            ),
+            Action::Check(key) => item.condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_failure)?,
+            ),
+            Action::Update { key, expression } => item.update(
+                UpdateAction::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression(expression)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_failure)?,
+            ),
+        };
+        Ok(item.build())
+    }
+}
+
+/// Writes must name a storable key; DynamoDB would refuse an empty one with a less useful message.
+fn require_addressable(key: &Key) -> Result<(), StoreError> {
+    if key.pk.is_empty() || key.sk.is_empty() {
+        return Err(StoreError::Validation("pk and sk must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// What one attribute ends up as once all of an update's changes are applied in the port's order
+/// (every set, then every remove, then every add).
+enum NetChange {
+    Set(Value),
+    Remove,
+    Add(i64),
+}
+
+/// Folds an update into at most one change per attribute. DynamoDB refuses an expression that
+/// touches one attribute twice ("overlapping paths"), while [`Update::apply`] defines exactly what
+/// such an update means; folding first gives DynamoDB the same result in a form it accepts.
+fn net_changes(update: &Update) -> Result<Vec<(&str, NetChange)>, StoreError> {
+    fn slot(changes: &[(&str, NetChange)], name: &str) -> Option<usize> {
+        changes.iter().position(|(existing, _)| *existing == name)
+    }
+    let mut changes: Vec<(&str, NetChange)> = Vec::new();
+    for (name, value) in &update.set {
+        let change = NetChange::Set(value.clone());
+        match slot(&changes, name) {
+            Some(index) => changes[index].1 = change,
+            None => changes.push((name, change)),
+        }
+    }
+    for name in &update.remove {
+        match slot(&changes, name) {
+            Some(index) => changes[index].1 = NetChange::Remove,
+            None => changes.push((name, NetChange::Remove)),
+        }
+    }
+    for (name, by) in &update.add {
+        let overflow = || StoreError::Validation(format!("attribute {name} overflows"));
+        let Some(index) = slot(&changes, name) else {
+            changes.push((name, NetChange::Add(*by)));
+            continue;
+        };
+        let folded = match &changes[index].1 {
+            NetChange::Set(value) => {
+                let current = value
+                    .as_i64()
+                    .ok_or_else(|| StoreError::Validation(format!("attribute {name} is not an integer")))?;
+                NetChange::Set(Value::from(current.checked_add(*by).ok_or_else(overflow)?))
+            }
+            // Removed then added: the attribute starts again from 0.
+            NetChange::Remove => NetChange::Set(Value::from(*by)),
+            NetChange::Add(earlier) => NetChange::Add(earlier.checked_add(*by).ok_or_else(overflow)?),
+        };
+        changes[index].1 = folded;
+    }
+    Ok(changes)
+}
+
+/// `SET #a = :a, … REMOVE #r, … ADD #n :n, …` with only the clauses that have something to do.
+fn update_expression(update: &Update, placeholders: &mut Placeholders) -> Result<String, StoreError> {
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    let mut adds = Vec::new();
+    for (name, change) in net_changes(update)? {
+        match change {
+            NetChange::Set(value) => {
+                let name = placeholders.name(name);
+                sets.push(format!("{name} = {}", placeholders.value(value_to_attribute(&value)?)));
+            }
+            NetChange::Remove => removes.push(placeholders.name(name)),
+            NetChange::Add(by) => {
+                let name = placeholders.name(name);
+                adds.push(format!("{name} {}", placeholders.value(AttributeValue::N(by.to_string()))));
+            }
+        }
+    }
+    if sets.is_empty() && removes.is_empty() && adds.is_empty() {
+        removes.push(placeholders.name(NEVER_WRITTEN_ATTRIBUTE));
+    }
+    let clauses = [("SET", sets), ("REMOVE", removes), ("ADD", adds)];
+    Ok(clauses
+        .into_iter()
+        .filter(|(_, parts)| !parts.is_empty())
+        .map(|(keyword, parts)| format!("{keyword} {}", parts.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// Reads a cancelled transaction's reasons, one per operation in the order they were given.
+fn cancellation(cancelled: &TransactionCanceledException) -> StoreError {
+    let mut codes: Vec<String> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None").to_owned())
+        .collect();
+    if codes.is_empty() {
+        // Some emulators only list the reasons in the message: "... reasons [None, ConditionalCheckFailed]".
+        codes = reasons_from_message(cancelled.message().unwrap_or_default());
+    }
+    let condition_failed = codes.iter().any(|code| code == "ConditionalCheckFailed");
+    if !condition_failed && codes.iter().any(|code| RETRYABLE_CANCELLATIONS.contains(&code.as_str())) {
+        return StoreError::Transient(format!("transaction cancelled: {}", codes.join(", ")));
+    }
+    let reasons = codes
+        .into_iter()
+        .map(|code| match code.as_str() {
+            "None" => CancelReason::None,
+            "ConditionalCheckFailed" => CancelReason::ConditionFailed,
+            _ => CancelReason::Other(code),
+        })
+        .collect();
+    StoreError::TransactionCancelled { reasons }
+}
+
+fn reasons_from_message(message: &str) -> Vec<String> {
+    let Some(open) = message.rfind('[') else { return Vec::new() };
+    let Some(close) = message[open..].find(']') else { return Vec::new() };
+    message[open + 1..open + close]
+        .split(',')
+        .map(|code| code.trim().to_owned())
+        .filter(|code| !code.is_empty())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions
+
+/// Expression placeholders of one request. A single counter serves the condition and the update
+/// (or key condition) alike, so their placeholders can never collide.
+#[derive(Default)]
+struct Placeholders {
+    names: HashMap<String, String>,
+    values: Attributes,
+}
+
+impl Placeholders {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    /// DynamoDB refuses empty placeholder maps, so empty ones are left out of the request.
+    fn into_maps(self) -> (Option<HashMap<String, String>>, Option<Attributes>) {
+        let names = (!self.names.is_empty()).then_some(self.names);
+        let values = (!self.values.is_empty()).then_some(self.values);
+        (names, values)
+    }
+}
+
+/// A condition with its constant parts folded away. An empty `And` always holds and an empty `Or`
+/// never does, which DynamoDB's expression language cannot say; folding first also means that no
+/// placeholder is made for a part that is dropped (DynamoDB refuses unused placeholders).
+enum Folded<'c> {
+    Always,
+    Never,
+    Test(&'c Condition),
+    All(Vec<Folded<'c>>),
+    Any(Vec<Folded<'c>>),
+}
+
+fn fold(condition: &Condition) -> Folded<'_> {
+    match condition {
+        Condition::And(parts) => {
+            let mut kept = Vec::new();
+            for part in parts {
+                match fold(part) {
+                    Folded::Always => {}
+                    Folded::Never => return Folded::Never,
+                    other => kept.push(other),
+                }
+            }
+            match kept.len() {
+                0 => Folded::Always,
+                1 => kept.pop().unwrap_or(Folded::Always),
+                _ => Folded::All(kept),
+            }
+        }
+        Condition::Or(parts) => {
+            let mut kept = Vec::new();
+            for part in parts {
+                match fold(part) {
+                    Folded::Never => {}
+                    Folded::Always => return Folded::Always,
+                    other => kept.push(other),
+                }
+            }
+            match kept.len() {
+                0 => Folded::Never,
+                1 => kept.pop().unwrap_or(Folded::Never),
+                _ => Folded::Any(kept),
+            }
+        }
+        test => Folded::Test(test),
+    }
+}
+
+/// The ConditionExpression of a write, `None` when the write is unconditional in effect.
+fn optional_condition(
+    condition: Option<&Condition>,
+    placeholders: &mut Placeholders,
+) -> Result<Option<String>, StoreError> {
+    match condition.map(fold) {
+        None | Some(Folded::Always) => Ok(None),
+        Some(folded) => render(&folded, placeholders).map(Some),
+    }
+}
+
+fn always_true(placeholders: &mut Placeholders) -> String {
+    let pk = placeholders.name(PK);
+    format!("attribute_exists({pk}) OR attribute_not_exists({pk})")
+}
+
+fn always_false(placeholders: &mut Placeholders) -> String {
+    let pk = placeholders.name(PK);
+    format!("attribute_exists({pk}) AND attribute_not_exists({pk})")
+}
+
+fn render(folded: &Folded<'_>, placeholders: &mut Placeholders) -> Result<String, StoreError> {
+    let joined = |parts: &[Folded<'_>], operator: &str, placeholders: &mut Placeholders| {
+        parts
+            .iter()
+            .map(|part| render(part, placeholders).map(|expression| format!("({expression})")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|parts| parts.join(operator))
+    };
+    match folded {
+        Folded::Always => Ok(always_true(placeholders)),
+        Folded::Never => Ok(always_false(placeholders)),
+        Folded::All(parts) => joined(parts, " AND ", placeholders),
+        Folded::Any(parts) => joined(parts, " OR ", placeholders),
+        Folded::Test(test) => Ok(match test {
+            // The key attribute exists exactly when the item does.
+            Condition::Exists => format!("attribute_exists({})", placeholders.name(PK)),
+            Condition::NotExists => format!("attribute_not_exists({})", placeholders.name(PK)),
+            Condition::AttributeExists(name) => format!("attribute_exists({})", placeholders.name(name)),
+            Condition::AttributeNotExists(name) => {
+                format!("attribute_not_exists({})", placeholders.name(name))
+            }
+            Condition::Equals(name, value) => {
+                let name = placeholders.name(name);
+                format!("{name} = {}", placeholders.value(value_to_attribute(value)?))
+            }
+            Condition::And(_) | Condition::Or(_) => render(&fold(test), placeholders)?,
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries and cursors
+
+/// The key attributes a query reads and its cursor carries.
+struct KeyShape {
+    index: Option<&'static str>,
+    partition: &'static str,
+    sort: &'static str,
+}
+
+impl KeyShape {
+    /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query:
+    /// DynamoDB would answer those with a ValidationException, which is the caller's mistake.
+    fn start_key(&self, cursor: &Cursor, query: &Query) -> Result<Attributes, StoreError> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
+        let key: BTreeMap<String, String> =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let mut expected = vec![PK, SK, self.partition, self.sort];
+        expected.sort_unstable();
+        expected.dedup();
+        let names_match = key.len() == expected.len() && expected.iter().all(|name| key.contains_key(*name));
+        let in_partition = key.get(self.partition).is_some_and(|value| *value == query.partition);
+        let in_range = key.get(self.sort).is_some_and(|value| query.range.contains(value));
+        if !(names_match && in_partition && in_range) {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect())
+    }
+}
+
+fn encode_cursor(last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> {
+    let mut key = BTreeMap::new();
+    for (name, value) in last_evaluated_key {
+        match value {
+            AttributeValue::S(text) => key.insert(name.as_str(), text.as_str()),
+            _ => {
+                return Err(StoreError::Backend(format!("key attribute {name} of a page end is not a string")));
+            }
+        };
+    }
+    let json = serde_json::to_vec(&key).map_err(|error| StoreError::Backend(error.to_string()))?;
+    Ok(Cursor(URL_SAFE_NO_PAD.encode(json)))
+}
+
+/// The range as DynamoDB can be asked for it, or `None` when it cannot match a stored sort key
+/// (they are never empty) and so the query finds nothing. DynamoDB refuses empty strings in key
+/// conditions and an inverted BETWEEN, where the port simply finds nothing.
+fn reachable_range(range: &SortKeyRange) -> Option<SortKeyRange> {
+    match range {
+        SortKeyRange::Equals(value) if value.is_empty() => None,
+        SortKeyRange::BeginsWith(prefix) if prefix.is_empty() => Some(SortKeyRange::All),
+        SortKeyRange::Between(low, high) if low > high || high.is_empty() => None,
+        SortKeyRange::Between(low, high) if low.is_empty() => Some(SortKeyRange::AtMost(high.clone())),
+        SortKeyRange::AtLeast(low) if low.is_empty() => Some(SortKeyRange::All),
+        SortKeyRange::AtMost(high) if high.is_empty() => None,
+        other => Some(other.clone()),
+    }
+}
+
+fn sort_key_condition(range: &SortKeyRange, attribute: &str, placeholders: &mut Placeholders) -> Option<String> {
+    let value = |text: &String, placeholders: &mut Placeholders| placeholders.value(AttributeValue::S(text.clone()));
+    let condition = match range {
+        SortKeyRange::All => return None,
+        SortKeyRange::Equals(target) => {
+            let name = placeholders.name(attribute);
+            format!("{name} = {}", value(target, placeholders))
+        }
+        SortKeyRange::BeginsWith(prefix) => {
+            let name = placeholders.name(attribute);
+            format!("begins_with({name}, {})", value(prefix, placeholders))
+        }
+        SortKeyRange::Between(low, high) => {
+            let name = placeholders.name(attribute);
+            let low = value(low, placeholders);
+            format!("{name} BETWEEN {low} AND {}", value(high, placeholders))
+        }
+        SortKeyRange::AtLeast(low) => {
+            let name = placeholders.name(attribute);
+            format!("{name} >= {}", value(low, placeholders))
+        }
+        SortKeyRange::AtMost(high) => {
+            let name = placeholders.name(attribute);
+            format!("{name} <= {}", value(high, placeholders))
+        }
+    };
+    Some(condition)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+fn key_element(attribute: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder().attribute_name(attribute).key_type(key_type).build().map_err(build_failure)
+}
+
+/// Every attribute used as a key of the table or of one of its indexes, each declared once.
+fn attribute_definitions(spec: &TableSpec) -> Result<Vec<AttributeDefinition>, StoreError> {
+    let mut attributes = vec![PK, SK];
+    for index in &spec.indexes {
+        for attribute in [index.partition_attribute, index.sort_attribute] {
+            if !attributes.contains(&attribute) {
+                attributes.push(attribute);
+            }
+        }
+    }
+    attributes
+        .into_iter()
+        .map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_failure)
+        })
+        .collect()
+}
+
+fn global_secondary_indexes(spec: &TableSpec) -> Result<Option<Vec<GlobalSecondaryIndex>>, StoreError> {
+    if spec.indexes.is_empty() {
+        // DynamoDB refuses an empty list of indexes.
+        return Ok(None);
+    }
+    spec.indexes
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key_element(index.partition_attribute, KeyType::Hash)?)
+                .key_schema(key_element(index.sort_attribute, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_failure)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions and errors
+
+fn key_attributes(key: &Key) -> Attributes {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(key.pk.clone())),
+        (SK.to_owned(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+fn value_to_attribute(value: &Value) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)
+        .map_err(|error| StoreError::Validation(format!("value cannot be stored: {error}")))
+}
+
+fn item_to_attributes(item: &Item) -> Result<Attributes, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(item)
+        .map_err(|error| StoreError::Validation(format!("item cannot be stored: {error}")))
+}
+
+fn item_from_attributes(attributes: Attributes) -> Result<Item, StoreError> {
+    if !attributes.values().all(is_json_shaped) {
+        return Err(StoreError::Backend("stored item holds binary or unknown attribute types".into()));
+    }
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
+        .map_err(|error| StoreError::Backend(format!("stored item cannot be read: {error}")))
+}
+
+/// True when the value maps onto JSON. Checked before handing data from the service to
+/// serde_dynamo, which panics on attribute types newer than itself.
+fn is_json_shaped(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::S(_)
+        | AttributeValue::N(_)
+        | AttributeValue::Bool(_)
+        | AttributeValue::Null(_)
+        | AttributeValue::Ss(_)
+        | AttributeValue::Ns(_) => true,
+        AttributeValue::L(values) => values.iter().all(is_json_shaped),
+        AttributeValue::M(values) => values.values().all(is_json_shaped),
+        _ => false,
+    }
+}
+
+/// Only reachable if a required field was forgotten in this file: a bug here, not in the request.
+fn build_failure(error: BuildError) -> StoreError {
+    StoreError::Backend(format!("malformed DynamoDB request: {error}"))
+}
+
+/// Sorts an SDK failure into the port's errors, which decide whether callers retry.
+fn classify<E>(error: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let described = DisplayErrorContext(&error).to_string();
+    tracing::debug!(error = %described, "DynamoDB call failed");
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Transient(described)
+        }
+        SdkError::ServiceError(context) => {
+            let code = context.err().code().unwrap_or_default();
+            let message = context.err().message().unwrap_or_default();
+            match code {
+                "ConditionalCheckFailedException" => StoreError::ConditionFailed,
+                "ValidationException" => StoreError::Validation(message.to_owned()),
+                _ if TRANSIENT_ERROR_CODES.contains(&code) || context.raw().status().is_server_error() => {
+                    StoreError::Transient(format!("{code}: {message}"))
+                }
+                _ => StoreError::Backend(format!("{code}: {message}")),
+            }
+        }
+        _ => StoreError::Backend(described),
+    }
+}

@@ -1,0 +1,542 @@
+//! Cases: creation with sequential numbers, the status lifecycle, validated links, access-aware
+//! reads and lists, and optimistic-concurrency updates (SPEC F1, F2, F10, F11).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::Duration;
+
+use docket_store::{Condition, Cursor, Item, ItemStore, Query, WriteOp};
+
+use crate::access::Principal;
+use crate::clock::{Clock, new_id};
+use crate::directory::{Directory, Entity, Label, Reference, explain_cancel, from_item, reference_check};
+use crate::error::{DomainError, DomainResult};
+use crate::fields;
+use crate::mask::CaseNumberMask;
+use crate::model::*;
+use crate::schema::{self, CASES, COUNTERS, case_keys};
+use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
+
+pub const MAX_CONTACTS: usize = 20;
+pub const MAX_TEAMS: usize = 10;
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+/// Pages of an index a filtered list may read before it answers with what it found.
+const MAX_PAGES_PER_LIST: usize = 10;
+
+/// The editable fields of a case: the body of a create, and what a merge patch applies to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFields {
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+    pub status: Option<CaseStatus>,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(rename = "type")]
+    pub case_type: Option<String>,
+    pub category: Option<String>,
+    pub source: Option<Source>,
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub contact_ids: Vec<String>,
+    pub lead_id: Option<String>,
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    #[serde(default)]
+    pub internal: bool,
+    pub parent_id: Option<String>,
+}
+
+/// What a portal user may send when opening a case; everything else is decided for them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalCaseFields {
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(rename = "type")]
+    pub case_type: Option<String>,
+    pub category: Option<String>,
+}
+
+/// Filters of the case list; the most selective one picks the index.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+impl CaseFilter {
+    fn matches(&self, case: &Case) -> bool {
+        self.status.is_none_or(|s| case.status == s)
+            && self.assignee_id.as_ref().is_none_or(|a| case.assignee_id.as_ref() == Some(a))
+            && self.team_id.as_ref().is_none_or(|t| case.team_ids.contains(t))
+            && self.account_id.as_ref().is_none_or(|a| case.account_id.as_ref() == Some(a))
+            && self.contact_id.as_ref().is_none_or(|c| case.contact_ids.contains(c))
+    }
+}
+
+/// A created case, and whether it was created earlier under the same idempotency key.
+pub struct Created {
+    pub case: Case,
+    pub replayed: bool,
+}
+
+pub struct Cases<'a> {
+    pub(crate) store: &'a dyn ItemStore,
+    pub(crate) clock: &'a dyn Clock,
+}
+
+impl<'a> Cases<'a> {
+    fn directory(&self) -> Directory<'a> {
+        Directory::new(self.store)
+    }
+
+    pub async fn mask(&self) -> DomainResult<CaseNumberMask> {
+        CaseNumberMask::parse(&self.directory().settings().await?.case_number_mask)
+    }
+
+    /// Opens a case for the caller. Staff send [`CaseFields`]; portal users [`PortalCaseFields`].
+    pub async fn create(&self, principal: &Principal, body: Value, idempotency_key: Option<&str>) -> DomainResult<Created> {
+        let fields = match principal {
+            Principal::Staff(_) => {
+                let fields: CaseFields = fields::parse(body)?;
+                if fields.status.is_some() {
+                    return Err(DomainError::invalid("status", "a new case starts as New (or Assigned when it has an assignee)"));
+                }
+                if !matches!(fields.source, None | Some(Source::Api) | Some(Source::Phone)) {
+                    return Err(DomainError::invalid("source", "cases created through the API come from api or phone"));
+                }
+                fields
+            }
+            Principal::Portal(contact) => {
+                if !contact.portal.as_ref().is_some_and(|p| p.can_create_cases) {
+                    return Err(DomainError::Forbidden("this portal account may not open cases".into()));
+                }
+                let p: PortalCaseFields = fields::parse(body)?;
+                CaseFields {
+                    subject: p.subject,
+                    description: p.description,
+                    status: None,
+                    priority: p.priority,
+                    case_type: p.case_type,
+                    category: p.category,
+                    source: Some(Source::Portal),
+                    account_id: contact.account_id.clone(),
+                    contact_ids: vec![contact.id.clone()],
+                    lead_id: None,
+                    assignee_id: None,
+                    team_ids: Vec::new(),
+                    internal: false,
+                    parent_id: None,
+                }
+            }
+        };
+        self.open(principal.id(), fields, idempotency_key).await
+    }
+
+    /// Opens a case on behalf of `actor` (a user, a contact or a system channel).
+    pub async fn open(&self, actor: &str, mut fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
+        let idempotency = match idempotency_key {
+            Some(key) => {
+                let key = validate::line("Idempotency-Key", key, 200)?;
+                if let Some(case) = self.replay(actor, &key).await? {
+                    return Ok(Created { case, replayed: true });
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        if fields.account_id.is_none()
+            && let Some(primary) = fields.contact_ids.first()
+            && let Some(contact) = self.directory().get::<Contact>(primary).await?
+        {
+            fields.account_id = contact.account_id;
+        }
+        let now = self.clock.now();
+        let audit = Audit { created_at: now, created_by: actor.to_owned(), updated_at: now, updated_by: actor.to_owned(), version: 1 };
+        let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+        let source = fields.source.unwrap_or_default();
+        let mut case = build(new_id(), 0, status, source, fields, audit)?;
+        self.check_assignee(&case, None).await?;
+
+        for _ in 0..3 {
+            let number = self.store.increment(COUNTERS, &schema::case_number_counter(), "value", 1).await?;
+            case.number = u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?;
+            let mut ops = vec![WriteOp::put_if(CASES, case_item(&case)?, Condition::NotExists)];
+            let mut labels = vec![Label::Plain];
+            ops.push(WriteOp::put_if(CASES, number_item(&case), Condition::NotExists));
+            labels.push(Label::Plain);
+            if let Some(key) = &idempotency {
+                ops.push(WriteOp::put_if(CASES, idempotency_item(actor, key, &case, now), Condition::NotExists));
+                labels.push(Label::Idempotency);
+            }
+            add_link_ops(&case, None, &mut ops, &mut labels);
+            match self.store.transact(ops).await {
+                Ok(()) => {
+                    tracing::info!(case = case.number, case_id = %case.id, "case created");
+                    return Ok(Created { case, replayed: false });
+                }
+                // Another creation holds this number (only after a counter restore): take the next.
+                Err(e) if e.failed_operation() == Some(1) => continue,
+                Err(e) if e.failed_operation() == Some(2) && idempotency.is_some() => {
+                    let key = idempotency.as_deref().unwrap_or_default();
+                    return match self.replay(actor, key).await? {
+                        Some(case) => Ok(Created { case, replayed: true }),
+                        None => Err(DomainError::Conflict { field: "Idempotency-Key".into(), reason: "a request with this key is in progress".into() }),
+                    };
+                }
+                Err(e) => return Err(explain_cancel(e, &labels)),
+            }
+        }
+        Err(DomainError::Transient("could not allocate a case number".into()))
+    }
+
+    async fn replay(&self, actor: &str, key: &str) -> DomainResult<Option<Case>> {
+        let record_key = case_keys::idempotency(actor, key);
+        let Some(record) = self.store.get(CASES, &record_key).await? else { return Ok(None) };
+        let expires = record.get("expires_at").and_then(Value::as_i64).unwrap_or(0);
+        if expires <= self.clock.now().unix_timestamp() {
+            // TTL deletion is lazy on DynamoDB; an expired record must not replay.
+            self.store
+                .write(WriteOp::Delete { table: CASES.into(), key: record_key, condition: Some(Condition::equals("expires_at", expires)) })
+                .await
+                .or_else(|e| if e.is_condition_failure() { Ok(()) } else { Err(e) })?;
+            return Ok(None);
+        }
+        match record.get("case_id").and_then(Value::as_str) {
+            Some(id) => self.by_id(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn by_id(&self, id: &str) -> DomainResult<Option<Case>> {
+        if validate::id("id", id).is_err() {
+            return Ok(None);
+        }
+        self.store.get(CASES, &case_keys::case(id)).await?.map(from_item).transpose()
+    }
+
+    /// Finds a case by id, by number (`42`) or by its masked number (`[#42]`).
+    pub async fn find(&self, reference: &str) -> DomainResult<Option<Case>> {
+        let number = if reference.bytes().all(|b| b.is_ascii_digit()) {
+            reference.parse::<u64>().ok()
+        } else {
+            self.mask().await?.read(reference)
+        };
+        match number {
+            Some(n) => {
+                let Some(item) = self.store.get(CASES, &case_keys::number(n)).await? else { return Ok(None) };
+                match item.get("case_id").and_then(Value::as_str) {
+                    Some(id) => self.by_id(id).await,
+                    None => Ok(None),
+                }
+            }
+            None => self.by_id(reference).await,
+        }
+    }
+
+    /// The case as the caller may see it; "not found" also when they may not see it.
+    pub async fn get(&self, principal: &Principal, reference: &str) -> DomainResult<Case> {
+        match self.find(reference).await? {
+            Some(case) if principal.can_see(&case) => Ok(case),
+            _ => Err(DomainError::not_found(format!("case {reference}"))),
+        }
+    }
+
+    /// Lists cases newest first, restricted to what the caller may see.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        mut filter: CaseFilter,
+        limit: usize,
+        mut after: Option<Cursor>,
+    ) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
+        if let Principal::Portal(contact) = principal {
+            // Portal users read through their own partition, never through the global ones.
+            match contact.portal.as_ref().map(|p| p.role) {
+                Some(PortalRole::AccountCases) if contact.account_id.is_some() => filter.account_id = contact.account_id.clone(),
+                Some(_) => filter.contact_id = Some(contact.id.clone()),
+                None => return Err(DomainError::Forbidden("portal access is not enabled".into())),
+            }
+        }
+        let (query, via_links) = list_query(&filter);
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES_PER_LIST {
+            // Asking only for what is still missing means every item of a page is consumed, so
+            // the store's cursor is exactly where the next page must start.
+            let page = self.store.query(query.clone().limit(limit - found.len()).after(after.take())).await?;
+            for item in page.items {
+                let case = if via_links {
+                    match item.get("case_id").and_then(Value::as_str) {
+                        Some(id) => self.by_id(id).await?,
+                        None => None,
+                    }
+                } else {
+                    Some(from_item::<Case>(item)?)
+                };
+                if let Some(case) = case
+                    && filter.matches(&case)
+                    && principal.can_see(&case)
+                {
+                    found.push(case);
+                }
+            }
+            after = page.next;
+            if found.len() == limit || after.is_none() {
+                break;
+            }
+        }
+        Ok((found, after))
+    }
+
+    /// Applies a merge patch to a case at the version the caller read (SPEC F2, F10).
+    pub async fn update(&self, principal: &Principal, reference: &str, patch: Value, if_match: Option<u64>) -> DomainResult<Case> {
+        let user = principal.require_staff()?;
+        let expected = if_match.ok_or(DomainError::VersionRequired)?;
+        let old = self.get(principal, reference).await?;
+        if old.audit.version != expected {
+            return Err(DomainError::StaleVersion { expected });
+        }
+        let fields = fields::patch(&case_fields(&old), patch)?;
+        if fields.source != Some(old.source) {
+            return Err(DomainError::invalid("source", "the source of a case cannot change"));
+        }
+        let requested = fields.status.unwrap_or(old.status);
+        let mut audit = old.audit.clone();
+        audit.updated_at = self.clock.now();
+        audit.updated_by = user.id.clone();
+        audit.version += 1;
+        let mut new = build(old.id.clone(), old.number, requested, old.source, fields, audit)?;
+        new.mailbox_id = old.mailbox_id.clone();
+        new.status = next_status(&old, &new, requested)?;
+        if let Some(parent) = &new.parent_id
+            && *parent == new.id
+        {
+            return Err(DomainError::invalid("parent_id", "a case cannot be its own parent"));
+        }
+        self.check_assignee(&new, Some(&old)).await?;
+
+        let mut ops = vec![WriteOp::put_if(CASES, case_item(&new)?, Condition::equals("version", expected))];
+        let mut labels = vec![Label::Version { expected }];
+        for team in old.team_ids.iter().filter(|t| !new.team_ids.contains(t)) {
+            ops.push(WriteOp::delete(CASES, docket_store::Key::new(case_keys::team_partition(team), case_keys::link_sort(&new.id))));
+            labels.push(Label::Plain);
+        }
+        for contact in old.contact_ids.iter().filter(|c| !new.contact_ids.contains(c)) {
+            ops.push(WriteOp::delete(CASES, docket_store::Key::new(case_keys::contact_partition(contact), case_keys::link_sort(&new.id))));
+            labels.push(Label::Plain);
+        }
+        add_link_ops(&new, Some(&old), &mut ops, &mut labels);
+        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))?;
+        tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
+        Ok(new)
+    }
+
+    /// Only active users can be given a case.
+    async fn check_assignee(&self, case: &Case, old: Option<&Case>) -> DomainResult<()> {
+        let Some(assignee) = &case.assignee_id else { return Ok(()) };
+        if old.is_some_and(|o| o.assignee_id.as_ref() == Some(assignee)) {
+            return Ok(());
+        }
+        match self.directory().get::<User>(assignee).await? {
+            Some(user) if user.active => Ok(()),
+            Some(_) => Err(DomainError::invalid("assignee_id", format!("user {assignee} is not active"))),
+            None => Err(DomainError::invalid("assignee_id", format!("user {assignee} does not exist"))),
+        }
+    }
+}
+
+/// The status a change leads to, after the lifecycle's own rules (SPEC F2).
+fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> DomainResult<CaseStatus> {
+    let invalid = |reason: String| Err(DomainError::invalid("status", reason));
+    let assigned_now = new.assignee_id.is_some() && old.assignee_id.is_none();
+    let unassigned_now = new.assignee_id.is_none() && old.assignee_id.is_some();
+    let status = if requested == old.status {
+        match old.status {
+            CaseStatus::New if assigned_now => CaseStatus::Assigned,
+            CaseStatus::Assigned if unassigned_now => CaseStatus::New,
+            s => s,
+        }
+    } else {
+        if old.status.phase() == Phase::Final && !matches!(requested.phase(), Phase::Final) && requested != CaseStatus::Reopened {
+            return invalid(format!("a {} case can only be reopened", old.status.as_str()));
+        }
+        if requested == CaseStatus::Reopened && old.status.phase() == Phase::Open {
+            return invalid("only waiting or final cases can be reopened".into());
+        }
+        requested
+    };
+    match status {
+        CaseStatus::New if new.assignee_id.is_some() => invalid("a New case has no assignee; use Assigned".into()),
+        CaseStatus::Assigned if new.assignee_id.is_none() => invalid("an Assigned case needs an assignee_id".into()),
+        s => Ok(s),
+    }
+}
+
+fn case_fields(case: &Case) -> CaseFields {
+    CaseFields {
+        subject: case.subject.clone(),
+        description: case.description.clone(),
+        status: Some(case.status),
+        priority: case.priority,
+        case_type: case.case_type.clone(),
+        category: case.category.clone(),
+        source: Some(case.source),
+        account_id: case.account_id.clone(),
+        contact_ids: case.contact_ids.clone(),
+        lead_id: case.lead_id.clone(),
+        assignee_id: case.assignee_id.clone(),
+        team_ids: case.team_ids.clone(),
+        internal: case.internal,
+        parent_id: case.parent_id.clone(),
+    }
+}
+
+fn optional_id(field: &str, value: Option<String>) -> DomainResult<Option<String>> {
+    value.map(|v| validate::id(field, &v)).transpose()
+}
+
+/// Validates fields into a case.
+fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFields, audit: Audit) -> DomainResult<Case> {
+    Ok(Case {
+        id,
+        number,
+        subject: validate::line("subject", &f.subject, MAX_SUBJECT)?,
+        description: validate::long_text("description", &f.description, MAX_LONG_TEXT)?,
+        status,
+        priority: f.priority,
+        case_type: validate::optional_line("type", f.case_type.as_deref(), 50)?,
+        category: validate::optional_line("category", f.category.as_deref(), MAX_NAME)?,
+        source,
+        account_id: optional_id("account_id", f.account_id)?,
+        contact_ids: validate::list("contact_ids", &f.contact_ids, MAX_CONTACTS, validate::id)?,
+        lead_id: optional_id("lead_id", f.lead_id)?,
+        assignee_id: optional_id("assignee_id", f.assignee_id)?,
+        team_ids: validate::list("team_ids", &f.team_ids, MAX_TEAMS, validate::id)?,
+        mailbox_id: None,
+        internal: f.internal,
+        parent_id: optional_id("parent_id", f.parent_id)?,
+        audit,
+    })
+}
+
+fn object(value: impl Serialize) -> DomainResult<Item> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(item)) => Ok(item),
+        _ => Err(DomainError::Internal("record is not a JSON object".into())),
+    }
+}
+
+/// The stored case: its JSON, its key, and the attributes of each list index it belongs to.
+fn case_item(case: &Case) -> DomainResult<Item> {
+    let mut item = object(case)?;
+    let key = case_keys::case(&case.id);
+    let mut set = |name: &str, value: String| {
+        item.insert(name.to_owned(), Value::from(value));
+    };
+    set("pk", key.pk);
+    set("sk", key.sk);
+    set("status_pk", format!("STATUS#{}", case.status.as_str()));
+    set("status_sk", case.id.clone());
+    set("all_pk", "CASES".into());
+    set("all_sk", case.id.clone());
+    if let Some(assignee) = &case.assignee_id {
+        set("assignee_pk", format!("ASSIGNEE#{assignee}"));
+        set("assignee_sk", case.id.clone());
+    }
+    if let Some(account) = &case.account_id {
+        set("account_pk", format!("ACCOUNT#{account}"));
+        set("account_sk", case.id.clone());
+    }
+    Ok(item)
+}
+
+fn pointer(key: docket_store::Key, case_id: &str) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert("case_id".into(), case_id.into());
+    item
+}
+
+fn number_item(case: &Case) -> Item {
+    pointer(case_keys::number(case.number), &case.id)
+}
+
+fn idempotency_item(actor: &str, key: &str, case: &Case, now: time::OffsetDateTime) -> Item {
+    let mut item = pointer(case_keys::idempotency(actor, key), &case.id);
+    item.insert("expires_at".into(), (now + IDEMPOTENCY_WINDOW).unix_timestamp().into());
+    item
+}
+
+/// Link items the case gains and existence checks of the records it newly refers to.
+fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
+    let had_team = |t: &String| old.is_some_and(|o| o.team_ids.contains(t));
+    let had_contact = |c: &String| old.is_some_and(|o| o.contact_ids.contains(c));
+    for team in case.team_ids.iter().filter(|t| !had_team(t)) {
+        let key = docket_store::Key::new(case_keys::team_partition(team), case_keys::link_sort(&case.id));
+        ops.push(WriteOp::put(CASES, pointer(key, &case.id)));
+        labels.push(Label::Plain);
+    }
+    for contact in case.contact_ids.iter().filter(|c| !had_contact(c)) {
+        let key = docket_store::Key::new(case_keys::contact_partition(contact), case_keys::link_sort(&case.id));
+        ops.push(WriteOp::put(CASES, pointer(key, &case.id)));
+        labels.push(Label::Plain);
+    }
+    let changed = |new: &Option<String>, old: Option<&Option<String>>| new.is_some() && Some(new) != old;
+    let mut references: Vec<Reference> = Vec::new();
+    if changed(&case.account_id, old.map(|o| &o.account_id)) {
+        references.push(Reference { field: "account_id", kind: Account::KIND, id: case.account_id.clone().unwrap_or_default() });
+    }
+    if changed(&case.lead_id, old.map(|o| &o.lead_id)) {
+        references.push(Reference { field: "lead_id", kind: Lead::KIND, id: case.lead_id.clone().unwrap_or_default() });
+    }
+    for contact in case.contact_ids.iter().filter(|c| !had_contact(c)) {
+        references.push(Reference { field: "contact_ids", kind: Contact::KIND, id: contact.clone() });
+    }
+    for team in case.team_ids.iter().filter(|t| !had_team(t)) {
+        references.push(Reference { field: "team_ids", kind: Team::KIND, id: team.clone() });
+    }
+    // The assignee is checked before the transaction (it must also be active); here only that
+    // it still exists when the case is written.
+    if changed(&case.assignee_id, old.map(|o| &o.assignee_id)) {
+        references.push(Reference { field: "assignee_id", kind: User::KIND, id: case.assignee_id.clone().unwrap_or_default() });
+    }
+    for reference in references {
+        ops.push(reference_check(&reference));
+        labels.push(Label::Reference { field: reference.field, kind: reference.kind, id: reference.id });
+    }
+    if let Some(parent) = &case.parent_id
+        && old.is_none_or(|o| o.parent_id.as_ref() != Some(parent))
+    {
+        ops.push(WriteOp::check(CASES, case_keys::case(parent), Condition::Exists));
+        labels.push(Label::Reference { field: "parent_id", kind: "case", id: parent.clone() });
+    }
+}
+
+/// The query that serves a filter, and whether it reads link items rather than cases.
+fn list_query(filter: &CaseFilter) -> (Query, bool) {
+    let index = |name: &str, partition: String| (Query::index(CASES, name, partition).descending(), false);
+    if let Some(assignee) = &filter.assignee_id {
+        index(schema::CASES_BY_ASSIGNEE, format!("ASSIGNEE#{assignee}"))
+    } else if let Some(contact) = &filter.contact_id {
+        (Query::table(CASES, case_keys::contact_partition(contact)).descending(), true)
+    } else if let Some(account) = &filter.account_id {
+        index(schema::CASES_BY_ACCOUNT, format!("ACCOUNT#{account}"))
+    } else if let Some(team) = &filter.team_id {
+        (Query::table(CASES, case_keys::team_partition(team)).descending(), true)
+    } else if let Some(status) = filter.status {
+        index(schema::CASES_BY_STATUS, format!("STATUS#{}", status.as_str()))
+    } else {
+        index(schema::CASES_ALL, "CASES".into())
+    }
+}

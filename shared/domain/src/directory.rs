@@ -1,0 +1,628 @@
+//! The directory: users, teams, accounts, contacts and leads, written once for every kind.
+//!
+//! Each kind says which fields callers may edit, how they are validated, which records they
+//! refer to and which lookup items it owns (unique email addresses, account domains, team
+//! memberships). The repository keeps an entity and its lookup items in one transaction, so a
+//! lookup never points at a record that says otherwise.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use docket_store::{Condition, Cursor, Item, ItemStore, Key, Page, Query, WriteOp};
+
+use crate::access::Principal;
+use crate::error::{DomainError, DomainResult};
+use crate::fields;
+use crate::model::*;
+use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys};
+use crate::validate::{self, MAX_NAME};
+
+/// Who may create and change records of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePolicy {
+    AdminOnly,
+    Staff,
+}
+
+/// A reference from one record to another, checked to exist when written.
+pub struct Reference {
+    pub field: &'static str,
+    pub kind: &'static str,
+    pub id: String,
+}
+
+/// A lookup item owned by a record: unique ones refuse a second owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedKey {
+    pub key: Key,
+    pub unique_field: Option<&'static str>,
+}
+
+pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    const KIND: &'static str;
+    const WRITE_POLICY: WritePolicy;
+    /// The fields a caller sends on create and patches on update.
+    type Fields: Serialize + DeserializeOwned + Send;
+
+    fn id(&self) -> &str;
+    fn name(&self) -> &str;
+    fn audit(&self) -> &Audit;
+    fn fields(&self) -> Self::Fields;
+    /// Validates the fields and builds the record.
+    fn build(id: String, fields: Self::Fields, audit: Audit) -> DomainResult<Self>;
+    fn references(&self) -> Vec<Reference> {
+        Vec::new()
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        Vec::new()
+    }
+}
+
+fn optional_id(field: &str, value: &Option<String>) -> DomainResult<Option<String>> {
+    value.as_deref().map(|v| validate::id(field, v)).transpose()
+}
+
+fn references(field: &'static str, kind: &'static str, ids: impl IntoIterator<Item = String>) -> Vec<Reference> {
+    ids.into_iter().map(|id| Reference { field, kind, id }).collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFields {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    #[serde(default = "active")]
+    pub active: bool,
+    #[serde(default)]
+    pub preferences: Preferences,
+}
+
+fn active() -> bool {
+    true
+}
+
+impl Entity for User {
+    const KIND: &'static str = "user";
+    const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
+    type Fields = UserFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> UserFields {
+        UserFields {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            role: self.role,
+            scope: self.scope,
+            team_ids: self.team_ids.clone(),
+            active: self.active,
+            preferences: self.preferences.clone(),
+        }
+    }
+    fn build(id: String, f: UserFields, audit: Audit) -> DomainResult<Self> {
+        Ok(User {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            email: validate::email("email", &f.email)?,
+            role: f.role,
+            scope: f.scope,
+            team_ids: validate::list("team_ids", &f.team_ids, 20, validate::id)?,
+            active: f.active,
+            preferences: f.preferences,
+            audit,
+        })
+    }
+    fn references(&self) -> Vec<Reference> {
+        references("team_ids", Team::KIND, self.team_ids.clone())
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        let mut keys = vec![OwnedKey { key: directory_keys::user_email(&self.email), unique_field: Some("email") }];
+        keys.extend(
+            self.team_ids
+                .iter()
+                .map(|t| OwnedKey { key: directory_keys::team_member(t, &self.id), unique_field: None }),
+        );
+        keys
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamFields {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl Entity for Team {
+    const KIND: &'static str = "team";
+    const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
+    type Fields = TeamFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> TeamFields {
+        TeamFields { name: self.name.clone(), description: self.description.clone() }
+    }
+    fn build(id: String, f: TeamFields, audit: Audit) -> DomainResult<Self> {
+        Ok(Team {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            description: f
+                .description
+                .map(|d| validate::long_text("description", &d, 4000))
+                .transpose()?,
+            audit,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFields {
+    pub name: String,
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    pub website: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Entity for Account {
+    const KIND: &'static str = "account";
+    const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
+    type Fields = AccountFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> AccountFields {
+        AccountFields {
+            name: self.name.clone(),
+            email_domains: self.email_domains.clone(),
+            website: self.website.clone(),
+            phone: self.phone.clone(),
+        }
+    }
+    fn build(id: String, f: AccountFields, audit: Audit) -> DomainResult<Self> {
+        Ok(Account {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            email_domains: validate::list("email_domains", &f.email_domains, 20, validate::domain_name)?,
+            website: validate::optional_line("website", f.website.as_deref(), 500)?,
+            phone: validate::optional_line("phone", f.phone.as_deref(), 50)?,
+            audit,
+        })
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        self.email_domains
+            .iter()
+            .map(|d| OwnedKey { key: directory_keys::account_domain(d), unique_field: Some("email_domains") })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactFields {
+    pub name: String,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    pub phone: Option<String>,
+    pub account_id: Option<String>,
+    pub portal: Option<PortalAccess>,
+}
+
+impl Entity for Contact {
+    const KIND: &'static str = "contact";
+    const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
+    type Fields = ContactFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> ContactFields {
+        ContactFields {
+            name: self.name.clone(),
+            emails: self.emails.clone(),
+            phone: self.phone.clone(),
+            account_id: self.account_id.clone(),
+            portal: self.portal.clone(),
+        }
+    }
+    fn build(id: String, f: ContactFields, audit: Audit) -> DomainResult<Self> {
+        Ok(Contact {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            emails: validate::list("emails", &f.emails, 10, validate::email)?,
+            phone: validate::optional_line("phone", f.phone.as_deref(), 50)?,
+            account_id: optional_id("account_id", &f.account_id)?,
+            portal: f.portal,
+            audit,
+        })
+    }
+    fn references(&self) -> Vec<Reference> {
+        references("account_id", Account::KIND, self.account_id.clone())
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        self.emails
+            .iter()
+            .map(|e| OwnedKey { key: directory_keys::contact_email(e), unique_field: Some("emails") })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadFields {
+    pub name: String,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub status: LeadStatus,
+}
+
+impl Entity for Lead {
+    const KIND: &'static str = "lead";
+    const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
+    type Fields = LeadFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> LeadFields {
+        LeadFields {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            company: self.company.clone(),
+            phone: self.phone.clone(),
+            status: self.status,
+        }
+    }
+    fn build(id: String, f: LeadFields, audit: Audit) -> DomainResult<Self> {
+        Ok(Lead {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            email: f.email.as_deref().map(|e| validate::email("email", e)).transpose()?,
+            company: validate::optional_line("company", f.company.as_deref(), MAX_NAME)?,
+            phone: validate::optional_line("phone", f.phone.as_deref(), 50)?,
+            status: f.status,
+            audit,
+        })
+    }
+}
+
+/// Stored form of an entity: its JSON plus keys and the by-kind index attributes.
+fn to_item<E: Entity>(entity: &E) -> DomainResult<Item> {
+    let Value::Object(mut item) = serde_json::to_value(entity).map_err(|e| DomainError::Internal(e.to_string()))?
+    else {
+        return Err(DomainError::Internal("entity is not an object".into()));
+    };
+    let key = directory_keys::entity(E::KIND, entity.id());
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert("kind_pk".into(), E::KIND.into());
+    item.insert("kind_sk".into(), format!("{}#{}", entity.name().to_lowercase(), entity.id()).into());
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> DomainResult<T> {
+    serde_json::from_value(Value::Object(item)).map_err(|e| DomainError::Internal(format!("stored record unreadable: {e}")))
+}
+
+fn owned_item(owned: &OwnedKey, kind: &str, owner: &str) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), owned.key.pk.clone().into());
+    item.insert("sk".into(), owned.key.sk.clone().into());
+    item.insert("owner_kind".into(), kind.into());
+    item.insert("owner_id".into(), owner.into());
+    item
+}
+
+/// A check, inside a write transaction, that a referenced record exists.
+pub(crate) fn reference_check(reference: &Reference) -> WriteOp {
+    WriteOp::check(DIRECTORY, directory_keys::entity(reference.kind, &reference.id), Condition::Exists)
+}
+
+/// Explains a cancelled transaction whose operations were labelled with the field they serve.
+pub(crate) fn explain_cancel(error: docket_store::StoreError, labels: &[Label]) -> DomainError {
+    match error.failed_operation().and_then(|i| labels.get(i)) {
+        Some(Label::Reference { field, kind, id }) => {
+            DomainError::invalid(field, format!("{kind} {id} does not exist"))
+        }
+        Some(Label::Unique { field, value }) => DomainError::Conflict {
+            field: (*field).to_owned(),
+            reason: format!("{value} is already used by another record"),
+        },
+        Some(Label::Version { expected }) => DomainError::StaleVersion { expected: *expected },
+        Some(Label::Idempotency) | Some(Label::Plain) | None => DomainError::from(error),
+    }
+}
+
+/// What each operation of a transaction stands for, to explain a cancellation.
+#[derive(Debug, Clone)]
+pub(crate) enum Label {
+    Reference { field: &'static str, kind: &'static str, id: String },
+    Unique { field: &'static str, value: String },
+    Version { expected: u64 },
+    Idempotency,
+    Plain,
+}
+
+/// The directory repository and its rules, written once for every kind of entity.
+pub struct Directory<'a> {
+    store: &'a dyn ItemStore,
+}
+
+impl<'a> Directory<'a> {
+    pub fn new(store: &'a dyn ItemStore) -> Self {
+        Self { store }
+    }
+
+    pub async fn get<E: Entity>(&self, id: &str) -> DomainResult<Option<E>> {
+        if validate::id("id", id).is_err() {
+            return Ok(None);
+        }
+        let item = self.store.get(DIRECTORY, &directory_keys::entity(E::KIND, id)).await?;
+        item.map(from_item).transpose()
+    }
+
+    pub async fn require<E: Entity>(&self, id: &str) -> DomainResult<E> {
+        self.get(id).await?.ok_or_else(|| DomainError::not_found(format!("{} {id}", E::KIND)))
+    }
+
+    /// Lists records of a kind sorted by name.
+    pub async fn list<E: Entity>(&self, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
+        let Page { items, next } = self
+            .store
+            .query(Query::index(DIRECTORY, DIRECTORY_BY_KIND, E::KIND).limit(limit).after(after))
+            .await?;
+        Ok((items.into_iter().map(from_item).collect::<DomainResult<_>>()?, next))
+    }
+
+    /// The owner id of a lookup item (contact by email, account by domain, user by email).
+    pub async fn owner_of(&self, key: &Key) -> DomainResult<Option<String>> {
+        let item = self.store.get(DIRECTORY, key).await?;
+        Ok(item.and_then(|i| i.get("owner_id").and_then(Value::as_str).map(str::to_owned)))
+    }
+
+    pub async fn contact_by_email(&self, address: &str) -> DomainResult<Option<Contact>> {
+        let Ok(address) = validate::email("email", address) else { return Ok(None) };
+        match self.owner_of(&directory_keys::contact_email(&address)).await? {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn account_by_domain(&self, domain: &str) -> DomainResult<Option<Account>> {
+        let Ok(domain) = validate::domain_name("domain", domain) else { return Ok(None) };
+        match self.owner_of(&directory_keys::account_domain(&domain)).await? {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Ids of the members of a team, in a stable order.
+    pub async fn team_member_ids(&self, team_id: &str) -> DomainResult<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .query(
+                    Query::table(DIRECTORY, format!("TEAM#{team_id}"))
+                        .range(docket_store::SortKeyRange::BeginsWith("MEMBER#".into()))
+                        .limit(500)
+                        .after(after),
+                )
+                .await?;
+            ids.extend(page.items.iter().filter_map(|i| i.get("owner_id").and_then(Value::as_str).map(str::to_owned)));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+
+    /// Stores a new record with its lookup items, checking references and uniqueness atomically.
+    pub async fn insert<E: Entity>(&self, entity: &E) -> DomainResult<()> {
+        let mut ops = vec![WriteOp::put_if(DIRECTORY, to_item(entity)?, Condition::NotExists)];
+        let mut labels = vec![Label::Unique { field: "id", value: entity.id().to_owned() }];
+        self.add_links(entity, &[], &[], &mut ops, &mut labels);
+        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+    }
+
+    /// Replaces `old` by `new` if `old` is still the stored version.
+    pub async fn replace<E: Entity>(&self, old: &E, new: &E) -> DomainResult<()> {
+        let expected = old.audit().version;
+        let mut ops = vec![WriteOp::put_if(DIRECTORY, to_item(new)?, Condition::equals("version", expected))];
+        let mut labels = vec![Label::Version { expected }];
+        let old_keys = old.owned_keys();
+        for gone in old_keys.iter().filter(|k| !new.owned_keys().contains(k)) {
+            ops.push(WriteOp::delete(DIRECTORY, gone.key.clone()));
+            labels.push(Label::Plain);
+        }
+        let old_refs: Vec<String> = old.references().into_iter().map(|r| r.id).collect();
+        self.add_links(new, &old_keys, &old_refs, &mut ops, &mut labels);
+        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+    }
+
+    /// Adds lookup items the record gains and existence checks for references it gains.
+    fn add_links<E: Entity>(
+        &self,
+        entity: &E,
+        existing_keys: &[OwnedKey],
+        existing_refs: &[String],
+        ops: &mut Vec<WriteOp>,
+        labels: &mut Vec<Label>,
+    ) {
+        for owned in entity.owned_keys().iter().filter(|k| !existing_keys.contains(k)) {
+            let item = owned_item(owned, E::KIND, entity.id());
+            match owned.unique_field {
+                Some(field) => {
+                    ops.push(WriteOp::put_if(DIRECTORY, item, Condition::NotExists));
+                    let value = owned.key.pk.split_once('#').map_or(owned.key.pk.as_str(), |(_, v)| v);
+                    labels.push(Label::Unique { field, value: value.to_owned() });
+                }
+                None => {
+                    ops.push(WriteOp::put(DIRECTORY, item));
+                    labels.push(Label::Plain);
+                }
+            }
+        }
+        for reference in entity.references().into_iter().filter(|r| !existing_refs.contains(&r.id)) {
+            ops.push(reference_check(&reference));
+            labels.push(Label::Reference { field: reference.field, kind: reference.kind, id: reference.id });
+        }
+    }
+
+    pub async fn settings(&self) -> DomainResult<Settings> {
+        match self.store.get(DIRECTORY, &directory_keys::settings()).await? {
+            Some(mut item) => {
+                item.remove("pk");
+                item.remove("sk");
+                from_item(item)
+            }
+            None => Ok(Settings::default()),
+        }
+    }
+
+    pub async fn save_settings(&self, settings: &Settings) -> DomainResult<()> {
+        let Value::Object(mut item) = serde_json::to_value(settings).map_err(|e| DomainError::Internal(e.to_string()))?
+        else {
+            return Err(DomainError::Internal("settings are not an object".into()));
+        };
+        let key = directory_keys::settings();
+        item.insert("pk".into(), key.pk.into());
+        item.insert("sk".into(), key.sk.into());
+        self.store.write(WriteOp::put(DIRECTORY, item)).await?;
+        Ok(())
+    }
+}
+
+/// Directory operations as callers see them: access rules, validation, audit fields.
+pub struct DirectoryService<'a> {
+    pub(crate) directory: Directory<'a>,
+    pub(crate) clock: &'a dyn crate::clock::Clock,
+}
+
+impl<'a> DirectoryService<'a> {
+    fn may_read<E: Entity>(principal: &Principal) -> DomainResult<()> {
+        principal.require_staff().map(|_| ())
+    }
+
+    fn may_write<E: Entity>(principal: &Principal) -> DomainResult<()> {
+        match E::WRITE_POLICY {
+            WritePolicy::AdminOnly => principal.require_admin(),
+            WritePolicy::Staff => principal.require_staff().map(|_| ()),
+        }
+    }
+
+    pub async fn create<E: Entity>(&self, principal: &Principal, body: Value) -> DomainResult<E> {
+        Self::may_write::<E>(principal)?;
+        let fields: E::Fields = fields::parse(body)?;
+        let now = self.clock.now();
+        let audit = Audit {
+            created_at: now,
+            created_by: principal.id().to_owned(),
+            updated_at: now,
+            updated_by: principal.id().to_owned(),
+            version: 1,
+        };
+        let entity = E::build(crate::clock::new_id(), fields, audit)?;
+        guard_portal_grant::<E>(principal, None, &entity)?;
+        self.directory.insert(&entity).await?;
+        Ok(entity)
+    }
+
+    pub async fn get<E: Entity>(&self, principal: &Principal, id: &str) -> DomainResult<E> {
+        Self::may_read::<E>(principal)?;
+        self.directory.require(id).await
+    }
+
+    pub async fn list<E: Entity>(
+        &self,
+        principal: &Principal,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> DomainResult<(Vec<E>, Option<Cursor>)> {
+        Self::may_read::<E>(principal)?;
+        self.directory.list(limit, after).await
+    }
+
+    /// Applies a merge patch; `if_match` is the version the caller read, when it sent one.
+    pub async fn update<E: Entity>(
+        &self,
+        principal: &Principal,
+        id: &str,
+        patch: Value,
+        if_match: Option<u64>,
+    ) -> DomainResult<E> {
+        Self::may_write::<E>(principal)?;
+        let old: E = self.directory.require(id).await?;
+        if let Some(expected) = if_match
+            && expected != old.audit().version
+        {
+            return Err(DomainError::StaleVersion { expected });
+        }
+        let fields = fields::patch(&old.fields(), patch)?;
+        let mut audit = old.audit().clone();
+        audit.updated_at = self.clock.now();
+        audit.updated_by = principal.id().to_owned();
+        audit.version += 1;
+        let new = E::build(old.id().to_owned(), fields, audit)?;
+        guard_portal_grant::<E>(principal, Some(&old), &new)?;
+        self.directory.replace(&old, &new).await?;
+        Ok(new)
+    }
+}
+
+/// Portal access is a grant only admins give or change.
+fn guard_portal_grant<E: Entity>(principal: &Principal, old: Option<&E>, new: &E) -> DomainResult<()> {
+    if E::KIND != Contact::KIND || principal.is_admin() {
+        return Ok(());
+    }
+    let portal = |e: &E| serde_json::to_value(e).ok().and_then(|v| v.get("portal").cloned()).unwrap_or(Value::Null);
+    let before = old.map(portal).unwrap_or(Value::Null);
+    if portal(new) != before {
+        return Err(DomainError::Forbidden("only admins may grant or change portal access".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Classified domain errors; the HTTP edge turns each class into a status and a problem type.
+
+use docket_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{field}: {reason}")]
+    Validation { field: String, reason: String },
+    #[error("{field}: {reason}")]
+    Conflict { field: String, reason: String },
+    /// The version the caller based its change on is no longer current.
+    #[error("the resource was changed since version {expected}")]
+    StaleVersion { expected: u64 },
+    #[error("updates need an If-Match header carrying the ETag of the version read")]
+    VersionRequired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("temporarily unavailable: {0}")]
+    Transient(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        DomainError::Validation { field: field.to_owned(), reason: reason.into() }
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        DomainError::NotFound { what: what.into() }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Transient(m) => DomainError::Transient(m),
+            StoreError::InvalidCursor => DomainError::invalid("cursor", "not a cursor returned by this list"),
+            StoreError::Validation(m) => DomainError::Internal(format!("store refused a request: {m}")),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

@@ -1,0 +1,114 @@
+//! Docket's domain: cases, the directory and access rules, with repositories written once on
+//! the item-store port. Free of AWS and HTTP types; the edges (Lambda functions, the local
+//! process) wire a store and a clock into [`Docket`] and call it.
+
+pub mod access;
+pub mod cases;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod fields;
+pub mod mask;
+pub mod model;
+pub mod schema;
+pub mod validate;
+
+use std::sync::Arc;
+
+use docket_store::ItemStore;
+
+pub use access::Principal;
+pub use error::{DomainError, DomainResult};
+
+use crate::cases::Cases;
+use crate::clock::Clock;
+use crate::directory::{Directory, DirectoryService, Entity};
+use crate::model::{Audit, Contact, Role, Scope, Settings, User};
+
+/// The application: one store and one clock, shared by every request.
+#[derive(Clone)]
+pub struct Docket {
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Docket {
+    pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &dyn ItemStore {
+        self.store.as_ref()
+    }
+
+    pub fn cases(&self) -> Cases<'_> {
+        Cases { store: self.store.as_ref(), clock: self.clock.as_ref() }
+    }
+
+    pub fn directory(&self) -> Directory<'_> {
+        Directory::new(self.store.as_ref())
+    }
+
+    pub fn directory_service(&self) -> DirectoryService<'_> {
+        DirectoryService { directory: self.directory(), clock: self.clock.as_ref() }
+    }
+
+    /// Resolves an authenticated identity (a user id or a portal contact id) to a principal.
+    /// Inactive users and contacts without portal access are refused.
+    pub async fn principal(&self, id: &str) -> DomainResult<Principal> {
+        let directory = self.directory();
+        if let Some(user) = directory.get::<User>(id).await? {
+            return if user.active {
+                Ok(Principal::Staff(user))
+            } else {
+                Err(DomainError::Unauthenticated("this user is deactivated".into()))
+            };
+        }
+        match directory.get::<Contact>(id).await? {
+            Some(contact) if contact.portal.is_some() => Ok(Principal::Portal(contact)),
+            _ => Err(DomainError::Unauthenticated("the token names no active user or portal contact".into())),
+        }
+    }
+
+    pub async fn settings(&self, principal: &Principal) -> DomainResult<Settings> {
+        principal.require_staff()?;
+        self.directory().settings().await
+    }
+
+    pub async fn update_settings(&self, principal: &Principal, body: serde_json::Value) -> DomainResult<Settings> {
+        principal.require_admin()?;
+        let settings: Settings = fields::patch(&self.directory().settings().await?, body)?;
+        mask::CaseNumberMask::parse(&settings.case_number_mask)?;
+        self.directory().save_settings(&settings).await?;
+        Ok(settings)
+    }
+
+    /// Creates the first admin when the directory has no user yet; returns it either way.
+    pub async fn ensure_admin(&self, name: &str, email: &str) -> DomainResult<(User, bool)> {
+        let directory = self.directory();
+        let (users, _) = directory.list::<User>(50, None).await?;
+        if let Some(admin) = users.into_iter().find(|u| u.role == Role::Admin && u.active) {
+            return Ok((admin, false));
+        }
+        let user = self.create_user_unchecked(name, email, Role::Admin).await?;
+        Ok((user, true))
+    }
+
+    /// Writes a user without a calling principal: for bootstrapping and test fixtures.
+    pub async fn create_user_unchecked(&self, name: &str, email: &str, role: Role) -> DomainResult<User> {
+        let now = self.clock.now();
+        let audit = Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 };
+        let fields = directory::UserFields {
+            name: name.into(),
+            email: email.into(),
+            role,
+            scope: Scope::All,
+            team_ids: vec![],
+            active: true,
+            preferences: Default::default(),
+        };
+        let user = User::build(clock::new_id(), fields, audit)?;
+        self.directory().insert(&user).await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,261 @@
+//! The records Docket keeps: cases with their lifecycle, and the directory (users, teams,
+//! accounts, contacts, leads). Stored as JSON items; the API shows the same shapes.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Who made a record and when; versions drive optimistic concurrency (ETag / If-Match).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Audit {
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub updated_by: String,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum CaseStatus {
+    New,
+    Assigned,
+    InProgress,
+    Reopened,
+    Pending,
+    Resolved,
+    Closed,
+    Rejected,
+    Duplicate,
+    Cancelled,
+}
+
+/// The three phases of the lifecycle (SPEC F2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Open,
+    Waiting,
+    Final,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 10] = [
+        CaseStatus::New,
+        CaseStatus::Assigned,
+        CaseStatus::InProgress,
+        CaseStatus::Reopened,
+        CaseStatus::Pending,
+        CaseStatus::Resolved,
+        CaseStatus::Closed,
+        CaseStatus::Rejected,
+        CaseStatus::Duplicate,
+        CaseStatus::Cancelled,
+    ];
+
+    pub fn phase(self) -> Phase {
+        match self {
+            CaseStatus::New | CaseStatus::Assigned | CaseStatus::InProgress | CaseStatus::Reopened => Phase::Open,
+            CaseStatus::Pending | CaseStatus::Resolved => Phase::Waiting,
+            CaseStatus::Closed | CaseStatus::Rejected | CaseStatus::Duplicate | CaseStatus::Cancelled => Phase::Final,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::New => "New",
+            CaseStatus::Assigned => "Assigned",
+            CaseStatus::InProgress => "InProgress",
+            CaseStatus::Reopened => "Reopened",
+            CaseStatus::Pending => "Pending",
+            CaseStatus::Resolved => "Resolved",
+            CaseStatus::Closed => "Closed",
+            CaseStatus::Rejected => "Rejected",
+            CaseStatus::Duplicate => "Duplicate",
+            CaseStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<CaseStatus> {
+        CaseStatus::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Email,
+    WebForm,
+    Portal,
+    #[default]
+    Api,
+    Phone,
+    Workflow,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Case {
+    pub id: String,
+    pub number: u64,
+    pub subject: String,
+    pub description: String,
+    pub status: CaseStatus,
+    pub priority: Priority,
+    #[serde(rename = "type")]
+    pub case_type: Option<String>,
+    pub category: Option<String>,
+    pub source: Source,
+    pub account_id: Option<String>,
+    /// The first contact is the primary one; the others collaborate.
+    pub contact_ids: Vec<String>,
+    pub lead_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub team_ids: Vec<String>,
+    pub mailbox_id: Option<String>,
+    /// Internal cases are never shown to portal users.
+    pub internal: bool,
+    pub parent_id: Option<String>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Agent,
+}
+
+/// Which cases an agent may see and work (SPEC §4).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    #[default]
+    All,
+    Team,
+    Own,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// Follow every new case (SPEC F5).
+    #[serde(default)]
+    pub auto_follow: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub team_ids: Vec<String>,
+    pub active: bool,
+    pub preferences: Preferences,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    /// Mail from these domains belongs to this account (SPEC F23); unique across accounts.
+    pub email_domains: Vec<String>,
+    pub website: Option<String>,
+    pub phone: Option<String>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+/// What a contact may do in the customer portal (SPEC F11).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalRole {
+    /// Only cases the contact is on.
+    OwnCases,
+    /// Every non-internal case of the contact's account.
+    AccountCases,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortalAccess {
+    pub role: PortalRole,
+    #[serde(default = "yes")]
+    pub can_create_cases: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    /// Unique across contacts; the first is the preferred address.
+    pub emails: Vec<String>,
+    pub phone: Option<String>,
+    pub account_id: Option<String>,
+    pub portal: Option<PortalAccess>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    #[default]
+    New,
+    Assigned,
+    InProcess,
+    Converted,
+    Recycled,
+    Dead,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lead {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub status: LeadStatus,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+/// System-wide settings kept in the directory table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// How case numbers are shown, e.g. `[#{n}]` or `SR-{n}`.
+    pub case_number_mask: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { case_number_mask: crate::mask::DEFAULT_MASK.to_owned() }
+    }
+}

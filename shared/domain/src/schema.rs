@@ -1,0 +1,101 @@
+//! The key design: logical tables, their indexes and the key of every item kind.
+//!
+//! `infra/tables.md` documents each access pattern these keys serve; `template.yaml` declares the
+//! same tables and indexes for DynamoDB. Both storage engines are built from [`tables`].
+
+use docket_store::{IndexSpec, Key, TableSpec};
+
+pub const CASES: &str = "cases";
+pub const DIRECTORY: &str = "directory";
+pub const COUNTERS: &str = "counters";
+
+/// Cases by status, newest first (`STATUS#<status>`, case id).
+pub const CASES_BY_STATUS: &str = "by_status";
+/// Cases by assignee (`ASSIGNEE#<user id>`, case id).
+pub const CASES_BY_ASSIGNEE: &str = "by_assignee";
+/// Cases by account (`ACCOUNT#<account id>`, case id).
+pub const CASES_BY_ACCOUNT: &str = "by_account";
+/// Every case (`CASES`, case id).
+pub const CASES_ALL: &str = "all_cases";
+/// Directory entities of one kind sorted by name (`<kind>`, `<lower-case name>#<id>`).
+pub const DIRECTORY_BY_KIND: &str = "by_kind";
+
+pub fn tables() -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            name: CASES,
+            indexes: vec![
+                IndexSpec { name: CASES_BY_STATUS, partition_attribute: "status_pk", sort_attribute: "status_sk" },
+                IndexSpec { name: CASES_BY_ASSIGNEE, partition_attribute: "assignee_pk", sort_attribute: "assignee_sk" },
+                IndexSpec { name: CASES_BY_ACCOUNT, partition_attribute: "account_pk", sort_attribute: "account_sk" },
+                IndexSpec { name: CASES_ALL, partition_attribute: "all_pk", sort_attribute: "all_sk" },
+            ],
+        },
+        TableSpec {
+            name: DIRECTORY,
+            indexes: vec![IndexSpec {
+                name: DIRECTORY_BY_KIND,
+                partition_attribute: "kind_pk",
+                sort_attribute: "kind_sk",
+            }],
+        },
+        TableSpec { name: COUNTERS, indexes: vec![] },
+    ]
+}
+
+/// Keys of the items in the `cases` table.
+pub mod case_keys {
+    use super::Key;
+
+    pub fn case(id: &str) -> Key {
+        Key::new(format!("CASE#{id}"), "CASE")
+    }
+    /// Maps a case number to its id; written with the case so numbers can never be shared.
+    pub fn number(n: u64) -> Key {
+        Key::new(format!("CASENO#{n}"), "CASENO")
+    }
+    pub fn team_partition(team_id: &str) -> String {
+        format!("TEAM#{team_id}")
+    }
+    pub fn contact_partition(contact_id: &str) -> String {
+        format!("CONTACT#{contact_id}")
+    }
+    /// Sort key of a link item (team or contact partition → case).
+    pub fn link_sort(case_id: &str) -> String {
+        format!("CASE#{case_id}")
+    }
+    pub fn idempotency(caller: &str, key: &str) -> Key {
+        Key::new(format!("IDEMPOTENCY#{caller}#{key}"), "IDEMPOTENCY")
+    }
+}
+
+/// Keys of the items in the `directory` table.
+pub mod directory_keys {
+    use super::Key;
+
+    pub fn entity(kind: &str, id: &str) -> Key {
+        Key::new(format!("{}#{id}", kind.to_ascii_uppercase()), kind.to_ascii_uppercase())
+    }
+    /// Unique lookup of a contact by one of its email addresses.
+    pub fn contact_email(address: &str) -> Key {
+        Key::new(format!("EMAIL#{address}"), "CONTACT")
+    }
+    /// Unique lookup of a user by email address.
+    pub fn user_email(address: &str) -> Key {
+        Key::new(format!("USEREMAIL#{address}"), "USER")
+    }
+    /// Unique lookup of an account by one of its email domains.
+    pub fn account_domain(domain: &str) -> Key {
+        Key::new(format!("DOMAIN#{domain}"), "ACCOUNT")
+    }
+    pub fn team_member(team_id: &str, user_id: &str) -> Key {
+        Key::new(format!("TEAM#{team_id}"), format!("MEMBER#{user_id}"))
+    }
+    pub fn settings() -> Key {
+        Key::new("SETTINGS", "SETTINGS")
+    }
+}
+
+pub fn case_number_counter() -> Key {
+    Key::new("COUNTER#case_number", "COUNTER")
+}
