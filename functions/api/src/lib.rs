@@ -1,1 +1,75 @@
-//! api
+//! Docket's HTTP API: one axum router, served by the `api` Lambda function (through
+//! `lambda_http`, API Gateway HTTP API events) and by the local `docket serve` process.
+
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use docket_domain::Docket;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Authenticator, TokenKeys};
+use problem::Problem;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub docket: Docket,
+    pub authenticator: Authenticator,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Default)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        ulid::Ulid::new().to_string().parse().ok().map(RequestId::new)
+    }
+}
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for (_, path, handler) in routes::route_table() {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| -> Response {
+            tracing::error!("request handler panicked");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request could not be completed").into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
+}
+
+/// Structured JSON logs, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).try_init();
+}
+
+/// Default lifetime of locally minted tokens.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);

@@ -23,12 +23,15 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// always set because the SDK has none by default: a stalled connection would otherwise hold a
 /// request until the Lambda itself times out.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let region = RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+    let region =
+        RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
     let timeouts = TimeoutConfig::builder()
         .operation_timeout(OPERATION_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region).timeout_config(timeouts);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .timeout_config(timeouts);
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }

@@ -45,8 +45,11 @@ const TABLE_READY_WAIT: Duration = Duration::from_secs(120);
 const NEVER_WRITTEN_ATTRIBUTE: &str = "__docket_never_written";
 
 /// Cancellation reasons that say "try again" rather than "refused".
-const RETRYABLE_CANCELLATIONS: [&str; 3] =
-    ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
+const RETRYABLE_CANCELLATIONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
 
 /// Error codes of the service worth retrying: the SDK has already retried them, but a caller
 /// (a queue consumer, a client) may still try later.
@@ -73,7 +76,11 @@ impl DynamoItemStore {
     /// `table_prefix` separates deployments (and test runs) sharing one account; `tables` are the
     /// only logical tables this store accepts.
     pub fn new(client: Client, table_prefix: impl Into<String>, tables: Vec<TableSpec>) -> Self {
-        Self { client, table_prefix: table_prefix.into(), tables }
+        Self {
+            client,
+            table_prefix: table_prefix.into(),
+            tables,
+        }
     }
 
     /// Creates every declared table that does not exist yet (on demand billing) and waits until
@@ -95,17 +102,23 @@ impl DynamoItemStore {
                 .await;
             match created {
                 Ok(_) => tracing::info!(table = %table, "created DynamoDB table"),
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) => {}
                 Err(error) => return Err(classify(error)),
             }
-            self.client.wait_until_table_exists().table_name(&table).wait(TABLE_READY_WAIT).await.map_err(
-                |error| {
+            self.client
+                .wait_until_table_exists()
+                .table_name(&table)
+                .wait(TABLE_READY_WAIT)
+                .await
+                .map_err(|error| {
                     StoreError::Backend(format!(
                         "table {table} did not become active: {}",
                         DisplayErrorContext(&error)
                     ))
-                },
-            )?;
+                })?;
         }
         Ok(())
     }
@@ -131,7 +144,9 @@ impl DynamoItemStore {
     fn prepare(&self, op: &WriteOp) -> Result<PreparedWrite, StoreError> {
         let mut placeholders = Placeholders::default();
         let (action, condition) = match op {
-            WriteOp::Put { item, condition, .. } => {
+            WriteOp::Put {
+                item, condition, ..
+            } => {
                 validate_item(item)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 (Action::Put(item_to_attributes(item)?), condition)
@@ -148,15 +163,32 @@ impl DynamoItemStore {
                     .unwrap_or_else(|| always_true(&mut placeholders));
                 (Action::Check(key_attributes(key)), Some(condition))
             }
-            WriteOp::Update { key, update, condition, .. } => {
+            WriteOp::Update {
+                key,
+                update,
+                condition,
+                ..
+            } => {
                 require_addressable(key)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 let expression = update_expression(update, &mut placeholders)?;
-                (Action::Update { key: key_attributes(key), expression }, condition)
+                (
+                    Action::Update {
+                        key: key_attributes(key),
+                        expression,
+                    },
+                    condition,
+                )
             }
         };
         let (names, values) = placeholders.into_maps();
-        Ok(PreparedWrite { table: self.table_name(op.table())?, action, condition, names, values })
+        Ok(PreparedWrite {
+            table: self.table_name(op.table())?,
+            action,
+            condition,
+            names,
+            values,
+        })
     }
 }
 
@@ -181,14 +213,29 @@ impl ItemStore for DynamoItemStore {
     }
 
     async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
-        if let WriteOp::Check { table, key, condition } = &op {
+        if let WriteOp::Check {
+            table,
+            key,
+            condition,
+        } = &op
+        {
             require_addressable(key)?;
             // A check writes nothing, so a consistent read judged by the port's own rules is as
             // good as a one-item transaction, at half the cost.
             let current = self.get(table, key).await?;
-            return if condition.holds(current.as_ref()) { Ok(()) } else { Err(StoreError::ConditionFailed) };
+            return if condition.holds(current.as_ref()) {
+                Ok(())
+            } else {
+                Err(StoreError::ConditionFailed)
+            };
         }
-        let PreparedWrite { table, action, condition, names, values } = self.prepare(&op)?;
+        let PreparedWrite {
+            table,
+            action,
+            condition,
+            names,
+            values,
+        } = self.prepare(&op)?;
         match action {
             Action::Put(item) => self
                 .client
@@ -227,7 +274,9 @@ impl ItemStore for DynamoItemStore {
                 .await
                 .map(drop)
                 .map_err(classify),
-            Action::Check(_) => Err(StoreError::Backend("a lone check is answered by a read".into())),
+            Action::Check(_) => Err(StoreError::Backend(
+                "a lone check is answered by a read".into(),
+            )),
         }
     }
 
@@ -237,7 +286,12 @@ impl ItemStore for DynamoItemStore {
             .iter()
             .map(|op| self.prepare(op).and_then(PreparedWrite::into_transact_item))
             .collect::<Result<Vec<_>, _>>()?;
-        let sent = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match sent {
             Ok(_) => Ok(()),
             Err(error) => {
@@ -251,7 +305,13 @@ impl ItemStore for DynamoItemStore {
         }
     }
 
-    async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
+    async fn increment(
+        &self,
+        table: &str,
+        key: &Key,
+        attribute: &str,
+        by: i64,
+    ) -> Result<i64, StoreError> {
         require_addressable(key)?;
         let table = self.table_name(table)?;
         let mut placeholders = Placeholders::default();
@@ -269,15 +329,23 @@ impl ItemStore for DynamoItemStore {
             .update_expression(expression)
             .set_expression_attribute_names(names)
             .set_expression_attribute_values(values)
-            .return_values(ReturnValue::UpdatedNew)
+            // Not UPDATED_NEW: emulators leave out an attribute that `by == 0` did not change.
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(classify)?;
-        match output.attributes.as_ref().and_then(|attributes| attributes.get(attribute)) {
-            Some(AttributeValue::N(number)) => number
-                .parse::<i64>()
-                .map_err(|_| StoreError::Validation(format!("attribute {attribute} overflows"))),
-            _ => Err(StoreError::Backend(format!("UpdateItem returned no number for {attribute}"))),
+        match output
+            .attributes
+            .as_ref()
+            .and_then(|attributes| attributes.get(attribute))
+        {
+            // DynamoDB numbers hold fractions and 38 digits; the port's counters are i64.
+            Some(AttributeValue::N(number)) => number.parse::<i64>().map_err(|_| {
+                StoreError::Validation(format!("attribute {attribute} is not an i64: {number}"))
+            }),
+            _ => Err(StoreError::Backend(format!(
+                "UpdateItem returned no number for {attribute}"
+            ))),
         }
     }
 
@@ -289,7 +357,11 @@ impl ItemStore for DynamoItemStore {
         }
         let spec = self.spec(&query.table)?;
         let shape = match &query.index {
-            None => KeyShape { index: None, partition: PK, sort: SK },
+            None => KeyShape {
+                index: None,
+                partition: PK,
+                sort: SK,
+            },
             Some(name) => {
                 let index = spec.index(name).ok_or_else(|| {
                     StoreError::Validation(format!("table {} has no index {name}", query.table))
@@ -301,9 +373,15 @@ impl ItemStore for DynamoItemStore {
                 }
             }
         };
-        let mut start_key = query.after.as_ref().map(|cursor| shape.start_key(cursor, &query)).transpose()?;
+        let mut start_key = query
+            .after
+            .as_ref()
+            .map(|cursor| shape.start_key(cursor, &query))
+            .transpose()?;
         // No stored key is empty, so these queries find nothing; DynamoDB would refuse them.
-        let Some(range) = reachable_range(&query.range) else { return Ok(Page::default()) };
+        let Some(range) = reachable_range(&query.range) else {
+            return Ok(Page::default());
+        };
         if query.partition.is_empty() {
             return Ok(Page::default());
         }
@@ -345,7 +423,10 @@ impl ItemStore for DynamoItemStore {
             match output.last_evaluated_key.filter(|key| !key.is_empty()) {
                 None => return Ok(Page { items, next: None }),
                 Some(last) if items.len() >= query.limit => {
-                    return Ok(Page { items, next: Some(encode_cursor(&last)?) });
+                    return Ok(Page {
+                        items,
+                        next: Some(encode_cursor(&last)?),
+                    });
                 }
                 Some(last) => start_key = Some(last),
             }
@@ -374,7 +455,13 @@ enum Action {
 
 impl PreparedWrite {
     fn into_transact_item(self) -> Result<TransactWriteItem, StoreError> {
-        let PreparedWrite { table, action, condition, names, values } = self;
+        let PreparedWrite {
+            table,
+            action,
+            condition,
+            names,
+            values,
+        } = self;
         let item = TransactWriteItem::builder();
         let item = match action {
             Action::Put(attributes) => item.put(
@@ -468,14 +555,16 @@ fn net_changes(update: &Update) -> Result<Vec<(&str, NetChange)>, StoreError> {
         };
         let folded = match &changes[index].1 {
             NetChange::Set(value) => {
-                let current = value
-                    .as_i64()
-                    .ok_or_else(|| StoreError::Validation(format!("attribute {name} is not an integer")))?;
+                let current = value.as_i64().ok_or_else(|| {
+                    StoreError::Validation(format!("attribute {name} is not an integer"))
+                })?;
                 NetChange::Set(Value::from(current.checked_add(*by).ok_or_else(overflow)?))
             }
             // Removed then added: the attribute starts again from 0.
             NetChange::Remove => NetChange::Set(Value::from(*by)),
-            NetChange::Add(earlier) => NetChange::Add(earlier.checked_add(*by).ok_or_else(overflow)?),
+            NetChange::Add(earlier) => {
+                NetChange::Add(earlier.checked_add(*by).ok_or_else(overflow)?)
+            }
         };
         changes[index].1 = folded;
     }
@@ -483,7 +572,10 @@ fn net_changes(update: &Update) -> Result<Vec<(&str, NetChange)>, StoreError> {
 }
 
 /// `SET #a = :a, … REMOVE #r, … ADD #n :n, …` with only the clauses that have something to do.
-fn update_expression(update: &Update, placeholders: &mut Placeholders) -> Result<String, StoreError> {
+fn update_expression(
+    update: &Update,
+    placeholders: &mut Placeholders,
+) -> Result<String, StoreError> {
     let mut sets = Vec::new();
     let mut removes = Vec::new();
     let mut adds = Vec::new();
@@ -491,12 +583,18 @@ fn update_expression(update: &Update, placeholders: &mut Placeholders) -> Result
         match change {
             NetChange::Set(value) => {
                 let name = placeholders.name(name);
-                sets.push(format!("{name} = {}", placeholders.value(value_to_attribute(&value)?)));
+                sets.push(format!(
+                    "{name} = {}",
+                    placeholders.value(value_to_attribute(&value)?)
+                ));
             }
             NetChange::Remove => removes.push(placeholders.name(name)),
             NetChange::Add(by) => {
                 let name = placeholders.name(name);
-                adds.push(format!("{name} {}", placeholders.value(AttributeValue::N(by.to_string()))));
+                adds.push(format!(
+                    "{name} {}",
+                    placeholders.value(AttributeValue::N(by.to_string()))
+                ));
             }
         }
     }
@@ -524,7 +622,11 @@ fn cancellation(cancelled: &TransactionCanceledException) -> StoreError {
         codes = reasons_from_message(cancelled.message().unwrap_or_default());
     }
     let condition_failed = codes.iter().any(|code| code == "ConditionalCheckFailed");
-    if !condition_failed && codes.iter().any(|code| RETRYABLE_CANCELLATIONS.contains(&code.as_str())) {
+    if !condition_failed
+        && codes
+            .iter()
+            .any(|code| RETRYABLE_CANCELLATIONS.contains(&code.as_str()))
+    {
         return StoreError::Transient(format!("transaction cancelled: {}", codes.join(", ")));
     }
     let reasons = codes
@@ -539,8 +641,12 @@ fn cancellation(cancelled: &TransactionCanceledException) -> StoreError {
 }
 
 fn reasons_from_message(message: &str) -> Vec<String> {
-    let Some(open) = message.rfind('[') else { return Vec::new() };
-    let Some(close) = message[open..].find(']') else { return Vec::new() };
+    let Some(open) = message.rfind('[') else {
+        return Vec::new();
+    };
+    let Some(close) = message[open..].find(']') else {
+        return Vec::new();
+    };
     message[open + 1..open + close]
         .split(',')
         .map(|code| code.trim().to_owned())
@@ -665,13 +771,18 @@ fn render(folded: &Folded<'_>, placeholders: &mut Placeholders) -> Result<String
             // The key attribute exists exactly when the item does.
             Condition::Exists => format!("attribute_exists({})", placeholders.name(PK)),
             Condition::NotExists => format!("attribute_not_exists({})", placeholders.name(PK)),
-            Condition::AttributeExists(name) => format!("attribute_exists({})", placeholders.name(name)),
+            Condition::AttributeExists(name) => {
+                format!("attribute_exists({})", placeholders.name(name))
+            }
             Condition::AttributeNotExists(name) => {
                 format!("attribute_not_exists({})", placeholders.name(name))
             }
             Condition::Equals(name, value) => {
                 let name = placeholders.name(name);
-                format!("{name} = {}", placeholders.value(value_to_attribute(value)?))
+                format!(
+                    "{name} = {}",
+                    placeholders.value(value_to_attribute(value)?)
+                )
             }
             Condition::And(_) | Condition::Or(_) => render(&fold(test), placeholders)?,
         }),
@@ -692,19 +803,29 @@ impl KeyShape {
     /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query:
     /// DynamoDB would answer those with a ValidationException, which is the caller's mistake.
     fn start_key(&self, cursor: &Cursor, query: &Query) -> Result<Attributes, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor.0.as_bytes())
+            .map_err(|_| StoreError::InvalidCursor)?;
         let key: BTreeMap<String, String> =
             serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
         let mut expected = vec![PK, SK, self.partition, self.sort];
         expected.sort_unstable();
         expected.dedup();
-        let names_match = key.len() == expected.len() && expected.iter().all(|name| key.contains_key(*name));
-        let in_partition = key.get(self.partition).is_some_and(|value| *value == query.partition);
-        let in_range = key.get(self.sort).is_some_and(|value| query.range.contains(value));
+        let names_match =
+            key.len() == expected.len() && expected.iter().all(|name| key.contains_key(*name));
+        let in_partition = key
+            .get(self.partition)
+            .is_some_and(|value| *value == query.partition);
+        let in_range = key
+            .get(self.sort)
+            .is_some_and(|value| query.range.contains(value));
         if !(names_match && in_partition && in_range) {
             return Err(StoreError::InvalidCursor);
         }
-        Ok(key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect())
+        Ok(key
+            .into_iter()
+            .map(|(name, value)| (name, AttributeValue::S(value)))
+            .collect())
     }
 }
 
@@ -714,7 +835,9 @@ fn encode_cursor(last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> 
         match value {
             AttributeValue::S(text) => key.insert(name.as_str(), text.as_str()),
             _ => {
-                return Err(StoreError::Backend(format!("key attribute {name} of a page end is not a string")));
+                return Err(StoreError::Backend(format!(
+                    "key attribute {name} of a page end is not a string"
+                )));
             }
         };
     }
@@ -730,15 +853,23 @@ fn reachable_range(range: &SortKeyRange) -> Option<SortKeyRange> {
         SortKeyRange::Equals(value) if value.is_empty() => None,
         SortKeyRange::BeginsWith(prefix) if prefix.is_empty() => Some(SortKeyRange::All),
         SortKeyRange::Between(low, high) if low > high || high.is_empty() => None,
-        SortKeyRange::Between(low, high) if low.is_empty() => Some(SortKeyRange::AtMost(high.clone())),
+        SortKeyRange::Between(low, high) if low.is_empty() => {
+            Some(SortKeyRange::AtMost(high.clone()))
+        }
         SortKeyRange::AtLeast(low) if low.is_empty() => Some(SortKeyRange::All),
         SortKeyRange::AtMost(high) if high.is_empty() => None,
         other => Some(other.clone()),
     }
 }
 
-fn sort_key_condition(range: &SortKeyRange, attribute: &str, placeholders: &mut Placeholders) -> Option<String> {
-    let value = |text: &String, placeholders: &mut Placeholders| placeholders.value(AttributeValue::S(text.clone()));
+fn sort_key_condition(
+    range: &SortKeyRange,
+    attribute: &str,
+    placeholders: &mut Placeholders,
+) -> Option<String> {
+    let value = |text: &String, placeholders: &mut Placeholders| {
+        placeholders.value(AttributeValue::S(text.clone()))
+    };
     let condition = match range {
         SortKeyRange::All => return None,
         SortKeyRange::Equals(target) => {
@@ -770,7 +901,11 @@ fn sort_key_condition(range: &SortKeyRange, attribute: &str, placeholders: &mut 
 // Tables
 
 fn key_element(attribute: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder().attribute_name(attribute).key_type(key_type).build().map_err(build_failure)
+    KeySchemaElement::builder()
+        .attribute_name(attribute)
+        .key_type(key_type)
+        .build()
+        .map_err(build_failure)
 }
 
 /// Every attribute used as a key of the table or of one of its indexes, each declared once.
@@ -795,7 +930,9 @@ fn attribute_definitions(spec: &TableSpec) -> Result<Vec<AttributeDefinition>, S
         .collect()
 }
 
-fn global_secondary_indexes(spec: &TableSpec) -> Result<Option<Vec<GlobalSecondaryIndex>>, StoreError> {
+fn global_secondary_indexes(
+    spec: &TableSpec,
+) -> Result<Option<Vec<GlobalSecondaryIndex>>, StoreError> {
     if spec.indexes.is_empty() {
         // DynamoDB refuses an empty list of indexes.
         return Ok(None);
@@ -807,7 +944,11 @@ fn global_secondary_indexes(spec: &TableSpec) -> Result<Option<Vec<GlobalSeconda
                 .index_name(index.name)
                 .key_schema(key_element(index.partition_attribute, KeyType::Hash)?)
                 .key_schema(key_element(index.sort_attribute, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(build_failure)
         })
@@ -837,7 +978,9 @@ fn item_to_attributes(item: &Item) -> Result<Attributes, StoreError> {
 
 fn item_from_attributes(attributes: Attributes) -> Result<Item, StoreError> {
     if !attributes.values().all(is_json_shaped) {
-        return Err(StoreError::Backend("stored item holds binary or unknown attribute types".into()));
+        return Err(StoreError::Backend(
+            "stored item holds binary or unknown attribute types".into(),
+        ));
     }
     serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
         .map_err(|error| StoreError::Backend(format!("stored item cannot be read: {error}")))
@@ -881,12 +1024,276 @@ where
             match code {
                 "ConditionalCheckFailedException" => StoreError::ConditionFailed,
                 "ValidationException" => StoreError::Validation(message.to_owned()),
-                _ if TRANSIENT_ERROR_CODES.contains(&code) || context.raw().status().is_server_error() => {
+                _ if TRANSIENT_ERROR_CODES.contains(&code)
+                    || context.raw().status().is_server_error() =>
+                {
                     StoreError::Transient(format!("{code}: {message}"))
                 }
                 _ => StoreError::Backend(format!("{code}: {message}")),
             }
         }
         _ => StoreError::Backend(described),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rendered(condition: &Condition) -> (Option<String>, Placeholders) {
+        let mut placeholders = Placeholders::default();
+        let expression = optional_condition(Some(condition), &mut placeholders).expect("renders");
+        (expression, placeholders)
+    }
+
+    #[test]
+    fn constant_conditions_fold_away_without_leaving_placeholders() {
+        let (expression, placeholders) = rendered(&Condition::And(vec![]));
+        assert_eq!(expression, None);
+        assert!(placeholders.names.is_empty() && placeholders.values.is_empty());
+
+        let never = Condition::And(vec![
+            Condition::equals("status", "open"),
+            Condition::Or(vec![]),
+        ]);
+        let (expression, placeholders) = rendered(&never);
+        assert_eq!(
+            expression.as_deref(),
+            Some("attribute_exists(#n0) AND attribute_not_exists(#n0)")
+        );
+        assert!(
+            placeholders.values.is_empty(),
+            "the dropped Equals must not leave a value behind"
+        );
+
+        let always = Condition::Or(vec![Condition::Exists, Condition::And(vec![])]);
+        assert_eq!(rendered(&always).0, None);
+    }
+
+    #[test]
+    fn nested_conditions_are_parenthesised() {
+        let condition = Condition::Or(vec![
+            Condition::NotExists,
+            Condition::And(vec![
+                Condition::AttributeExists("a".into()),
+                Condition::equals("b", 2),
+            ]),
+        ]);
+        let (expression, placeholders) = rendered(&condition);
+        assert_eq!(
+            expression.as_deref(),
+            Some("(attribute_not_exists(#n0)) OR ((attribute_exists(#n1)) AND (#n2 = :v0))")
+        );
+        assert_eq!(placeholders.names.get("#n2").map(String::as_str), Some("b"));
+        assert_eq!(
+            placeholders.values.get(":v0"),
+            Some(&AttributeValue::N("2".into()))
+        );
+    }
+
+    #[test]
+    fn condition_and_update_placeholders_do_not_collide() {
+        let mut placeholders = Placeholders::default();
+        let condition = optional_condition(Some(&Condition::equals("v", 1)), &mut placeholders)
+            .expect("renders");
+        let update = Update {
+            set: vec![("v".into(), json!(2))],
+            ..Update::default()
+        };
+        let expression = update_expression(&update, &mut placeholders).expect("renders");
+        assert_eq!(condition.as_deref(), Some("#n0 = :v0"));
+        assert_eq!(expression, "SET #n1 = :v1");
+    }
+
+    #[test]
+    fn updates_fold_to_one_change_per_attribute_as_apply_defines() {
+        let update = Update {
+            set: vec![
+                ("a".into(), json!(1)),
+                ("b".into(), json!("x")),
+                ("a".into(), json!(5)),
+            ],
+            remove: vec!["b".into(), "c".into()],
+            add: vec![
+                ("a".into(), 2),
+                ("c".into(), 3),
+                ("d".into(), 4),
+                ("d".into(), 1),
+            ],
+        };
+        let mut placeholders = Placeholders::default();
+        let expression = update_expression(&update, &mut placeholders).expect("renders");
+        assert_eq!(
+            expression,
+            "SET #n0 = :v0, #n2 = :v1 REMOVE #n1 ADD #n3 :v2"
+        );
+        assert_eq!(
+            placeholders.values.get(":v0"),
+            Some(&AttributeValue::N("7".into()))
+        );
+        assert_eq!(placeholders.names.get("#n2").map(String::as_str), Some("c"));
+        assert_eq!(
+            placeholders.values.get(":v1"),
+            Some(&AttributeValue::N("3".into()))
+        );
+        assert_eq!(
+            placeholders.values.get(":v2"),
+            Some(&AttributeValue::N("5".into()))
+        );
+
+        let adds_to_text = Update {
+            set: vec![("a".into(), json!("x"))],
+            add: vec![("a".into(), 1)],
+            ..Update::default()
+        };
+        let mut placeholders = Placeholders::default();
+        assert!(matches!(
+            update_expression(&adds_to_text, &mut placeholders),
+            Err(StoreError::Validation(_))
+        ));
+    }
+
+    #[test]
+    fn an_empty_update_still_names_something() {
+        let mut placeholders = Placeholders::default();
+        let expression = update_expression(&Update::default(), &mut placeholders).expect("renders");
+        assert_eq!(expression, "REMOVE #n0");
+        assert_eq!(
+            placeholders.names.get("#n0").map(String::as_str),
+            Some(NEVER_WRITTEN_ATTRIBUTE)
+        );
+    }
+
+    #[test]
+    fn ranges_dynamodb_would_refuse_are_rewritten() {
+        let range = |r: SortKeyRange| reachable_range(&r);
+        assert_eq!(range(SortKeyRange::Equals(String::new())), None);
+        assert_eq!(
+            range(SortKeyRange::BeginsWith(String::new())),
+            Some(SortKeyRange::All)
+        );
+        assert_eq!(range(SortKeyRange::Between("b".into(), "a".into())), None);
+        assert_eq!(
+            range(SortKeyRange::Between(String::new(), "a".into())),
+            Some(SortKeyRange::AtMost("a".into()))
+        );
+        assert_eq!(
+            range(SortKeyRange::AtLeast(String::new())),
+            Some(SortKeyRange::All)
+        );
+        assert_eq!(range(SortKeyRange::AtMost(String::new())), None);
+        let ordinary = SortKeyRange::Between("a".into(), "b".into());
+        assert_eq!(range(ordinary.clone()), Some(ordinary));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_queries() {
+        let shape = KeyShape {
+            index: Some("by_owner"),
+            partition: "owner",
+            sort: "updated",
+        };
+        let last = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("case#1".into())),
+            ("sk".to_owned(), AttributeValue::S("meta".into())),
+            ("owner".to_owned(), AttributeValue::S("ana".into())),
+            ("updated".to_owned(), AttributeValue::S("2024".into())),
+        ]);
+        let cursor = encode_cursor(&last).expect("encodes");
+        let query = Query::index("cases", "by_owner", "ana");
+        assert_eq!(shape.start_key(&cursor, &query).expect("decodes"), last);
+
+        let other_partition = Query::index("cases", "by_owner", "bo");
+        assert!(matches!(
+            shape.start_key(&cursor, &other_partition),
+            Err(StoreError::InvalidCursor)
+        ));
+        let out_of_range = query.clone().range(SortKeyRange::AtLeast("2025".into()));
+        assert!(matches!(
+            shape.start_key(&cursor, &out_of_range),
+            Err(StoreError::InvalidCursor)
+        ));
+        let table_shape = KeyShape {
+            index: None,
+            partition: PK,
+            sort: SK,
+        };
+        assert!(matches!(
+            table_shape.start_key(&cursor, &Query::table("cases", "case#1")),
+            Err(StoreError::InvalidCursor)
+        ));
+        for garbage in ["", "e30", "!!", "bnVsbA"] {
+            let garbage = Cursor(garbage.into());
+            assert!(
+                matches!(
+                    shape.start_key(&garbage, &query),
+                    Err(StoreError::InvalidCursor)
+                ),
+                "{garbage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cancellation_reasons_can_be_read_from_the_message() {
+        let message = "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]";
+        assert_eq!(
+            reasons_from_message(message),
+            ["None", "ConditionalCheckFailed"]
+        );
+        assert!(reasons_from_message("no list here").is_empty());
+    }
+
+    #[test]
+    fn conflicts_are_transient_unless_a_condition_failed() {
+        let cancelled = |codes: &[&str]| {
+            let mut builder = TransactionCanceledException::builder();
+            for code in codes {
+                builder = builder.cancellation_reasons(
+                    aws_sdk_dynamodb::types::CancellationReason::builder()
+                        .code(*code)
+                        .build(),
+                );
+            }
+            cancellation(&builder.build())
+        };
+        assert!(matches!(
+            cancelled(&["None", "TransactionConflict"]),
+            StoreError::Transient(_)
+        ));
+        match cancelled(&[
+            "TransactionConflict",
+            "ConditionalCheckFailed",
+            "ValidationError",
+        ]) {
+            StoreError::TransactionCancelled { reasons } => assert_eq!(
+                reasons,
+                [
+                    CancelReason::Other("TransactionConflict".into()),
+                    CancelReason::ConditionFailed,
+                    CancelReason::Other("ValidationError".into())
+                ]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_attribute_types_are_refused_rather_than_panicking() {
+        let binary = HashMap::from([(
+            "blob".to_owned(),
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])),
+        )]);
+        assert!(matches!(
+            item_from_attributes(binary),
+            Err(StoreError::Backend(_))
+        ));
+        let numbers = HashMap::from([("n".to_owned(), AttributeValue::N("12".into()))]);
+        assert_eq!(
+            item_from_attributes(numbers).expect("reads")["n"],
+            json!(12)
+        );
     }
 }

@@ -1,0 +1,23 @@
+//! Configuration of the `api` function, read once at cold start from the environment.
+
+/// Typed configuration of the Lambda function.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Prefix of the DynamoDB table names (`docket-` gives `docket-cases`, …).
+    pub table_prefix: String,
+    /// Endpoint override for the AWS SDK (the emulator in tests); `None` in production.
+    pub aws_endpoint: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Config {
+            table_prefix: lookup("DOCKET_TABLE_PREFIX").unwrap_or_else(|| "docket-".into()),
+            aws_endpoint: lookup("AWS_ENDPOINT_URL").filter(|e| !e.is_empty()),
+        }
+    }
+}

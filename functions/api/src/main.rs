@@ -1,0 +1,21 @@
+//! The `api` Lambda function: wires configuration, the DynamoDB store and the router, then
+//! serves API Gateway HTTP API events.
+
+use std::sync::Arc;
+
+use docket_api::config::Config;
+use docket_api::{AppState, Authenticator, init_logging, router};
+use docket_aws::DynamoItemStore;
+use docket_domain::Docket;
+use docket_domain::clock::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let config = Config::from_env();
+    let sdk = docket_aws::config::sdk_config(config.aws_endpoint.as_deref()).await;
+    let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix, docket_domain::schema::tables());
+    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock));
+    let app = router(AppState { docket, authenticator: Authenticator::ApiGateway });
+    lambda_http::run(app).await
+}
