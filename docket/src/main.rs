@@ -1,1 +1,62 @@
-fn main() {}
+//! `docket`: the whole of Docket as one local process on an embedded store.
+//!
+//! `docket serve` runs the HTTP API on 127.0.0.1 with data in a local folder, `docket token`
+//! mints a bearer token for a user or portal contact, `docket bench` measures the API.
+
+mod bench;
+mod local;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "docket", version, about = "Docket case management, run locally")]
+struct Cli {
+    /// Folder holding the SQLite file and the token secret.
+    #[arg(long, global = true, env = "DOCKET_DATA", default_value = ".docket")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (creates the data folder and a first admin when needed).
+    Serve {
+        #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Print a bearer token for a user or portal contact (id or email; default: the first admin).
+    Token {
+        who: Option<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+    },
+    /// Measure the API in-process or the api binary's start-up.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve { listen } => {
+            docket_api::init_logging();
+            local::serve(&cli.data, listen).await
+        }
+        Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,
+        Command::Bench(command) => bench::run(command).await,
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("docket: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -127,17 +127,14 @@ fn decode_body(body: &str) -> Result<Item, StoreError> {
 fn store_item(conn: &Connection, spec: &TableSpec, key: &Key, item: &Item) -> Result<(), StoreError> {
     let mut entries = Vec::new();
     for index in &spec.indexes {
-        let (Some(ipk), Some(isk)) = (item.get(index.partition_attribute), item.get(index.sort_attribute))
-        else {
-            continue;
-        };
-        let (Some(ipk), Some(isk)) = (ipk.as_str(), isk.as_str()) else {
-            return Err(StoreError::Validation(format!(
-                "index key attributes of {} must be strings",
-                index.name
-            )));
-        };
-        entries.push((index.name, ipk, isk));
+        let (ipk, isk) = (item.get(index.partition_attribute), item.get(index.sort_attribute));
+        // DynamoDB refuses an index key attribute of the wrong type even when its partner is absent.
+        if ipk.is_some_and(|v| !v.is_string()) || isk.is_some_and(|v| !v.is_string()) {
+            return Err(StoreError::Validation(format!("index key attributes of {} must be strings", index.name)));
+        }
+        if let (Some(Value::String(ipk)), Some(Value::String(isk))) = (ipk, isk) {
+            entries.push((index.name, ipk.as_str(), isk.as_str()));
+        }
     }
     let body = serde_json::to_string(item).map_err(|e| StoreError::Validation(e.to_string()))?;
     conn.execute(
@@ -229,6 +226,9 @@ fn transact_blocking(
             .get(op.table())
             .ok_or_else(|| StoreError::Validation(format!("unknown table {}", op.table())))?;
         let key = op.key().ok_or_else(|| StoreError::Validation("item without pk/sk".into()))?;
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Err(StoreError::Validation("pk and sk must not be empty".into()));
+        }
         let current = read_item(&tx, spec.name, &key)?;
         let holds = condition_of(op).is_none_or(|c| c.holds(current.as_ref()));
         failed |= !holds;
@@ -377,6 +377,9 @@ impl ItemStore for SqliteItemStore {
 
     async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
         let table = self.spec(table)?.name;
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Err(StoreError::Validation("pk and sk must not be empty".into()));
+        }
         let key = key.clone();
         let attribute = attribute.to_owned();
         self.run(move |conn, tables| {

@@ -1,0 +1,151 @@
+//! The local installation: a data folder with the SQLite store and the token secret, the first
+//! admin, and the API served on a TCP port until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use docket_api::{AppState, Authenticator, TokenKeys, router};
+use docket_domain::clock::SystemClock;
+use docket_domain::model::{Contact, User};
+use docket_domain::schema::directory_keys;
+use docket_domain::{Docket, Principal};
+use docket_embedded::SqliteItemStore;
+use rand::RngCore;
+
+const DATABASE_FILE: &str = "docket.sqlite";
+const SECRET_FILE: &str = "token-secret";
+const FIRST_ADMIN_NAME: &str = "Administrator";
+const FIRST_ADMIN_EMAIL: &str = "admin@docket.localhost";
+
+pub struct Installation {
+    pub docket: Docket,
+    pub keys: TokenKeys,
+}
+
+/// Opens (creating when absent) the data folder, the store and the token secret.
+pub fn open(data: &Path) -> Result<Installation, String> {
+    std::fs::create_dir_all(data).map_err(|e| format!("cannot create data folder {}: {e}", data.display()))?;
+    let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables())
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let secret = load_or_create_secret(&data.join(SECRET_FILE))?;
+    Ok(Installation { docket: Docket::new(Arc::new(store), Arc::new(SystemClock)), keys: TokenKeys::new(&secret) })
+}
+
+fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
+    if let Ok(hex) = std::fs::read_to_string(path) {
+        return decode_hex(hex.trim()).ok_or_else(|| format!("{} is not a hex secret", path.display()));
+    }
+    let mut secret = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(path, &hex).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(secret)
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() < 32 || hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
+    let installation = open(data)?;
+    let (admin, created) = installation
+        .docket
+        .ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL)
+        .await
+        .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
+    eprintln!(
+        "Docket is serving http://{address}  (data in {data})\n\
+         {verb} admin: {name} <{email}> id {id}\n\
+         Mint a token:  docket --data {data} token\n\
+         Then:          curl -H \"Authorization: Bearer $TOKEN\" http://{address}/cases\n\
+         Stop with Ctrl-C.",
+        data = data.display(),
+        verb = if created { "Created" } else { "Existing" },
+        name = admin.name,
+        email = admin.email,
+        id = admin.id,
+    );
+    let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("docket stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Finds a user or portal contact by id or email address.
+async fn resolve(docket: &Docket, who: &str) -> Result<Principal, String> {
+    let directory = docket.directory();
+    let lookup = |e: docket_domain::DomainError| e.to_string();
+    let id = if who.contains('@') {
+        let address = who.trim().to_lowercase();
+        match directory.owner_of(&directory_keys::user_email(&address)).await.map_err(lookup)? {
+            Some(id) => id,
+            None => directory.contact_by_email(&address).await.map_err(lookup)?.map(|c: Contact| c.id).unwrap_or_default(),
+        }
+    } else {
+        who.to_owned()
+    };
+    docket.principal(&id).await.map_err(|e| format!("no token for {who}: {e}"))
+}
+
+pub async fn print_token(data: &Path, who: Option<&str>, ttl: Duration) -> Result<(), String> {
+    let installation = open(data)?;
+    let principal = match who {
+        Some(who) => resolve(&installation.docket, who).await?,
+        None => {
+            let (admin, _): (User, bool) = installation
+                .docket
+                .ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL)
+                .await
+                .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
+            Principal::Staff(admin)
+        }
+    };
+    let token = installation.keys.mint(principal.id(), ttl).map_err(|e| format!("cannot sign the token: {e}"))?;
+    println!("{token}");
+    Ok(())
+}
