@@ -1,1 +1,159 @@
-//! e2e support
+//! Test support shared by the end-to-end suites: both storage engines behind one switch, and an
+//! in-process API client.
+//!
+//! DynamoDB tests run against the emulator named by `DOCKET_TEST_AWS_ENDPOINT` (the test command
+//! starts moto_server and sets it). Without it they fail: a skipped engine must never pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use docket_api::{AppState, Authenticator, TokenKeys, router};
+use docket_domain::Docket;
+use docket_domain::clock::SystemClock;
+use docket_domain::model::{Role, User};
+use docket_store::{ItemStore, TableSpec};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Dynamo,
+}
+
+/// The emulator endpoint; panics with instructions when the test command did not provide one.
+pub fn aws_endpoint() -> String {
+    std::env::var("DOCKET_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("DOCKET_TEST_AWS_ENDPOINT is not set: run scripts/test.sh, which starts moto_server and sets it")
+    })
+}
+
+/// A fresh, empty store of the given engine holding `tables`.
+pub async fn store_with(engine: Engine, tables: Vec<TableSpec>) -> Arc<dyn ItemStore> {
+    match engine {
+        Engine::Sqlite => Arc::new(docket_embedded::SqliteItemStore::in_memory(tables).expect("open in-memory SQLite")),
+        Engine::Dynamo => {
+            let sdk = docket_aws::config::sdk_config(Some(&aws_endpoint())).await;
+            // Tests share one emulator and run in parallel: every store gets tables of its own.
+            let prefix = format!("t{}-", ulid::Ulid::new().to_string().to_lowercase());
+            let store = docket_aws::DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), prefix, tables);
+            store.create_tables().await.expect("create tables on the emulator");
+            Arc::new(store)
+        }
+    }
+}
+
+/// A fresh store with Docket's own tables.
+pub async fn store(engine: Engine) -> Arc<dyn ItemStore> {
+    store_with(engine, docket_domain::schema::tables()).await
+}
+
+pub async fn docket(engine: Engine) -> Docket {
+    Docket::new(store(engine).await, Arc::new(SystemClock))
+}
+
+/// The API router on a fresh store, with an admin and a way to mint tokens.
+pub struct TestApi {
+    pub app: Router,
+    pub docket: Docket,
+    pub keys: TokenKeys,
+    pub admin: User,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn etag(&self) -> String {
+        self.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+    pub fn content_type(&self) -> String {
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+    /// Asserts the reply is a problem document of `status` naming `field` (when given).
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], status, "body: {}", self.body);
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:docket:problem:")), "body: {}", self.body);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "body: {}", self.body);
+        if let Some(field) = field {
+            assert_eq!(self.body["field"], field, "body: {}", self.body);
+        }
+    }
+}
+
+impl TestApi {
+    pub async fn new(engine: Engine) -> Self {
+        let docket = docket(engine).await;
+        let keys = TokenKeys::new(b"test-secret-test-secret-test-secret");
+        let admin = docket.create_user_unchecked("Test Admin", "admin@test.example", Role::Admin).await.expect("admin");
+        let app = router(AppState { docket: docket.clone(), authenticator: Authenticator::LocalTokens(keys.clone()) });
+        TestApi { app, docket, keys, admin }
+    }
+
+    pub fn token(&self, principal_id: &str) -> String {
+        self.keys.mint(principal_id, Duration::from_secs(600)).expect("mint token")
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token(&self.admin.id)
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        self.send(method, path, token, &[], body.map(|b| b.to_string())).await
+    }
+
+    /// Sends a raw request with extra headers; a body is sent as `application/json`.
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<String>) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if body.is_some() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        Reply { status, headers, body }
+    }
+}
+
+/// Declares each listed `async fn name(engine: Engine)` as a test on SQLite and on DynamoDB, in
+/// modules `sqlite` and `dynamo`, so the output shows every assertion on both engines.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Engine::Dynamo).await
+                }
+            )*
+        }
+    };
+}

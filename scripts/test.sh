@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every test of Docket: installs the AWS emulator and the template linter when missing,
+# starts moto_server on a free 127.0.0.1 port for the DynamoDB tests, runs the workspace tests
+# and cfn-lint, and stops the emulator again. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+python=$(command -v python3 || command -v python || true)
+[ -n "$python" ] || { echo "python3 is required for the AWS emulator (moto)" >&2; exit 1; }
+# pip installs console scripts next to the interpreter, which may not be on PATH yet.
+export PATH="$("$python" -c 'import sys, sysconfig; print(sysconfig.get_path("scripts"))'):$HOME/.local/bin:$PATH"
+
+if ! "$python" -c 'import moto, flask, flask_cors' 2>/dev/null || ! command -v moto_server >/dev/null; then
+    log "installing moto[server]"
+    "$python" -m pip install --quiet 'moto[server]'
+fi
+if ! command -v cfn-lint >/dev/null; then
+    log "installing cfn-lint"
+    "$python" -m pip install --quiet cfn-lint
+fi
+
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+moto_log=$(mktemp)
+log "starting moto_server on 127.0.0.1:$port"
+moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+moto_pid=$!
+cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$moto_log"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+    if "$python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    kill -0 "$moto_pid" 2>/dev/null || break
+    sleep 0.2
+done
+if [ -z "${ready:-}" ]; then
+    echo "moto_server did not start:" >&2
+    cat "$moto_log" >&2
+    exit 1
+fi
+
+export DOCKET_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+log "cargo test --workspace"
+cargo test --workspace "$@"
+
+log "cfn-lint template.yaml"
+cfn-lint template.yaml
+echo "cfn-lint: template.yaml passed"
