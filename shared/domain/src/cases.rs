@@ -256,19 +256,25 @@ impl<'a> Cases<'a> {
     pub async fn list(
         &self,
         principal: &Principal,
-        mut filter: CaseFilter,
+        filter: CaseFilter,
         limit: usize,
         mut after: Option<Cursor>,
     ) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
-        if let Principal::Portal(contact) = principal {
-            // Portal users read through their own partition, never through the global ones.
-            match contact.portal.as_ref().map(|p| p.role) {
-                Some(PortalRole::AccountCases) if contact.account_id.is_some() => filter.account_id = contact.account_id.clone(),
-                Some(_) => filter.contact_id = Some(contact.id.clone()),
-                None => return Err(DomainError::Forbidden("portal access is not enabled".into())),
+        // Portal users read through their own partition, never through the global ones; the
+        // filters they send can only narrow that further.
+        let (query, via_links) = match principal {
+            Principal::Staff(_) => list_query(&filter),
+            Principal::Portal(contact) => {
+                let own = match contact.portal.as_ref().map(|p| p.role) {
+                    Some(PortalRole::AccountCases) if contact.account_id.is_some() => {
+                        CaseFilter { account_id: contact.account_id.clone(), ..CaseFilter::default() }
+                    }
+                    Some(_) => CaseFilter { contact_id: Some(contact.id.clone()), ..CaseFilter::default() },
+                    None => return Err(DomainError::Forbidden("portal access is not enabled".into())),
+                };
+                list_query(&own)
             }
-        }
-        let (query, via_links) = list_query(&filter);
+        };
         let mut found = Vec::new();
         for _ in 0..MAX_PAGES_PER_LIST {
             // Asking only for what is still missing means every item of a page is consumed, so
