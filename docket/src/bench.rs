@@ -67,7 +67,7 @@ async fn store_for(engine: Engine, endpoint: Option<String>) -> Result<(Arc<dyn 
         }
         Engine::Dynamo => {
             let endpoint = endpoint.ok_or("--engine dynamo needs --endpoint (the moto server URL)")?;
-            let sdk = docket_aws::config::sdk_config(Some(&endpoint)).await;
+            let sdk = docket_aws::config::emulator_sdk_config(&endpoint).await;
             let prefix = format!("bench-{}-", ulid::Ulid::new().to_string().to_lowercase());
             let store = docket_aws::DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), prefix, tables);
             store.create_tables().await.map_err(|e| e.to_string())?;

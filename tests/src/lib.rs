@@ -37,7 +37,7 @@ pub async fn store_with(engine: Engine, tables: Vec<TableSpec>) -> Arc<dyn ItemS
     match engine {
         Engine::Sqlite => Arc::new(docket_embedded::SqliteItemStore::in_memory(tables).expect("open in-memory SQLite")),
         Engine::Dynamo => {
-            let sdk = docket_aws::config::sdk_config(Some(&aws_endpoint())).await;
+            let sdk = docket_aws::config::emulator_sdk_config(&aws_endpoint()).await;
             // Tests share one emulator and run in parallel: every store gets tables of its own.
             let prefix = format!("t{}-", ulid::Ulid::new().to_string().to_lowercase());
             let store = docket_aws::DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), prefix, tables);

@@ -42,3 +42,21 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
 pub fn dynamo_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
+
+/// The configuration for the local AWS emulator (moto) used by tests and benchmarks: moto answers
+/// concurrent DynamoDB calls with sporadic HTTP 500s and slows down under load, so calls get more
+/// attempts and more time than production needs. Production never uses this.
+pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    use aws_config::retry::RetryConfig;
+    sdk_config(Some(endpoint))
+        .await
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(10).with_max_backoff(Duration::from_millis(500)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(120))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .build()
+}

@@ -1027,7 +1027,10 @@ where
                 _ if TRANSIENT_ERROR_CODES.contains(&code)
                     || context.raw().status().is_server_error() =>
                 {
-                    StoreError::Transient(format!("{code}: {message}"))
+                    StoreError::Transient(format!(
+                        "HTTP {} {code}: {message} ({described})",
+                        context.raw().status().as_u16()
+                    ))
                 }
                 _ => StoreError::Backend(format!("{code}: {message}")),
             }

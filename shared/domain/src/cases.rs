@@ -180,7 +180,16 @@ impl<'a> Cases<'a> {
                 labels.push(Label::Idempotency);
             }
             add_link_ops(&case, None, &mut ops, &mut labels);
-            match self.store.transact(ops).await {
+            let outcome = self.store.transact(ops).await;
+            if let Err(e) = &outcome
+                && e.is_condition_failure()
+                && self.by_id(&case.id).await?.is_some_and(|stored| stored.number == case.number)
+            {
+                // A retried attempt whose first try had committed: the case is ours (its id is
+                // new to this call), so the creation succeeded.
+                return Ok(Created { case, replayed: false });
+            }
+            match outcome {
                 Ok(()) => {
                     tracing::info!(case = case.number, case_id = %case.id, "case created");
                     return Ok(Created { case, replayed: false });
@@ -342,7 +351,13 @@ impl<'a> Cases<'a> {
             labels.push(Label::Plain);
         }
         add_link_ops(&new, Some(&old), &mut ops, &mut labels);
-        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))?;
+        if let Err(e) = self.store.transact(ops).await {
+            // A retried attempt whose first try had committed finds exactly our version stored.
+            let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == new);
+            if !ours {
+                return Err(explain_cancel(e, &labels));
+            }
+        }
         tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
         Ok(new)
     }
