@@ -48,8 +48,21 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 log "cargo test --workspace"
-cargo test --workspace "$@"
+cargo_log=$(mktemp)
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$cargo_log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$cargo_log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$cargo_log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+rm -f "$cargo_log"
+if [ "$status" -ne 0 ]; then
+    echo "cargo test failed (exit $status)" >&2
+    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
+    exit "$status"
+fi
 
 log "cfn-lint template.yaml"
 cfn-lint template.yaml
 echo "cfn-lint: template.yaml passed"
+printf 'tests: %s passed, %s failed\n' "$passed" "$failed"
