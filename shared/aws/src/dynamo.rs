@@ -399,6 +399,9 @@ impl ItemStore for DynamoItemStore {
         let table = self.physical_name(spec.name);
 
         let mut items = Vec::new();
+        // The key attributes of the last item read, for a full page that DynamoDB ends without a
+        // LastEvaluatedKey (see below).
+        let mut page_end: Option<Attributes> = None;
         // DynamoDB also ends a page at 1 MB; keep reading so a page is short only at the end.
         loop {
             let remaining = i32::try_from(query.limit - items.len())
@@ -417,10 +420,24 @@ impl ItemStore for DynamoItemStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            for attributes in output.items.unwrap_or_default() {
+            let read = output.items.unwrap_or_default();
+            if let Some(last) = read.last() {
+                page_end = Some(shape.key_of(last));
+            }
+            for attributes in read {
                 items.push(item_from_attributes(attributes)?);
             }
             match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+                // The port sets `next` whenever a page is full. DynamoDB returns a
+                // LastEvaluatedKey whenever Limit stops it, but emulators leave it out when the
+                // limit falls on the partition's last item; the last item's key says the same.
+                None if items.len() >= query.limit => {
+                    let next = match &page_end {
+                        Some(end) => Some(encode_cursor(end)?),
+                        None => None,
+                    };
+                    return Ok(Page { items, next });
+                }
                 None => return Ok(Page { items, next: None }),
                 Some(last) if items.len() >= query.limit => {
                     return Ok(Page {
@@ -800,6 +817,19 @@ struct KeyShape {
 }
 
 impl KeyShape {
+    /// The attributes of an item that a LastEvaluatedKey of this query holds: the table's key and,
+    /// on an index, the index's key.
+    fn key_of(&self, attributes: &Attributes) -> Attributes {
+        [PK, SK, self.partition, self.sort]
+            .into_iter()
+            .filter_map(|name| {
+                attributes
+                    .get(name)
+                    .map(|value| (name.to_owned(), value.clone()))
+            })
+            .collect()
+    }
+
     /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query:
     /// DynamoDB would answer those with a ValidationException, which is the caller's mistake.
     fn start_key(&self, cursor: &Cursor, query: &Query) -> Result<Attributes, StoreError> {
