@@ -92,7 +92,11 @@ impl Reply {
 
 impl TestApi {
     pub async fn new(engine: Engine) -> Self {
-        let docket = docket(engine).await;
+        Self::with_docket(docket(engine).await).await
+    }
+
+    /// The API over a given application (for tests that add queues, blobs, …).
+    pub async fn with_docket(docket: Docket) -> Self {
         let keys = TokenKeys::new(b"test-secret-test-secret-test-secret");
         let admin = docket.create_user_unchecked("Test Admin", "admin@test.example", Role::Admin).await.expect("admin");
         let app = router(AppState { docket: docket.clone(), authenticator: Authenticator::LocalTokens(keys.clone()) });
@@ -156,4 +160,94 @@ macro_rules! on_both_engines {
             )*
         }
     };
+}
+
+/// The address test notifications come from (verified on the emulator's SES).
+pub const TEST_MAIL_FROM: &str = "support@docket.test";
+
+/// Where a test's sent mail can be read back.
+pub enum SentMail {
+    /// The local outbox folder of `.eml` files.
+    Outbox(std::path::PathBuf),
+    /// The emulator's SES: every raw message it accepted (global to the server).
+    Ses(String),
+}
+
+impl SentMail {
+    /// Every raw message sent so far (for SES: by every test on the server; filter by content).
+    pub async fn raw_messages(&self) -> Vec<Vec<u8>> {
+        match self {
+            SentMail::Outbox(dir) => {
+                let mut files: Vec<_> = std::fs::read_dir(dir)
+                    .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+                    .unwrap_or_default();
+                files.sort();
+                files.iter().map(|p| std::fs::read(p).expect("read outbox file")).collect()
+            }
+            SentMail::Ses(endpoint) => {
+                let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.expect("emulator data").json().await.expect("json");
+                data["ses"]["RawMessage"]
+                    .as_array()
+                    .map(|messages| messages.iter().filter_map(|m| m["raw_data"].as_str()).map(|raw| raw.as_bytes().to_vec()).collect())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// Raw messages that mention `marker` (a case id, a message id) anywhere.
+    pub async fn messages_with(&self, marker: &str) -> Vec<String> {
+        self.raw_messages()
+            .await
+            .into_iter()
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+            .filter(|raw| raw.contains(marker))
+            .collect()
+    }
+}
+
+/// A real mailer of the engine's kind: the outbox folder, or SES on the emulator.
+pub async fn mailer(engine: Engine) -> (Arc<dyn docket_ports::Mailer>, SentMail) {
+    match engine {
+        Engine::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("docket-outbox-{}", ulid::Ulid::new()));
+            let mailer = docket_embedded::OutboxMailer::new(dir.clone()).expect("outbox");
+            (Arc::new(mailer), SentMail::Outbox(dir))
+        }
+        Engine::Dynamo => {
+            let endpoint = aws_endpoint();
+            let sdk = docket_aws::config::emulator_sdk_config(&endpoint).await;
+            let ses = docket_aws::config::ses_client(&sdk);
+            ses.verify_email_identity().email_address(TEST_MAIL_FROM).send().await.expect("verify sender on the emulator");
+            (Arc::new(docket_aws::SesMailer::new(ses)), SentMail::Ses(endpoint))
+        }
+    }
+}
+
+/// A fresh queue of the engine's kind (SQLite table, or SQS with a dead-letter queue).
+pub async fn queue(engine: Engine, max_receives: u32) -> Arc<dyn docket_ports::Queue> {
+    let name = format!("q{}", ulid::Ulid::new().to_string().to_lowercase());
+    match engine {
+        Engine::Sqlite => Arc::new(docket_embedded::SqliteQueue::in_memory(&name, max_receives).expect("queue")),
+        Engine::Dynamo => {
+            let sdk = docket_aws::config::emulator_sdk_config(&aws_endpoint()).await;
+            Arc::new(docket_aws::SqsQueue::create_with_dead_letter(docket_aws::config::sqs_client(&sdk), &name, max_receives).await.expect("queue"))
+        }
+    }
+}
+
+/// A fresh blob store of the engine's kind (a temporary folder, or an S3 bucket).
+pub async fn blobs(engine: Engine) -> Arc<dyn docket_ports::BlobStore> {
+    match engine {
+        Engine::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("docket-blobs-{}", ulid::Ulid::new()));
+            Arc::new(docket_embedded::FileBlobStore::new(dir).expect("blob folder"))
+        }
+        Engine::Dynamo => {
+            let sdk = docket_aws::config::emulator_sdk_config(&aws_endpoint()).await;
+            let bucket = format!("b{}", ulid::Ulid::new().to_string().to_lowercase());
+            let store = docket_aws::S3BlobStore::new(docket_aws::config::s3_client(&sdk), bucket, String::new());
+            store.create_bucket().await.expect("bucket");
+            Arc::new(store)
+        }
+    }
 }

@@ -1316,14 +1316,51 @@ async fn index_attributes_must_be_strings(engine: Engine) {
         json!({"pk": "typed", "sk": "1", "owner": 7, "rank": "r1"}),
         json!({"pk": "typed", "sk": "1", "owner": "ana", "rank": 1}),
         json!({"pk": "typed", "sk": "1", "owner": ["ana"]}),
+        json!({"pk": "typed", "sk": "1", "rank": null}),
     ] {
-        // WHEN an item carries an index attribute that is not a string
-        let result = store.write(WriteOp::put(ITEMS, item(bad.clone()))).await;
+        // WHEN an item carries an index attribute that is not a string (even without its partner)
+        let alone = store.write(WriteOp::put(ITEMS, item(bad.clone()))).await;
+        let in_transaction = store.transact(vec![WriteOp::put(ITEMS, item(bad.clone()))]).await;
         // THEN it is refused as invalid and nothing is stored
-        assert!(matches!(result, Err(StoreError::Validation(_))), "{bad} gave {result:?}");
+        assert!(matches!(alone, Err(StoreError::Validation(_))), "{bad} gave {alone:?}");
+        assert!(matches!(in_transaction, Err(StoreError::Validation(_))), "{bad} in a transaction gave {in_transaction:?}");
         assert_eq!(get(&*store, ITEMS, "typed", "1").await, None);
     }
     assert!(all(&*store, Query::index(ITEMS, BY_OWNER, "ana")).await.is_empty());
+
+    // GIVEN an indexed item
+    let indexed = json!({"pk": "typed", "sk": "2", "owner": "ana", "rank": "r1"});
+    put(&*store, ITEMS, indexed.clone()).await;
+    let bad_updates = [
+        Update { set: sets(&[("owner", json!(7))]), ..Update::default() },
+        Update { set: sets(&[("rank", Value::Null)]), ..Update::default() },
+        Update { add: vec![("rank".into(), 1)], ..Update::default() },
+        Update { remove: vec!["owner".into()], add: vec![("owner".into(), 1)], ..Update::default() },
+    ];
+    for update in bad_updates {
+        // WHEN an update would leave a non-string in an index attribute
+        let result = store.write(update_op(ITEMS, key("typed", "2"), update.clone(), None)).await;
+        // THEN it is refused and the item stays as it was, still indexed
+        assert!(matches!(result, Err(StoreError::Validation(_))), "{update:?} gave {result:?}");
+        assert_eq!(stored(&*store, ITEMS, "typed", "2").await, indexed);
+    }
+    // AND so is incrementing an index attribute, of an existing item or a new one
+    assert_refused!(store.increment(ITEMS, &key("typed", "2"), "rank", 1).await, StoreError::Validation(_));
+    assert_refused!(store.increment(ITEMS, &key("typed", "3"), "owner", 1).await, StoreError::Validation(_));
+    assert_eq!(get(&*store, ITEMS, "typed", "3").await, None);
+    assert_eq!(all(&*store, Query::index(ITEMS, BY_OWNER, "ana")).await, [item(indexed)]);
+
+    // AND setting an index attribute to a string, or removing it, is fine
+    store
+        .write(update_op(ITEMS, key("typed", "2"), Update { set: sets(&[("owner", json!("bo"))]), ..Update::default() }, None))
+        .await
+        .expect("string owner");
+    assert_eq!(item_keys(&all(&*store, Query::index(ITEMS, BY_OWNER, "bo")).await), [("typed".to_owned(), "2".to_owned())]);
+    store
+        .write(update_op(ITEMS, key("typed", "2"), Update { remove: vec!["owner".into()], ..Update::default() }, None))
+        .await
+        .expect("remove owner");
+    assert!(all(&*store, Query::index(ITEMS, BY_OWNER, "bo")).await.is_empty());
 }
 
 docket_e2e::on_both_engines!(

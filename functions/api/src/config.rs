@@ -7,6 +7,10 @@ pub struct Config {
     pub table_prefix: String,
     /// Endpoint override for the AWS SDK (the emulator in tests); `None` in production.
     pub aws_endpoint: Option<String>,
+    /// S3 bucket holding attachments.
+    pub blob_bucket: Option<String>,
+    /// SQS queue announcing new stream entries to the notify function.
+    pub notify_queue_url: Option<String>,
 }
 
 impl Config {
@@ -18,6 +22,8 @@ impl Config {
         Config {
             table_prefix: lookup("DOCKET_TABLE_PREFIX").unwrap_or_else(|| "docket-".into()),
             aws_endpoint: lookup("AWS_ENDPOINT_URL").filter(|e| !e.is_empty()),
+            blob_bucket: lookup("DOCKET_BLOB_BUCKET").filter(|e| !e.is_empty()),
+            notify_queue_url: lookup("DOCKET_NOTIFY_QUEUE_URL").filter(|e| !e.is_empty()),
         }
     }
 }

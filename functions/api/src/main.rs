@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use docket_api::config::Config;
 use docket_api::{AppState, Authenticator, init_logging, router};
-use docket_aws::DynamoItemStore;
+use docket_aws::{DynamoItemStore, S3BlobStore, SqsQueue};
 use docket_domain::Docket;
 use docket_domain::clock::SystemClock;
 
@@ -15,7 +15,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env();
     let sdk = docket_aws::config::sdk_config(config.aws_endpoint.as_deref()).await;
     let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix, docket_domain::schema::tables());
-    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock));
+    let mut docket = Docket::new(Arc::new(store), Arc::new(SystemClock));
+    if let Some(bucket) = config.blob_bucket {
+        docket = docket.with_blobs(Arc::new(S3BlobStore::new(docket_aws::config::s3_client(&sdk), bucket, String::new())));
+    }
+    if let Some(url) = config.notify_queue_url {
+        docket = docket.with_notify_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
+    }
     let app = router(AppState { docket, authenticator: Authenticator::ApiGateway });
     lambda_http::run(app).await
 }

@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
 use docket_domain::directory::Entity;
@@ -33,6 +35,14 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
         ("GET", "/cases", get(list_cases)),
         ("GET", "/cases/{case_ref}", get(get_case)),
         ("PATCH", "/cases/{case_ref}", patch(update_case)),
+        ("GET", "/cases/{case_ref}/stream", get(list_stream)),
+        ("POST", "/cases/{case_ref}/stream", post(post_entry)),
+        ("POST", "/cases/{case_ref}/attachments", post(upload_attachment).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES))),
+        ("GET", "/cases/{case_ref}/attachments/{attachment_id}", get(download_attachment)),
+        ("GET", "/cases/{case_ref}/followers", get(list_followers)),
+        ("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower)),
+        ("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower)),
+        ("GET", "/me/follows", get(my_follows)),
     ];
     directory_routes::<User>(&mut table, "/users", "/users/{id}");
     directory_routes::<Team>(&mut table, "/teams", "/teams/{id}");
@@ -259,4 +269,152 @@ async fn update_entity<E: Entity>(
 ) -> ApiResult<Response> {
     let entity: E = state.docket.directory_service().update(&principal, &id, body, version).await?;
     Ok(versioned(StatusCode::OK, &entity, entity.audit().version))
+}
+
+/// Largest attachment accepted in one upload.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
+async fn list_stream(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(case_ref): Path<String>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> ApiResult<Response> {
+    let (items, next) = state.docket.cases().stream(&principal, &case_ref, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+    Ok(listing(items, next).into_response())
+}
+
+async fn post_entry(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(case_ref): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let (_, entry) = state.docket.cases().post(&principal, &case_ref, body).await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    name: String,
+}
+
+async fn upload_attachment(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(case_ref): Path<String>,
+    QueryParams(query): QueryParams<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large", format!("attachments are limited to {MAX_ATTACHMENT_BYTES} bytes"))
+        } else {
+            Problem::bad_request(format!("could not read the upload: {rejection}"))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(Problem::bad_request("the upload is empty").with_field("body"));
+    }
+    let name = docket_domain::validate::line("name", &query.name, 200)?;
+    if name.contains(['/', '\\']) {
+        return Err(docket_domain::DomainError::invalid("name", "a file name has no folders").into());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let cases = state.docket.cases();
+    let case = cases.get(&principal, &case_ref).await?;
+    let id = ulid::Ulid::new().to_string();
+    let blob_key = format!("cases/{}/attachments/{id}", case.id);
+    let size = bytes.len() as u64;
+    state.docket.blobs()?.put(&blob_key, &content_type, bytes.to_vec()).await.map_err(port_problem)?;
+    let attachment = docket_domain::stream::Attachment {
+        id,
+        case_id: case.id.clone(),
+        name,
+        content_type,
+        size,
+        blob_key,
+        uploaded_by: principal.id().to_owned(),
+        entry_id: None,
+        visibility: None,
+    };
+    let attachment = cases.record_attachment(&principal, &case, attachment).await?;
+    Ok((StatusCode::CREATED, Json(json!({
+        "id": attachment.id, "name": attachment.name, "content_type": attachment.content_type, "size": attachment.size
+    })))
+    .into_response())
+}
+
+async fn download_attachment(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, attachment_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (_, attachment) = state.docket.cases().attachment(&principal, &case_ref, &attachment_id).await?;
+    let (_, bytes) = state.docket.blobs()?.get(&attachment.blob_key).await.map_err(port_problem)?;
+    // Served as a download, never rendered inline: an uploaded HTML file must not run as our origin.
+    let disposition = format!("attachment; filename=\"{}\"", attachment.name.replace(['"', '\\'], "_"));
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&attachment.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+fn port_problem(error: docket_ports::PortError) -> Problem {
+    match error {
+        docket_ports::PortError::NotFound(m) => Problem::not_found(m),
+        docket_ports::PortError::Invalid(m) => Problem::bad_request(m),
+        docket_ports::PortError::Transient(m) => docket_domain::DomainError::Transient(m).into(),
+        docket_ports::PortError::Backend(m) => docket_domain::DomainError::Internal(m).into(),
+    }
+}
+
+async fn list_followers(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>) -> ApiResult<Response> {
+    let follows = state.docket.cases().followers(&principal, &case_ref).await?;
+    Ok(listing(follows, None).into_response())
+}
+
+/// `me` names the caller.
+fn follower(principal: &Principal, follower_id: &str) -> Option<String> {
+    (follower_id != "me" && follower_id != principal.id()).then(|| follower_id.to_owned())
+}
+
+async fn add_follower(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, follower_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let who = follower(&principal, &follower_id);
+    let follow = state.docket.cases().follow(&principal, &case_ref, who.as_deref()).await?;
+    Ok(Json(follow).into_response())
+}
+
+async fn remove_follower(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, follower_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let who = follower(&principal, &follower_id);
+    state.docket.cases().unfollow(&principal, &case_ref, who.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn my_follows(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {
+    let cases = state.docket.cases();
+    let (items, next) = cases.followed(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+    let mask = cases.mask().await?;
+    let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
+    Ok(listing::<Value>(views, next).into_response())
 }

@@ -43,6 +43,24 @@ pub fn dynamo_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
+/// An SES (v1) client for the given configuration.
+pub fn ses_client(config: &SdkConfig) -> aws_sdk_ses::Client {
+    aws_sdk_ses::Client::new(config)
+}
+
+/// An SQS client for the given configuration.
+pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
+/// An S3 client for the given configuration. Buckets are addressed in the path
+/// (`endpoint/bucket/key`) rather than as a subdomain, because an emulator at `127.0.0.1` has no
+/// subdomains to offer; AWS serves both forms.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}
+
 /// The configuration for the local AWS emulator (moto) used by tests and benchmarks: moto answers
 /// concurrent DynamoDB calls with sporadic HTTP 500s and slows down under load, so calls get more
 /// attempts and more time than production needs. Production never uses this.

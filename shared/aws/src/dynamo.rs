@@ -142,12 +142,14 @@ impl DynamoItemStore {
     /// Translates a write into expressions and attribute maps, shared by single writes and
     /// transactions so that both give a condition the same meaning.
     fn prepare(&self, op: &WriteOp) -> Result<PreparedWrite, StoreError> {
+        let spec = self.spec(op.table())?;
         let mut placeholders = Placeholders::default();
         let (action, condition) = match op {
             WriteOp::Put {
                 item, condition, ..
             } => {
                 validate_item(item)?;
+                require_string_index_keys(spec, item)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 (Action::Put(item_to_attributes(item)?), condition)
             }
@@ -170,6 +172,7 @@ impl DynamoItemStore {
                 ..
             } => {
                 require_addressable(key)?;
+                require_string_index_updates(spec, update)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 let expression = update_expression(update, &mut placeholders)?;
                 (
@@ -183,7 +186,7 @@ impl DynamoItemStore {
         };
         let (names, values) = placeholders.into_maps();
         Ok(PreparedWrite {
-            table: self.table_name(op.table())?,
+            table: self.physical_name(spec.name),
             action,
             condition,
             names,
@@ -313,7 +316,12 @@ impl ItemStore for DynamoItemStore {
         by: i64,
     ) -> Result<i64, StoreError> {
         require_addressable(key)?;
-        let table = self.table_name(table)?;
+        let spec = self.spec(table)?;
+        // Adding makes a number, which no index key attribute may hold.
+        if let Some(index) = index_keyed_by(spec, attribute) {
+            return Err(index_key_type(index, attribute));
+        }
+        let table = self.physical_name(spec.name);
         let mut placeholders = Placeholders::default();
         let expression = format!(
             "ADD {} {}",
@@ -533,6 +541,48 @@ fn require_addressable(key: &Key) -> Result<(), StoreError> {
         return Err(StoreError::Validation("pk and sk must not be empty".into()));
     }
     Ok(())
+}
+
+/// DynamoDB declares every index key attribute a string and refuses an item holding another type
+/// there, even when the index's other key attribute is absent, yet emulators store such an item.
+/// Checking before sending gives the same refusal on every backend (and on the SQLite engine).
+fn require_string_index_keys(spec: &TableSpec, item: &Item) -> Result<(), StoreError> {
+    for index in &spec.indexes {
+        for attribute in [index.partition_attribute, index.sort_attribute] {
+            if item.get(attribute).is_some_and(|value| !value.is_string()) {
+                return Err(index_key_type(index.name, attribute));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same rule for an update: an index key attribute may only be set to a string or removed.
+fn require_string_index_updates(spec: &TableSpec, update: &Update) -> Result<(), StoreError> {
+    for (name, change) in net_changes(update)? {
+        let Some(index) = index_keyed_by(spec, name) else {
+            continue;
+        };
+        match change {
+            NetChange::Set(Value::String(_)) | NetChange::Remove => {}
+            NetChange::Set(_) | NetChange::Add(_) => return Err(index_key_type(index, name)),
+        }
+    }
+    Ok(())
+}
+
+/// The index keyed by the attribute, if any.
+fn index_keyed_by(spec: &TableSpec, attribute: &str) -> Option<&'static str> {
+    spec.indexes
+        .iter()
+        .find(|index| index.partition_attribute == attribute || index.sort_attribute == attribute)
+        .map(|index| index.name)
+}
+
+fn index_key_type(index: &str, attribute: &str) -> StoreError {
+    StoreError::Validation(format!(
+        "attribute {attribute} is a key of index {index} and must be a string"
+    ))
 }
 
 /// What one attribute ends up as once all of an update's changes are applied in the port's order

@@ -7,5 +7,12 @@
 
 pub mod config;
 mod dynamo;
+mod ses;
+pub use ses::SesMailer;
+mod s3;
+mod sqs;
+
+pub use sqs::SqsQueue;
 
 pub use dynamo::DynamoItemStore;
+pub use s3::S3BlobStore;

@@ -15,6 +15,7 @@ use crate::fields;
 use crate::mask::CaseNumberMask;
 use crate::model::*;
 use crate::schema::{self, CASES, COUNTERS, case_keys};
+use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
 pub const MAX_CONTACTS: usize = 20;
@@ -93,6 +94,8 @@ pub struct Created {
 pub struct Cases<'a> {
     pub(crate) store: &'a dyn ItemStore,
     pub(crate) clock: &'a dyn Clock,
+    /// Where new stream entries are announced for notification; none in storage-only setups.
+    pub(crate) notify_queue: Option<&'a dyn docket_ports::Queue>,
 }
 
 impl<'a> Cases<'a> {
@@ -140,11 +143,12 @@ impl<'a> Cases<'a> {
                 }
             }
         };
-        self.open(principal.id(), fields, idempotency_key).await
+        self.open(&Author::of(principal), fields, idempotency_key).await
     }
 
-    /// Opens a case on behalf of `actor` (a user, a contact or a system channel).
-    pub async fn open(&self, actor: &str, mut fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
+    /// Opens a case on behalf of `author` (a user, a contact or a system channel).
+    pub async fn open(&self, author: &Author, mut fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
+        let actor = author.id.as_deref().unwrap_or("system");
         let idempotency = match idempotency_key {
             Some(key) => {
                 let key = validate::line("Idempotency-Key", key, 200)?;
@@ -179,6 +183,9 @@ impl<'a> Cases<'a> {
                 ops.push(WriteOp::put_if(CASES, idempotency_item(actor, key, &case, now), Condition::NotExists));
                 labels.push(Label::Idempotency);
             }
+            let created_entry = StreamEntry::system(&case.id, SystemEvent::Created, author.clone(), now);
+            ops.push(entry_put(&created_entry)?);
+            labels.push(Label::Plain);
             add_link_ops(&case, None, &mut ops, &mut labels);
             let outcome = self.store.transact(ops).await;
             if let Err(e) = &outcome
@@ -187,13 +194,10 @@ impl<'a> Cases<'a> {
             {
                 // A retried attempt whose first try had committed: the case is ours (its id is
                 // new to this call), so the creation succeeded.
-                return Ok(Created { case, replayed: false });
+                return self.created(case, author, created_entry).await;
             }
             match outcome {
-                Ok(()) => {
-                    tracing::info!(case = case.number, case_id = %case.id, "case created");
-                    return Ok(Created { case, replayed: false });
-                }
+                Ok(()) => return self.created(case, author, created_entry).await,
                 // Another creation holds this number (only after a counter restore): take the next.
                 Err(e) if e.failed_operation() == Some(1) => continue,
                 Err(e) if e.failed_operation() == Some(2) && idempotency.is_some() => {
@@ -207,6 +211,14 @@ impl<'a> Cases<'a> {
             }
         }
         Err(DomainError::Transient("could not allocate a case number".into()))
+    }
+
+    /// What follows a committed creation: automatic follows, then the notification.
+    async fn created(&self, case: Case, author: &Author, entry: StreamEntry) -> DomainResult<Created> {
+        tracing::info!(case = case.number, case_id = %case.id, "case created");
+        self.auto_follow_new(&case, author).await?;
+        self.notify(&[entry]).await;
+        Ok(Created { case, replayed: false })
     }
 
     async fn replay(&self, actor: &str, key: &str) -> DomainResult<Option<Case>> {
@@ -351,6 +363,11 @@ impl<'a> Cases<'a> {
             labels.push(Label::Plain);
         }
         add_link_ops(&new, Some(&old), &mut ops, &mut labels);
+        let entries = change_entries(&old, &new, &Author::of(principal), new.audit.updated_at);
+        for entry in &entries {
+            ops.push(entry_put(entry)?);
+            labels.push(Label::Plain);
+        }
         if let Err(e) = self.store.transact(ops).await {
             // A retried attempt whose first try had committed finds exactly our version stored.
             let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == new);
@@ -359,6 +376,8 @@ impl<'a> Cases<'a> {
             }
         }
         tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
+        self.follow_changes(&old, &new).await?;
+        self.notify(&entries).await;
         Ok(new)
     }
 

@@ -135,6 +135,12 @@ impl Entity for User {
                 .iter()
                 .map(|t| OwnedKey { key: directory_keys::team_member(t, &self.id), unique_field: None }),
         );
+        if self.preferences.auto_follow && self.active {
+            keys.push(OwnedKey {
+                key: Key::new(crate::follows::AUTO_FOLLOW_PARTITION, format!("USER#{}", self.id)),
+                unique_field: None,
+            });
+        }
         keys
     }
 }

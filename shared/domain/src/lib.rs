@@ -8,13 +8,17 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod fields;
+pub mod follows;
 pub mod mask;
 pub mod model;
+pub mod notify;
 pub mod schema;
+pub mod stream;
 pub mod validate;
 
 use std::sync::Arc;
 
+use docket_ports::{BlobStore, Queue};
 use docket_store::ItemStore;
 
 pub use access::Principal;
@@ -30,11 +34,33 @@ use crate::model::{Audit, Contact, Role, Scope, Settings, User};
 pub struct Docket {
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
+    notify_queue: Option<Arc<dyn Queue>>,
+    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Docket {
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self { store, clock, notify_queue: None, blobs: None }
+    }
+
+    /// Announces every new stream entry on this queue (the notify worker reads it).
+    pub fn with_notify_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.notify_queue = Some(queue);
+        self
+    }
+
+    /// Keeps attachments in this blob store.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    pub fn blobs(&self) -> DomainResult<&dyn BlobStore> {
+        self.blobs.as_deref().ok_or_else(|| DomainError::Internal("no blob store is configured".into()))
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     pub fn store(&self) -> &dyn ItemStore {
@@ -42,7 +68,7 @@ impl Docket {
     }
 
     pub fn cases(&self) -> Cases<'_> {
-        Cases { store: self.store.as_ref(), clock: self.clock.as_ref() }
+        Cases { store: self.store.as_ref(), clock: self.clock.as_ref(), notify_queue: self.notify_queue.as_deref() }
     }
 
     pub fn directory(&self) -> Directory<'_> {

@@ -1,0 +1,197 @@
+//! The S3 adapter of the blob port ([`docket_ports::BlobStore`]): attachments and raw mail of the
+//! deployed Lambdas, one object per blob at `{prefix}{key}` in one bucket.
+//!
+//! The object's own `Content-Type` carries the blob's content type, so one PutObject stores bytes
+//! and metadata together and replaces both atomically, as the folder adapter's single rename does.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key};
+
+/// Error codes S3 answers when a retry may succeed: it is overloaded or a conflicting operation
+/// is in flight, or the upload stalled (`RequestTimeout` comes with HTTP 400, not 5xx).
+const TRANSIENT_ERROR_CODES: [&str; 7] = [
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "OperationAborted",
+    "Throttling",
+    "ThrottlingException",
+];
+
+/// Error codes meaning the request itself is unacceptable, so a retry would fail alike.
+const INVALID_REQUEST_CODES: [&str; 3] = ["InvalidArgument", "KeyTooLongError", "EntityTooLarge"];
+
+/// Longest content type accepted, far above any real media type.
+const MAX_CONTENT_TYPE_LEN: usize = 255;
+
+/// [`BlobStore`] on an S3 bucket. Cloning is cheap: the SDK client is shared.
+#[derive(Debug, Clone)]
+pub struct S3BlobStore {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3BlobStore {
+    /// A store keeping the blob `key` as the object `{prefix}{key}` of `bucket`. The prefix is
+    /// used as given (end it with `/` to get a folder), so several stores can share a bucket.
+    pub fn new(client: Client, bucket: String, prefix: String) -> Self {
+        S3BlobStore { client, bucket, prefix }
+    }
+
+    /// Creates the bucket, for tests and local set-ups (deployed buckets come from the template).
+    /// Succeeds when the bucket exists and is ours already, so it may run at every start.
+    pub async fn create_bucket(&self) -> Result<(), PortError> {
+        // Outside us-east-1 S3 insists on being told the region again; in us-east-1 it refuses
+        // to be told.
+        let location = self
+            .client
+            .config()
+            .region()
+            .map(|region| region.as_ref())
+            .filter(|region| *region != "us-east-1")
+            .map(|region| {
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build()
+            });
+        let created = self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(error) => Err(classify(&format!("create bucket {}", self.bucket), error)),
+        }
+    }
+
+    fn object_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<BlobInfo, PortError> {
+        validate_blob_key(key)?;
+        validate_content_type(content_type)?;
+        let size = bytes.len() as u64;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|error| classify(&format!("put blob {key}"), error))?;
+        Ok(BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size })
+    }
+
+    async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError> {
+        validate_blob_key(key)?;
+        let output = match self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await {
+            Ok(output) => output,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(PortError::NotFound(format!("blob {key}")));
+            }
+            Err(error) => return Err(classify(&format!("get blob {key}"), error)),
+        };
+        // Every put sets a content type; S3's own default stands in for objects written by others.
+        let content_type = output.content_type().unwrap_or("binary/octet-stream").to_owned();
+        let bytes = output
+            .body
+            .collect()
+            .await
+            // The headers arrived but the body did not: the connection broke, a retry may succeed.
+            .map_err(|error| PortError::Transient(format!("read body of blob {key}: {}", DisplayErrorContext(&error))))?
+            .into_bytes()
+            .to_vec();
+        Ok((BlobInfo { key: key.to_owned(), content_type, size: bytes.len() as u64 }, bytes))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        validate_blob_key(key)?;
+        // S3 answers a delete of a missing object with success, which is the port's contract.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|error| classify(&format!("delete blob {key}"), error))
+    }
+}
+
+/// Refuses content types that could not travel as an HTTP header unchanged (the SDK would fail
+/// late and obscurely, or S3 would trim them), with the same rule as the folder adapter: the
+/// blob conformance suite holds both to it.
+fn validate_content_type(content_type: &str) -> Result<(), PortError> {
+    let ok = !content_type.is_empty()
+        && content_type.len() <= MAX_CONTENT_TYPE_LEN
+        && content_type.trim() == content_type
+        && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid content type {content_type:?}"))) }
+}
+
+/// Classifies an SDK failure so callers know whether a retry may help: network failures,
+/// timeouts, throttling and 5xx answers are transient.
+fn classify<E>(action: &str, error: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let described = DisplayErrorContext(&error).to_string();
+    tracing::debug!(error = %described, action, "S3 call failed");
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PortError::Transient(format!("{action}: {described}"))
+        }
+        SdkError::ServiceError(context) => {
+            let code = context.err().code().unwrap_or_default();
+            let message = context.err().message().unwrap_or_default();
+            let status = context.raw().status();
+            if TRANSIENT_ERROR_CODES.contains(&code) || status.is_server_error() {
+                PortError::Transient(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
+            } else if INVALID_REQUEST_CODES.contains(&code) {
+                PortError::Invalid(format!("{action}: {code}: {message}"))
+            } else {
+                PortError::Backend(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
+            }
+        }
+        _ => PortError::Backend(format!("{action}: {described}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_that_would_not_survive_a_header_are_refused() {
+        // GIVEN content types that are empty, padded, multi-line, non-ASCII or absurdly long
+        let long = format!("text/{}", "x".repeat(MAX_CONTENT_TYPE_LEN));
+        let refused = ["", " text/plain", "text/plain ", "text/plain\r\nX-Injected: 1", "text/plän", "a\tb", long.as_str()];
+
+        for content_type in refused {
+            // WHEN each is checked
+            let checked = validate_content_type(content_type);
+
+            // THEN it is invalid
+            assert!(matches!(checked, Err(PortError::Invalid(_))), "{content_type:?} gave {checked:?}");
+        }
+        // (while ordinary media types with parameters pass)
+        validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
+        validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document").expect("docx");
+    }
+}

@@ -1,0 +1,354 @@
+//! Notifications (SPEC F31): the work behind the notify queue.
+//!
+//! For one new stream entry, every follower who may see it (and, for an agent's public reply
+//! marked "email the customer", the case's contacts) gets one email — never its author. Each
+//! email carries the case number in the subject, a Reply-To with a per-recipient reply token so
+//! the answer threads back, our own Message-ID and References to the case thread, and
+//! `Auto-Submitted: auto-generated`. An idempotency record per (entry, recipient) makes a
+//! redelivered queue message send nothing twice.
+
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::Value;
+
+use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
+use docket_ports::{Mailer, OutboundMail, PortError};
+use docket_store::{Condition, Item, Key, WriteOp};
+
+use crate::Docket;
+use crate::access::Principal;
+use crate::directory::Directory;
+use crate::error::{DomainError, DomainResult};
+use crate::follows::FollowerKind;
+use crate::model::{Case, Contact, User};
+use crate::schema::{CASES, case_keys};
+use crate::stream::{AuthorKind, EntryKind, StreamEntry, SystemEvent};
+
+/// Where notification mail comes from and how its identifiers are formed.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub from: Address,
+    /// The address replies go to; each recipient gets `local+<token>@domain` of it.
+    pub reply_to: String,
+    /// Right-hand side of our Message-IDs.
+    pub message_id_domain: String,
+    /// Domain of the Message-ID the provider assigns (SES: `<region>.amazonses.com`), if any.
+    pub provider_message_id_domain: Option<String>,
+}
+
+/// The body of a notify-queue message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyMessage {
+    pub case_id: String,
+    pub entry_id: String,
+}
+
+/// One person to email about an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub id: String,
+    pub kind: FollowerKind,
+    pub name: String,
+    pub email: String,
+}
+
+/// What handling one queue message did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Handled {
+    pub sent: usize,
+    /// Recipients already mailed by an earlier delivery of the same message.
+    pub already_sent: usize,
+}
+
+/// Why a message could not be handled: retry it later, or never (it goes to the dead letters).
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("retry later: {0}")]
+    Retry(String),
+    #[error("poison message: {0}")]
+    Poison(String),
+}
+
+impl From<DomainError> for NotifyError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation { .. } | DomainError::NotFound { .. } => NotifyError::Poison(e.to_string()),
+            other => NotifyError::Retry(other.to_string()),
+        }
+    }
+}
+
+pub struct Notifier<'a> {
+    pub docket: &'a Docket,
+    pub mailer: &'a dyn Mailer,
+    pub settings: &'a MailSettings,
+}
+
+fn sent_key(entry_id: &str, recipient_id: &str) -> Key {
+    Key::new(format!("NOTIFIED#{entry_id}"), format!("TO#{recipient_id}"))
+}
+
+fn reply_token_key(case_id: &str, recipient_id: &str) -> Key {
+    Key::new(case_keys::case(case_id).pk, format!("REPLYTOKEN#{recipient_id}"))
+}
+
+pub fn reply_token_lookup_key(token: &str) -> Key {
+    Key::new(format!("REPLYTOKEN#{token}"), "REPLYTOKEN")
+}
+
+pub fn message_id_key(message_id: &str) -> Key {
+    Key::new(format!("MSGID#{}", message_id.trim_matches(['<', '>'])), "MSGID")
+}
+
+fn keyed(key: Key, fields: Value) -> Item {
+    let mut item = match fields {
+        Value::Object(map) => map,
+        _ => Item::new(),
+    };
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item
+}
+
+/// An unguessable token: 120 random bits in lower-case base32 (safe in a mail local part).
+fn new_token() -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
+}
+
+fn plus_address(base: &str, token: &str) -> String {
+    match base.split_once('@') {
+        Some((local, domain)) => format!("{local}+{token}@{domain}"),
+        None => base.to_owned(),
+    }
+}
+
+impl Notifier<'_> {
+    /// Handles one notify-queue message body.
+    pub async fn handle(&self, body: &str) -> Result<Handled, NotifyError> {
+        let message: NotifyMessage =
+            serde_json::from_str(body).map_err(|e| NotifyError::Poison(format!("not a notify message: {e}")))?;
+        let cases = self.docket.cases();
+        let Some(case) = cases.find(&message.case_id).await? else {
+            return Err(NotifyError::Poison(format!("case {} does not exist", message.case_id)));
+        };
+        let Some(entry) = cases.entry(&case.id, &message.entry_id).await? else {
+            return Err(NotifyError::Poison(format!("entry {} does not exist", message.entry_id)));
+        };
+        let mut handled = Handled::default();
+        for recipient in self.recipients(&case, &entry).await? {
+            if self.send_once(&case, &entry, &recipient).await? {
+                handled.sent += 1;
+            } else {
+                handled.already_sent += 1;
+            }
+        }
+        tracing::info!(case = case.number, entry = %entry.id, sent = handled.sent, already_sent = handled.already_sent, "entry notified");
+        Ok(handled)
+    }
+
+    /// Followers who may see the entry, plus the case's contacts for a reply marked
+    /// "email the customer"; never the author, never twice.
+    pub async fn recipients(&self, case: &Case, entry: &StreamEntry) -> DomainResult<Vec<Recipient>> {
+        if !worth_mailing(entry) {
+            return Ok(Vec::new());
+        }
+        let directory = self.docket.directory();
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for follow in self.docket.cases().follows_of(&case.id).await? {
+            if entry.is_by(&follow.follower_id) {
+                continue;
+            }
+            let recipient = match follow.kind {
+                FollowerKind::User => staff_recipient(&directory, case, &follow.follower_id).await?,
+                FollowerKind::Contact => portal_recipient(&directory, case, entry, &follow.follower_id).await?,
+            };
+            if let Some(r) = recipient
+                && !recipients.iter().any(|x| x.id == r.id)
+            {
+                recipients.push(r);
+            }
+        }
+        if entry.email_customer && !entry.is_internal() && !case.internal {
+            for contact_id in &case.contact_ids {
+                if entry.is_by(contact_id) || recipients.iter().any(|r| &r.id == contact_id) {
+                    continue;
+                }
+                if let Some(contact) = directory.get::<Contact>(contact_id).await?
+                    && let Some(email) = contact.emails.first()
+                {
+                    recipients.push(Recipient { id: contact.id.clone(), kind: FollowerKind::Contact, name: contact.name.clone(), email: email.clone() });
+                }
+            }
+        }
+        Ok(recipients)
+    }
+
+    /// Sends the entry to one recipient unless an earlier delivery did. Returns whether it sent.
+    async fn send_once(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<bool, NotifyError> {
+        let store = self.docket.store();
+        let claim = keyed(sent_key(&entry.id, &recipient.id), serde_json::json!({ "state": "sending" }));
+        match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
+            Ok(()) => {}
+            Err(e) if e.is_condition_failure() => return Ok(false),
+            Err(e) => return Err(NotifyError::Retry(e.to_string())),
+        }
+        match self.deliver(case, entry, recipient).await {
+            Ok((message_id, provider_id)) => {
+                let done = keyed(
+                    sent_key(&entry.id, &recipient.id),
+                    serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }),
+                );
+                store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
+                Ok(true)
+            }
+            Err(error) => {
+                // Nothing went out: free the claim so the redelivery tries again.
+                let _ = store.write(WriteOp::delete(CASES, sent_key(&entry.id, &recipient.id))).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn deliver(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<(String, String), NotifyError> {
+        let token = self.reply_token(case, recipient).await?;
+        let mask = self.docket.cases().mask().await?;
+        let message_id = format!("{}.{}@{}", entry.id.to_lowercase(), recipient.id.to_lowercase(), self.settings.message_id_domain);
+        let thread = format!("case-{}@{}", case.id.to_lowercase(), self.settings.message_id_domain);
+        let author = self.author_name(entry).await?;
+        let message = OutgoingMessage {
+            from: self.settings.from.clone(),
+            to: vec![Address { name: Some(recipient.name.clone()), email: recipient.email.clone() }],
+            reply_to: Some(Address { name: self.settings.from.name.clone(), email: plus_address(&self.settings.reply_to, &token) }),
+            subject: format!("{} {}", mask.format(case.number), case.subject),
+            text: body_text(case, entry, &author, &mask.format(case.number)),
+            html: None,
+            message_id: message_id.clone(),
+            in_reply_to: Some(thread.clone()),
+            references: vec![thread],
+            auto_submitted: AutoSubmitted::AutoGenerated,
+            extra_headers: Vec::new(),
+        };
+        let raw = compose(&message).map_err(|e| NotifyError::Poison(format!("cannot compose mail to {}: {e}", recipient.id)))?;
+        let provider_id = self
+            .mailer
+            .send(OutboundMail { from: self.settings.from.email.clone(), to: vec![recipient.email.clone()], raw })
+            .await
+            .map_err(|e| match e {
+                PortError::Invalid(m) => NotifyError::Poison(m),
+                other => NotifyError::Retry(other.to_string()),
+            })?;
+        // Replies quote either our Message-ID or the one the provider rewrote it to (SES does).
+        let mut ids = vec![message_id.clone()];
+        if let Some(domain) = &self.settings.provider_message_id_domain {
+            ids.push(format!("{provider_id}@{domain}"));
+        }
+        let thread_fields = serde_json::json!({ "case_id": case.id, "entry_id": entry.id, "recipient_id": recipient.id });
+        for id in ids {
+            self.docket
+                .store()
+                .write(WriteOp::put(CASES, keyed(message_id_key(&id), thread_fields.clone())))
+                .await
+                .map_err(|e| NotifyError::Retry(e.to_string()))?;
+        }
+        Ok((message_id, provider_id))
+    }
+
+    /// The recipient's reply token for this case, created on first use and then kept.
+    async fn reply_token(&self, case: &Case, recipient: &Recipient) -> Result<String, NotifyError> {
+        let store = self.docket.store();
+        let retry = |e: docket_store::StoreError| NotifyError::Retry(e.to_string());
+        if let Some(item) = store.get(CASES, &reply_token_key(&case.id, &recipient.id)).await.map_err(retry)?
+            && let Some(token) = item.get("token").and_then(Value::as_str)
+        {
+            return Ok(token.to_owned());
+        }
+        let token = new_token();
+        let fields = serde_json::json!({ "token": token, "case_id": case.id, "recipient_id": recipient.id, "email": recipient.email });
+        let ops = vec![
+            WriteOp::put_if(CASES, keyed(reply_token_key(&case.id, &recipient.id), fields.clone()), Condition::NotExists),
+            WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&token), fields), Condition::NotExists),
+        ];
+        match store.transact(ops).await {
+            Ok(()) => Ok(token),
+            // A concurrent delivery created one first: use it.
+            Err(e) if e.is_condition_failure() => store
+                .get(CASES, &reply_token_key(&case.id, &recipient.id))
+                .await
+                .map_err(retry)?
+                .and_then(|i| i.get("token").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| NotifyError::Retry("reply token vanished".into())),
+            Err(e) => Err(retry(e)),
+        }
+    }
+
+    async fn author_name(&self, entry: &StreamEntry) -> DomainResult<String> {
+        let directory = self.docket.directory();
+        Ok(match (entry.author.kind, &entry.author.id) {
+            (AuthorKind::User, Some(id)) => directory.get::<User>(id).await?.map_or_else(|| "An agent".into(), |u| u.name),
+            (AuthorKind::Contact, Some(id)) => directory.get::<Contact>(id).await?.map_or_else(|| "The customer".into(), |c| c.name),
+            _ => "Docket".into(),
+        })
+    }
+}
+
+/// Entries people want mail about: posts and mail, a case opened, assigned or moved on.
+fn worth_mailing(entry: &StreamEntry) -> bool {
+    match entry.kind {
+        EntryKind::Post | EntryKind::EmailReceived | EntryKind::EmailSent => true,
+        EntryKind::System => matches!(
+            entry.system,
+            Some(SystemEvent::Created) | Some(SystemEvent::Assigned { .. }) | Some(SystemEvent::StatusChanged { .. })
+        ),
+    }
+}
+
+async fn staff_recipient(directory: &Directory<'_>, case: &Case, user_id: &str) -> DomainResult<Option<Recipient>> {
+    let Some(user) = directory.get::<User>(user_id).await? else { return Ok(None) };
+    let (id, name, email) = (user.id.clone(), user.name.clone(), user.email.clone());
+    let principal = Principal::Staff(user);
+    let may = matches!(&principal, Principal::Staff(u) if u.active) && principal.can_see(case);
+    Ok(may.then_some(Recipient { id, kind: FollowerKind::User, name, email }))
+}
+
+async fn portal_recipient(directory: &Directory<'_>, case: &Case, entry: &StreamEntry, contact_id: &str) -> DomainResult<Option<Recipient>> {
+    if entry.is_internal() || case.internal {
+        return Ok(None);
+    }
+    // Assignment news is staff business even where the entry is not internal.
+    if matches!(entry.system, Some(SystemEvent::Assigned { .. })) {
+        return Ok(None);
+    }
+    let Some(contact) = directory.get::<Contact>(contact_id).await? else { return Ok(None) };
+    let Some(email) = contact.emails.first().cloned() else { return Ok(None) };
+    let (id, name) = (contact.id.clone(), contact.name.clone());
+    let principal = Principal::Portal(contact);
+    Ok(principal.can_see(case).then_some(Recipient { id, kind: FollowerKind::Contact, name, email }))
+}
+
+fn body_text(case: &Case, entry: &StreamEntry, author: &str, number: &str) -> String {
+    let headline = match (&entry.kind, &entry.system) {
+        (EntryKind::System, Some(SystemEvent::Created)) => format!("{author} opened case {number}: {}", case.subject),
+        (EntryKind::System, Some(SystemEvent::Assigned { to: Some(_), .. })) => format!("Case {number} ({}) was assigned.", case.subject),
+        (EntryKind::System, Some(SystemEvent::Assigned { to: None, .. })) => format!("Case {number} ({}) was unassigned.", case.subject),
+        (EntryKind::System, Some(SystemEvent::StatusChanged { to, .. })) => format!("Case {number} ({}) is now {}.", case.subject, to.as_str()),
+        (_, _) if entry.is_internal() => format!("{author} added an internal note to case {number} ({}):", case.subject),
+        _ => format!("{author} wrote on case {number} ({}):", case.subject),
+    };
+    let mut text = headline;
+    if !entry.body.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&entry.body);
+    }
+    if !entry.attachments.is_empty() {
+        text.push_str("\n\nAttachments:");
+        for a in &entry.attachments {
+            text.push_str(&format!("\n- {} ({} bytes)", a.name, a.size));
+        }
+    }
+    text.push_str("\n\n-- \nReply to this email to add your answer to the case.\n");
+    text
+}

@@ -1,0 +1,395 @@
+//! The case stream (SPEC F4, F30): per-case entries, newest first — agent posts (public or
+//! internal), customer posts (always public), emails received and sent, and system entries the
+//! domain writes whenever a case is created or its status, assignee, priority or links change.
+//!
+//! Entries live in the case's own partition (`CASE#<id>` / `ENTRY#<ulid>`), so one query reads a
+//! stream in order, and system entries are written in the same transaction as the change they
+//! describe. Internal entries are never shown to, nor sent to, portal users and customers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use docket_store::{Cursor, Item, Key, Query, SortKeyRange, WriteOp};
+
+use crate::access::Principal;
+use crate::cases::Cases;
+use crate::clock::new_id;
+use crate::directory::from_item;
+use crate::error::{DomainError, DomainResult};
+use crate::fields;
+use crate::model::{Case, CaseStatus, Priority};
+use crate::schema::{CASES, case_keys};
+use crate::validate::{self, MAX_LONG_TEXT};
+
+pub const MAX_ATTACHMENTS_PER_POST: usize = 10;
+const MAX_PAGES_PER_READ: usize = 10;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Post,
+    EmailReceived,
+    EmailSent,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    User,
+    Contact,
+    System,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Author {
+    pub kind: AuthorKind,
+    pub id: Option<String>,
+}
+
+impl Author {
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.clone()) },
+            Principal::Portal(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.clone()) },
+        }
+    }
+    pub fn system() -> Self {
+        Author { kind: AuthorKind::System, id: None }
+    }
+    /// A user or contact id given as actor of a change (`system` when none).
+    pub fn actor(id: &str, kind: AuthorKind) -> Self {
+        if id == "system" { Author::system() } else { Author { kind, id: Some(id.to_owned()) } }
+    }
+}
+
+/// What a system entry records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SystemEvent {
+    Created,
+    StatusChanged { from: CaseStatus, to: CaseStatus },
+    Assigned { from: Option<String>, to: Option<String> },
+    PriorityChanged { from: Priority, to: Priority },
+    LinksChanged { fields: Vec<String> },
+    MadeInternal,
+}
+
+impl SystemEvent {
+    /// Customers may see a case being opened and its status moving; the rest is staff business.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            SystemEvent::Created | SystemEvent::StatusChanged { .. } => Visibility::Public,
+            _ => Visibility::Internal,
+        }
+    }
+}
+
+/// A file attached to an entry; the bytes are in the blob store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachmentRef {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamEntry {
+    pub id: String,
+    pub case_id: String,
+    pub kind: EntryKind,
+    pub visibility: Visibility,
+    pub author: Author,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemEvent>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
+    /// An agent's public reply that is also emailed to the case's contacts (F31).
+    #[serde(default)]
+    pub email_customer: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl StreamEntry {
+    pub fn system(case_id: &str, event: SystemEvent, author: Author, at: OffsetDateTime) -> Self {
+        StreamEntry {
+            id: new_id(),
+            case_id: case_id.to_owned(),
+            kind: EntryKind::System,
+            visibility: event.visibility(),
+            author,
+            body: String::new(),
+            system: Some(event),
+            attachments: Vec::new(),
+            email_customer: false,
+            created_at: at,
+        }
+    }
+
+    pub fn key(&self) -> Key {
+        entry_key(&self.case_id, &self.id)
+    }
+
+    pub fn is_internal(&self) -> bool {
+        self.visibility == Visibility::Internal
+    }
+
+    /// Whether the principal may see this entry of a case they may see.
+    pub fn visible_to(&self, principal: &Principal) -> bool {
+        match principal {
+            Principal::Staff(_) => true,
+            Principal::Portal(_) => !self.is_internal(),
+        }
+    }
+
+    pub fn is_by(&self, id: &str) -> bool {
+        self.author.id.as_deref() == Some(id)
+    }
+}
+
+pub fn entry_key(case_id: &str, entry_id: &str) -> Key {
+    Key::new(case_keys::case(case_id).pk, format!("ENTRY#{entry_id}"))
+}
+
+pub(crate) fn entry_put(entry: &StreamEntry) -> DomainResult<WriteOp> {
+    let Value::Object(mut item) = serde_json::to_value(entry).map_err(|e| DomainError::Internal(e.to_string()))? else {
+        return Err(DomainError::Internal("entry is not an object".into()));
+    };
+    let key = entry.key();
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    Ok(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists))
+}
+
+/// The system entries describing the difference between two versions of a case.
+pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: OffsetDateTime) -> Vec<StreamEntry> {
+    let mut events = Vec::new();
+    if old.status != new.status {
+        events.push(SystemEvent::StatusChanged { from: old.status, to: new.status });
+    }
+    if old.assignee_id != new.assignee_id {
+        events.push(SystemEvent::Assigned { from: old.assignee_id.clone(), to: new.assignee_id.clone() });
+    }
+    if old.priority != new.priority {
+        events.push(SystemEvent::PriorityChanged { from: old.priority, to: new.priority });
+    }
+    let mut links = Vec::new();
+    for (field, changed) in [
+        ("account_id", old.account_id != new.account_id),
+        ("contact_ids", old.contact_ids != new.contact_ids),
+        ("lead_id", old.lead_id != new.lead_id),
+        ("team_ids", old.team_ids != new.team_ids),
+        ("parent_id", old.parent_id != new.parent_id),
+    ] {
+        if changed {
+            links.push(field.to_owned());
+        }
+    }
+    if !links.is_empty() {
+        events.push(SystemEvent::LinksChanged { fields: links });
+    }
+    if new.internal && !old.internal {
+        events.push(SystemEvent::MadeInternal);
+    }
+    events.into_iter().map(|e| StreamEntry::system(&new.id, e, author.clone(), at)).collect()
+}
+
+/// What staff send to post on a case; portal users send only `body` and `attachment_ids`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostFields {
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub email_customer: bool,
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalPostFields {
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
+}
+
+/// Stored metadata of an uploaded attachment (bytes in the blob store).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub id: String,
+    pub case_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub blob_key: String,
+    pub uploaded_by: String,
+    /// The entry it was posted with; until then only its uploader and staff may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+pub fn attachment_key(case_id: &str, attachment_id: &str) -> Key {
+    Key::new(case_keys::case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))
+}
+
+fn object_with_key(value: impl Serialize, key: Key) -> DomainResult<Item> {
+    let Value::Object(mut item) = serde_json::to_value(value).map_err(|e| DomainError::Internal(e.to_string()))? else {
+        return Err(DomainError::Internal("record is not an object".into()));
+    };
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    Ok(item)
+}
+
+impl Cases<'_> {
+    /// Posts to a case the caller may see. Returns the stored entry.
+    pub async fn post(&self, principal: &Principal, reference: &str, body: Value) -> DomainResult<(Case, StreamEntry)> {
+        let case = self.get(principal, reference).await?;
+        let fields = match principal {
+            Principal::Staff(_) => fields::parse::<PostFields>(body)?,
+            Principal::Portal(_) => {
+                let p: PortalPostFields = fields::parse(body)?;
+                PostFields { body: p.body, internal: false, email_customer: false, attachment_ids: p.attachment_ids }
+            }
+        };
+        if fields.internal && fields.email_customer {
+            return Err(DomainError::invalid("email_customer", "an internal post is never emailed to customers"));
+        }
+        let text = validate::long_text("body", &fields.body, MAX_LONG_TEXT)?;
+        let ids = validate::list("attachment_ids", &fields.attachment_ids, MAX_ATTACHMENTS_PER_POST, validate::id)?;
+        if text.trim().is_empty() && ids.is_empty() {
+            return Err(DomainError::invalid("body", "a post needs text or an attachment"));
+        }
+        let visibility = if fields.internal { Visibility::Internal } else { Visibility::Public };
+        let entry_id = new_id();
+        let mut attachments = Vec::new();
+        let mut ops = Vec::new();
+        for id in &ids {
+            let stored = self
+                .store
+                .get(CASES, &attachment_key(&case.id, id))
+                .await?
+                .map(from_item::<Attachment>)
+                .transpose()?
+                .filter(|a| a.entry_id.is_none() && a.uploaded_by == principal.id())
+                .ok_or_else(|| DomainError::invalid("attachment_ids", format!("attachment {id} is not an unposted upload of yours on this case")))?;
+            attachments.push(AttachmentRef { id: stored.id.clone(), name: stored.name.clone(), content_type: stored.content_type.clone(), size: stored.size });
+            let mut posted = stored.clone();
+            posted.entry_id = Some(entry_id.clone());
+            posted.visibility = Some(visibility);
+            // Conditional on still being unposted, so one upload cannot end up on two entries.
+            ops.push(WriteOp::put_if(
+                CASES,
+                object_with_key(&posted, attachment_key(&case.id, id))?,
+                docket_store::Condition::AttributeNotExists("entry_id".into()),
+            ));
+        }
+        let entry = StreamEntry {
+            id: entry_id,
+            case_id: case.id.clone(),
+            kind: EntryKind::Post,
+            visibility,
+            author: Author::of(principal),
+            body: text,
+            system: None,
+            attachments,
+            email_customer: fields.email_customer,
+            created_at: self.clock.now(),
+        };
+        ops.insert(0, entry_put(&entry)?);
+        self.store.transact(ops).await.map_err(|e| {
+            if e.is_condition_failure() {
+                DomainError::Conflict { field: "attachment_ids".into(), reason: "an attachment was posted meanwhile".into() }
+            } else {
+                e.into()
+            }
+        })?;
+        tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
+        self.notify(&[entry.clone()]).await;
+        Ok((case, entry))
+    }
+
+    /// Records an upload (bytes already stored under `blob_key`) on a case the caller may see.
+    pub async fn record_attachment(&self, principal: &Principal, case: &Case, attachment: Attachment) -> DomainResult<Attachment> {
+        if !principal.can_see(case) {
+            return Err(DomainError::not_found(format!("case {}", case.id)));
+        }
+        let item = object_with_key(&attachment, attachment_key(&case.id, &attachment.id))?;
+        self.store.write(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists)).await?;
+        Ok(attachment)
+    }
+
+    /// An attachment's metadata, if the caller may read it.
+    pub async fn attachment(&self, principal: &Principal, reference: &str, attachment_id: &str) -> DomainResult<(Case, Attachment)> {
+        let case = self.get(principal, reference).await?;
+        let not_found = || DomainError::not_found(format!("attachment {attachment_id}"));
+        if validate::id("attachment_id", attachment_id).is_err() {
+            return Err(not_found());
+        }
+        let attachment: Attachment = self
+            .store
+            .get(CASES, &attachment_key(&case.id, attachment_id))
+            .await?
+            .map(from_item)
+            .transpose()?
+            .ok_or_else(not_found)?;
+        let readable = match principal {
+            Principal::Staff(_) => true,
+            Principal::Portal(c) => match attachment.visibility {
+                Some(Visibility::Public) => true,
+                Some(Visibility::Internal) => false,
+                None => attachment.uploaded_by == c.id,
+            },
+        };
+        if readable { Ok((case, attachment)) } else { Err(not_found()) }
+    }
+
+    /// The stream of a case newest first, with only the entries the caller may see.
+    pub async fn stream(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        limit: usize,
+        mut after: Option<Cursor>,
+    ) -> DomainResult<(Vec<StreamEntry>, Option<Cursor>)> {
+        let case = self.get(principal, reference).await?;
+        let query = Query::table(CASES, case_keys::case(&case.id).pk).range(SortKeyRange::BeginsWith("ENTRY#".into())).descending();
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES_PER_READ {
+            let page = self.store.query(query.clone().limit(limit - found.len()).after(after.take())).await?;
+            for item in page.items {
+                let entry: StreamEntry = from_item(item)?;
+                if entry.visible_to(principal) {
+                    found.push(entry);
+                }
+            }
+            after = page.next;
+            if found.len() == limit || after.is_none() {
+                break;
+            }
+        }
+        Ok((found, after))
+    }
+
+    pub async fn entry(&self, case_id: &str, entry_id: &str) -> DomainResult<Option<StreamEntry>> {
+        self.store.get(CASES, &entry_key(case_id, entry_id)).await?.map(from_item).transpose()
+    }
+}
