@@ -23,8 +23,8 @@ fi
 
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 moto_log=$(mktemp)
-log "starting moto_server on 127.0.0.1:$port"
-moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+log "starting the AWS emulator (moto, one request at a time) on 127.0.0.1:$port"
+"$python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
 cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$moto_log"; }
 trap cleanup EXIT

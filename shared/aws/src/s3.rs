@@ -42,7 +42,11 @@ impl S3BlobStore {
     /// A store keeping the blob `key` as the object `{prefix}{key}` of `bucket`. The prefix is
     /// used as given (end it with `/` to get a folder), so several stores can share a bucket.
     pub fn new(client: Client, bucket: String, prefix: String) -> Self {
-        S3BlobStore { client, bucket, prefix }
+        S3BlobStore {
+            client,
+            bucket,
+            prefix,
+        }
     }
 
     /// Creates the bucket, for tests and local set-ups (deployed buckets come from the template).
@@ -70,7 +74,13 @@ impl S3BlobStore {
             .await;
         match created {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
             Err(error) => Err(classify(&format!("create bucket {}", self.bucket), error)),
         }
     }
@@ -82,7 +92,12 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<BlobInfo, PortError> {
+    async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<BlobInfo, PortError> {
         validate_blob_key(key)?;
         validate_content_type(content_type)?;
         let size = bytes.len() as u64;
@@ -95,12 +110,23 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
             .map_err(|error| classify(&format!("put blob {key}"), error))?;
-        Ok(BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size })
+        Ok(BlobInfo {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+        })
     }
 
     async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError> {
         validate_blob_key(key)?;
-        let output = match self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+        {
             Ok(output) => output,
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Err(PortError::NotFound(format!("blob {key}")));
@@ -108,16 +134,31 @@ impl BlobStore for S3BlobStore {
             Err(error) => return Err(classify(&format!("get blob {key}"), error)),
         };
         // Every put sets a content type; S3's own default stands in for objects written by others.
-        let content_type = output.content_type().unwrap_or("binary/octet-stream").to_owned();
+        let content_type = output
+            .content_type()
+            .unwrap_or("binary/octet-stream")
+            .to_owned();
         let bytes = output
             .body
             .collect()
             .await
             // The headers arrived but the body did not: the connection broke, a retry may succeed.
-            .map_err(|error| PortError::Transient(format!("read body of blob {key}: {}", DisplayErrorContext(&error))))?
+            .map_err(|error| {
+                PortError::Transient(format!(
+                    "read body of blob {key}: {}",
+                    DisplayErrorContext(&error)
+                ))
+            })?
             .into_bytes()
             .to_vec();
-        Ok((BlobInfo { key: key.to_owned(), content_type, size: bytes.len() as u64 }, bytes))
+        Ok((
+            BlobInfo {
+                key: key.to_owned(),
+                content_type,
+                size: bytes.len() as u64,
+            },
+            bytes,
+        ))
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
@@ -142,7 +183,13 @@ fn validate_content_type(content_type: &str) -> Result<(), PortError> {
         && content_type.len() <= MAX_CONTENT_TYPE_LEN
         && content_type.trim() == content_type
         && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid content type {content_type:?}"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(format!(
+            "invalid content type {content_type:?}"
+        )))
+    }
 }
 
 /// Classifies an SDK failure so callers know whether a retry may help: network failures,
@@ -162,11 +209,17 @@ where
             let message = context.err().message().unwrap_or_default();
             let status = context.raw().status();
             if TRANSIENT_ERROR_CODES.contains(&code) || status.is_server_error() {
-                PortError::Transient(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
+                PortError::Transient(format!(
+                    "{action}: HTTP {} {code}: {message}",
+                    status.as_u16()
+                ))
             } else if INVALID_REQUEST_CODES.contains(&code) {
                 PortError::Invalid(format!("{action}: {code}: {message}"))
             } else {
-                PortError::Backend(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
+                PortError::Backend(format!(
+                    "{action}: HTTP {} {code}: {message}",
+                    status.as_u16()
+                ))
             }
         }
         _ => PortError::Backend(format!("{action}: {described}")),
@@ -181,17 +234,31 @@ mod tests {
     fn content_types_that_would_not_survive_a_header_are_refused() {
         // GIVEN content types that are empty, padded, multi-line, non-ASCII or absurdly long
         let long = format!("text/{}", "x".repeat(MAX_CONTENT_TYPE_LEN));
-        let refused = ["", " text/plain", "text/plain ", "text/plain\r\nX-Injected: 1", "text/plän", "a\tb", long.as_str()];
+        let refused = [
+            "",
+            " text/plain",
+            "text/plain ",
+            "text/plain\r\nX-Injected: 1",
+            "text/plän",
+            "a\tb",
+            long.as_str(),
+        ];
 
         for content_type in refused {
             // WHEN each is checked
             let checked = validate_content_type(content_type);
 
             // THEN it is invalid
-            assert!(matches!(checked, Err(PortError::Invalid(_))), "{content_type:?} gave {checked:?}");
+            assert!(
+                matches!(checked, Err(PortError::Invalid(_))),
+                "{content_type:?} gave {checked:?}"
+            );
         }
         // (while ordinary media types with parameters pass)
         validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
-        validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document").expect("docx");
+        validate_content_type(
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        )
+        .expect("docx");
     }
 }

@@ -93,7 +93,9 @@ fn classify(error: SdkError<SendRawEmailError, HttpResponse>) -> PortError {
                 || code == "InvalidParameterValue"
             {
                 PortError::Invalid(format!("{code}: {message}"))
-            } else if TRANSIENT_ERROR_CODES.contains(&code) || context.raw().status().is_server_error() {
+            } else if TRANSIENT_ERROR_CODES.contains(&code)
+                || context.raw().status().is_server_error()
+            {
                 PortError::Transient(format!(
                     "HTTP {} {code}: {message} ({described})",
                     context.raw().status().as_u16()
@@ -114,7 +116,10 @@ mod tests {
 
     use super::*;
 
-    fn service_error(status: u16, error: SendRawEmailError) -> SdkError<SendRawEmailError, HttpResponse> {
+    fn service_error(
+        status: u16,
+        error: SendRawEmailError,
+    ) -> SdkError<SendRawEmailError, HttpResponse> {
         // The SDK's status and body types convert from plain values; this crate does not depend
         // on the smithy crates defining them.
         let response = HttpResponse::new(status.try_into().expect("valid status"), "".into());
@@ -128,24 +133,39 @@ mod tests {
     #[test]
     fn refused_messages_are_invalid() {
         // GIVEN the errors SES gives for a message it will never accept
-        let rejected = SendRawEmailError::MessageRejected(MessageRejected::builder().message("unverified").build());
+        let rejected = SendRawEmailError::MessageRejected(
+            MessageRejected::builder().message("unverified").build(),
+        );
         let domain = SendRawEmailError::MailFromDomainNotVerifiedException(
-            MailFromDomainNotVerifiedException::builder().message("no").build(),
+            MailFromDomainNotVerifiedException::builder()
+                .message("no")
+                .build(),
         );
         for error in [rejected, domain, generic("InvalidParameterValue")] {
             // WHEN classified THEN they are invalid requests
             let classified = classify(service_error(400, error));
-            assert!(matches!(classified, PortError::Invalid(_)), "{classified:?}");
+            assert!(
+                matches!(classified, PortError::Invalid(_)),
+                "{classified:?}"
+            );
         }
     }
 
     #[test]
     fn throttling_and_server_errors_are_transient() {
         // GIVEN throttling (as SES returns it) and a server error of any code
-        for (status, code) in [(400, "Throttling"), (400, "ThrottlingException"), (503, "ServiceUnavailable"), (500, "Whatever")] {
+        for (status, code) in [
+            (400, "Throttling"),
+            (400, "ThrottlingException"),
+            (503, "ServiceUnavailable"),
+            (500, "Whatever"),
+        ] {
             // WHEN classified THEN they are worth retrying
             let classified = classify(service_error(status, generic(code)));
-            assert!(matches!(classified, PortError::Transient(_)), "{code}: {classified:?}");
+            assert!(
+                matches!(classified, PortError::Transient(_)),
+                "{code}: {classified:?}"
+            );
         }
     }
 
@@ -153,7 +173,10 @@ mod tests {
     fn other_refusals_are_backend_failures() {
         // GIVEN a paused account WHEN classified THEN someone has to look at it
         let classified = classify(service_error(400, generic("AccountSendingPausedException")));
-        assert!(matches!(classified, PortError::Backend(_)), "{classified:?}");
+        assert!(
+            matches!(classified, PortError::Backend(_)),
+            "{classified:?}"
+        );
     }
 
     #[tokio::test]
@@ -168,7 +191,11 @@ mod tests {
 
         // WHEN a mail without recipients is sent
         let result = mailer
-            .send(OutboundMail { from: "a@b.example".to_owned(), to: vec![], raw: b"Subject: x\r\n\r\n".to_vec() })
+            .send(OutboundMail {
+                from: "a@b.example".to_owned(),
+                to: vec![],
+                raw: b"Subject: x\r\n\r\n".to_vec(),
+            })
             .await;
 
         // THEN it is refused as invalid without a call (which would have failed to connect)

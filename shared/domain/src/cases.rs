@@ -15,6 +15,7 @@ use crate::fields;
 use crate::mask::CaseNumberMask;
 use crate::model::*;
 use crate::schema::{self, CASES, COUNTERS, case_keys};
+use crate::follows::{Follow, follow_ops};
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
@@ -171,6 +172,7 @@ impl<'a> Cases<'a> {
         let source = fields.source.unwrap_or_default();
         let mut case = build(new_id(), 0, status, source, fields, audit)?;
         self.check_assignee(&case, None).await?;
+        let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
 
         for _ in 0..3 {
             let number = self.store.increment(COUNTERS, &schema::case_number_counter(), "value", 1).await?;
@@ -187,6 +189,12 @@ impl<'a> Cases<'a> {
             ops.push(entry_put(&created_entry)?);
             labels.push(Label::Plain);
             add_link_ops(&case, None, &mut ops, &mut labels);
+            for follow in &core_follows {
+                for op in follow_ops(follow) {
+                    ops.push(op);
+                    labels.push(Label::Plain);
+                }
+            }
             let outcome = self.store.transact(ops).await;
             if let Err(e) = &outcome
                 && e.is_condition_failure()
@@ -194,10 +202,10 @@ impl<'a> Cases<'a> {
             {
                 // A retried attempt whose first try had committed: the case is ours (its id is
                 // new to this call), so the creation succeeded.
-                return self.created(case, author, created_entry).await;
+                return self.created(case, &auto_follows, created_entry).await;
             }
             match outcome {
-                Ok(()) => return self.created(case, author, created_entry).await,
+                Ok(()) => return self.created(case, &auto_follows, created_entry).await,
                 // Another creation holds this number (only after a counter restore): take the next.
                 Err(e) if e.failed_operation() == Some(1) => continue,
                 Err(e) if e.failed_operation() == Some(2) && idempotency.is_some() => {
@@ -214,9 +222,9 @@ impl<'a> Cases<'a> {
     }
 
     /// What follows a committed creation: automatic follows, then the notification.
-    async fn created(&self, case: Case, author: &Author, entry: StreamEntry) -> DomainResult<Created> {
+    async fn created(&self, case: Case, auto_follows: &[Follow], entry: StreamEntry) -> DomainResult<Created> {
         tracing::info!(case = case.number, case_id = %case.id, "case created");
-        self.auto_follow_new(&case, author).await?;
+        self.add_follows(auto_follows).await?;
         self.notify(&[entry]).await;
         Ok(Created { case, replayed: false })
     }

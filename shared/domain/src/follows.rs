@@ -53,7 +53,7 @@ fn item(follow: &Follow, key: Key) -> Item {
     item
 }
 
-fn follow_ops(follow: &Follow) -> Vec<WriteOp> {
+pub(crate) fn follow_ops(follow: &Follow) -> Vec<WriteOp> {
     vec![
         WriteOp::put(CASES, item(follow, follower_key(&follow.case_id, &follow.follower_id))),
         WriteOp::put(CASES, item(follow, follows_key(&follow.follower_id, &follow.case_id))),
@@ -92,41 +92,40 @@ impl Cases<'_> {
     pub(crate) async fn add_follows(&self, follows: &[Follow]) -> DomainResult<()> {
         // Two items per follow; kept well under the 100 operations of a transaction.
         for chunk in follows.chunks(40) {
-            let ops: Vec<WriteOp> = chunk.iter().flat_map(follow_ops).collect();
-            if !ops.is_empty() {
-                self.store.transact(ops).await?;
-            }
+            self.store.transact(chunk.iter().flat_map(follow_ops).collect()).await?;
         }
         Ok(())
     }
 
-    /// The automatic follows of a new case: its creator, assignee and every auto-follow user.
-    pub(crate) async fn auto_follow_new(&self, case: &Case, creator: &Author) -> DomainResult<()> {
-        let mut follows = Vec::new();
-        let mut add = |id: &str, kind: FollowerKind| {
-            if !follows.iter().any(|f: &Follow| f.follower_id == id) {
-                follows.push(Follow { case_id: case.id.clone(), follower_id: id.to_owned(), kind });
-            }
-        };
+    /// The automatic follows of a new case: its creator, its assignee and its portal customer
+    /// (written with the case), then every user whose preference is to follow all new cases.
+    pub(crate) async fn initial_follows(&self, case: &Case, creator: &Author) -> DomainResult<(Vec<Follow>, Vec<Follow>)> {
+        let follow = |id: &str, kind: FollowerKind| Follow { case_id: case.id.clone(), follower_id: id.to_owned(), kind };
+        let mut core: Vec<Follow> = Vec::new();
         match (creator.kind, &creator.id) {
-            (AuthorKind::User, Some(id)) => add(id, FollowerKind::User),
-            (AuthorKind::Contact, Some(id)) => add(id, FollowerKind::Contact),
+            (AuthorKind::User, Some(id)) => core.push(follow(id, FollowerKind::User)),
+            (AuthorKind::Contact, Some(id)) => core.push(follow(id, FollowerKind::Contact)),
             _ => {}
         }
         if let Some(assignee) = &case.assignee_id {
-            add(assignee, FollowerKind::User);
+            core.push(follow(assignee, FollowerKind::User));
         }
         // The customer the case is for follows it when they can read it in the portal.
         if let Some(primary) = case.contact_ids.first()
             && !case.internal
             && Directory::new(self.store).get::<Contact>(primary).await?.is_some_and(|c| c.portal.is_some())
         {
-            add(primary, FollowerKind::Contact);
+            core.push(follow(primary, FollowerKind::Contact));
         }
-        for id in self.auto_followers().await? {
-            add(&id, FollowerKind::User);
-        }
-        self.add_follows(&follows).await
+        core.dedup_by(|a, b| a.follower_id == b.follower_id);
+        let auto = self
+            .auto_followers()
+            .await?
+            .into_iter()
+            .filter(|id| !core.iter().any(|f| &f.follower_id == id))
+            .map(|id| follow(&id, FollowerKind::User))
+            .collect();
+        Ok((core, auto))
     }
 
     async fn auto_followers(&self) -> DomainResult<Vec<String>> {

@@ -11,10 +11,10 @@
 //! than [`MAX_NAME_CHUNK`] is cut into chunks, every chunk but the last becoming a folder ending
 //! in `@+`. The marker keeps the mapping one-to-one and apart from plain folders and blob files.
 //!
-//! File format. Each blob file starts with one line of JSON (`{"content_type":"…"}\n`) followed by
-//! the bytes. Keeping the content type in the same file as the bytes means a single rename
-//! replaces both at once: a crash or two concurrent writers can never pair the bytes of one put
-//! with the content type of another, which a separate metadata file could.
+//! File format. Each blob file starts with one line of JSON (`{"content_type":"…"}\n`)
+//! followed by the bytes. Keeping the content type in the same file as the bytes means a single
+//! rename replaces both at once: a crash or two concurrent writers can never pair the bytes of
+//! one put with the content type of another, which a separate metadata file could.
 //!
 //! Atomicity. A put writes a temporary file next to the target, flushes it to disk and renames it
 //! over the target, so a reader sees either the whole old blob or the whole new one, never a
@@ -65,7 +65,8 @@ pub struct FileBlobStore {
 impl FileBlobStore {
     /// A store keeping its blobs under `root`, which is created when missing.
     pub fn new(root: PathBuf) -> Result<Self, PortError> {
-        fs::create_dir_all(&root).map_err(|error| io_failure("create the blob folder", &root, error))?;
+        fs::create_dir_all(&root)
+            .map_err(|error| io_failure("create the blob folder", &root, error))?;
         Ok(FileBlobStore { root })
     }
 
@@ -81,7 +82,11 @@ impl FileBlobStore {
         let mut path = self.root.clone();
         let mut segments = key.split('/').peekable();
         while let Some(segment) = segments.next() {
-            let suffix = if segments.peek().is_some() { "" } else { BLOB_SUFFIX };
+            let suffix = if segments.peek().is_some() {
+                ""
+            } else {
+                BLOB_SUFFIX
+            };
             push_segment(&mut path, segment, suffix);
         }
         Ok(path)
@@ -101,13 +106,22 @@ fn push_segment(path: &mut PathBuf, segment: &str, suffix: &str) {
 
 #[async_trait]
 impl BlobStore for FileBlobStore {
-    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<BlobInfo, PortError> {
+    async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<BlobInfo, PortError> {
         let path = self.blob_path(key)?;
         validate_content_type(content_type)?;
         let header = encode_header(content_type)?;
         let size = bytes.len() as u64;
         run_blocking(move || write_atomically(&path, &header, &bytes)).await?;
-        Ok(BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size })
+        Ok(BlobInfo {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+        })
     }
 
     async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError> {
@@ -121,9 +135,14 @@ impl BlobStore for FileBlobStore {
                 }
                 Err(error) => return Err(io_failure("read the blob", &path, error)),
             };
-            let (header, bytes) = decode_blob(contents)
-                .map_err(|reason| PortError::Backend(format!("blob file {} is damaged: {reason}", path.display())))?;
-            let info = BlobInfo { key: owned_key, content_type: header.content_type, size: bytes.len() as u64 };
+            let (header, bytes) = decode_blob(contents).map_err(|reason| {
+                PortError::Backend(format!("blob file {} is damaged: {reason}", path.display()))
+            })?;
+            let info = BlobInfo {
+                key: owned_key,
+                content_type: header.content_type,
+                size: bytes.len() as u64,
+            };
             Ok((info, bytes))
         })
         .await
@@ -133,7 +152,9 @@ impl BlobStore for FileBlobStore {
         let path = self.blob_path(key)?;
         run_blocking(move || match fs::remove_file(&path) {
             // Deleting what is not there succeeds, as on S3, so a retried delete is harmless.
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_failure("delete the blob", &path, error)),
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                Err(io_failure("delete the blob", &path, error))
+            }
             _ => Ok(()),
         })
         .await
@@ -147,13 +168,21 @@ fn validate_content_type(content_type: &str) -> Result<(), PortError> {
         && content_type.len() <= MAX_CONTENT_TYPE_LEN
         && content_type.trim() == content_type
         && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid content type {content_type:?}"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(format!(
+            "invalid content type {content_type:?}"
+        )))
+    }
 }
 
 fn encode_header(content_type: &str) -> Result<Vec<u8>, PortError> {
     // serde_json escapes control characters, so the header is exactly one line.
-    let mut line = serde_json::to_vec(&Header { content_type: content_type.to_owned() })
-        .map_err(|error| PortError::Backend(format!("encode blob header: {error}")))?;
+    let mut line = serde_json::to_vec(&Header {
+        content_type: content_type.to_owned(),
+    })
+    .map_err(|error| PortError::Backend(format!("encode blob header: {error}")))?;
     line.push(b'\n');
     Ok(line)
 }
@@ -165,7 +194,8 @@ fn decode_blob(mut contents: Vec<u8>) -> Result<(Header, Vec<u8>), String> {
         .take(MAX_HEADER_LEN)
         .position(|&b| b == b'\n')
         .ok_or("no header line")?;
-    let header: Header = serde_json::from_slice(&contents[..header_end]).map_err(|error| format!("bad header: {error}"))?;
+    let header: Header = serde_json::from_slice(&contents[..header_end])
+        .map_err(|error| format!("bad header: {error}"))?;
     contents.drain(..=header_end);
     Ok((header, contents))
 }
@@ -175,15 +205,22 @@ fn decode_blob(mut contents: Vec<u8>) -> Result<(Header, Vec<u8>), String> {
 fn write_atomically(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), PortError> {
     let (folder, file_name) = match (path.parent(), path.file_name()) {
         (Some(folder), Some(file_name)) => (folder, file_name.to_string_lossy()),
-        _ => return Err(PortError::Backend(format!("blob path {} has no folder", path.display()))),
+        _ => {
+            return Err(PortError::Backend(format!(
+                "blob path {} has no folder",
+                path.display()
+            )));
+        }
     };
-    fs::create_dir_all(folder).map_err(|error| io_failure("create the blob's folder", folder, error))?;
+    fs::create_dir_all(folder)
+        .map_err(|error| io_failure("create the blob's folder", folder, error))?;
     let temp_path = folder.join(format!(
         "{file_name}{TEMP_MARKER}{}-{}",
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let written = write_new_file(&temp_path, header, bytes).and_then(|()| fs::rename(&temp_path, path));
+    let written =
+        write_new_file(&temp_path, header, bytes).and_then(|()| fs::rename(&temp_path, path));
     if let Err(error) = written {
         // Best effort: the write already failed, and a leftover temporary file is never read.
         let _ = fs::remove_file(&temp_path);
@@ -217,7 +254,9 @@ where
 fn io_failure(action: &str, path: &Path, error: io::Error) -> PortError {
     let message = format!("{action} at {}: {error}", path.display());
     match error.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => PortError::Transient(message),
+        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            PortError::Transient(message)
+        }
         _ => PortError::Backend(message),
     }
 }
@@ -234,7 +273,10 @@ mod tests {
     impl ScratchFolder {
         fn new(name: &str) -> Self {
             let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!("docket-file-blobs-{name}-{}-{unique}", std::process::id()));
+            let path = std::env::temp_dir().join(format!(
+                "docket-file-blobs-{name}-{}-{unique}",
+                std::process::id()
+            ));
             let _ = fs::remove_dir_all(&path);
             ScratchFolder(path)
         }
@@ -251,7 +293,12 @@ mod tests {
         fn walk(folder: &Path, base: &Path, found: &mut Vec<String>) {
             for entry in fs::read_dir(folder).expect("list folder").flatten() {
                 let path = entry.path();
-                found.push(path.strip_prefix(base).expect("below base").display().to_string());
+                found.push(
+                    path.strip_prefix(base)
+                        .expect("below base")
+                        .display()
+                        .to_string(),
+                );
                 if path.is_dir() {
                     walk(&path, base, found);
                 }
@@ -289,16 +336,26 @@ mod tests {
 
         for key in &keys {
             // WHEN the key is mapped to a file
-            let Ok(path) = store.blob_path(key) else { continue };
+            let Ok(path) = store.blob_path(key) else {
+                continue;
+            };
             accepted += 1;
 
             // THEN the file lies strictly below the root, reached by plain folder names only
-            let relative = path.strip_prefix(store.root()).unwrap_or_else(|_| panic!("{key:?} escaped to {path:?}"));
+            let relative = path
+                .strip_prefix(store.root())
+                .unwrap_or_else(|_| panic!("{key:?} escaped to {path:?}"));
             assert!(
-                relative.components().all(|c| matches!(c, Component::Normal(_))),
+                relative
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_))),
                 "{key:?} maps to {path:?}, which has a non-plain component"
             );
-            assert_eq!(relative.components().count(), key.split('/').count(), "{key:?} maps to {path:?}");
+            assert_eq!(
+                relative.components().count(),
+                key.split('/').count(),
+                "{key:?} maps to {path:?}"
+            );
         }
         // (and the enumeration did reach valid keys, so the loop above asserted something)
         assert!(accepted > 100, "only {accepted} keys were accepted");
@@ -310,12 +367,29 @@ mod tests {
         let scratch = ScratchFolder::new("hostile");
         let store = FileBlobStore::new(scratch.0.join("root")).expect("create store");
 
-        for key in ["../x", "..", ".", "/etc/passwd", "a/../../b", "a/./b", "..\\x", "C:\\x", "C:x/y", "%2e%2e/x", "a\0b", "~/x", "a/b/"] {
+        for key in [
+            "../x",
+            "..",
+            ".",
+            "/etc/passwd",
+            "a/../../b",
+            "a/./b",
+            "..\\x",
+            "C:\\x",
+            "C:x/y",
+            "%2e%2e/x",
+            "a\0b",
+            "~/x",
+            "a/b/",
+        ] {
             // WHEN the key is mapped to a file
             let mapped = store.blob_path(key);
 
             // THEN it is refused as invalid
-            assert!(matches!(mapped, Err(PortError::Invalid(_))), "{key:?} gave {mapped:?}");
+            assert!(
+                matches!(mapped, Err(PortError::Invalid(_))),
+                "{key:?} gave {mapped:?}"
+            );
         }
     }
 
@@ -326,9 +400,17 @@ mod tests {
         let store = FileBlobStore::new(scratch.0.join("root")).expect("create store");
 
         // WHEN puts with escaping keys are attempted
-        for key in ["../outside", "../../outside", "/tmp/outside", "a/../../outside"] {
+        for key in [
+            "../outside",
+            "../../outside",
+            "/tmp/outside",
+            "a/../../outside",
+        ] {
             let put = store.put(key, "text/plain", b"escaped".to_vec()).await;
-            assert!(matches!(put, Err(PortError::Invalid(_))), "{key:?} gave {put:?}");
+            assert!(
+                matches!(put, Err(PortError::Invalid(_))),
+                "{key:?} gave {put:?}"
+            );
         }
 
         // THEN the scratch folder holds only the empty root
@@ -340,15 +422,24 @@ mod tests {
         // GIVEN a blob `a` and a blob `a/b`, whose folder is named like the first blob's key
         let scratch = ScratchFolder::new("coexist");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        store.put("a", "text/plain", b"outer".to_vec()).await.expect("put a");
-        store.put("a/b", "text/plain", b"inner".to_vec()).await.expect("put a/b");
+        store
+            .put("a", "text/plain", b"outer".to_vec())
+            .await
+            .expect("put a");
+        store
+            .put("a/b", "text/plain", b"inner".to_vec())
+            .await
+            .expect("put a/b");
 
         // WHEN both are read
         let (_, outer) = store.get("a").await.expect("get a");
         let (_, inner) = store.get("a/b").await.expect("get a/b");
 
         // THEN each holds its own bytes, stored as `a@blob` beside the folder `a`
-        assert_eq!((outer.as_slice(), inner.as_slice()), (&b"outer"[..], &b"inner"[..]));
+        assert_eq!(
+            (outer.as_slice(), inner.as_slice()),
+            (&b"outer"[..], &b"inner"[..])
+        );
         assert_eq!(entries_below(&scratch.0), vec!["a", "a/b@blob", "a@blob"]);
     }
 
@@ -360,21 +451,34 @@ mod tests {
         let longest = "a".repeat(512);
         let chunk_then_rest = format!("{}/b", "a".repeat(MAX_NAME_CHUNK));
         let exactly_one_chunk = "a".repeat(MAX_NAME_CHUNK);
-        let keys = [longest.as_str(), chunk_then_rest.as_str(), exactly_one_chunk.as_str()];
+        let keys = [
+            longest.as_str(),
+            chunk_then_rest.as_str(),
+            exactly_one_chunk.as_str(),
+        ];
 
         // WHEN each is written with its own bytes
         for key in keys {
-            store.put(key, "text/plain", key.as_bytes().to_vec()).await.expect("put long key");
+            store
+                .put(key, "text/plain", key.as_bytes().to_vec())
+                .await
+                .expect("put long key");
         }
 
         // THEN each reads back its own bytes, and no file name exceeds the limit
         for key in keys {
             let (info, bytes) = store.get(key).await.expect("get long key");
-            assert_eq!((info.size, bytes.as_slice()), (key.len() as u64, key.as_bytes()));
+            assert_eq!(
+                (info.size, bytes.as_slice()),
+                (key.len() as u64, key.as_bytes())
+            );
         }
         for entry in entries_below(&scratch.0) {
             let longest_name = entry.split('/').map(str::len).max().unwrap_or_default();
-            assert!(longest_name <= MAX_NAME_CHUNK + BLOB_SUFFIX.len(), "{entry} has a {longest_name}-byte name");
+            assert!(
+                longest_name <= MAX_NAME_CHUNK + BLOB_SUFFIX.len(),
+                "{entry} has a {longest_name}-byte name"
+            );
         }
     }
 
@@ -383,17 +487,30 @@ mod tests {
         // GIVEN a blob, and a temporary file beside it as a crash in the middle of a put leaves
         let scratch = ScratchFolder::new("leftover");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        store.put("x", "text/plain", b"whole".to_vec()).await.expect("put");
-        fs::write(scratch.0.join(format!("x{BLOB_SUFFIX}{TEMP_MARKER}1-1")), b"{\"content_type\":\"text/pl").expect("write leftover");
+        store
+            .put("x", "text/plain", b"whole".to_vec())
+            .await
+            .expect("put");
+        fs::write(
+            scratch.0.join(format!("x{BLOB_SUFFIX}{TEMP_MARKER}1-1")),
+            b"{\"content_type\":\"text/pl",
+        )
+        .expect("write leftover");
 
         // WHEN the blob is read and replaced
         let (_, before) = store.get("x").await.expect("get before");
-        store.put("x", "text/csv", b"new".to_vec()).await.expect("replace");
+        store
+            .put("x", "text/csv", b"new".to_vec())
+            .await
+            .expect("replace");
         let (info, after) = store.get("x").await.expect("get after");
 
         // THEN only the renamed files count
         assert_eq!(before, b"whole");
-        assert_eq!((info.content_type.as_str(), after.as_slice()), ("text/csv", &b"new"[..]));
+        assert_eq!(
+            (info.content_type.as_str(), after.as_slice()),
+            ("text/csv", &b"new"[..])
+        );
     }
 
     #[tokio::test]
@@ -401,7 +518,11 @@ mod tests {
         // GIVEN a blob file without a header line, as a foreign program might leave
         let scratch = ScratchFolder::new("damaged");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        fs::write(scratch.0.join(format!("x{BLOB_SUFFIX}")), vec![b'z'; MAX_HEADER_LEN + 1]).expect("write foreign file");
+        fs::write(
+            scratch.0.join(format!("x{BLOB_SUFFIX}")),
+            vec![b'z'; MAX_HEADER_LEN + 1],
+        )
+        .expect("write foreign file");
 
         // WHEN it is read
         let read = store.get("x").await;

@@ -136,7 +136,14 @@ fn store_item(conn: &Connection, spec: &TableSpec, key: &Key, item: &Item) -> Re
             entries.push((index.name, ipk.as_str(), isk.as_str()));
         }
     }
-    let body = serde_json::to_string(item).map_err(|e| StoreError::Validation(e.to_string()))?;
+    let body = if item.values().any(holds_whole_float) {
+        let mut item = Value::Object(item.clone());
+        as_dynamodb_numbers(&mut item);
+        serde_json::to_string(&item)
+    } else {
+        serde_json::to_string(item)
+    }
+    .map_err(|e| StoreError::Validation(e.to_string()))?;
     conn.execute(
         "INSERT OR REPLACE INTO items (tbl, pk, sk, body) VALUES (?1, ?2, ?3, ?4)",
         params![spec.name, key.pk, key.sk, body],
@@ -151,6 +158,36 @@ fn store_item(conn: &Connection, spec: &TableSpec, key: &Key, item: &Item) -> Re
         .map_err(backend)?;
     }
     Ok(())
+}
+
+/// True when the value is, or holds, a float with a whole value (2.0, -0.0, 1e18).
+fn holds_whole_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0),
+        Value::Array(values) => values.iter().any(holds_whole_float),
+        Value::Object(map) => map.values().any(holds_whole_float),
+        _ => false,
+    }
+}
+
+/// DynamoDB numbers are decimal text without an integer/float type, so the DynamoDB engine gives
+/// a float with a whole value back as an integer (2.0 as 2). Such numbers are stored the same way
+/// here, so that both engines give back the same items (and `add` works on them alike): the text
+/// the DynamoDB engine writes is read back as an i64, else a u64, else it stays a float.
+fn as_dynamodb_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let text = n.as_f64().map(|f| f.to_string()).unwrap_or_default();
+            if let Ok(i) = text.parse::<i64>() {
+                *value = Value::from(i);
+            } else if let Ok(u) = text.parse::<u64>() {
+                *value = Value::from(u);
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(as_dynamodb_numbers),
+        Value::Object(map) => map.values_mut().for_each(as_dynamodb_numbers),
+        _ => {}
+    }
 }
 
 fn remove_index_entries(conn: &Connection, table: &str, key: &Key) -> Result<(), StoreError> {

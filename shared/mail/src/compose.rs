@@ -209,7 +209,11 @@ pub fn message_id(unique: &str, domain: &str) -> String {
     let room_for_local = MAX_MESSAGE_ID_LEN - domain.len() - 1;
     let mut local = String::new();
     for byte in unique.bytes() {
-        let piece_len = if is_message_id_local_byte(byte) && byte != b'=' { 1 } else { 3 };
+        let piece_len = if is_message_id_local_byte(byte) && byte != b'=' {
+            1
+        } else {
+            3
+        };
         if local.len() + piece_len > room_for_local {
             break;
         }
@@ -327,7 +331,9 @@ fn is_domain(domain: &str) -> bool {
         && domain.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
