@@ -1,15 +1,28 @@
-"""moto's server, answering one request at a time.
+"""moto's server, executing one request at a time.
 
 moto's threaded server races under concurrent DynamoDB transactions (TransactWriteItems
 deep-copies whole tables while other threads write them, failing with HTTP 500), which the
-tests' concurrency provokes. Serving requests one by one removes the race; real DynamoDB is
-unaffected, and the emulator is CPU-bound under the GIL anyway.
+tests' concurrency provokes. Connections are still accepted by many threads, so none is
+refused, but requests run one by one behind a lock. Real DynamoDB is unaffected, and the
+emulator is CPU-bound under the GIL anyway.
 """
 
 import argparse
+import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
+
+
+class Serialised:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            # Materialise the response inside the lock: a lazy body would run outside it.
+            return list(self.app(environ, start_response))
 
 
 def main() -> None:
@@ -17,7 +30,8 @@ def main() -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
-    run_simple(args.host, args.port, DomainDispatcherApplication(create_backend_app), threaded=False)
+    app = Serialised(DomainDispatcherApplication(create_backend_app))
+    run_simple(args.host, args.port, app, threaded=True)
 
 
 if __name__ == "__main__":

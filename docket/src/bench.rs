@@ -35,6 +35,16 @@ pub enum BenchCommand {
         #[arg(long, env = "AWS_ENDPOINT_URL")]
         endpoint: Option<String>,
     },
+    /// Compose and send one entry's notification to 1, 100 and 1,000 followers (outbox folder).
+    Fanout {
+        #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+        followers: Vec<usize>,
+    },
+    /// Time from a post until its notification is in the outbox, through the local queue worker.
+    NotifyLatency {
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Time from starting the `api` binary until it first asks the Runtime API for work.
     Startup {
         #[arg(long, default_value = "target/release/api")]
@@ -54,6 +64,8 @@ pub async fn run(command: BenchCommand) -> Result<(), String> {
     match command {
         BenchCommand::Api { engine, requests, concurrency, endpoint } => api(engine, requests, concurrency.max(1), endpoint).await,
         BenchCommand::Startup { binary, runs } => startup(&binary, runs.max(1)).await,
+        BenchCommand::Fanout { followers } => fanout(&followers).await,
+        BenchCommand::NotifyLatency { runs } => notify_latency(runs.max(1)).await,
     }
 }
 
@@ -246,5 +258,94 @@ async fn startup(binary: &std::path::Path, runs: usize) -> Result<(), String> {
         ms(times[times.len() / 2]),
         ms(times[times.len() - 1]),
     );
+    Ok(())
+}
+
+fn temp_path(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("docket-bench-{what}-{}", ulid::Ulid::new()))
+}
+
+/// A fresh local application on a temporary SQLite file, with an admin.
+async fn local_docket() -> Result<(Docket, docket_domain::Principal), String> {
+    let store = docket_embedded::SqliteItemStore::open(&temp_path("store.sqlite"), docket_domain::schema::tables()).map_err(|e| e.to_string())?;
+    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock));
+    let admin = docket.create_user_unchecked("Bench Admin", "bench@docket.localhost", Role::Admin).await.map_err(|e| e.to_string())?;
+    Ok((docket, docket_domain::Principal::Staff(admin)))
+}
+
+fn outbox_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()).unwrap_or(0)
+}
+
+async fn fanout(counts: &[usize]) -> Result<(), String> {
+    println!("| followers | emails | total ms | emails/s |");
+    println!("|---|---|---|---|");
+    for &count in counts {
+        let (docket, admin) = local_docket().await?;
+        let cases = docket.cases();
+        let case = cases.create(&admin, serde_json::json!({"subject": "Fan-out"}), None).await.map_err(|e| e.to_string())?.case;
+        for i in 0..count {
+            let user = docket
+                .create_user_unchecked(&format!("Follower {i}"), &format!("follower{i}@bench.test"), Role::Agent)
+                .await
+                .map_err(|e| e.to_string())?;
+            cases.follow(&admin, &case.id, Some(&user.id)).await.map_err(|e| e.to_string())?;
+        }
+        let (_, entry) = cases.post(&admin, &case.id, serde_json::json!({"body": "One entry for everyone"})).await.map_err(|e| e.to_string())?;
+        let outbox = temp_path("outbox");
+        let mailer = docket_embedded::OutboxMailer::new(outbox.clone()).map_err(|e| e.to_string())?;
+        let settings = crate::local::local_mail_settings();
+        let notifier = docket_domain::notify::Notifier { docket: &docket, mailer: &mailer, settings: &settings };
+        let message = serde_json::json!({"case_id": case.id, "entry_id": entry.id}).to_string();
+        let started = Instant::now();
+        let handled = notifier.handle(&message).await.map_err(|e| e.to_string())?;
+        let elapsed = started.elapsed();
+        if handled.sent != count || outbox_files(&outbox) != count {
+            return Err(format!("expected {count} emails, sent {} and found {} files", handled.sent, outbox_files(&outbox)));
+        }
+        println!("| {count} | {} | {:.1} | {:.0} |", handled.sent, elapsed.as_secs_f64() * 1000.0, count as f64 / elapsed.as_secs_f64());
+        let _ = std::fs::remove_dir_all(&outbox);
+    }
+    Ok(())
+}
+
+async fn notify_latency(runs: usize) -> Result<(), String> {
+    let queue = Arc::new(crate::worker::WakingQueue::new(
+        docket_embedded::SqliteQueue::in_memory("notify", 5).map_err(|e| e.to_string())?,
+    ));
+    let (docket, admin) = local_docket().await?;
+    let docket = docket.with_notify_queue(queue.clone());
+    let outbox = temp_path("outbox");
+    let handler = Arc::new(docket_notify::NotifyHandler {
+        docket: docket.clone(),
+        mailer: Arc::new(docket_embedded::OutboxMailer::new(outbox.clone()).map_err(|e| e.to_string())?),
+        settings: crate::local::local_mail_settings(),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(crate::worker::run(queue, handler, stopped));
+    let cases = docket.cases();
+    let case = cases.create(&admin, serde_json::json!({"subject": "Latency"}), None).await.map_err(|e| e.to_string())?.case;
+    let follower = docket.create_user_unchecked("Follower", "follower@bench.test", Role::Agent).await.map_err(|e| e.to_string())?;
+    cases.follow(&admin, &case.id, Some(&follower.id)).await.map_err(|e| e.to_string())?;
+    let mut latencies = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let before = outbox_files(&outbox);
+        let started = Instant::now();
+        cases.post(&admin, &case.id, serde_json::json!({"body": format!("post {i}")})).await.map_err(|e| e.to_string())?;
+        while outbox_files(&outbox) == before {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("no notification reached the outbox within 10 s".into());
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        latencies.push(started.elapsed());
+    }
+    let _ = stop.send(true);
+    let _ = worker.await;
+    latencies.sort();
+    let sample = Sample { name: "post → .eml in outbox", wall: latencies.iter().sum(), latencies };
+    println!("| operation | runs | per s | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|---|");
+    println!("{}", sample.row());
     Ok(())
 }

@@ -14,8 +14,9 @@ use docket_domain::{Docket, Principal};
 use docket_domain::notify::MailSettings;
 use docket_embedded::{FileBlobStore, OutboxMailer, SqliteItemStore, SqliteQueue};
 use docket_mail::compose::Address;
-use docket_notify::{NotifyHandler, Outcome};
-use docket_ports::Queue;
+use docket_notify::NotifyHandler;
+
+use crate::worker::{self, WakingQueue};
 use rand::RngCore;
 
 const DATABASE_FILE: &str = "docket.sqlite";
@@ -25,8 +26,6 @@ const OUTBOX_FOLDER: &str = "outbox";
 const NOTIFY_QUEUE: &str = "notify";
 /// Deliveries of a notify message before it moves to the dead letters.
 const NOTIFY_MAX_RECEIVES: u32 = 5;
-/// How long a received notify message stays hidden before a failed attempt is retried.
-const NOTIFY_VISIBILITY: Duration = Duration::from_secs(15);
 /// The address local notifications come from and replies go to.
 const LOCAL_MAIL_ADDRESS: &str = "support@docket.localhost";
 const FIRST_ADMIN_NAME: &str = "Administrator";
@@ -35,7 +34,7 @@ const FIRST_ADMIN_EMAIL: &str = "admin@docket.localhost";
 pub struct Installation {
     pub docket: Docket,
     pub keys: TokenKeys,
-    pub notify_queue: Arc<SqliteQueue>,
+    pub notify_queue: Arc<WakingQueue>,
     pub outbox: std::path::PathBuf,
 }
 
@@ -45,9 +44,9 @@ pub fn open(data: &Path) -> Result<Installation, String> {
     let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables())
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let secret = load_or_create_secret(&data.join(SECRET_FILE))?;
-    let notify_queue = Arc::new(
+    let notify_queue = Arc::new(WakingQueue::new(
         SqliteQueue::open(&data.join(DATABASE_FILE), NOTIFY_QUEUE, NOTIFY_MAX_RECEIVES).map_err(|e| format!("cannot open the notify queue: {e}"))?,
-    );
+    ));
     let blobs = FileBlobStore::new(data.join(BLOB_FOLDER)).map_err(|e| format!("cannot open the blob folder: {e}"))?;
     let docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(blobs)).with_notify_queue(notify_queue.clone());
     Ok(Installation { docket, keys: TokenKeys::new(&secret), notify_queue, outbox: data.join(OUTBOX_FOLDER) })
@@ -112,7 +111,7 @@ pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
         settings: local_mail_settings(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(notify_worker(installation.notify_queue.clone(), handler, stopped));
+    let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
@@ -122,61 +121,12 @@ pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
     Ok(())
 }
 
-fn local_mail_settings() -> MailSettings {
+pub fn local_mail_settings() -> MailSettings {
     MailSettings {
         from: Address { name: Some("Docket Support".into()), email: LOCAL_MAIL_ADDRESS.into() },
         reply_to: LOCAL_MAIL_ADDRESS.into(),
         message_id_domain: "docket.localhost".into(),
         provider_message_id_domain: None,
-    }
-}
-
-/// Works the notify queue as the notify function does on AWS: a message is acknowledged when
-/// handled, and otherwise reappears after its visibility timeout until it is dead-lettered.
-async fn notify_worker(queue: Arc<SqliteQueue>, handler: Arc<NotifyHandler>, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    while !*stopped.borrow() {
-        let deliveries = match queue.receive(10, NOTIFY_VISIBILITY).await {
-            Ok(deliveries) => deliveries,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the notify queue");
-                Vec::new()
-            }
-        };
-        if deliveries.is_empty() {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = stopped.changed() => {}
-            }
-            continue;
-        }
-        for delivery in deliveries {
-            if handler.handle_message(&delivery.message_id, &delivery.body).await == Outcome::Done
-                && let Err(error) = queue.ack(&delivery.receipt).await
-            {
-                tracing::warn!(%error, message_id = %delivery.message_id, "cannot acknowledge a notify message");
-            }
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod bench;
 mod local;
+mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

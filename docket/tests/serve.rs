@@ -105,6 +105,32 @@ async fn serve_token_create_list_update_and_stop_cleanly() {
     let own: Value = http.get(format!("{base}/cases")).bearer_auth(&portal).send().await.unwrap().json().await.unwrap();
     assert_eq!(own["items"].as_array().unwrap().len(), 1);
 
+    // WHEN the admin posts a public reply THEN the worker mails it to the portal customer (who
+    // follows their case) through the outbox, and not to the admin who wrote it
+    let posted = http
+        .post(format!("{base}/cases/{}/stream", case["number"]))
+        .bearer_auth(&admin)
+        .json(&json!({"body": "We are on it"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let outbox = data.join("outbox");
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = std::fs::read_dir(&outbox)
+            .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).filter(|m| m.contains("We are on it")).collect())
+            .unwrap_or_default();
+        if !mails.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mails.len(), 1, "one notification of the post expected in {}", outbox.display());
+    let to = mails[0].lines().find(|l| l.starts_with("To:")).unwrap_or_default().to_owned();
+    assert!(to.contains("ada@example.com"), "{to}");
+    assert!(mails[0].contains("Subject: [#1] Printer on fire"), "{}", mails[0]);
+
     // WHEN Ctrl-C is sent THEN the process stops cleanly
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(interrupted.success());
