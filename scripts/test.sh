@@ -50,7 +50,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 log "cargo test --workspace"
 cargo_log=$(mktemp)
 set +e
-cargo test --workspace "$@" 2>&1 | tee "$cargo_log"
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$cargo_log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$cargo_log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -105,12 +105,12 @@ async fn serve_token_create_list_update_and_stop_cleanly() {
     let own: Value = http.get(format!("{base}/cases")).bearer_auth(&portal).send().await.unwrap().json().await.unwrap();
     assert_eq!(own["items"].as_array().unwrap().len(), 1);
 
-    // WHEN the admin posts a public reply THEN the worker mails it to the portal customer (who
-    // follows their case) through the outbox, and not to the admin who wrote it
+    // WHEN the admin posts a public reply marked "email the customer" THEN the worker mails it to
+    // the case's contact through the outbox, and not to the admin who wrote it
     let posted = http
         .post(format!("{base}/cases/{}/stream", case["number"]))
         .bearer_auth(&admin)
-        .json(&json!({"body": "We are on it"}))
+        .json(&json!({"body": "We are on it", "email_customer": true}))
         .send()
         .await
         .unwrap();

@@ -12,6 +12,49 @@ use crate::problem::Problem;
 /// Largest request body accepted (a case description is at most 64 Ki characters).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The media type of a request body, lower-cased, without parameters.
+fn media_type(request: &Request) -> String {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
+fn unsupported_media_type(what: &str) -> Problem {
+    Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", format!("send the body as {what}"))
+        .with_field("Content-Type")
+}
+
+/// The whole body, within the route's size limit.
+async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large", "the request body is larger than this route accepts")
+        } else {
+            Problem::bad_request(format!("could not read the body: {rejection}"))
+        }
+    })
+}
+
+fn json_object(bytes: &[u8]) -> Result<Value, Problem> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", "the body must be a JSON object"));
+    }
+    Ok(value)
+}
+
 /// A JSON object body (`application/json` or `application/merge-patch+json`).
 pub struct JsonBody(pub Value);
 
@@ -19,44 +62,75 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if content_type != "application/json" && !content_type.ends_with("+json") {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                "send the body as application/json",
-            )
-            .with_field("Content-Type"));
+        if !is_json(&media_type(&request)) {
+            return Err(unsupported_media_type("application/json"));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body-too-large",
-                    "Body too large",
-                    format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                Problem::bad_request(format!("could not read the body: {rejection}"))
-            }
-        })?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", format!("the body is not valid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", "the body must be a JSON object"));
-        }
-        Ok(JsonBody(value))
+        let bytes = body_bytes(request, state).await?;
+        json_object(&bytes).map(JsonBody)
     }
+}
+
+/// A body sent by a web page: a JSON object, or an HTML form's
+/// `application/x-www-form-urlencoded` fields as a JSON object of strings.
+pub struct FormOrJsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for FormOrJsonBody {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let media_type = media_type(&request);
+        if is_json(&media_type) {
+            let bytes = body_bytes(request, state).await?;
+            return json_object(&bytes).map(FormOrJsonBody);
+        }
+        if media_type != "application/x-www-form-urlencoded" {
+            return Err(unsupported_media_type("application/json or application/x-www-form-urlencoded"));
+        }
+        let bytes = body_bytes(request, state).await?;
+        url_encoded_fields(&bytes).map(FormOrJsonBody)
+    }
+}
+
+fn malformed_form(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "malformed-form", "Malformed form data", detail)
+}
+
+/// Decodes `name=value&…` strictly: bad percent escapes, text that is not UTF-8 and fields
+/// sent twice are refused rather than guessed at.
+fn url_encoded_fields(bytes: &[u8]) -> Result<Value, Problem> {
+    let text = std::str::from_utf8(bytes).map_err(|_| malformed_form("the body is not UTF-8 text"))?;
+    let mut fields = serde_json::Map::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_decode(name)?;
+        if fields.insert(name.clone(), Value::String(percent_decode(value)?)).is_some() {
+            return Err(malformed_form(format!("the field {name:?} is sent twice")).with_field(name));
+        }
+    }
+    Ok(Value::Object(fields))
+}
+
+fn percent_decode(encoded: &str) -> Result<String, Problem> {
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => decoded.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let byte = hex
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| malformed_form("a % is not followed by two hex digits"))?;
+                decoded.push(byte);
+                i += 2;
+            }
+            other => decoded.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(decoded).map_err(|_| malformed_form("a field does not decode to UTF-8 text"))
 }
 
 /// Query-string parameters parsed strictly: unknown parameters are refused by name.
@@ -125,5 +199,21 @@ pub fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
         n @ 1..=100 => Ok(n),
         _ => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", "limit must be between 1 and 100")
             .with_field("limit")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn url_encoded_fields_decode_strictly() {
+        let fields = url_encoded_fields(b"name=Ada+L%C3%B6velace&email=ada%40example.com&empty=&flag").expect("valid");
+        assert_eq!(fields, json!({"name": "Ada Lövelace", "email": "ada@example.com", "empty": "", "flag": ""}));
+        for bad in [&b"name=%zz"[..], b"name=%4", b"name=%+1", b"name=%C3", b"a=1&a=2", b"name=\xff"] {
+            assert!(url_encoded_fields(bad).is_err(), "{:?} accepted", String::from_utf8_lossy(bad));
+        }
+        assert!(url_encoded_fields(&[b'a', b'=', 0xff]).is_err());
     }
 }

@@ -15,11 +15,21 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
-        Problem { kind: format!("urn:docket:problem:{slug}"), title, status: status.as_u16(), detail: detail.into(), field: None }
+        Problem {
+            kind: format!("urn:docket:problem:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+            retry_after_secs: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -60,6 +70,11 @@ impl From<DomainError> for Problem {
             }
             DomainError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
             DomainError::Unauthenticated(_) => Problem::unauthenticated(detail),
+            DomainError::RateLimited { retry_after_secs, .. } => {
+                let mut problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests", detail);
+                problem.retry_after_secs = Some(retry_after_secs.max(1));
+                problem
+            }
             DomainError::Transient(_) => {
                 tracing::warn!(error = %detail, "transient failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", "please retry shortly")
@@ -79,8 +94,9 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let retry_after = self.retry_after_secs.or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

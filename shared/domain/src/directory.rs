@@ -42,6 +42,8 @@ pub struct OwnedKey {
 pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const KIND: &'static str;
     const WRITE_POLICY: WritePolicy;
+    /// Kinds whose configuration only admins may read (agents read every other kind).
+    const ADMIN_ONLY_READS: bool = false;
     /// The fields a caller sends on create and patches on update.
     type Fields: Serialize + DeserializeOwned + Send;
 
@@ -55,6 +57,11 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
         Vec::new()
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
+        Vec::new()
+    }
+    /// Attributes of secondary indexes beyond `by_kind` the stored item carries (all strings;
+    /// an attribute left out keeps the item out of that sparse index).
+    fn index_attributes(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
 }
@@ -346,6 +353,9 @@ fn to_item<E: Entity>(entity: &E) -> DomainResult<Item> {
     item.insert("sk".into(), key.sk.into());
     item.insert("kind_pk".into(), E::KIND.into());
     item.insert("kind_sk".into(), format!("{}#{}", entity.name().to_lowercase(), entity.id()).into());
+    for (attribute, value) in entity.index_attributes() {
+        item.insert(attribute.into(), value.into());
+    }
     Ok(item)
 }
 
@@ -447,24 +457,31 @@ impl<'a> Directory<'a> {
 
     /// Ids of the members of a team, in a stable order.
     pub async fn team_member_ids(&self, team_id: &str) -> DomainResult<Vec<String>> {
+        self.owner_ids(&format!("TEAM#{team_id}"), "MEMBER#", usize::MAX).await
+    }
+
+    /// The owners of the lookup items of one partition whose sort key starts with `prefix`, in
+    /// sort-key order, at most `max` of them.
+    pub(crate) async fn owner_ids(&self, partition: &str, prefix: &str, max: usize) -> DomainResult<Vec<String>> {
         let mut ids = Vec::new();
         let mut after = None;
-        loop {
+        while ids.len() < max {
             let page = self
                 .store
                 .query(
-                    Query::table(DIRECTORY, format!("TEAM#{team_id}"))
-                        .range(docket_store::SortKeyRange::BeginsWith("MEMBER#".into()))
-                        .limit(500)
+                    Query::table(DIRECTORY, partition)
+                        .range(docket_store::SortKeyRange::BeginsWith(prefix.into()))
+                        .limit(500.min(max - ids.len()))
                         .after(after),
                 )
                 .await?;
             ids.extend(page.items.iter().filter_map(|i| i.get("owner_id").and_then(Value::as_str).map(str::to_owned)));
             match page.next {
                 Some(next) => after = Some(next),
-                None => return Ok(ids),
+                None => break,
             }
         }
+        Ok(ids)
     }
 
     /// Stores a new record with its lookup items, checking references and uniqueness atomically.
@@ -519,6 +536,19 @@ impl<'a> Directory<'a> {
         }
     }
 
+    /// Deletes `entity` with its lookup items if it is still the stored version.
+    pub async fn remove<E: Entity>(&self, entity: &E) -> DomainResult<()> {
+        let expected = entity.audit().version;
+        let key = directory_keys::entity(E::KIND, entity.id());
+        let mut ops = vec![WriteOp::Delete { table: DIRECTORY.into(), key, condition: Some(Condition::equals("version", expected)) }];
+        let mut labels = vec![Label::Version { expected }];
+        for owned in entity.owned_keys() {
+            ops.push(WriteOp::delete(DIRECTORY, owned.key));
+            labels.push(Label::Plain);
+        }
+        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+    }
+
     pub async fn settings(&self) -> DomainResult<Settings> {
         match self.store.get(DIRECTORY, &directory_keys::settings()).await? {
             Some(mut item) => {
@@ -551,7 +581,7 @@ pub struct DirectoryService<'a> {
 
 impl<'a> DirectoryService<'a> {
     fn may_read<E: Entity>(principal: &Principal) -> DomainResult<()> {
-        principal.require_staff().map(|_| ())
+        if E::ADMIN_ONLY_READS { principal.require_admin() } else { principal.require_staff().map(|_| ()) }
     }
 
     fn may_write<E: Entity>(principal: &Principal) -> DomainResult<()> {

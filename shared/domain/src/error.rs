@@ -19,6 +19,9 @@ pub enum DomainError {
     Forbidden(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many requests in a time window; worth retrying after the given number of seconds.
+    #[error("{reason}")]
+    RateLimited { reason: String, retry_after_secs: u64 },
     #[error("temporarily unavailable: {0}")]
     Transient(String),
     #[error("internal error: {0}")]

@@ -9,12 +9,15 @@ pub mod directory;
 pub mod error;
 pub mod fields;
 pub mod follows;
+pub mod knowledge;
 pub mod mask;
 pub mod model;
 pub mod notify;
+pub mod ratelimit;
 pub mod schema;
 pub mod stream;
 pub mod validate;
+pub mod webform;
 
 use std::sync::Arc;
 
@@ -79,6 +82,14 @@ impl Docket {
         DirectoryService { directory: self.directory(), clock: self.clock.as_ref() }
     }
 
+    pub fn knowledge(&self) -> knowledge::Knowledge<'_> {
+        knowledge::Knowledge { store: self.store.as_ref(), clock: self.clock.as_ref() }
+    }
+
+    pub fn web_forms(&self) -> webform::WebForms<'_> {
+        webform::WebForms { cases: self.cases() }
+    }
+
     /// Resolves an authenticated identity (a user id or a portal contact id) to a principal.
     /// Inactive users and contacts without portal access are refused.
     pub async fn principal(&self, id: &str) -> DomainResult<Principal> {
@@ -122,8 +133,7 @@ impl Docket {
 
     /// Writes a user without a calling principal: for bootstrapping and test fixtures.
     pub async fn create_user_unchecked(&self, name: &str, email: &str, role: Role) -> DomainResult<User> {
-        let now = self.clock.now();
-        let audit = Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 };
+        let audit = Audit::created("system", self.clock.now());
         let fields = directory::UserFields {
             name: name.into(),
             email: email.into(),

@@ -16,6 +16,13 @@ pub struct Audit {
     pub version: u64,
 }
 
+impl Audit {
+    /// The audit of a record `by` creates at `at` (version 1).
+    pub fn created(by: &str, at: OffsetDateTime) -> Self {
+        Audit { created_at: at, created_by: by.to_owned(), updated_at: at, updated_by: by.to_owned(), version: 1 }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub enum CaseStatus {
     New,

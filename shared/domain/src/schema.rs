@@ -19,6 +19,8 @@ pub const CASES_BY_ACCOUNT: &str = "by_account";
 pub const CASES_ALL: &str = "all_cases";
 /// Directory entities of one kind sorted by name (`<kind>`, `<lower-case name>#<id>`).
 pub const DIRECTORY_BY_KIND: &str = "by_kind";
+/// Knowledge-base articles the portal may read, by title (`PORTAL_ARTICLES`, `<lower-case title>#<id>`).
+pub const DIRECTORY_PORTAL_ARTICLES: &str = "portal_articles";
 
 pub fn tables() -> Vec<TableSpec> {
     vec![
@@ -33,11 +35,10 @@ pub fn tables() -> Vec<TableSpec> {
         },
         TableSpec {
             name: DIRECTORY,
-            indexes: vec![IndexSpec {
-                name: DIRECTORY_BY_KIND,
-                partition_attribute: "kind_pk",
-                sort_attribute: "kind_sk",
-            }],
+            indexes: vec![
+                IndexSpec { name: DIRECTORY_BY_KIND, partition_attribute: "kind_pk", sort_attribute: "kind_sk" },
+                IndexSpec { name: DIRECTORY_PORTAL_ARTICLES, partition_attribute: "portal_pk", sort_attribute: "portal_sk" },
+            ],
         },
         TableSpec { name: COUNTERS, indexes: vec![] },
     ]
@@ -67,6 +68,10 @@ pub mod case_keys {
     pub fn idempotency(caller: &str, key: &str) -> Key {
         Key::new(format!("IDEMPOTENCY#{caller}#{key}"), "IDEMPOTENCY")
     }
+    /// A knowledge-base article linked to a case, in the case's partition.
+    pub fn article_link(case_id: &str, article_id: &str) -> Key {
+        Key::new(case(case_id).pk, format!("ARTICLE#{article_id}"))
+    }
 }
 
 /// Keys of the items in the `directory` table.
@@ -94,8 +99,30 @@ pub mod directory_keys {
     pub fn settings() -> Key {
         Key::new("SETTINGS", "SETTINGS")
     }
+    /// Word index of article titles: one item per lower-cased title word and article.
+    pub fn article_word(word: &str, article_id: &str) -> Key {
+        Key::new(article_word_partition(word), format!("ARTICLE#{article_id}"))
+    }
+    pub fn article_word_partition(word: &str) -> String {
+        format!("KBWORD#{word}")
+    }
+    /// The inverse of a case's article link, in the article's partition.
+    pub fn article_case_link(article_id: &str, case_id: &str) -> Key {
+        Key::new(entity("article", article_id).pk, format!("CASE#{case_id}"))
+    }
 }
 
 pub fn case_number_counter() -> Key {
     Key::new("COUNTER#case_number", "COUNTER")
+}
+
+/// A fixed-window rate counter: `name` says what is counted, `window_start` (epoch seconds)
+/// which window. Each window is its own item, so a new window starts at zero without a reset.
+pub fn rate_counter(name: &str, window_start: i64) -> Key {
+    Key::new(format!("RATE#{name}#{window_start}"), "RATE")
+}
+
+/// What happened to the submissions of one web form (accepted, honeypot, rate-limited).
+pub fn form_stats(form_id: &str) -> Key {
+    Key::new(format!("FORMSTATS#{form_id}"), "FORMSTATS")
 }

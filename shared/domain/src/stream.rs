@@ -81,6 +81,8 @@ pub enum SystemEvent {
     PriorityChanged { from: Priority, to: Priority },
     LinksChanged { fields: Vec<String> },
     MadeInternal,
+    ArticleLinked { article_id: String },
+    ArticleUnlinked { article_id: String },
 }
 
 impl SystemEvent {

@@ -85,6 +85,31 @@ pub fn domain_name(field: &str, value: &str) -> DomainResult<String> {
     Ok(value)
 }
 
+/// A web origin as browsers send it in `Origin`: `http(s)://host[:port]`, lower-cased, with no
+/// path. The host is a domain name, `localhost` or an IPv4 address.
+pub fn origin(field: &str, value: &str) -> DomainResult<String> {
+    let normalized = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bad = || DomainError::invalid(field, format!("{normalized:?} is not an origin like https://www.example.com"));
+    let (scheme, authority) = normalized.split_once("://").ok_or_else(bad)?;
+    if !matches!(scheme, "http" | "https") || authority.contains(['/', '?', '#', '@']) {
+        return Err(bad());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Err(bad());
+    }
+    let host_ok = host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok() || domain_name(field, host).is_ok();
+    if !host_ok {
+        return Err(bad());
+    }
+    Ok(normalized)
+}
+
 /// A list without duplicates and with a bounded length, each element checked by `check`.
 pub fn list(
     field: &str,
@@ -122,6 +147,15 @@ mod tests {
         assert_eq!(email("emails", "Ada@Example.COM").unwrap(), "ada@example.com");
         for bad in ["ada", "@example.com", "ada@", "ada@localhost", "a b@example.com", "<a@example.com>"] {
             assert!(email("emails", bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert_eq!(origin("o", "HTTPS://www.Example.com/").unwrap(), "https://www.example.com");
+        assert_eq!(origin("o", "http://localhost:8080").unwrap(), "http://localhost:8080");
+        for bad in ["www.example.com", "ftp://example.com", "https://example.com/form", "https://example.com:0", "https://a@example.com", "null"] {
+            assert!(origin("o", bad).is_err(), "{bad} accepted");
         }
     }
 

@@ -1,0 +1,395 @@
+//! Web forms (SPEC F12): admins configure forms; anyone may submit one, without signing in.
+//!
+//! A form is a directory entity (`FORM#<id>` / `FORM`, admin-only to read and write). A
+//! submission is untrusted from end to end, so it is held by several independent guards: a
+//! honeypot field that people never fill (a filled one is answered as accepted and dropped),
+//! strict field parsing with size limits, a global per-form and a per-sender rate limit, and
+//! allowed origins (checked by the HTTP edge, which sees the `Origin` header). An accepted
+//! submission finds or creates the sender's contact by email address and opens a case with
+//! source `web_form`; the answer never tells the sender anything about the case.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cases::{CaseFields, Cases};
+use crate::clock::new_id;
+use crate::directory::{ContactFields, Directory, Entity, OwnedKey, Reference, WritePolicy};
+use crate::error::{DomainError, DomainResult};
+use crate::fields;
+use crate::model::{Audit, Contact, Source, Team};
+use crate::ratelimit::FixedWindow;
+use crate::schema::{COUNTERS, form_stats};
+use crate::stream::Author;
+use crate::validate::{self, MAX_NAME, MAX_SUBJECT};
+
+/// Name of the honeypot field: hidden from people by CSS, attractive to bots.
+pub const HONEYPOT_FIELD: &str = "website";
+/// Longest message a submission may carry, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// Most origins one form may allow.
+pub const MAX_ORIGINS: usize = 20;
+/// Subjects derived from the message are cut to this many characters.
+const DERIVED_SUBJECT_CHARS: usize = 80;
+const SENDER_WINDOW_SECS: i64 = 3600;
+const FORM_WINDOW_SECS: i64 = 60;
+
+/// Whether a form asks for a field or merely offers it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    #[default]
+    Required,
+    Optional,
+}
+
+/// Which fields a form asks for. The email address is always required: the sender's contact is
+/// found or created by it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRules {
+    #[serde(default)]
+    pub name: Requirement,
+    #[serde(default)]
+    pub subject: Requirement,
+    #[serde(default)]
+    pub message: Requirement,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Submissions one email address may send per hour (over all forms).
+    #[serde(default = "default_per_sender_per_hour")]
+    pub per_sender_per_hour: u32,
+    /// Submissions the form takes per minute from everyone together.
+    #[serde(default = "default_per_form_per_minute")]
+    pub per_form_per_minute: u32,
+}
+
+fn default_per_sender_per_hour() -> u32 {
+    5
+}
+
+fn default_per_form_per_minute() -> u32 {
+    60
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { per_sender_per_hour: default_per_sender_per_hour(), per_form_per_minute: default_per_form_per_minute() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebForm {
+    pub id: String,
+    pub name: String,
+    /// Origins (`https://www.example.com`) whose pages may post this form from a browser.
+    pub allowed_origins: Vec<String>,
+    /// The team new cases go to.
+    pub team_id: Option<String>,
+    /// The group mailbox address the form stands for (recorded; mailboxes arrive with F6).
+    pub mailbox: Option<String>,
+    pub fields: FieldRules,
+    pub rate_limits: RateLimits,
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+impl WebForm {
+    /// Whether a browser page of `origin` may post this form.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        validate::origin("Origin", origin).is_ok_and(|o| self.allowed_origins.contains(&o))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebFormFields {
+    pub name: String,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    pub team_id: Option<String>,
+    pub mailbox: Option<String>,
+    #[serde(default)]
+    pub fields: FieldRules,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn limit(field: &str, value: u32) -> DomainResult<u32> {
+    if (1..=10_000).contains(&value) { Ok(value) } else { Err(DomainError::invalid(field, "must be between 1 and 10000")) }
+}
+
+impl Entity for WebForm {
+    const KIND: &'static str = "form";
+    const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
+    const ADMIN_ONLY_READS: bool = true;
+    type Fields = WebFormFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> WebFormFields {
+        WebFormFields {
+            name: self.name.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            team_id: self.team_id.clone(),
+            mailbox: self.mailbox.clone(),
+            fields: self.fields.clone(),
+            rate_limits: self.rate_limits.clone(),
+            enabled: self.enabled,
+        }
+    }
+    fn build(id: String, f: WebFormFields, audit: Audit) -> DomainResult<Self> {
+        Ok(WebForm {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            allowed_origins: validate::list("allowed_origins", &f.allowed_origins, MAX_ORIGINS, validate::origin)?,
+            team_id: f.team_id.as_deref().map(|t| validate::id("team_id", t)).transpose()?,
+            mailbox: f.mailbox.as_deref().map(|m| validate::email("mailbox", m)).transpose()?,
+            fields: f.fields,
+            rate_limits: RateLimits {
+                per_sender_per_hour: limit("rate_limits.per_sender_per_hour", f.rate_limits.per_sender_per_hour)?,
+                per_form_per_minute: limit("rate_limits.per_form_per_minute", f.rate_limits.per_form_per_minute)?,
+            },
+            enabled: f.enabled,
+            audit,
+        })
+    }
+    fn references(&self) -> Vec<Reference> {
+        self.team_id.iter().map(|id| Reference { field: "team_id", kind: Team::KIND, id: id.clone() }).collect()
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        Vec::new()
+    }
+}
+
+/// A submission as sent: every field a string, nothing else accepted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Submission {
+    name: Option<String>,
+    email: Option<String>,
+    subject: Option<String>,
+    message: Option<String>,
+    /// [`HONEYPOT_FIELD`].
+    website: Option<String>,
+}
+
+/// The validated content of a submission.
+struct Accepted {
+    name: String,
+    email: String,
+    subject: String,
+    message: String,
+}
+
+/// What became of a submission. The sender is told the same either way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A case was opened.
+    Accepted { case_id: String, case_number: u64, contact_id: String, new_contact: bool },
+    /// The honeypot was filled: nothing was created.
+    Discarded,
+}
+
+/// Counts of what happened to a form's submissions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FormStats {
+    #[serde(default)]
+    pub accepted: u64,
+    #[serde(default)]
+    pub honeypot: u64,
+    #[serde(default)]
+    pub rate_limited: u64,
+}
+
+pub struct WebForms<'a> {
+    pub(crate) cases: Cases<'a>,
+}
+
+impl<'a> WebForms<'a> {
+    fn directory(&self) -> Directory<'a> {
+        Directory::new(self.cases.store)
+    }
+
+    /// The form a public request names: 404 when there is none, 403 when it is switched off.
+    pub async fn public_form(&self, id: &str) -> DomainResult<WebForm> {
+        let form: WebForm = self.directory().get(id).await?.ok_or_else(|| DomainError::not_found(format!("form {id}")))?;
+        if !form.enabled {
+            return Err(DomainError::Forbidden(format!("form {id} does not take submissions")));
+        }
+        Ok(form)
+    }
+
+    /// Takes one submission of an enabled form (the edge has checked its origin).
+    pub async fn submit(&self, form: &WebForm, body: Value) -> DomainResult<Outcome> {
+        let submission: Submission = fields::parse(body)?;
+        if submission.website.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            tracing::info!(form = %form.id, outcome = "honeypot", "web form submission discarded");
+            self.count(form, "honeypot").await;
+            return Ok(Outcome::Discarded);
+        }
+        let store = self.cases.store;
+        let clock = self.cases.clock;
+        let everyone = FixedWindow { name: format!("form#{}", form.id), limit: form.rate_limits.per_form_per_minute, window_secs: FORM_WINDOW_SECS };
+        self.limited(form, everyone.hit(store, clock, "submissions to this form").await).await?;
+        let accepted = validate_submission(form, submission)?;
+        let sender = FixedWindow { name: format!("sender#{}", accepted.email), limit: form.rate_limits.per_sender_per_hour, window_secs: SENDER_WINDOW_SECS };
+        self.limited(form, sender.hit(store, clock, "submissions from this address").await).await?;
+
+        let (contact, new_contact) = self.sender_contact(&accepted.name, &accepted.email).await?;
+        let fields = CaseFields {
+            subject: accepted.subject,
+            description: accepted.message,
+            status: None,
+            priority: Default::default(),
+            case_type: None,
+            category: None,
+            source: Some(Source::WebForm),
+            account_id: None,
+            contact_ids: vec![contact.id.clone()],
+            lead_id: None,
+            assignee_id: None,
+            team_ids: form.team_id.iter().cloned().collect(),
+            internal: false,
+            parent_id: None,
+        };
+        let created = self.cases.open(&Author::system(), fields, None).await?;
+        tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, new_contact, outcome = "accepted", "web form submission accepted");
+        self.count(form, "accepted").await;
+        Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number, contact_id: contact.id, new_contact })
+    }
+
+    async fn limited(&self, form: &WebForm, result: DomainResult<()>) -> DomainResult<()> {
+        if let Err(DomainError::RateLimited { .. }) = &result {
+            tracing::info!(form = %form.id, outcome = "rate_limited", "web form submission refused");
+            self.count(form, "rate_limited").await;
+        }
+        result
+    }
+
+    /// Counts an outcome. The counts are for admins' eyes: a failure is logged, never answered.
+    async fn count(&self, form: &WebForm, outcome: &str) {
+        if let Err(error) = self.cases.store.increment(COUNTERS, &form_stats(&form.id), outcome, 1).await {
+            tracing::warn!(form = %form.id, outcome, %error, "could not count a web form outcome");
+        }
+    }
+
+    /// The contact owning the address, or a new one (linked to the account of its domain).
+    /// Nothing about an existing contact is changed by what an unverified sender typed.
+    async fn sender_contact(&self, name: &str, email: &str) -> DomainResult<(Contact, bool)> {
+        let directory = self.directory();
+        if let Some(contact) = directory.contact_by_email(email).await? {
+            return Ok((contact, false));
+        }
+        let account_id = match email.rsplit_once('@') {
+            Some((_, domain)) => directory.account_by_domain(domain).await?.map(|a| a.id),
+            None => None,
+        };
+        let fields = ContactFields { name: name.to_owned(), emails: vec![email.to_owned()], phone: None, account_id, portal: None };
+        let contact = Contact::build(new_id(), fields, Audit::created("system", self.cases.clock.now()))?;
+        match directory.insert(&contact).await {
+            Ok(()) => {
+                tracing::info!(contact = %contact.id, "contact created from a web form");
+                Ok((contact, true))
+            }
+            // A concurrent submission from the same address created it first.
+            Err(DomainError::Conflict { .. }) => directory
+                .contact_by_email(email)
+                .await?
+                .map(|c| (c, false))
+                .ok_or_else(|| DomainError::Transient("the sender's contact is being written".into())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What happened to a form's submissions (admins).
+    pub async fn stats(&self, principal: &crate::Principal, id: &str) -> DomainResult<FormStats> {
+        principal.require_admin()?;
+        let form: WebForm = self.directory().require(id).await?;
+        match self.cases.store.get(COUNTERS, &form_stats(&form.id)).await? {
+            Some(item) => crate::directory::from_item(item),
+            None => Ok(FormStats::default()),
+        }
+    }
+}
+
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn required(field: &str, rule: Requirement, value: Option<String>) -> DomainResult<Option<String>> {
+    match (present(value), rule) {
+        (None, Requirement::Required) => Err(DomainError::invalid(field, "is required")),
+        (value, _) => Ok(value),
+    }
+}
+
+fn validate_submission(form: &WebForm, s: Submission) -> DomainResult<Accepted> {
+    let email = present(s.email).ok_or_else(|| DomainError::invalid("email", "is required"))?;
+    let email = validate::email("email", &email)?;
+    let message = match required("message", form.fields.message, s.message)? {
+        Some(m) => validate::long_text("message", m.trim(), MAX_MESSAGE_CHARS)?,
+        None => String::new(),
+    };
+    let name = match required("name", form.fields.name, s.name)? {
+        Some(n) => validate::line("name", &n, MAX_NAME)?,
+        // The part before the @ is the best name an address offers.
+        None => email.split('@').next().unwrap_or(&email).to_owned(),
+    };
+    let subject = match required("subject", form.fields.subject, s.subject)? {
+        Some(subject) => validate::line("subject", &subject, MAX_SUBJECT)?,
+        None => derived_subject(&message, &form.name),
+    };
+    Ok(Accepted { name, email, subject, message })
+}
+
+/// A subject for a form without one: the message's first line, shortened, or the form's name.
+fn derived_subject(message: &str, form_name: &str) -> String {
+    let first_line: String = message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut subject: String = first_line.chars().take(DERIVED_SUBJECT_CHARS).collect();
+    if first_line.chars().count() > DERIVED_SUBJECT_CHARS {
+        subject.push('…');
+    }
+    if subject.trim().is_empty() { format!("Message from web form {form_name}") } else { subject }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_honeypot_field_is_part_of_a_submission() {
+        let parsed: Submission = fields::parse(serde_json::json!({ HONEYPOT_FIELD: "http://spam.example" })).expect("parses");
+        assert_eq!(parsed.website.as_deref(), Some("http://spam.example"));
+    }
+
+    #[test]
+    fn subjects_are_derived_from_the_first_line() {
+        assert_eq!(derived_subject("\n  Printer\tjams  \nmore", "Contact"), "Printer jams");
+        assert_eq!(derived_subject("", "Contact"), "Message from web form Contact");
+        assert_eq!(derived_subject(&"x".repeat(100), "C").chars().count(), DERIVED_SUBJECT_CHARS + 1);
+    }
+}
