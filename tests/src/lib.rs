@@ -53,7 +53,17 @@ pub async fn store(engine: Engine) -> Arc<dyn ItemStore> {
 }
 
 pub async fn docket(engine: Engine) -> Docket {
-    Docket::new(store(engine).await, Arc::new(SystemClock))
+    docket_with_clock(engine, Arc::new(SystemClock)).await
+}
+
+/// A fresh application whose time is `clock` (a `ManualClock` for tests of time windows).
+pub async fn docket_with_clock(engine: Engine, clock: Arc<dyn docket_domain::clock::Clock>) -> Docket {
+    Docket::new(store(engine).await, clock)
+}
+
+/// The `id` of a record in a reply body.
+pub fn id_of(record: &Value) -> String {
+    record["id"].as_str().unwrap_or_else(|| panic!("no id in {record}")).to_owned()
 }
 
 /// The API router on a fresh store, with an admin and a way to mint tokens.
@@ -109,6 +119,22 @@ impl TestApi {
 
     pub fn admin_token(&self) -> String {
         self.token(&self.admin.id)
+    }
+
+    /// Creates a record with a POST that must answer 201; returns the body.
+    pub async fn create(&self, token: &str, path: &str, body: Value) -> Value {
+        let reply = self.call(Method::POST, path, Some(token), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "creating at {path}: {}", reply.body);
+        reply.body
+    }
+
+    /// A contact granted portal access by the admin, and a token for it. `portal` is the grant,
+    /// e.g. `{"role": "own_cases"}`.
+    pub async fn portal_contact(&self, name: &str, email: &str, account_id: Option<&str>, portal: Value) -> (Value, String) {
+        let body = serde_json::json!({"name": name, "emails": [email], "account_id": account_id, "portal": portal});
+        let contact = self.create(&self.admin_token(), "/contacts", body).await;
+        let token = self.token(&id_of(&contact));
+        (contact, token)
     }
 
     /// Sends a request; `body` is sent as JSON when given.

@@ -8,6 +8,7 @@ use axum::body::Body;
 use docket_api::{AppState, Authenticator, router};
 use docket_domain::directory::Directory;
 use docket_domain::model::{Audit, Contact, PortalAccess, PortalRole, Role, Scope, User};
+use docket_domain::webform::WebForm;
 use docket_e2e::{Engine, on_both_engines};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -26,6 +27,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("api-08-portal-list-cases.json", 200),
     ("api-09-bad-json.json", 400),
     ("api-10-no-token.json", 401),
+    ("api-11-form-submission.json", 202),
 ];
 
 fn events_dir() -> PathBuf {
@@ -37,7 +39,7 @@ fn audit() -> Audit {
     Audit { created_at: now, created_by: "test".into(), updated_at: now, updated_by: "test".into(), version: 1 }
 }
 
-/// The principals the sample events' claims name.
+/// The principals the sample events' claims name, and the web form one of them posts.
 async fn seed_principals(directory: &Directory<'_>) {
     let admin = User {
         id: "user-events-admin".into(),
@@ -61,6 +63,19 @@ async fn seed_principals(directory: &Directory<'_>) {
         audit: audit(),
     };
     directory.insert(&portal).await.expect("portal contact");
+    // The public web form of the submission sample (no authorizer on its route).
+    let form = WebForm {
+        id: "form-events-contact".into(),
+        name: "Events contact form".into(),
+        allowed_origins: vec!["https://www.events.example.com".into()],
+        team_id: None,
+        mailbox_id: None,
+        fields: Default::default(),
+        rate_limits: Default::default(),
+        enabled: true,
+        audit: audit(),
+    };
+    directory.insert(&form).await.expect("web form");
 }
 
 async fn api_handler_answers_every_sample_event(engine: Engine) {

@@ -21,7 +21,7 @@ fn documented_operations_are_exactly_the_routes() {
             item.as_object()
                 .expect("path item")
                 .keys()
-                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .filter(|k| ["get", "post", "put", "patch", "delete", "options"].contains(&k.as_str()))
                 .map(move |method| (method.to_uppercase(), path.clone()))
         })
         .collect();
@@ -70,6 +70,30 @@ fn every_operation_documents_its_success_and_parameters() {
         for (method, operation) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
             let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}: responses"));
             assert!(responses.keys().any(|code| code.starts_with('2')), "{method} {path}: no success response");
+        }
+    }
+}
+
+/// Every operation the document does not declare public (`security: []`) refuses a caller
+/// without a token, and every public one answers without asking for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_operations_documented_as_public_work_without_a_token() {
+    // GIVEN the API (storage plays no part in authentication: one engine is enough)
+    let api = docket_e2e::TestApi::new(docket_e2e::Engine::Sqlite).await;
+    let doc = document();
+    for (method, path, _) in route_table() {
+        let operation = &doc["paths"][path][method.to_lowercase()];
+        let public = operation["security"].as_array().is_some_and(Vec::is_empty);
+        // WHEN it is called without a token, with placeholder ids in the path
+        let concrete: String = path.split('/').map(|s| if s.starts_with('{') { "01PLACEHOLDER" } else { s }).collect::<Vec<_>>().join("/");
+        let method = axum::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let body = matches!(method, axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH).then(|| "{}".to_owned());
+        let reply = api.send(method.clone(), &concrete, None, &[], body).await;
+        // THEN a protected operation answers 401, a public one anything but 401
+        if public {
+            assert_ne!(reply.status, 401, "{method} {path} is documented as public: {}", reply.body);
+        } else {
+            reply.assert_problem(401, None);
         }
     }
 }

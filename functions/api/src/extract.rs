@@ -214,6 +214,5 @@ mod tests {
         for bad in [&b"name=%zz"[..], b"name=%4", b"name=%+1", b"name=%C3", b"a=1&a=2", b"name=\xff"] {
             assert!(url_encoded_fields(bad).is_err(), "{:?} accepted", String::from_utf8_lossy(bad));
         }
-        assert!(url_encoded_fields(&[b'a', b'=', 0xff]).is_err());
     }
 }

@@ -1,17 +1,21 @@
 //! The routes of the API. [`route_table`] is the single list the router is built from, and the
 //! OpenAPI test compares `/openapi.json` against it, so the document cannot drift from the code.
 
+mod forms;
+mod knowledge;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::routing::{MethodRouter, delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
 use docket_domain::directory::Entity;
-use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Team, User};
+use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
+use docket_domain::webform::WebForm;
 use docket_store::Cursor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,12 +47,27 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
         ("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower)),
         ("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower)),
         ("GET", "/me/follows", get(my_follows)),
+        ("GET", "/cases/{case_ref}/articles", get(knowledge::list_case_articles)),
+        ("PUT", "/cases/{case_ref}/articles/{article_id}", put(knowledge::link_article)),
+        ("DELETE", "/cases/{case_ref}/articles/{article_id}", delete(knowledge::unlink_article)),
+        ("POST", "/articles", post(knowledge::create_article)),
+        ("GET", "/articles", get(knowledge::list_articles)),
+        ("GET", "/articles/{article_id}", get(knowledge::get_article)),
+        ("PATCH", "/articles/{article_id}", patch(knowledge::update_article)),
+        ("DELETE", "/articles/{article_id}", delete(knowledge::delete_article)),
+        ("GET", "/forms/{form_id}/stats", get(forms::form_stats)),
+        // Public: no token (their handlers take no Caller), their own body limit and CORS.
+        ("POST", "/forms/{form_id}/submissions", post(forms::submit).layer(DefaultBodyLimit::max(forms::MAX_SUBMISSION_BYTES))),
+        ("OPTIONS", "/forms/{form_id}/submissions", options(forms::preflight)),
+        ("GET", "/forms/{form_id}/embed.html", get(forms::embed)),
     ];
     directory_routes::<User>(&mut table, "/users", "/users/{id}");
     directory_routes::<Team>(&mut table, "/teams", "/teams/{id}");
     directory_routes::<Account>(&mut table, "/accounts", "/accounts/{id}");
     directory_routes::<Contact>(&mut table, "/contacts", "/contacts/{id}");
     directory_routes::<Lead>(&mut table, "/leads", "/leads/{id}");
+    directory_routes::<Mailbox>(&mut table, "/mailboxes", "/mailboxes/{id}");
+    directory_routes::<WebForm>(&mut table, "/forms", "/forms/{form_id}");
     table
 }
 

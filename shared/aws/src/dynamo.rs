@@ -30,6 +30,8 @@ use docket_store::{
 };
 use serde_json::Value;
 
+use crate::errors::{self, Service};
+
 /// The attributes of one item as the SDK carries them.
 type Attributes = HashMap<String, AttributeValue>;
 
@@ -63,6 +65,31 @@ const TRANSIENT_ERROR_CODES: [&str; 8] = [
     "TransactionConflictException",
     "TransactionInProgressException",
 ];
+
+const DYNAMODB: Service = Service {
+    name: "DynamoDB",
+    transient_codes: &TRANSIENT_ERROR_CODES,
+};
+
+/// Puts a prepared write's [`Target`] (table, condition, placeholder maps) on a request builder.
+/// The SDK has one builder per kind of write, alone or in a transaction, with these setters alike
+/// but no common trait; setting all four in one place keeps any request from losing the
+/// placeholders its expressions use.
+macro_rules! targeting {
+    ($builder:expr, $target:expr) => {{
+        let Target {
+            table,
+            condition,
+            names,
+            values,
+        } = $target;
+        $builder
+            .table_name(table)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+    }};
+}
 
 /// [`ItemStore`] on DynamoDB. Cloning is cheap: the SDK client is shared.
 #[derive(Debug, Clone)]
@@ -186,11 +213,13 @@ impl DynamoItemStore {
         };
         let (names, values) = placeholders.into_maps();
         Ok(PreparedWrite {
-            table: self.physical_name(spec.name),
             action,
-            condition,
-            names,
-            values,
+            target: Target {
+                table: self.physical_name(spec.name),
+                condition,
+                names,
+                values,
+            },
         })
     }
 }
@@ -232,47 +261,23 @@ impl ItemStore for DynamoItemStore {
                 Err(StoreError::ConditionFailed)
             };
         }
-        let PreparedWrite {
-            table,
-            action,
-            condition,
-            names,
-            values,
-        } = self.prepare(&op)?;
+        let PreparedWrite { action, target } = self.prepare(&op)?;
         match action {
-            Action::Put(item) => self
-                .client
-                .put_item()
-                .table_name(table)
+            Action::Put(item) => targeting!(self.client.put_item(), target)
                 .set_item(Some(item))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
                 .send()
                 .await
                 .map(drop)
                 .map_err(classify),
-            Action::Delete(key) => self
-                .client
-                .delete_item()
-                .table_name(table)
+            Action::Delete(key) => targeting!(self.client.delete_item(), target)
                 .set_key(Some(key))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
                 .send()
                 .await
                 .map(drop)
                 .map_err(classify),
-            Action::Update { key, expression } => self
-                .client
-                .update_item()
-                .table_name(table)
+            Action::Update { key, expression } => targeting!(self.client.update_item(), target)
                 .set_key(Some(key))
                 .update_expression(expression)
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
                 .send()
                 .await
                 .map(drop)
@@ -464,8 +469,14 @@ impl ItemStore for DynamoItemStore {
 
 /// A write turned into what the SDK sends, before it is sent alone or inside a transaction.
 struct PreparedWrite {
-    table: String,
     action: Action,
+    target: Target,
+}
+
+/// What every request of a write carries besides its action: the table, and the condition with
+/// the placeholders of all its expressions.
+struct Target {
+    table: String,
     condition: Option<String>,
     names: Option<HashMap<String, String>>,
     values: Option<Attributes>,
@@ -480,53 +491,31 @@ enum Action {
 
 impl PreparedWrite {
     fn into_transact_item(self) -> Result<TransactWriteItem, StoreError> {
-        let PreparedWrite {
-            table,
-            action,
-            condition,
-            names,
-            values,
-        } = self;
+        let PreparedWrite { action, target } = self;
         let item = TransactWriteItem::builder();
         let item = match action {
             Action::Put(attributes) => item.put(
-                Put::builder()
-                    .table_name(table)
+                targeting!(Put::builder(), target)
                     .set_item(Some(attributes))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(build_failure)?,
             ),
             Action::Delete(key) => item.delete(
-                Delete::builder()
-                    .table_name(table)
+                targeting!(Delete::builder(), target)
                     .set_key(Some(key))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(build_failure)?,
             ),
             Action::Check(key) => item.condition_check(
-                ConditionCheck::builder()
-                    .table_name(table)
+                targeting!(ConditionCheck::builder(), target)
                     .set_key(Some(key))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(build_failure)?,
             ),
             Action::Update { key, expression } => item.update(
-                UpdateAction::builder()
-                    .table_name(table)
+                targeting!(UpdateAction::builder(), target)
                     .set_key(Some(key))
                     .update_expression(expression)
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(build_failure)?,
             ),
@@ -1092,31 +1081,12 @@ fn classify<E>(error: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let described = DisplayErrorContext(&error).to_string();
-    tracing::debug!(error = %described, "DynamoDB call failed");
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Transient(described)
-        }
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or_default();
-            let message = context.err().message().unwrap_or_default();
-            match code {
-                "ConditionalCheckFailedException" => StoreError::ConditionFailed,
-                "ValidationException" => StoreError::Validation(message.to_owned()),
-                _ if TRANSIENT_ERROR_CODES.contains(&code)
-                    || context.raw().status().is_server_error() =>
-                {
-                    StoreError::Transient(format!(
-                        "HTTP {} {code}: {message} ({described})",
-                        context.raw().status().as_u16()
-                    ))
-                }
-                _ => StoreError::Backend(format!("{code}: {message}")),
-            }
-        }
-        _ => StoreError::Backend(described),
-    }
+    errors::classify(&DYNAMODB, None, error, |answer| match answer.code {
+        "ConditionalCheckFailedException" => Some(StoreError::ConditionFailed),
+        "ValidationException" => Some(StoreError::Validation(answer.message.to_owned())),
+        _ => None,
+    })
+    .into()
 }
 
 #[cfg(test)]
@@ -1361,6 +1331,40 @@ mod tests {
             ),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn failed_conditions_and_refused_requests_keep_their_meaning() {
+        // GIVEN answers of DynamoDB with a failed condition, a refused request and throttling
+        let answer = |code: &str| {
+            let error = aws_sdk_dynamodb::operation::put_item::PutItemError::generic(
+                aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                    .code(code)
+                    .message("m")
+                    .build(),
+            );
+            SdkError::service_error(
+                error,
+                HttpResponse::new(400.try_into().expect("valid status"), "".into()),
+            )
+        };
+
+        // WHEN classified THEN each becomes the store error the port defines for it
+        assert!(matches!(
+            classify(answer("ConditionalCheckFailedException")),
+            StoreError::ConditionFailed
+        ));
+        assert!(
+            matches!(classify(answer("ValidationException")), StoreError::Validation(m) if m == "m")
+        );
+        assert!(matches!(
+            classify(answer("ProvisionedThroughputExceededException")),
+            StoreError::Transient(_)
+        ));
+        assert!(matches!(
+            classify(answer("AccessDeniedException")),
+            StoreError::Backend(_)
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod dynamo;
+mod errors;
 mod ses;
 pub use ses::SesMailer;
 mod s3;

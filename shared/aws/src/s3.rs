@@ -10,7 +10,9 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key};
+use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key, validate_content_type};
+
+use crate::errors::{self, Service};
 
 /// Error codes S3 answers when a retry may succeed: it is overloaded or a conflicting operation
 /// is in flight, or the upload stalled (`RequestTimeout` comes with HTTP 400, not 5xx).
@@ -27,8 +29,10 @@ const TRANSIENT_ERROR_CODES: [&str; 7] = [
 /// Error codes meaning the request itself is unacceptable, so a retry would fail alike.
 const INVALID_REQUEST_CODES: [&str; 3] = ["InvalidArgument", "KeyTooLongError", "EntityTooLarge"];
 
-/// Longest content type accepted, far above any real media type.
-const MAX_CONTENT_TYPE_LEN: usize = 255;
+const S3: Service = Service {
+    name: "S3",
+    transient_codes: &TRANSIENT_ERROR_CODES,
+};
 
 /// [`BlobStore`] on an S3 bucket. Cloning is cheap: the SDK client is shared.
 #[derive(Debug, Clone)]
@@ -175,90 +179,16 @@ impl BlobStore for S3BlobStore {
     }
 }
 
-/// Refuses content types that could not travel as an HTTP header unchanged (the SDK would fail
-/// late and obscurely, or S3 would trim them), with the same rule as the folder adapter: the
-/// blob conformance suite holds both to it.
-fn validate_content_type(content_type: &str) -> Result<(), PortError> {
-    let ok = !content_type.is_empty()
-        && content_type.len() <= MAX_CONTENT_TYPE_LEN
-        && content_type.trim() == content_type
-        && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(PortError::Invalid(format!(
-            "invalid content type {content_type:?}"
-        )))
-    }
-}
-
 /// Classifies an SDK failure so callers know whether a retry may help: network failures,
-/// timeouts, throttling and 5xx answers are transient.
+/// timeouts, throttling and 5xx answers are transient, a request S3 refuses as such is invalid.
 fn classify<E>(action: &str, error: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let described = DisplayErrorContext(&error).to_string();
-    tracing::debug!(error = %described, action, "S3 call failed");
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PortError::Transient(format!("{action}: {described}"))
-        }
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or_default();
-            let message = context.err().message().unwrap_or_default();
-            let status = context.raw().status();
-            if TRANSIENT_ERROR_CODES.contains(&code) || status.is_server_error() {
-                PortError::Transient(format!(
-                    "{action}: HTTP {} {code}: {message}",
-                    status.as_u16()
-                ))
-            } else if INVALID_REQUEST_CODES.contains(&code) {
-                PortError::Invalid(format!("{action}: {code}: {message}"))
-            } else {
-                PortError::Backend(format!(
-                    "{action}: HTTP {} {code}: {message}",
-                    status.as_u16()
-                ))
-            }
-        }
-        _ => PortError::Backend(format!("{action}: {described}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_types_that_would_not_survive_a_header_are_refused() {
-        // GIVEN content types that are empty, padded, multi-line, non-ASCII or absurdly long
-        let long = format!("text/{}", "x".repeat(MAX_CONTENT_TYPE_LEN));
-        let refused = [
-            "",
-            " text/plain",
-            "text/plain ",
-            "text/plain\r\nX-Injected: 1",
-            "text/plän",
-            "a\tb",
-            long.as_str(),
-        ];
-
-        for content_type in refused {
-            // WHEN each is checked
-            let checked = validate_content_type(content_type);
-
-            // THEN it is invalid
-            assert!(
-                matches!(checked, Err(PortError::Invalid(_))),
-                "{content_type:?} gave {checked:?}"
-            );
-        }
-        // (while ordinary media types with parameters pass)
-        validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
-        validate_content_type(
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        )
-        .expect("docx");
-    }
+    errors::classify(&S3, Some(action), error, |answer| {
+        INVALID_REQUEST_CODES
+            .contains(&answer.code)
+            .then(|| PortError::Invalid(answer.summary()))
+    })
+    .into()
 }

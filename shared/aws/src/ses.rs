@@ -9,11 +9,13 @@
 use async_trait::async_trait;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::config::http::HttpResponse;
-use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ses::error::SdkError;
 use aws_sdk_ses::operation::send_raw_email::SendRawEmailError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::RawMessage;
-use docket_ports::{Mailer, OutboundMail, PortError};
+use docket_ports::{Mailer, OutboundMail, PortError, validate_outbound_mail};
+
+use crate::errors::{self, Service};
 
 /// Error codes of SES worth retrying later: the SDK has already retried them, but a queue
 /// consumer may still try again on its next delivery.
@@ -24,6 +26,11 @@ const TRANSIENT_ERROR_CODES: [&str; 5] = [
     "ServiceUnavailable",
     "InternalFailure",
 ];
+
+const SES: Service = Service {
+    name: "SES",
+    transient_codes: &TRANSIENT_ERROR_CODES,
+};
 
 /// [`Mailer`] on SES. Cloning is cheap: the SDK client is shared.
 #[derive(Debug, Clone)]
@@ -40,7 +47,9 @@ impl SesMailer {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: OutboundMail) -> Result<String, PortError> {
-        validate_envelope(&mail)?;
+        // Before calling SES: an empty Destinations list would make SES fall back on the
+        // message's headers, and the outbox adapter refuses the same mail alike.
+        validate_outbound_mail(&mail)?;
         let raw_message = RawMessage::builder()
             .data(Blob::new(mail.raw))
             .build()
@@ -58,54 +67,18 @@ impl Mailer for SesMailer {
     }
 }
 
-/// Refuses what the outbox adapter refuses, before calling SES: an empty Destinations list would
-/// make SES fall back on the message's headers, and the two adapters must fail alike.
-fn validate_envelope(mail: &OutboundMail) -> Result<(), PortError> {
-    if mail.from.trim().is_empty() {
-        return Err(PortError::Invalid("mail without sender".to_owned()));
-    }
-    if mail.to.is_empty() || mail.to.iter().any(|to| to.trim().is_empty()) {
-        return Err(PortError::Invalid("mail without recipients".to_owned()));
-    }
-    if mail.raw.is_empty() {
-        return Err(PortError::Invalid("empty message".to_owned()));
-    }
-    Ok(())
-}
-
 /// Classifies a failed call: connection trouble, throttling and server errors are transient;
 /// a message SES refuses (unverified sender, rejected content, invalid parameters) is invalid and
 /// will be refused again; anything else (paused account, missing configuration set) is a backend
 /// failure someone has to look at.
 fn classify(error: SdkError<SendRawEmailError, HttpResponse>) -> PortError {
-    let described = DisplayErrorContext(&error).to_string();
-    tracing::debug!(error = %described, "SES call failed");
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PortError::Transient(described)
-        }
-        SdkError::ServiceError(context) => {
-            let service_error = context.err();
-            let code = service_error.code().unwrap_or_default();
-            let message = service_error.message().unwrap_or_default();
-            if service_error.is_message_rejected()
-                || service_error.is_mail_from_domain_not_verified_exception()
-                || code == "InvalidParameterValue"
-            {
-                PortError::Invalid(format!("{code}: {message}"))
-            } else if TRANSIENT_ERROR_CODES.contains(&code)
-                || context.raw().status().is_server_error()
-            {
-                PortError::Transient(format!(
-                    "HTTP {} {code}: {message} ({described})",
-                    context.raw().status().as_u16()
-                ))
-            } else {
-                PortError::Backend(format!("{code}: {message}"))
-            }
-        }
-        _ => PortError::Backend(described),
-    }
+    errors::classify(&SES, None, error, |answer| {
+        let refused = answer.error.is_message_rejected()
+            || answer.error.is_mail_from_domain_not_verified_exception()
+            || answer.code == "InvalidParameterValue";
+        refused.then(|| PortError::Invalid(answer.summary()))
+    })
+    .into()
 }
 
 #[cfg(test)]

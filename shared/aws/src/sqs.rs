@@ -3,8 +3,9 @@
 //!
 //! SQS does the work itself: visibility timeouts, receive counts and moving a message to the
 //! dead-letter queue once `maxReceiveCount` deliveries went unacknowledged. This adapter checks
-//! requests against SQS's limits before sending them (so the SQLite engine, which checks the same
-//! rules, answers alike), translates the answers into `Delivery`s, and classifies failures.
+//! requests against SQS's limits before sending them, with the port's checks that the SQLite
+//! engine makes too (so both answer alike), translates the answers into `Delivery`s, and
+//! classifies failures.
 //!
 //! Receipts: SQS accepts a receipt from an earlier delivery of a message that is still queued
 //! (`ack` and `release` then act on that message) and a repeated `DeleteMessage` of a deleted
@@ -17,15 +18,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use docket_ports::{Delivery, PortError, Queue};
+use docket_ports::{
+    Delivery, MAX_RECEIVE_BATCH, PortError, Queue, validate_max_receives, validate_queue_body, validate_receive,
+};
 
-/// SQS's limits, checked here so both engines refuse the same requests the same way.
-const MAX_BATCH: usize = 10;
-const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
-const MAX_BODY_BYTES: usize = 256 * 1024;
-const MAX_RECEIVES_LIMIT: u32 = 1000;
+use crate::errors::{self, Service};
 
 /// How long `dead_letters` hides the dead letters it has already seen, so that the next round of
 /// receives returns others; they are made visible again as soon as the listing is complete.
@@ -70,6 +69,8 @@ const INVALID_REQUEST_CODES: [&str; 10] = [
     "QueueNameExists",
 ];
 
+const SQS: Service = Service { name: "SQS", transient_codes: &TRANSIENT_ERROR_CODES };
+
 /// The code SQS answers when `ChangeMessageVisibility` names a message that is not in flight.
 const MESSAGE_NOT_IN_FLIGHT: &str = "AWS.SimpleQueueService.MessageNotInflight";
 
@@ -92,9 +93,7 @@ impl SqsQueue {
     /// once it has been delivered `max_receives` times (1..=1000) without an acknowledgement.
     /// Creating queues that already exist with the same settings is harmless.
     pub async fn create_with_dead_letter(client: Client, name: &str, max_receives: u32) -> Result<Self, PortError> {
-        if !(1..=MAX_RECEIVES_LIMIT).contains(&max_receives) {
-            return Err(PortError::Invalid(format!("max_receives must be between 1 and {MAX_RECEIVES_LIMIT}")));
-        }
+        validate_max_receives(max_receives)?;
         let dead_letter_url = client
             .create_queue()
             .queue_name(format!("{name}-dlq"))
@@ -184,65 +183,37 @@ fn delivery_of(message: Message) -> Result<Delivery, PortError> {
     })
 }
 
-/// The body rules of SQS: 1 byte to 256 KiB of the characters XML 1.0 allows.
-fn validate_body(body: &str) -> Result<(), PortError> {
-    if body.is_empty() || body.len() > MAX_BODY_BYTES {
-        return Err(PortError::Invalid(format!(
-            "message body must be 1 to {MAX_BODY_BYTES} bytes, got {}",
-            body.len()
-        )));
-    }
-    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
-    match body.chars().find(|&c| !allowed(c)) {
-        Some(c) => Err(PortError::Invalid(format!("message body contains the disallowed character {c:?}"))),
-        None => Ok(()),
-    }
-}
-
 /// SQS counts visibility in whole seconds; rounding up keeps a message hidden at least as long
-/// as asked.
+/// as asked (and within the port's limit, which is a whole number of seconds, once
+/// [`validate_receive`] has passed).
 fn visibility_seconds(visibility: Duration) -> Result<i32, PortError> {
     let seconds = visibility.as_secs() + u64::from(visibility.subsec_nanos() > 0);
-    if seconds > MAX_VISIBILITY_SECONDS {
-        return Err(PortError::Invalid(format!("visibility must be at most {MAX_VISIBILITY_SECONDS} s")));
-    }
     i32::try_from(seconds).map_err(|_| PortError::Invalid(format!("visibility of {seconds} s is out of range")))
 }
 
 /// Classifies an SDK failure so callers know whether a retry may help: network failures,
-/// timeouts, throttling and 5xx answers are transient.
+/// timeouts, throttling and 5xx answers are transient; a missing queue or message is not found,
+/// a request SQS refuses as malformed is invalid.
 fn classify<E>(action: &str, error: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let described = DisplayErrorContext(&error).to_string();
-    tracing::debug!(error = %described, action, "SQS call failed");
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PortError::Transient(format!("{action}: {described}"))
+    errors::classify(&SQS, Some(action), error, |answer| {
+        if NOT_FOUND_ERROR_CODES.contains(&answer.code) {
+            Some(PortError::NotFound(answer.summary()))
+        } else if INVALID_REQUEST_CODES.contains(&answer.code) {
+            Some(PortError::Invalid(answer.summary()))
+        } else {
+            None
         }
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or_default();
-            let message = context.err().message().unwrap_or_default();
-            let status = context.raw().status();
-            if TRANSIENT_ERROR_CODES.contains(&code) || status.is_server_error() {
-                PortError::Transient(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
-            } else if NOT_FOUND_ERROR_CODES.contains(&code) {
-                PortError::NotFound(format!("{action}: {code}: {message}"))
-            } else if INVALID_REQUEST_CODES.contains(&code) {
-                PortError::Invalid(format!("{action}: {code}: {message}"))
-            } else {
-                PortError::Backend(format!("{action}: HTTP {} {code}: {message}", status.as_u16()))
-            }
-        }
-        _ => PortError::Backend(format!("{action}: {described}")),
-    }
+    })
+    .into()
 }
 
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, body: &str) -> Result<String, PortError> {
-        validate_body(body)?;
+        validate_queue_body(body)?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -255,9 +226,7 @@ impl Queue for SqsQueue {
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError> {
-        if !(1..=MAX_BATCH).contains(&max) {
-            return Err(PortError::Invalid(format!("max must be between 1 and {MAX_BATCH}, got {max}")));
-        }
+        validate_receive(max, visibility)?;
         let visibility = visibility_seconds(visibility)?;
         self.receive_from(&self.queue_url, max, visibility).await
     }
@@ -288,7 +257,7 @@ impl Queue for SqsQueue {
         let mut bodies = Vec::new();
         let mut receipts = Vec::new();
         for _ in 0..DEAD_LETTER_BROWSE_ROUNDS {
-            let round = self.receive_from(dead_letter_url, MAX_BATCH, DEAD_LETTER_BROWSE_VISIBILITY_SECONDS).await?;
+            let round = self.receive_from(dead_letter_url, MAX_RECEIVE_BATCH, DEAD_LETTER_BROWSE_VISIBILITY_SECONDS).await?;
             if round.is_empty() {
                 break;
             }
@@ -309,37 +278,39 @@ impl Queue for SqsQueue {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_sqs::error::ErrorMetadata;
+    use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
+
     use super::*;
 
     #[test]
-    fn visibility_is_rounded_up_to_whole_seconds_within_the_sqs_limit() {
+    fn missing_and_malformed_are_told_apart_from_other_refusals() {
+        // GIVEN answers of SQS with a not-found code, an invalid-request code and another code
+        let answer = |code: &str| {
+            let error = DeleteMessageError::generic(ErrorMetadata::builder().code(code).message("m").build());
+            SdkError::service_error(error, HttpResponse::new(400.try_into().expect("valid status"), "".into()))
+        };
+
+        // WHEN classified THEN each gets its own kind
+        let not_found = classify("DeleteMessage", answer("ReceiptHandleIsInvalid"));
+        assert!(matches!(&not_found, PortError::NotFound(m) if m == "DeleteMessage: ReceiptHandleIsInvalid: m"), "{not_found:?}");
+        let invalid = classify("DeleteMessage", answer("InvalidParameterValue"));
+        assert!(matches!(invalid, PortError::Invalid(_)), "{invalid:?}");
+        let throttled = classify("DeleteMessage", answer("RequestThrottled"));
+        assert!(matches!(throttled, PortError::Transient(_)), "{throttled:?}");
+        let other = classify("DeleteMessage", answer("AccessDenied"));
+        assert!(matches!(other, PortError::Backend(_)), "{other:?}");
+    }
+
+    #[test]
+    fn visibility_is_rounded_up_to_whole_seconds() {
         // GIVEN visibilities of zero, a fraction, whole seconds and the SQS maximum
         // WHEN each is converted
-        // THEN a fraction counts as a whole second and nothing beyond twelve hours is accepted
+        // THEN a fraction counts as a whole second (the limit itself is the port's check)
         assert_eq!(visibility_seconds(Duration::ZERO).expect("zero"), 0);
         assert_eq!(visibility_seconds(Duration::from_millis(1)).expect("1 ms"), 1);
         assert_eq!(visibility_seconds(Duration::from_millis(1500)).expect("1.5 s"), 2);
         assert_eq!(visibility_seconds(Duration::from_secs(2)).expect("2 s"), 2);
         assert_eq!(visibility_seconds(Duration::from_secs(43_200)).expect("12 h"), 43_200);
-        let beyond = visibility_seconds(Duration::from_millis(43_200_001));
-        assert!(matches!(beyond, Err(PortError::Invalid(_))), "got {beyond:?}");
-    }
-
-    #[test]
-    fn bodies_sqs_would_refuse_are_invalid() {
-        // GIVEN an empty body, one too large, and ones with characters outside XML 1.0
-        let too_large = "x".repeat(MAX_BODY_BYTES + 1);
-        let refused = ["", too_large.as_str(), "nul\u{0}byte", "bell\u{7}", "non-character\u{FFFE}"];
-
-        for body in refused {
-            // WHEN each is checked
-            let checked = validate_body(body);
-
-            // THEN it is refused as invalid
-            assert!(matches!(checked, Err(PortError::Invalid(_))), "{body:?} gave {checked:?}");
-        }
-        // AND the largest body of allowed characters passes
-        assert!(validate_body(&"é".repeat(MAX_BODY_BYTES / 2)).is_ok());
-        assert!(validate_body("tab\tnewline\ncarriage\rémoji 🎫").is_ok());
     }
 }

@@ -50,6 +50,8 @@ pub struct CaseFields {
     #[serde(default)]
     pub internal: bool,
     pub parent_id: Option<String>,
+    /// The group mailbox the case belongs to (its address is the Reply-To of its mail).
+    pub mailbox_id: Option<String>,
 }
 
 /// What a portal user may send when opening a case; everything else is decided for them.
@@ -141,6 +143,7 @@ impl<'a> Cases<'a> {
                     team_ids: Vec::new(),
                     internal: false,
                     parent_id: None,
+                    mailbox_id: None,
                 }
             }
         };
@@ -351,7 +354,6 @@ impl<'a> Cases<'a> {
         audit.updated_by = user.id.clone();
         audit.version += 1;
         let mut new = build(old.id.clone(), old.number, requested, old.source, fields, audit)?;
-        new.mailbox_id = old.mailbox_id.clone();
         new.status = next_status(&old, &new, requested)?;
         if let Some(parent) = &new.parent_id
             && *parent == new.id
@@ -387,6 +389,48 @@ impl<'a> Cases<'a> {
         self.follow_changes(&old, &new).await?;
         self.notify(&entries).await;
         Ok(new)
+    }
+
+    /// Changes a case's status on behalf of a channel (mail, workflows), not a person editing
+    /// it: no If-Match, but still conditional on the version, re-read and retried on a race.
+    pub async fn set_status_by(&self, case: &Case, status: CaseStatus, author: &Author) -> DomainResult<Case> {
+        let mut current = case.clone();
+        for _ in 0..5 {
+            if current.status == status {
+                return Ok(current);
+            }
+            let now = self.clock.now();
+            let mut new = current.clone();
+            new.status = status;
+            new.audit.version += 1;
+            new.audit.updated_at = now;
+            new.audit.updated_by = author.id.clone().unwrap_or_else(|| "system".into());
+            let entries = change_entries(&current, &new, author, now);
+            let mut ops = vec![WriteOp::put_if(CASES, case_item(&new)?, Condition::equals("version", current.audit.version))];
+            for entry in &entries {
+                ops.push(entry_put(entry)?);
+            }
+            match self.store.transact(ops).await {
+                Ok(()) => {
+                    self.notify(&entries).await;
+                    return Ok(new);
+                }
+                Err(e) if e.failed_operation() == Some(0) => {
+                    current = self.by_id(&case.id).await?.ok_or_else(|| DomainError::not_found(format!("case {}", case.id)))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Transient(format!("case {} keeps changing", case.number)))
+    }
+
+    /// A reply to a waiting or final case reopens it (F22).
+    pub async fn reopen(&self, case: &Case, author: &Author) -> DomainResult<Case> {
+        self.set_status_by(case, CaseStatus::Reopened, author).await
+    }
+
+    pub async fn set_status_as_system(&self, case: &Case, status: CaseStatus) -> DomainResult<Case> {
+        self.set_status_by(case, status, &Author::system()).await
     }
 
     /// Only active users can be given a case.
@@ -446,6 +490,7 @@ fn case_fields(case: &Case) -> CaseFields {
         team_ids: case.team_ids.clone(),
         internal: case.internal,
         parent_id: case.parent_id.clone(),
+        mailbox_id: case.mailbox_id.clone(),
     }
 }
 
@@ -470,7 +515,7 @@ fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFie
         lead_id: optional_id("lead_id", f.lead_id)?,
         assignee_id: optional_id("assignee_id", f.assignee_id)?,
         team_ids: validate::list("team_ids", &f.team_ids, MAX_TEAMS, validate::id)?,
-        mailbox_id: None,
+        mailbox_id: optional_id("mailbox_id", f.mailbox_id)?,
         internal: f.internal,
         parent_id: optional_id("parent_id", f.parent_id)?,
         audit,
@@ -544,6 +589,9 @@ fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels:
     let mut references: Vec<Reference> = Vec::new();
     if changed(&case.account_id, old.map(|o| &o.account_id)) {
         references.push(Reference { field: "account_id", kind: Account::KIND, id: case.account_id.clone().unwrap_or_default() });
+    }
+    if changed(&case.mailbox_id, old.map(|o| &o.mailbox_id)) {
+        references.push(Reference { field: "mailbox_id", kind: Mailbox::KIND, id: case.mailbox_id.clone().unwrap_or_default() });
     }
     if changed(&case.lead_id, old.map(|o| &o.lead_id)) {
         references.push(Reference { field: "lead_id", kind: Lead::KIND, id: case.lead_id.clone().unwrap_or_default() });

@@ -457,24 +457,23 @@ impl<'a> Directory<'a> {
 
     /// Ids of the members of a team, in a stable order.
     pub async fn team_member_ids(&self, team_id: &str) -> DomainResult<Vec<String>> {
-        self.owner_ids(&format!("TEAM#{team_id}"), "MEMBER#", usize::MAX).await
+        self.owner_ids(&format!("TEAM#{team_id}"), "MEMBER#", true, usize::MAX).await
     }
 
     /// The owners of the lookup items of one partition whose sort key starts with `prefix`, in
-    /// sort-key order, at most `max` of them.
-    pub(crate) async fn owner_ids(&self, partition: &str, prefix: &str, max: usize) -> DomainResult<Vec<String>> {
+    /// sort-key order (or its reverse), at most `max` of them.
+    pub(crate) async fn owner_ids(&self, partition: &str, prefix: &str, ascending: bool, max: usize) -> DomainResult<Vec<String>> {
         let mut ids = Vec::new();
         let mut after = None;
         while ids.len() < max {
-            let page = self
-                .store
-                .query(
-                    Query::table(DIRECTORY, partition)
-                        .range(docket_store::SortKeyRange::BeginsWith(prefix.into()))
-                        .limit(500.min(max - ids.len()))
-                        .after(after),
-                )
-                .await?;
+            let mut query = Query::table(DIRECTORY, partition)
+                .range(docket_store::SortKeyRange::BeginsWith(prefix.into()))
+                .limit(500.min(max - ids.len()))
+                .after(after);
+            if !ascending {
+                query = query.descending();
+            }
+            let page = self.store.query(query).await?;
             ids.extend(page.items.iter().filter_map(|i| i.get("owner_id").and_then(Value::as_str).map(str::to_owned)));
             match page.next {
                 Some(next) => after = Some(next),
@@ -661,4 +660,94 @@ fn guard_portal_grant<E: Entity>(principal: &Principal, old: Option<&E>, new: &E
         return Err(DomainError::Forbidden("only admins may grant or change portal access".into()));
     }
     Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxFields {
+    pub name: String,
+    pub addresses: Vec<String>,
+    pub team_id: Option<String>,
+    pub assignment_rule: Option<AssignmentRule>,
+    #[serde(default)]
+    pub closed_case_policy: ClosedCasePolicy,
+    #[serde(default)]
+    pub auto_ack: bool,
+    pub ack_text: Option<String>,
+    #[serde(default)]
+    pub unknown_senders: UnknownSenders,
+}
+
+impl Entity for Mailbox {
+    const KIND: &'static str = "mailbox";
+    const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
+    type Fields = MailboxFields;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+    fn fields(&self) -> MailboxFields {
+        MailboxFields {
+            name: self.name.clone(),
+            addresses: self.addresses.clone(),
+            team_id: self.team_id.clone(),
+            assignment_rule: self.assignment_rule,
+            closed_case_policy: self.closed_case_policy,
+            auto_ack: self.auto_ack,
+            ack_text: self.ack_text.clone(),
+            unknown_senders: self.unknown_senders,
+        }
+    }
+    fn build(id: String, f: MailboxFields, audit: Audit) -> DomainResult<Self> {
+        let addresses = validate::list("addresses", &f.addresses, 10, validate::email)?;
+        if addresses.is_empty() {
+            return Err(DomainError::invalid("addresses", "a mailbox needs at least one address"));
+        }
+        if addresses.iter().any(|a| a.split_once('@').is_some_and(|(local, _)| local.contains('+'))) {
+            return Err(DomainError::invalid("addresses", "mailbox addresses cannot contain '+' (it carries reply tokens)"));
+        }
+        if let ClosedCasePolicy::NewAfterDays { days } = f.closed_case_policy
+            && !(1..=3650).contains(&days)
+        {
+            return Err(DomainError::invalid("closed_case_policy", "days must be between 1 and 3650"));
+        }
+        Ok(Mailbox {
+            id,
+            name: validate::line("name", &f.name, MAX_NAME)?,
+            addresses,
+            team_id: optional_id("team_id", &f.team_id)?,
+            assignment_rule: f.assignment_rule,
+            closed_case_policy: f.closed_case_policy,
+            auto_ack: f.auto_ack,
+            ack_text: f.ack_text.map(|t| validate::long_text("ack_text", &t, 10_000)).transpose()?,
+            unknown_senders: f.unknown_senders,
+            audit,
+        })
+    }
+    fn references(&self) -> Vec<Reference> {
+        references("team_id", Team::KIND, self.team_id.clone())
+    }
+    fn owned_keys(&self) -> Vec<OwnedKey> {
+        self.addresses
+            .iter()
+            .map(|a| OwnedKey { key: directory_keys::mailbox_address(a), unique_field: Some("addresses") })
+            .collect()
+    }
+}
+
+impl Directory<'_> {
+    /// The mailbox receiving at an address (plus-address tokens already removed).
+    pub async fn mailbox_by_address(&self, address: &str) -> DomainResult<Option<Mailbox>> {
+        let Ok(address) = validate::email("address", address) else { return Ok(None) };
+        match self.owner_of(&directory_keys::mailbox_address(&address)).await? {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
 }

@@ -37,7 +37,8 @@ pub const MAX_WORD_CHARS: usize = 40;
 pub const MAX_INDEXED_WORDS: usize = 40;
 /// Words a search may combine.
 pub const MAX_QUERY_WORDS: usize = 8;
-/// Articles read from one word's index partition during a search (see `infra/tables.md`).
+/// Articles read from one word's index partition during a search, newest first (see
+/// `infra/tables.md`).
 pub const MAX_MATCHES_PER_WORD: usize = 1000;
 /// Partition of the `portal_articles` index.
 pub const PORTAL_ARTICLES_PARTITION: &str = "PORTAL_ARTICLES";
@@ -236,19 +237,24 @@ impl<'a> Knowledge<'a> {
             return Err(DomainError::StaleVersion { expected });
         }
         self.directory().remove(&article).await?;
-        let partition = directory_keys::entity(Article::KIND, &article.id).pk;
+        let links = Query::table(DIRECTORY, directory_keys::entity(Article::KIND, &article.id).pk).range(SortKeyRange::BeginsWith("CASE#".into()));
+        let mut after = None;
         loop {
-            let page = self.store.query(Query::table(DIRECTORY, partition.clone()).range(SortKeyRange::BeginsWith("CASE#".into())).limit(40)).await?;
-            if page.items.is_empty() {
-                break;
-            }
+            // Two deletes per link: 40 links keep a transaction within its 100 operations.
+            let page = self.store.query(links.clone().limit(40).after(after)).await?;
             let mut ops = Vec::new();
             for item in page.items {
                 let link: ArticleLink = from_item(item)?;
                 ops.push(WriteOp::delete(CASES, case_keys::article_link(&link.case_id, &link.article_id)));
                 ops.push(WriteOp::delete(DIRECTORY, directory_keys::article_case_link(&link.article_id, &link.case_id)));
             }
-            self.store.transact(ops).await?;
+            if !ops.is_empty() {
+                self.store.transact(ops).await?;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         tracing::info!(article = %article.id, "article deleted");
         Ok(())
@@ -267,7 +273,7 @@ impl<'a> Knowledge<'a> {
         let after = after.map(|c| validate::id("cursor", &c.0).map_err(|_| DomainError::invalid("cursor", "not a cursor returned by this search"))).transpose()?;
         let mut matches: Option<Vec<String>> = None;
         for word in &words {
-            let ids = self.directory().owner_ids(&directory_keys::article_word_partition(word), "ARTICLE#", MAX_MATCHES_PER_WORD).await?;
+            let ids = self.directory().owner_ids(&directory_keys::article_word_partition(word), "ARTICLE#", false, MAX_MATCHES_PER_WORD).await?;
             let narrowed = match matches {
                 None => ids,
                 Some(previous) => {

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod error;
 pub mod fields;
 pub mod follows;
+// pub mod inbound; (enabled once docket_mail::inbound lands)
 pub mod knowledge;
 pub mod mask;
 pub mod model;
@@ -116,6 +117,19 @@ impl Docket {
         principal.require_admin()?;
         let settings: Settings = fields::patch(&self.directory().settings().await?, body)?;
         mask::CaseNumberMask::parse(&settings.case_number_mask)?;
+        validate::list("blacklist", &settings.blacklist, 500, |field, entry| {
+            let entry = entry.trim().to_lowercase();
+            if entry.is_empty() || entry.len() > 254 || entry.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(DomainError::invalid(field, format!("{entry:?} is not an address, local part or @domain")));
+            }
+            Ok(entry)
+        })?;
+        if !(1024..=model::DEFAULT_MAX_MESSAGE_BYTES).contains(&settings.max_message_bytes) {
+            return Err(DomainError::invalid("max_message_bytes", "must be between 1 KiB and 40 MiB (the SES maximum)"));
+        }
+        if settings.ack_limit_count > 1000 || !(1..=10_080).contains(&settings.ack_limit_window_minutes) {
+            return Err(DomainError::invalid("ack_limit_count", "at most 1000 acknowledgements per window of 1 minute to 7 days"));
+        }
         self.directory().save_settings(&settings).await?;
         Ok(settings)
     }

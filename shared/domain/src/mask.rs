@@ -32,6 +32,11 @@ impl CaseNumberMask {
         Ok(Self { prefix: prefix.to_owned(), suffix: suffix.to_owned() })
     }
 
+    /// The literal text before and after the number.
+    pub fn parts(&self) -> (&str, &str) {
+        (&self.prefix, &self.suffix)
+    }
+
     pub fn format(&self, number: u64) -> String {
         format!("{}{number}{}", self.prefix, self.suffix)
     }

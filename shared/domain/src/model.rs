@@ -259,10 +259,112 @@ pub struct Lead {
 pub struct Settings {
     /// How case numbers are shown, e.g. `[#{n}]` or `SR-{n}`.
     pub case_number_mask: String,
+    /// Also look for a case number in the body of inbound mail (F21 rule 3).
+    #[serde(default)]
+    pub number_in_body: bool,
+    /// Sender addresses (`noreply@x.com`) or local parts (`mailer-daemon`) or domains
+    /// (`@spam.example`) whose mail never opens cases (F24).
+    #[serde(default = "default_blacklist")]
+    pub blacklist: Vec<String>,
+    /// What happens to blacklisted and spam mail.
+    #[serde(default)]
+    pub junk_policy: JunkPolicy,
+    /// Larger inbound mail is logged with its headers only (F26).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Acknowledgements per recipient within the window (F27).
+    #[serde(default = "default_ack_limit")]
+    pub ack_limit_count: u32,
+    #[serde(default = "default_ack_window")]
+    pub ack_limit_window_minutes: u32,
+}
+
+fn default_blacklist() -> Vec<String> {
+    ["postmaster", "mailer-daemon", "noreply", "no-reply"].map(String::from).to_vec()
+}
+
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 40 * 1024 * 1024;
+
+fn default_max_message_bytes() -> u64 {
+    DEFAULT_MAX_MESSAGE_BYTES
+}
+
+fn default_ack_limit() -> u32 {
+    5
+}
+
+fn default_ack_window() -> u32 {
+    120
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JunkPolicy {
+    /// Keep the raw message and log it; open nothing.
+    #[default]
+    Drop,
+    /// Open a Cancelled case so agents can look at it.
+    JunkCase,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { case_number_mask: crate::mask::DEFAULT_MASK.to_owned() }
+        Settings {
+            case_number_mask: crate::mask::DEFAULT_MASK.to_owned(),
+            number_in_body: false,
+            blacklist: default_blacklist(),
+            junk_policy: JunkPolicy::Drop,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            ack_limit_count: default_ack_limit(),
+            ack_limit_window_minutes: default_ack_window(),
+        }
     }
+}
+
+/// What a reply to a final (Closed, Rejected, …) case does (F22).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClosedCasePolicy {
+    /// The case is reopened.
+    #[default]
+    Reopen,
+    /// A new case is opened, linked to the old one as its parent.
+    NewLinked,
+    /// Reopened within `days` of its last change, otherwise a new linked case.
+    NewAfterDays { days: u32 },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentRule {
+    RoundRobin,
+    LeastBusy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSenders {
+    /// Create a contact (linked to the account owning the sender's domain).
+    #[default]
+    CreateContact,
+    /// Log the mail as rejected.
+    Reject,
+}
+
+/// A group mailbox (F6): inbound addresses, the team its cases go to, and its mail policies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mailbox {
+    pub id: String,
+    pub name: String,
+    /// Inbound addresses, unique across mailboxes; the first is the Reply-To of its mail.
+    pub addresses: Vec<String>,
+    pub team_id: Option<String>,
+    pub assignment_rule: Option<AssignmentRule>,
+    pub closed_case_policy: ClosedCasePolicy,
+    pub auto_ack: bool,
+    /// The acknowledgement's text; `{number}` and `{subject}` are replaced.
+    pub ack_text: Option<String>,
+    pub unknown_senders: UnknownSenders,
+    #[serde(flatten)]
+    pub audit: Audit,
 }

@@ -214,7 +214,9 @@ impl Notifier<'_> {
     }
 
     async fn deliver(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<(String, String), NotifyError> {
-        let token = self.reply_token(case, recipient).await?;
+        let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email)
+            .await
+            .map_err(|e| NotifyError::Retry(e.to_string()))?;
         let mask = self.docket.cases().mask().await?;
         let message_id = format!("{}.{}@{}", entry.id.to_lowercase(), recipient.id.to_lowercase(), self.settings.message_id_domain);
         let thread = format!("case-{}@{}", case.id.to_lowercase(), self.settings.message_id_domain);
@@ -257,34 +259,6 @@ impl Notifier<'_> {
         Ok((message_id, provider_id))
     }
 
-    /// The recipient's reply token for this case, created on first use and then kept.
-    async fn reply_token(&self, case: &Case, recipient: &Recipient) -> Result<String, NotifyError> {
-        let store = self.docket.store();
-        let retry = |e: docket_store::StoreError| NotifyError::Retry(e.to_string());
-        if let Some(item) = store.get(CASES, &reply_token_key(&case.id, &recipient.id)).await.map_err(retry)?
-            && let Some(token) = item.get("token").and_then(Value::as_str)
-        {
-            return Ok(token.to_owned());
-        }
-        let token = new_token();
-        let fields = serde_json::json!({ "token": token, "case_id": case.id, "recipient_id": recipient.id, "email": recipient.email });
-        let ops = vec![
-            WriteOp::put_if(CASES, keyed(reply_token_key(&case.id, &recipient.id), fields.clone()), Condition::NotExists),
-            WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&token), fields), Condition::NotExists),
-        ];
-        match store.transact(ops).await {
-            Ok(()) => Ok(token),
-            // A concurrent delivery created one first: use it.
-            Err(e) if e.is_condition_failure() => store
-                .get(CASES, &reply_token_key(&case.id, &recipient.id))
-                .await
-                .map_err(retry)?
-                .and_then(|i| i.get("token").and_then(Value::as_str).map(str::to_owned))
-                .ok_or_else(|| NotifyError::Retry("reply token vanished".into())),
-            Err(e) => Err(retry(e)),
-        }
-    }
-
     async fn author_name(&self, entry: &StreamEntry) -> DomainResult<String> {
         let directory = self.docket.directory();
         Ok(match (entry.author.kind, &entry.author.id) {
@@ -293,6 +267,42 @@ impl Notifier<'_> {
             _ => "Docket".into(),
         })
     }
+}
+
+/// The reply token of one recipient on one case, created on first use and then kept. Mail to
+/// `local+<token>@domain` threads back into the case (F21 rule 1).
+pub async fn reply_token(store: &dyn docket_store::ItemStore, case_id: &str, recipient_id: &str, email: &str) -> Result<String, docket_store::StoreError> {
+    if let Some(item) = store.get(CASES, &reply_token_key(case_id, recipient_id)).await?
+        && let Some(token) = item.get("token").and_then(Value::as_str)
+    {
+        return Ok(token.to_owned());
+    }
+    let token = new_token();
+    let fields = serde_json::json!({ "token": token, "case_id": case_id, "recipient_id": recipient_id, "email": email });
+    let ops = vec![
+        WriteOp::put_if(CASES, keyed(reply_token_key(case_id, recipient_id), fields.clone()), Condition::NotExists),
+        WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&token), fields), Condition::NotExists),
+    ];
+    match store.transact(ops).await {
+        Ok(()) => Ok(token),
+        // A concurrent delivery created one first: use it.
+        Err(e) if e.is_condition_failure() => store
+            .get(CASES, &reply_token_key(case_id, recipient_id))
+            .await?
+            .and_then(|i| i.get("token").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| docket_store::StoreError::Transient("reply token vanished".into())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records that mail with this Message-ID belongs to a case, so replies quoting it thread back.
+pub async fn record_message_id(store: &dyn docket_store::ItemStore, message_id: &str, case_id: &str, entry_id: &str) -> Result<(), docket_store::StoreError> {
+    let fields = serde_json::json!({ "case_id": case_id, "entry_id": entry_id });
+    store.write(WriteOp::put(CASES, keyed(message_id_key(message_id), fields))).await
+}
+
+pub(crate) fn plus_address_of(base: &str, token: &str) -> String {
+    plus_address(base, token)
 }
 
 /// Entries people want mail about: posts and mail, a case opened, assigned or moved on.

@@ -96,6 +96,10 @@ pub mod directory_keys {
     pub fn team_member(team_id: &str, user_id: &str) -> Key {
         Key::new(format!("TEAM#{team_id}"), format!("MEMBER#{user_id}"))
     }
+    /// Unique lookup of a group mailbox by one of its inbound addresses.
+    pub fn mailbox_address(address: &str) -> Key {
+        Key::new(format!("MAILBOXADDR#{address}"), "MAILBOX")
+    }
     pub fn settings() -> Key {
         Key::new("SETTINGS", "SETTINGS")
     }

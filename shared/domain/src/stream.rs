@@ -120,6 +120,9 @@ pub struct StreamEntry {
     /// An agent's public reply that is also emailed to the case's contacts (F31).
     #[serde(default)]
     pub email_customer: bool,
+    /// For entries made from mail: its headers and where the full message is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailMeta>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -136,6 +139,7 @@ impl StreamEntry {
             system: Some(event),
             attachments: Vec::new(),
             email_customer: false,
+            email: None,
             created_at: at,
         }
     }
@@ -206,6 +210,24 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
         events.push(SystemEvent::MadeInternal);
     }
     events.into_iter().map(|e| StreamEntry::system(&new.id, e, author.clone(), at)).collect()
+}
+
+/// The mail behind an `email_received` / `email_sent` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmailMeta {
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    /// The raw message as received, in the blob store.
+    pub raw_blob_key: Option<String>,
+    /// The sanitised HTML body, in the blob store.
+    pub html_blob_key: Option<String>,
+    /// The quoted history split off the visible body.
+    pub quoted_text: Option<String>,
+    /// Set when the body was not imported (over the size limit).
+    pub note: Option<String>,
 }
 
 /// What staff send to post on a case; portal users send only `body` and `attachment_ids`.
@@ -314,6 +336,7 @@ impl Cases<'_> {
             system: None,
             attachments,
             email_customer: fields.email_customer,
+            email: None,
             created_at: self.clock.now(),
         };
         ops.insert(0, entry_put(&entry)?);

@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use crate::cases::{CaseFields, Cases};
 use crate::clock::new_id;
-use crate::directory::{ContactFields, Directory, Entity, OwnedKey, Reference, WritePolicy};
+use crate::directory::{ContactFields, Directory, Entity, Reference, WritePolicy};
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
-use crate::model::{Audit, Contact, Source, Team};
+use crate::model::{Audit, Contact, Mailbox, Source, Team};
 use crate::ratelimit::FixedWindow;
 use crate::schema::{COUNTERS, form_stats};
 use crate::stream::Author;
@@ -86,10 +86,10 @@ pub struct WebForm {
     pub name: String,
     /// Origins (`https://www.example.com`) whose pages may post this form from a browser.
     pub allowed_origins: Vec<String>,
-    /// The team new cases go to.
+    /// The team new cases go to (else the mailbox's team).
     pub team_id: Option<String>,
-    /// The group mailbox address the form stands for (recorded; mailboxes arrive with F6).
-    pub mailbox: Option<String>,
+    /// The group mailbox new cases belong to: mail about them goes out with its Reply-To.
+    pub mailbox_id: Option<String>,
     pub fields: FieldRules,
     pub rate_limits: RateLimits,
     pub enabled: bool,
@@ -111,7 +111,7 @@ pub struct WebFormFields {
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     pub team_id: Option<String>,
-    pub mailbox: Option<String>,
+    pub mailbox_id: Option<String>,
     #[serde(default)]
     pub fields: FieldRules,
     #[serde(default)]
@@ -148,7 +148,7 @@ impl Entity for WebForm {
             name: self.name.clone(),
             allowed_origins: self.allowed_origins.clone(),
             team_id: self.team_id.clone(),
-            mailbox: self.mailbox.clone(),
+            mailbox_id: self.mailbox_id.clone(),
             fields: self.fields.clone(),
             rate_limits: self.rate_limits.clone(),
             enabled: self.enabled,
@@ -160,7 +160,7 @@ impl Entity for WebForm {
             name: validate::line("name", &f.name, MAX_NAME)?,
             allowed_origins: validate::list("allowed_origins", &f.allowed_origins, MAX_ORIGINS, validate::origin)?,
             team_id: f.team_id.as_deref().map(|t| validate::id("team_id", t)).transpose()?,
-            mailbox: f.mailbox.as_deref().map(|m| validate::email("mailbox", m)).transpose()?,
+            mailbox_id: f.mailbox_id.as_deref().map(|m| validate::id("mailbox_id", m)).transpose()?,
             fields: f.fields,
             rate_limits: RateLimits {
                 per_sender_per_hour: limit("rate_limits.per_sender_per_hour", f.rate_limits.per_sender_per_hour)?,
@@ -171,10 +171,9 @@ impl Entity for WebForm {
         })
     }
     fn references(&self) -> Vec<Reference> {
-        self.team_id.iter().map(|id| Reference { field: "team_id", kind: Team::KIND, id: id.clone() }).collect()
-    }
-    fn owned_keys(&self) -> Vec<OwnedKey> {
-        Vec::new()
+        let team = self.team_id.iter().map(|id| Reference { field: "team_id", kind: Team::KIND, id: id.clone() });
+        let mailbox = self.mailbox_id.iter().map(|id| Reference { field: "mailbox_id", kind: Mailbox::KIND, id: id.clone() });
+        team.chain(mailbox).collect()
     }
 }
 
@@ -244,15 +243,19 @@ impl<'a> WebForms<'a> {
             self.count(form, "honeypot").await;
             return Ok(Outcome::Discarded);
         }
-        let store = self.cases.store;
-        let clock = self.cases.clock;
+        // The global window comes before validation, so a flood of junk is held too.
         let everyone = FixedWindow { name: format!("form#{}", form.id), limit: form.rate_limits.per_form_per_minute, window_secs: FORM_WINDOW_SECS };
-        self.limited(form, everyone.hit(store, clock, "submissions to this form").await).await?;
+        self.within_limit(form, everyone, "submissions to this form").await?;
         let accepted = validate_submission(form, submission)?;
         let sender = FixedWindow { name: format!("sender#{}", accepted.email), limit: form.rate_limits.per_sender_per_hour, window_secs: SENDER_WINDOW_SECS };
-        self.limited(form, sender.hit(store, clock, "submissions from this address").await).await?;
+        self.within_limit(form, sender, "submissions from this address").await?;
 
         let (contact, new_contact) = self.sender_contact(&accepted.name, &accepted.email).await?;
+        let team_id = match (&form.team_id, &form.mailbox_id) {
+            (Some(team), _) => Some(team.clone()),
+            (None, Some(mailbox)) => self.directory().get::<Mailbox>(mailbox).await?.and_then(|m| m.team_id),
+            (None, None) => None,
+        };
         let fields = CaseFields {
             subject: accepted.subject,
             description: accepted.message,
@@ -265,9 +268,10 @@ impl<'a> WebForms<'a> {
             contact_ids: vec![contact.id.clone()],
             lead_id: None,
             assignee_id: None,
-            team_ids: form.team_id.iter().cloned().collect(),
+            team_ids: team_id.into_iter().collect(),
             internal: false,
             parent_id: None,
+            mailbox_id: form.mailbox_id.clone(),
         };
         let created = self.cases.open(&Author::system(), fields, None).await?;
         tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, new_contact, outcome = "accepted", "web form submission accepted");
@@ -275,7 +279,9 @@ impl<'a> WebForms<'a> {
         Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number, contact_id: contact.id, new_contact })
     }
 
-    async fn limited(&self, form: &WebForm, result: DomainResult<()>) -> DomainResult<()> {
+    /// Counts a hit on `window`; a refusal is logged and counted for the admins.
+    async fn within_limit(&self, form: &WebForm, window: FixedWindow, what: &str) -> DomainResult<()> {
+        let result = window.hit(self.cases.store, self.cases.clock, what).await;
         if let Err(DomainError::RateLimited { .. }) = &result {
             tracing::info!(form = %form.id, outcome = "rate_limited", "web form submission refused");
             self.count(form, "rate_limited").await;

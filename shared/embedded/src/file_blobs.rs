@@ -23,14 +23,16 @@
 //! Limitation: on a case-insensitive file system (macOS and Windows defaults) keys that differ
 //! only in case share a file, whereas S3 keeps them apart. Docket's own keys never rely on case.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key};
+use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key, validate_content_type};
 use serde::{Deserialize, Serialize};
+
+use crate::atomic_file::{io_failure, write_atomically};
 
 /// Appended to the last key segment to name the blob file; `@` cannot occur in a key.
 const BLOB_SUFFIX: &str = "@blob";
@@ -43,8 +45,6 @@ const MAX_NAME_CHUNK: usize = 200;
 const CONTINUED_MARKER: &str = "@+";
 /// Longest header line accepted on reading; a longer one means the file is not a blob of ours.
 const MAX_HEADER_LEN: usize = 4096;
-/// Longest content type accepted, far above any real media type.
-const MAX_CONTENT_TYPE_LEN: usize = 255;
 
 /// Distinguishes the temporary files of concurrent puts within this process (the process id
 /// distinguishes processes sharing the folder).
@@ -116,7 +116,7 @@ impl BlobStore for FileBlobStore {
         validate_content_type(content_type)?;
         let header = encode_header(content_type)?;
         let size = bytes.len() as u64;
-        run_blocking(move || write_atomically(&path, &header, &bytes)).await?;
+        run_blocking(move || write_blob(&path, &header, &bytes)).await?;
         Ok(BlobInfo {
             key: key.to_owned(),
             content_type: content_type.to_owned(),
@@ -161,22 +161,6 @@ impl BlobStore for FileBlobStore {
     }
 }
 
-/// Refuses content types that could not travel as an HTTP header unchanged, so that the folder
-/// accepts exactly what the S3 adapter accepts (the blob conformance suite holds both to it).
-fn validate_content_type(content_type: &str) -> Result<(), PortError> {
-    let ok = !content_type.is_empty()
-        && content_type.len() <= MAX_CONTENT_TYPE_LEN
-        && content_type.trim() == content_type
-        && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(PortError::Invalid(format!(
-            "invalid content type {content_type:?}"
-        )))
-    }
-}
-
 fn encode_header(content_type: &str) -> Result<Vec<u8>, PortError> {
     // serde_json escapes control characters, so the header is exactly one line.
     let mut line = serde_json::to_vec(&Header {
@@ -200,9 +184,9 @@ fn decode_blob(mut contents: Vec<u8>) -> Result<(Header, Vec<u8>), String> {
     Ok((header, contents))
 }
 
-/// Writes header and bytes to a temporary file beside `path`, flushes it to disk and renames it
-/// over `path`: the rename is the only step that other readers can observe.
-fn write_atomically(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), PortError> {
+/// Writes header and bytes as the blob file `path`, creating its folder first; a temporary file
+/// beside it is renamed over it once complete ([`write_atomically`]).
+fn write_blob(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), PortError> {
     let (folder, file_name) = match (path.parent(), path.file_name()) {
         (Some(folder), Some(file_name)) => (folder, file_name.to_string_lossy()),
         _ => {
@@ -219,24 +203,7 @@ fn write_atomically(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), Port
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let written =
-        write_new_file(&temp_path, header, bytes).and_then(|()| fs::rename(&temp_path, path));
-    if let Err(error) = written {
-        // Best effort: the write already failed, and a leftover temporary file is never read.
-        let _ = fs::remove_file(&temp_path);
-        return Err(io_failure("write the blob", path, error));
-    }
-    Ok(())
-}
-
-fn write_new_file(path: &Path, header: &[u8], bytes: &[u8]) -> io::Result<()> {
-    // `create_new` refuses to reuse a name, so two writers can never share a temporary file.
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(header)?;
-    file.write_all(bytes)?;
-    // Without this the rename may reach the disk before the data does, and a power loss would
-    // leave an empty or truncated blob under the final name.
-    file.sync_all()
+    write_atomically(path, &temp_path, &[header, bytes], "write the blob")
 }
 
 /// Runs file-system work off the async worker threads: a 5 MB write must not stall other requests.
@@ -248,17 +215,6 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| PortError::Backend(format!("blob file task failed: {error}")))?
-}
-
-/// Classifies an I/O failure: interruptions and timeouts may pass on retry, the rest will not.
-fn io_failure(action: &str, path: &Path, error: io::Error) -> PortError {
-    let message = format!("{action} at {}: {error}", path.display());
-    match error.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            PortError::Transient(message)
-        }
-        _ => PortError::Backend(message),
-    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,17 @@
 //! Each file is written under a temporary name starting with `.` and renamed when complete, so a
 //! reader watching the folder for `*.eml` never sees half a message.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use docket_ports::{Mailer, OutboundMail, PortError};
+use docket_ports::{Mailer, OutboundMail, PortError, validate_outbound_mail};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use ulid::Ulid;
+
+use crate::atomic_file::{io_failure, write_atomically};
 
 /// Starts the name of a file still being written: hidden, and not matching `*.eml`.
 const TEMP_PREFIX: &str = ".sending-";
@@ -45,31 +46,18 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: OutboundMail) -> Result<String, PortError> {
-        validate_envelope(&mail)?;
+        // Refuses what SES refuses, so both adapters fail alike on the same mail (the mailer
+        // conformance suite holds them to it).
+        validate_outbound_mail(&mail)?;
         let now = SystemTime::now();
         let file_name = format!("{}-{}.eml", timestamp(now)?, Ulid::from_datetime(now));
         let dir = self.dir.clone();
         let written_name = file_name.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &written_name, &mail.raw))
+        tokio::task::spawn_blocking(move || write_message(&dir, &written_name, &mail.raw))
             .await
             .map_err(|error| PortError::Backend(format!("outbox task failed: {error}")))??;
         Ok(file_name)
     }
-}
-
-/// Refuses what SES refuses before sending anything, so both adapters fail alike on the same
-/// mail (the mailer conformance suite holds them to it).
-fn validate_envelope(mail: &OutboundMail) -> Result<(), PortError> {
-    if mail.from.trim().is_empty() {
-        return Err(PortError::Invalid("mail without sender".to_owned()));
-    }
-    if mail.to.is_empty() || mail.to.iter().any(|to| to.trim().is_empty()) {
-        return Err(PortError::Invalid("mail without recipients".to_owned()));
-    }
-    if mail.raw.is_empty() {
-        return Err(PortError::Invalid("empty message".to_owned()));
-    }
-    Ok(())
 }
 
 /// `20250131T235959123Z`: sorts like the time it stands for and is valid in any file name.
@@ -82,40 +70,13 @@ fn timestamp(now: SystemTime) -> Result<String, PortError> {
 }
 
 /// Writes the message under a temporary name, flushes it to disk and renames it: the rename is
-/// the only step a reader of the folder can observe.
-fn write_atomically(dir: &Path, file_name: &str, raw: &[u8]) -> Result<(), PortError> {
+/// the only step a reader of the folder can observe. The temporary file is created exclusively,
+/// so a (most unlikely) clash of ULIDs fails loudly instead of two sends sharing a file.
+fn write_message(dir: &Path, file_name: &str, raw: &[u8]) -> Result<(), PortError> {
     fs::create_dir_all(dir).map_err(|error| io_failure("create the outbox folder", dir, error))?;
     let final_path = dir.join(file_name);
     let temp_path = dir.join(format!("{TEMP_PREFIX}{file_name}"));
-    let written =
-        write_new_file(&temp_path, raw).and_then(|()| fs::rename(&temp_path, &final_path));
-    if let Err(error) = written {
-        // Best effort: the send already failed, and a leftover temporary file is never read.
-        let _ = fs::remove_file(&temp_path);
-        return Err(io_failure("write the outbox message", &final_path, error));
-    }
-    Ok(())
-}
-
-fn write_new_file(path: &Path, raw: &[u8]) -> io::Result<()> {
-    // `create_new` refuses an existing name, so a (most unlikely) clash of ULIDs fails loudly
-    // instead of two sends sharing a file.
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(raw)?;
-    // Without this the rename may reach the disk before the data, and a power loss would leave
-    // an empty message under the final name.
-    file.sync_all()
-}
-
-/// Classifies an I/O failure: interruptions and timeouts may pass on retry, the rest will not.
-fn io_failure(action: &str, path: &Path, error: io::Error) -> PortError {
-    let message = format!("{action} at {}: {error}", path.display());
-    match error.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            PortError::Transient(message)
-        }
-        _ => PortError::Backend(message),
-    }
+    write_atomically(&final_path, &temp_path, &[raw], "write the outbox message")
 }
 
 #[cfg(test)]

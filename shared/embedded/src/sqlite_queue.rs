@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use docket_ports::{Delivery, PortError, Queue};
+use docket_ports::{Delivery, PortError, Queue, validate_max_receives, validate_queue_body, validate_receive};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 const SCHEMA: &str = "
@@ -44,11 +44,8 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
 );
 ";
 
-/// SQS's limits, enforced here too so that a job accepted locally is never refused once deployed.
-const MAX_BATCH: usize = 10;
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
-const MAX_BODY_BYTES: usize = 256 * 1024;
-const MAX_RECEIVES_LIMIT: u32 = 1000;
+/// SQS's limit on queue names, enforced here too so that a queue set up locally is never refused
+/// once deployed (the port checks SQS's other limits for both engines).
 const MAX_QUEUE_NAME_LEN: usize = 80;
 
 /// How long a superseded receipt is still honoured. SQS never keeps a message in flight longer
@@ -154,35 +151,7 @@ fn validate_settings(name: &str, max_receives: u32) -> Result<(), PortError> {
             "queue name {name:?} must be 1 to {MAX_QUEUE_NAME_LEN} letters, digits, '-' or '_'"
         )));
     }
-    if !(1..=MAX_RECEIVES_LIMIT).contains(&max_receives) {
-        return Err(PortError::Invalid(format!("max_receives must be between 1 and {MAX_RECEIVES_LIMIT}")));
-    }
-    Ok(())
-}
-
-/// The body rules of SQS: 1 byte to 256 KiB of the characters XML 1.0 allows.
-fn validate_body(body: &str) -> Result<(), PortError> {
-    if body.is_empty() || body.len() > MAX_BODY_BYTES {
-        return Err(PortError::Invalid(format!(
-            "message body must be 1 to {MAX_BODY_BYTES} bytes, got {}",
-            body.len()
-        )));
-    }
-    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
-    match body.chars().find(|&c| !allowed(c)) {
-        Some(c) => Err(PortError::Invalid(format!("message body contains the disallowed character {c:?}"))),
-        None => Ok(()),
-    }
-}
-
-fn validate_receive(max: usize, visibility: Duration) -> Result<(), PortError> {
-    if !(1..=MAX_BATCH).contains(&max) {
-        return Err(PortError::Invalid(format!("max must be between 1 and {MAX_BATCH}, got {max}")));
-    }
-    if visibility > MAX_VISIBILITY {
-        return Err(PortError::Invalid(format!("visibility must be at most {} s", MAX_VISIBILITY.as_secs())));
-    }
-    Ok(())
+    validate_max_receives(max_receives)
 }
 
 /// Milliseconds since the Unix epoch; a clock before 1970 counts as the epoch itself.
@@ -385,7 +354,7 @@ fn release_blocking(conn: &mut Connection, queue: &str, receipt: &str) -> Result
 #[async_trait]
 impl Queue for SqliteQueue {
     async fn send(&self, body: &str) -> Result<String, PortError> {
-        validate_body(body)?;
+        validate_queue_body(body)?;
         let queue = self.name.clone();
         let body = body.to_owned();
         self.run(move |conn| {

@@ -55,6 +55,20 @@ pub fn validate_blob_key(key: &str) -> Result<(), PortError> {
     if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid blob key {key:?}"))) }
 }
 
+/// Longest content type a blob may have, far above any real media type.
+pub const MAX_CONTENT_TYPE_LEN: usize = 255;
+
+/// Checks a blob's content type as every adapter must: 1 to [`MAX_CONTENT_TYPE_LEN`] printable
+/// ASCII characters without surrounding spaces, so that it travels unchanged as an HTTP header
+/// (S3 would trim it, and the SDK would fail late and obscurely on anything else).
+pub fn validate_content_type(content_type: &str) -> Result<(), PortError> {
+    let ok = !content_type.is_empty()
+        && content_type.len() <= MAX_CONTENT_TYPE_LEN
+        && content_type.trim() == content_type
+        && content_type.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid content type {content_type:?}"))) }
+}
+
 /// One delivery of a queued message. The same message may be delivered again (at least once)
 /// until it is acknowledged; `receive_count` counts deliveries, starting at 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +98,53 @@ pub trait Queue: Send + Sync {
     async fn dead_letters(&self) -> Result<Vec<String>, PortError>;
 }
 
+/// Most messages one [`Queue::receive`] may ask for (SQS's limit).
+pub const MAX_RECEIVE_BATCH: usize = 10;
+/// Longest visibility timeout a receive may ask for (SQS's limit: twelve hours).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+/// Largest message body in bytes (SQS's limit: 256 KiB).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Largest number of deliveries a queue may allow before dead-lettering (SQS's `maxReceiveCount`).
+pub const MAX_RECEIVES_LIMIT: u32 = 1000;
+
+/// Checks a message body as every queue adapter must, by SQS's rules: 1 byte to
+/// [`MAX_BODY_BYTES`] of the characters XML 1.0 allows.
+pub fn validate_queue_body(body: &str) -> Result<(), PortError> {
+    if body.is_empty() || body.len() > MAX_BODY_BYTES {
+        return Err(PortError::Invalid(format!(
+            "message body must be 1 to {MAX_BODY_BYTES} bytes, got {}",
+            body.len()
+        )));
+    }
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
+    match body.chars().find(|&c| !allowed(c)) {
+        Some(c) => Err(PortError::Invalid(format!("message body contains the disallowed character {c:?}"))),
+        None => Ok(()),
+    }
+}
+
+/// Checks the arguments of [`Queue::receive`] as every queue adapter must: 1 to
+/// [`MAX_RECEIVE_BATCH`] messages, hidden for at most [`MAX_VISIBILITY`].
+pub fn validate_receive(max: usize, visibility: Duration) -> Result<(), PortError> {
+    if !(1..=MAX_RECEIVE_BATCH).contains(&max) {
+        return Err(PortError::Invalid(format!("max must be between 1 and {MAX_RECEIVE_BATCH}, got {max}")));
+    }
+    if visibility > MAX_VISIBILITY {
+        return Err(PortError::Invalid(format!("visibility must be at most {} s", MAX_VISIBILITY.as_secs())));
+    }
+    Ok(())
+}
+
+/// Checks a queue's dead-letter setting as every queue adapter must: a message is dead-lettered
+/// after 1 to [`MAX_RECEIVES_LIMIT`] unacknowledged deliveries.
+pub fn validate_max_receives(max_receives: u32) -> Result<(), PortError> {
+    if (1..=MAX_RECEIVES_LIMIT).contains(&max_receives) {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(format!("max_receives must be between 1 and {MAX_RECEIVES_LIMIT}")))
+    }
+}
+
 /// One outbound message, already composed as raw MIME.
 #[derive(Debug, Clone)]
 pub struct OutboundMail {
@@ -98,4 +159,79 @@ pub struct OutboundMail {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: OutboundMail) -> Result<String, PortError>;
+}
+
+/// Checks a mail's envelope as every mailer must, before sending anything: a sender, at least one
+/// recipient and no blank one (SES would otherwise take the recipients from the message's own
+/// headers), and a message that is not empty.
+pub fn validate_outbound_mail(mail: &OutboundMail) -> Result<(), PortError> {
+    if mail.from.trim().is_empty() {
+        return Err(PortError::Invalid("mail without sender".to_owned()));
+    }
+    if mail.to.is_empty() || mail.to.iter().any(|to| to.trim().is_empty()) {
+        return Err(PortError::Invalid("mail without recipients".to_owned()));
+    }
+    if mail.raw.is_empty() {
+        return Err(PortError::Invalid("empty message".to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_that_would_not_survive_a_header_are_refused() {
+        // GIVEN content types that are empty, padded, multi-line, non-ASCII or absurdly long
+        let long = format!("text/{}", "x".repeat(MAX_CONTENT_TYPE_LEN));
+        let refused = ["", " text/plain", "text/plain ", "text/plain\r\nX-Injected: 1", "text/plän", "a\tb", long.as_str()];
+
+        for content_type in refused {
+            // WHEN each is checked
+            let checked = validate_content_type(content_type);
+
+            // THEN it is invalid
+            assert!(matches!(checked, Err(PortError::Invalid(_))), "{content_type:?} gave {checked:?}");
+        }
+        // (while ordinary media types with parameters pass)
+        validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
+        validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            .expect("docx");
+    }
+
+    #[test]
+    fn bodies_sqs_would_refuse_are_invalid() {
+        // GIVEN an empty body, one too large, and ones with characters outside XML 1.0
+        let too_large = "x".repeat(MAX_BODY_BYTES + 1);
+        let refused = ["", too_large.as_str(), "nul\u{0}byte", "bell\u{7}", "non-character\u{FFFE}"];
+
+        for body in refused {
+            // WHEN each is checked
+            let checked = validate_queue_body(body);
+
+            // THEN it is refused as invalid
+            assert!(matches!(checked, Err(PortError::Invalid(_))), "{body:?} gave {checked:?}");
+        }
+        // AND the largest body of allowed characters passes
+        assert!(validate_queue_body(&"é".repeat(MAX_BODY_BYTES / 2)).is_ok());
+        assert!(validate_queue_body("tab\tnewline\ncarriage\rémoji 🎫").is_ok());
+    }
+
+    #[test]
+    fn receives_beyond_the_sqs_limits_are_invalid() {
+        // GIVEN / WHEN receives asking for no message, too many, or a visibility beyond twelve hours
+        let refused = [
+            validate_receive(0, Duration::ZERO),
+            validate_receive(MAX_RECEIVE_BATCH + 1, Duration::ZERO),
+            validate_receive(1, Duration::from_millis(43_200_001)),
+        ];
+
+        // THEN each is refused as invalid
+        for checked in refused {
+            assert!(matches!(checked, Err(PortError::Invalid(_))), "got {checked:?}");
+        }
+        // AND the widest allowed receive passes
+        validate_receive(MAX_RECEIVE_BATCH, Duration::from_secs(43_200)).expect("ten for twelve hours");
+    }
 }

@@ -1,0 +1,229 @@
+//! Web-form routes (SPEC F12). Admins configure forms through the directory routes of
+//! [`super::route_table`] and read what became of submissions here; the public side takes
+//! submissions, answers CORS preflights and serves the embeddable form.
+//!
+//! The public handlers take no [`crate::auth::Caller`]: they work without a token, locally and
+//! behind API Gateway (where `template.yaml` routes them without the JWT authorizer and throttles
+//! them per route). CORS is decided per form: only its allowed origins get
+//! `Access-Control-Allow-Origin`, and a browser request from any other site is refused.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use docket_domain::webform::{HONEYPOT_FIELD, Requirement, WebForm};
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::extract::FormOrJsonBody;
+use crate::problem::{ApiResult, Problem};
+
+/// Largest submission body accepted (a message is at most 10,000 characters, which percent
+/// encoding of non-Latin text can triple twice over).
+pub const MAX_SUBMISSION_BYTES: usize = 128 * 1024;
+/// How long browsers may cache a preflight answer, in seconds.
+const PREFLIGHT_MAX_AGE: &str = "600";
+/// The one answer every sender gets: it says nothing about the case (SPEC F12).
+const RECEIVED: &str = "Thank you. Your message has been received.";
+const THANK_YOU_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Thank you</title></head>\
+<body><p>Thank you. Your message has been received.</p></body></html>\n";
+
+pub(super) async fn form_stats(State(state): State<AppState>, Caller(principal): Caller, Path(form_id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(state.docket.web_forms().stats(&principal, &form_id).await?).into_response())
+}
+
+/// The origin a response may be shared with, if any.
+struct Cors(Option<HeaderValue>);
+
+impl Cors {
+    fn apply(self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        // Answers differ by Origin, so caches must keep them apart.
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+        if let Some(origin) = self.0 {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        response
+    }
+}
+
+fn origin_refused() -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "origin-not-allowed", "Origin not allowed", "this form does not take submissions from pages of that origin")
+        .with_field("Origin")
+}
+
+/// Whether a page of the request's `Origin` may post this form: one of the form's allowed
+/// origins (answered with CORS headers), this API's own origin (the embedded form), or no
+/// `Origin` at all (not a browser's cross-site request; honeypot and rate limits still apply).
+fn check_origin(form: &WebForm, headers: &HeaderMap) -> Result<Cors, Problem> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(Cors(None)) };
+    let text = origin.to_str().map_err(|_| origin_refused())?;
+    if form.allows_origin(text) {
+        return Ok(Cors(Some(origin.clone())));
+    }
+    if is_same_origin(text, headers) {
+        return Ok(Cors(None));
+    }
+    Err(origin_refused())
+}
+
+fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let authority = origin.split_once("://").map(|(_, authority)| authority);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+/// `POST /forms/{form_id}/submissions`: public.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    Path(form_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<FormOrJsonBody, Problem>,
+) -> Response {
+    let forms = state.docket.web_forms();
+    let form = match forms.public_form(&form_id).await {
+        Ok(form) => form,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let cors = match check_origin(&form, &headers) {
+        Ok(cors) => cors,
+        Err(problem) => return problem.into_response(),
+    };
+    let outcome = match body {
+        Ok(FormOrJsonBody(body)) => forms.submit(&form, body).await.map_err(Problem::from),
+        Err(problem) => Err(problem),
+    };
+    // Failures go back to allowed origins too, so the page can tell its visitor what to fix.
+    cors.apply(match outcome {
+        Ok(_) => received(&headers),
+        Err(problem) => problem.into_response(),
+    })
+}
+
+/// The same answer whether a case was opened or the honeypot caught a bot.
+fn received(headers: &HeaderMap) -> Response {
+    let browser_navigation = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if browser_navigation {
+        (StatusCode::ACCEPTED, Html(THANK_YOU_PAGE)).into_response()
+    } else {
+        (StatusCode::ACCEPTED, Json(json!({ "status": "received", "detail": RECEIVED }))).into_response()
+    }
+}
+
+/// `OPTIONS /forms/{form_id}/submissions`: the CORS preflight, public.
+pub(super) async fn preflight(State(state): State<AppState>, Path(form_id): Path<String>, headers: HeaderMap) -> Response {
+    let form = match state.docket.web_forms().public_form(&form_id).await {
+        Ok(form) => form,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let allowed = headers.get(header::ORIGIN).filter(|origin| origin.to_str().is_ok_and(|o| form.allows_origin(o)));
+    let Some(origin) = allowed.cloned() else { return origin_refused().into_response() };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let answer = response.headers_mut();
+    answer.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+    answer.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+    answer.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
+    Cors(Some(origin)).apply(response)
+}
+
+/// `GET /forms/{form_id}/embed.html`: a self-contained form page to put in an iframe, public.
+pub(super) async fn embed(State(state): State<AppState>, Path(form_id): Path<String>) -> ApiResult<Response> {
+    let form = state.docket.web_forms().public_form(&form_id).await?;
+    let mut response = Html(embed_html(&form)).into_response();
+    let headers = response.headers_mut();
+    // No scripts at all; only the form's allowed origins may frame it.
+    let ancestors = std::iter::once("'self'").chain(form.allowed_origins.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    let policy = format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}");
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+fn required(rule: Requirement) -> &'static str {
+    match rule {
+        Requirement::Required => " required",
+        Requirement::Optional => "",
+    }
+}
+
+/// The form page. It posts to `submissions` relative to its own URL, so it works under any
+/// API Gateway stage or custom domain; the honeypot is moved off-screen by CSS.
+fn embed_html(form: &WebForm) -> String {
+    let title = escape_html(&form.name);
+    let name = required(form.fields.name);
+    let subject = required(form.fields.subject);
+    let message = required(form.fields.message);
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0; padding: 1rem; }}
+form {{ display: grid; gap: .75rem; max-width: 36rem; }}
+label {{ display: grid; gap: .25rem; }}
+input, textarea {{ font: inherit; padding: .5rem; }}
+.docket-hp {{ position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }}
+</style>
+</head>
+<body>
+<form method="post" action="submissions" accept-charset="utf-8">
+<h1>{title}</h1>
+<label>Name <input type="text" name="name" maxlength="200" autocomplete="name"{name}></label>
+<label>Email <input type="email" name="email" maxlength="254" autocomplete="email" required></label>
+<label>Subject <input type="text" name="subject" maxlength="300"{subject}></label>
+<label>Message <textarea name="message" rows="8" maxlength="10000"{message}></textarea></label>
+<div class="docket-hp" aria-hidden="true"><label>Leave this field empty <input type="text" name="{HONEYPOT_FIELD}" tabindex="-1" autocomplete="off"></label></div>
+<button type="submit">Send</button>
+</form>
+</body>
+</html>
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolated_text_is_escaped() {
+        assert_eq!(escape_html(r#"<b onload="x">'&'</b>"#), "&lt;b onload=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;");
+    }
+
+    #[test]
+    fn same_origin_means_the_host_the_request_was_sent_to() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("api.example.com"));
+        assert!(is_same_origin("https://api.example.com", &headers));
+        assert!(!is_same_origin("https://evil.example", &headers));
+        assert!(!is_same_origin("null", &headers));
+    }
+}

@@ -1,0 +1,40 @@
+//! The `inbound-email` Lambda function: wires configuration, DynamoDB, S3 and SES, then handles
+//! S3 `ObjectCreated` events of the inbound bucket.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use docket_aws::{DynamoItemStore, S3BlobStore, SesMailer};
+use docket_domain::Docket;
+use docket_domain::clock::SystemClock;
+use docket_inbound_email::InboundHandler;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).try_init();
+    let config = docket_notify_config()?;
+    let sdk = docket_aws::config::sdk_config(config.aws_endpoint.as_deref()).await;
+    let inbound_bucket = std::env::var("DOCKET_INBOUND_BUCKET").map_err(|_| "DOCKET_INBOUND_BUCKET is not set")?;
+    let blob_bucket = std::env::var("DOCKET_BLOB_BUCKET").map_err(|_| "DOCKET_BLOB_BUCKET is not set")?;
+    let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix.clone(), docket_domain::schema::tables());
+    let s3 = docket_aws::config::s3_client(&sdk);
+    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(S3BlobStore::new(s3.clone(), blob_bucket, String::new())));
+    let handler = Arc::new(InboundHandler {
+        docket,
+        raw_messages: Arc::new(S3BlobStore::new(s3, inbound_bucket, String::new())),
+        mailer: Arc::new(SesMailer::new(docket_aws::config::ses_client(&sdk))),
+        settings: config.mail,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
+        let handler = handler.clone();
+        async move { handler.handle_event(event.payload).await.map(|outcomes| serde_json::json!({ "handled": outcomes.len() })) }
+    }))
+    .await
+}
+
+/// The mail settings are the notify function's: one From address and Message-ID domain.
+fn docket_notify_config() -> Result<docket_notify::Config, String> {
+    docket_notify::Config::from_env()
+}

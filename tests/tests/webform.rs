@@ -1,0 +1,352 @@
+//! Web forms on both engines (SPEC F12, issue 6): admin configuration, the public submission
+//! endpoint (JSON and urlencoded), its abuse guards (honeypot, sizes, rate limits, origins,
+//! malformed bodies), CORS, the embeddable page, and the issue's "done when" walk from a web-form
+//! submission to the portal.
+
+use std::sync::Arc;
+
+use axum::http::{Method, header};
+use docket_domain::clock::ManualClock;
+use docket_e2e::{Engine, Reply, TestApi, id_of, on_both_engines};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+on_both_engines!(
+    a_web_form_case_reaches_its_new_contact_in_the_portal_and_nobody_else,
+    submissions_find_or_create_the_contact_and_never_echo_the_case,
+    abusive_and_malformed_submissions_create_nothing,
+    rate_limits_answer_429_until_the_window_passes,
+    cors_answers_only_allowed_origins,
+    admins_configure_forms_and_the_embed_page_is_escaped,
+);
+
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PATCH: Method = Method::PATCH;
+const OPTIONS: Method = Method::OPTIONS;
+
+/// The body every accepted (or silently discarded) submission gets.
+fn received() -> Value {
+    json!({"status": "received", "detail": "Thank you. Your message has been received."})
+}
+
+/// The API on a clock that stands still (30 s into a minute), so rate windows never roll over
+/// in the middle of a test.
+async fn api_at_fixed_time(engine: Engine) -> (TestApi, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(datetime!(2030-01-01 09:00:30 UTC)));
+    let docket = docket_e2e::docket_with_clock(engine, clock.clone()).await;
+    (TestApi::with_docket(docket).await, clock)
+}
+
+async fn form(api: &TestApi, body: Value) -> String {
+    id_of(&api.create(&api.admin_token(), "/forms", body).await)
+}
+
+/// Submits a JSON body without a token, with extra headers.
+async fn submit(api: &TestApi, form_id: &str, headers: &[(&str, &str)], body: Value) -> Reply {
+    api.send(POST, &format!("/forms/{form_id}/submissions"), None, headers, Some(body.to_string())).await
+}
+
+async fn submit_urlencoded(api: &TestApi, form_id: &str, body: &str) -> Reply {
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    api.send(POST, &format!("/forms/{form_id}/submissions"), None, &headers, Some(body.to_owned())).await
+}
+
+async fn all_cases(api: &TestApi) -> Vec<Value> {
+    let reply = api.call(GET, "/cases", Some(&api.admin_token()), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["items"].as_array().expect("items").clone()
+}
+
+async fn stats(api: &TestApi, form_id: &str) -> Value {
+    let reply = api.call(GET, &format!("/forms/{form_id}/stats"), Some(&api.admin_token()), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+fn ids(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["items"].as_array().expect("items").iter().map(id_of).collect()
+}
+
+async fn a_web_form_case_reaches_its_new_contact_in_the_portal_and_nobody_else(engine: Engine) {
+    // GIVEN a form of the support team allowing two submissions per sender and hour
+    let (api, _) = api_at_fixed_time(engine).await;
+    let admin = api.admin_token();
+    let team = id_of(&api.create(&admin, "/teams", json!({"name": "Support"})).await);
+    let form_id = form(&api, json!({"name": "Contact us", "team_id": team, "rate_limits": {"per_sender_per_hour": 2}})).await;
+    // WHEN someone unknown submits it
+    let submission = json!({"name": "Nina New", "email": "nina@newco.example", "subject": "Order 1234 missing", "message": "Where is my parcel?"});
+    let first = submit(&api, &form_id, &[], submission.clone()).await;
+    // THEN it is received, without a word about the case
+    assert_eq!(first.status, 202, "{}", first.body);
+    assert_eq!(first.body, received());
+    // AND a contact was created for the address, and a web-form case of the form's team for it
+    let contact = api.docket.directory().contact_by_email("nina@newco.example").await.expect("lookup").expect("contact created");
+    assert_eq!(contact.name, "Nina New");
+    let cases = all_cases(&api).await;
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(case["source"], "web_form");
+    assert_eq!(case["subject"], "Order 1234 missing");
+    assert_eq!(case["description"], "Where is my parcel?");
+    assert_eq!(case["contact_ids"], json!([contact.id]));
+    assert_eq!(case["team_ids"], json!([team]));
+    let case_path = format!("/cases/{}", id_of(case));
+    // AND agents answer publicly and note something internally
+    let reply = api.create(&admin, &format!("{case_path}/stream"), json!({"body": "It ships tomorrow."})).await;
+    let note = api.create(&admin, &format!("{case_path}/stream"), json!({"body": "Warehouse lost it", "internal": true})).await;
+    // WHEN an admin gives the contact portal access
+    let granted = api.call(PATCH, &format!("/contacts/{}", contact.id), Some(&admin), Some(json!({"portal": {"role": "own_cases"}}))).await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let nina = api.token(&contact.id);
+    // THEN the contact sees the case and its public reply, but not the internal note
+    assert_eq!(ids(&api.call(GET, "/cases", Some(&nina), None).await), vec![id_of(case)]);
+    assert_eq!(api.call(GET, &case_path, Some(&nina), None).await.body["subject"], "Order 1234 missing");
+    let stream = ids(&api.call(GET, &format!("{case_path}/stream"), Some(&nina), None).await);
+    assert!(stream.contains(&id_of(&reply)), "{stream:?}");
+    assert!(!stream.contains(&id_of(&note)), "internal note shown: {stream:?}");
+    // AND a portal user of another account sees nothing of it
+    let other_account = id_of(&api.create(&admin, "/accounts", json!({"name": "Other Co"})).await);
+    let (_, oscar) = api.portal_contact("Oscar", "oscar@other.example", Some(&other_account), json!({"role": "account_cases"})).await;
+    assert!(ids(&api.call(GET, "/cases", Some(&oscar), None).await).is_empty());
+    api.call(GET, &case_path, Some(&oscar), None).await.assert_problem(404, None);
+    api.call(GET, &format!("{case_path}/stream"), Some(&oscar), None).await.assert_problem(404, None);
+    // WHEN the same sender submits a second and a third time within the hour
+    let second = submit(&api, &form_id, &[], json!({"name": "Nina New", "email": "nina@newco.example", "subject": "Still waiting", "message": "?"})).await;
+    let third = submit(&api, &form_id, &[], json!({"name": "Nina New", "email": "nina@newco.example", "subject": "Hello??", "message": "!"})).await;
+    // THEN the second is received and the third, beyond the limit, is refused with 429
+    assert_eq!(second.status, 202, "{}", second.body);
+    third.assert_problem(429, None);
+    let retry_after: u64 = third.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    // AND exactly two cases exist, both on the same contact
+    let cases = all_cases(&api).await;
+    assert_eq!(cases.len(), 2);
+    assert!(cases.iter().all(|c| c["contact_ids"] == json!([contact.id])));
+}
+
+async fn submissions_find_or_create_the_contact_and_never_echo_the_case(engine: Engine) {
+    // GIVEN an account owning a domain, a known contact, and a form whose subject is optional
+    let (api, _) = api_at_fixed_time(engine).await;
+    let admin = api.admin_token();
+    let acme = id_of(&api.create(&admin, "/accounts", json!({"name": "Acme", "email_domains": ["acme.example"]})).await);
+    let known = api.create(&admin, "/contacts", json!({"name": "Known Customer", "emails": ["known@customer.example"]})).await;
+    let team = id_of(&api.create(&admin, "/teams", json!({"name": "Sales"})).await);
+    let mailbox = id_of(&api.create(&admin, "/mailboxes", json!({"name": "Sales", "addresses": ["sales@docket.example"], "team_id": team})).await);
+    let form_id = form(&api, json!({"name": "Quick question", "mailbox_id": mailbox, "fields": {"subject": "optional", "name": "optional"}})).await;
+    // WHEN the known contact submits under another name, as an HTML form would (urlencoded)
+    let known_reply = submit_urlencoded(&api, &form_id, "name=Someone+Else&email=KNOWN%40customer.example&subject=Refund&message=Please+refund+order+%2399").await;
+    // THEN it is received and the case is on the existing contact, whose name is unchanged
+    assert_eq!(known_reply.status, 202, "{}", known_reply.body);
+    assert_eq!(known_reply.body, received());
+    let cases = all_cases(&api).await;
+    assert_eq!(cases[0]["contact_ids"], json!([id_of(&known)]));
+    assert_eq!(cases[0]["description"], "Please refund order #99");
+    let stored = api.call(GET, &format!("/contacts/{}", id_of(&known)), Some(&admin), None).await;
+    assert_eq!(stored.body["name"], "Known Customer");
+    assert_eq!(stored.body["version"], 1);
+    // WHEN a new sender of the account's domain submits without subject or name, from a browser
+    let browser = api
+        .send(
+            POST,
+            &format!("/forms/{form_id}/submissions"),
+            None,
+            &[("content-type", "application/x-www-form-urlencoded"), ("accept", "text/html,application/xhtml+xml")],
+            Some("email=wile%40acme.example&message=The+anvil+arrived+broken%0Aplease+send+another".into()),
+        )
+        .await;
+    // THEN the browser gets a thank-you page naming nothing of the case
+    assert_eq!(browser.status, 202);
+    assert!(browser.content_type().starts_with("text/html"), "{}", browser.content_type());
+    let page = browser.body.as_str().expect("html");
+    assert!(page.contains("Thank you") && !page.contains("anvil"), "{page}");
+    // AND the new contact is named after the address and linked to the account by domain
+    let wile = api.docket.directory().contact_by_email("wile@acme.example").await.expect("lookup").expect("created");
+    assert_eq!(wile.name, "wile");
+    assert_eq!(wile.account_id.as_deref(), Some(acme.as_str()));
+    // AND the case's subject is the message's first line and it belongs to the account
+    let cases = all_cases(&api).await;
+    let case = cases.iter().find(|c| c["contact_ids"] == json!([wile.id])).expect("case of the new contact");
+    assert_eq!(case["subject"], "The anvil arrived broken");
+    assert_eq!(case["account_id"], acme);
+    assert_eq!(case["source"], "web_form");
+    assert_eq!(case["status"], "New");
+    // AND it belongs to the form's mailbox and, the form naming no team, to the mailbox's team
+    assert_eq!(case["mailbox_id"], mailbox);
+    assert_eq!(case["team_ids"], json!([team]));
+    // AND the outcome counts say two were accepted
+    assert_eq!(stats(&api, &form_id).await, json!({"accepted": 2, "honeypot": 0, "rate_limited": 0}));
+}
+
+async fn abusive_and_malformed_submissions_create_nothing(engine: Engine) {
+    // GIVEN a form, a disabled form and a valid submission
+    let (api, _) = api_at_fixed_time(engine).await;
+    let form_id = form(&api, json!({"name": "Support"})).await;
+    let disabled = form(&api, json!({"name": "Old form", "enabled": false})).await;
+    let valid = json!({"name": "Bot", "email": "bot@spam.example", "subject": "Buy now", "message": "Cheap pills"});
+    // WHEN a bot fills the honeypot THEN it is told "received", exactly as a person would be
+    let mut trapped = valid.clone();
+    trapped["website"] = json!("http://spam.example");
+    let honeypot = submit(&api, &form_id, &[], trapped).await;
+    assert_eq!(honeypot.status, 202, "{}", honeypot.body);
+    assert_eq!(honeypot.body, received());
+    let trapped_form = submit_urlencoded(&api, &form_id, "name=Bot&email=bot%40spam.example&subject=x&message=y&website=spam").await;
+    assert_eq!(trapped_form.status, 202);
+    // AND malformed, oversize, incomplete and unknown submissions get problem documents
+    let raw = |content_type: &'static str, body: String| {
+        let (api, path) = (&api, format!("/forms/{form_id}/submissions"));
+        async move { api.send(POST, &path, None, &[("content-type", content_type)], Some(body)).await }
+    };
+    raw("application/json", r#"{"email": "#.into()).await.assert_problem(400, None);
+    raw("application/json", "[1, 2]".into()).await.assert_problem(400, None);
+    raw("application/x-www-form-urlencoded", "email=a%ZZ".into()).await.assert_problem(400, None);
+    raw("application/x-www-form-urlencoded", "email=a%40b.example&email=c%40d.example".into()).await.assert_problem(400, Some("email"));
+    raw("application/x-www-form-urlencoded", "message=%C3%28".into()).await.assert_problem(400, None);
+    raw("text/plain", "hello".into()).await.assert_problem(415, Some("Content-Type"));
+    raw("application/json", json!({"email": "a@b.example", "message": "x".repeat(200_000)}).to_string()).await.assert_problem(413, None);
+    let long_message = json!({"name": "A", "email": "a@b.example", "subject": "s", "message": "x".repeat(10_001)});
+    submit(&api, &form_id, &[], long_message).await.assert_problem(422, Some("message"));
+    submit(&api, &form_id, &[], json!({"name": "A", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": "not-an-address", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
+    submit(&api, &form_id, &[], json!({"email": "a@b.example", "subject": "s", "message": "m"})).await.assert_problem(422, Some("name"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "two\r\nlines", "message": "m"})).await.assert_problem(422, Some("subject"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "s", "message": "m", "phone": "1"})).await.assert_problem(422, Some("phone"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": ["a@b.example"], "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
+    // AND unknown and disabled forms are refused, and a page of a foreign origin too
+    submit(&api, "01NOSUCHFORM", &[], valid.clone()).await.assert_problem(404, None);
+    submit(&api, &disabled, &[], valid.clone()).await.assert_problem(403, None);
+    submit(&api, &form_id, &[("origin", "https://evil.example")], valid.clone()).await.assert_problem(403, Some("Origin"));
+    // THEN nothing was created: no case, no contact
+    assert!(all_cases(&api).await.is_empty());
+    assert!(api.docket.directory().contact_by_email("bot@spam.example").await.expect("lookup").is_none());
+    assert!(api.docket.directory().contact_by_email("a@b.example").await.expect("lookup").is_none());
+    // AND the honeypot catches were counted for the admins
+    assert_eq!(stats(&api, &form_id).await["honeypot"], 2);
+}
+
+async fn rate_limits_answer_429_until_the_window_passes(engine: Engine) {
+    // GIVEN a form taking three submissions a minute in all, one per sender and hour
+    let (api, clock) = api_at_fixed_time(engine).await;
+    let form_id = form(&api, json!({"name": "Busy", "rate_limits": {"per_form_per_minute": 3, "per_sender_per_hour": 1}})).await;
+    let from = |who: &str| json!({"name": who, "email": format!("{who}@senders.example"), "subject": "Hi", "message": "Hello"});
+    // WHEN one sender submits twice THEN the second is refused for that sender only
+    assert_eq!(submit(&api, &form_id, &[], from("ann")).await.status, 202);
+    let again = submit(&api, &form_id, &[], from("ann")).await;
+    again.assert_problem(429, None);
+    assert_eq!(again.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("3570"), "the hour window ends 59:30 from now");
+    assert_eq!(submit(&api, &form_id, &[], from("bob")).await.status, 202);
+    // WHEN the form's minute is used up THEN everyone is refused until it ends
+    let crowd = submit(&api, &form_id, &[], from("cat")).await;
+    crowd.assert_problem(429, None);
+    assert_eq!(crowd.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("30"));
+    // AND refused submissions created nothing
+    assert_eq!(all_cases(&api).await.len(), 2);
+    // WHEN the minute has passed THEN the form takes submissions again, but not from Ann
+    clock.advance(time::Duration::seconds(31));
+    assert_eq!(submit(&api, &form_id, &[], from("cat")).await.status, 202);
+    submit(&api, &form_id, &[], from("ann")).await.assert_problem(429, None);
+    // WHEN the hour has passed THEN Ann may write again
+    clock.advance(time::Duration::hours(1));
+    assert_eq!(submit(&api, &form_id, &[], from("ann")).await.status, 202);
+    assert_eq!(all_cases(&api).await.len(), 4);
+    assert_eq!(stats(&api, &form_id).await, json!({"accepted": 4, "honeypot": 0, "rate_limited": 3}));
+}
+
+async fn cors_answers_only_allowed_origins(engine: Engine) {
+    // GIVEN a form allowing one site
+    let (api, _) = api_at_fixed_time(engine).await;
+    let form_id = form(&api, json!({"name": "Site form", "allowed_origins": ["https://www.customer.example"]})).await;
+    let path = format!("/forms/{form_id}/submissions");
+    let valid = json!({"name": "Vic", "email": "vic@visitors.example", "subject": "Hi", "message": "Hello"});
+    // WHEN that site's page sends a preflight THEN it is allowed, for POST with a JSON body
+    let preflight = api
+        .send(OPTIONS, &path, None, &[("origin", "https://www.customer.example"), ("access-control-request-method", "POST")], None)
+        .await;
+    assert_eq!(preflight.status, 204, "{}", preflight.body);
+    let header_of = |reply: &Reply, name: header::HeaderName| reply.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header_of(&preflight, header::ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("https://www.customer.example"));
+    assert_eq!(header_of(&preflight, header::ACCESS_CONTROL_ALLOW_METHODS).as_deref(), Some("POST"));
+    assert_eq!(header_of(&preflight, header::ACCESS_CONTROL_ALLOW_HEADERS).as_deref(), Some("content-type"));
+    // AND its submission is accepted and readable by the page; so are its failures
+    let accepted = submit(&api, &form_id, &[("origin", "https://www.customer.example")], valid.clone()).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    assert_eq!(header_of(&accepted, header::ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("https://www.customer.example"));
+    let invalid = submit(&api, &form_id, &[("origin", "https://www.customer.example")], json!({"email": "x"})).await;
+    invalid.assert_problem(422, None);
+    assert_eq!(header_of(&invalid, header::ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("https://www.customer.example"));
+    // WHEN another site tries THEN the preflight and the submission are refused without CORS headers
+    for origin in ["https://evil.example", "https://www.customer.example.evil.example", "null"] {
+        let refused = api.send(OPTIONS, &path, None, &[("origin", origin)], None).await;
+        refused.assert_problem(403, Some("Origin"));
+        assert_eq!(header_of(&refused, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+        let posted = submit(&api, &form_id, &[("origin", origin)], valid.clone()).await;
+        posted.assert_problem(403, Some("Origin"));
+        assert_eq!(header_of(&posted, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+    }
+    // AND the embed page served by this API posts as its own origin, which is accepted
+    let same_origin = submit(&api, &form_id, &[("origin", "https://api.docket.example"), ("host", "api.docket.example")], valid.clone()).await;
+    assert_eq!(same_origin.status, 202, "{}", same_origin.body);
+    assert_eq!(header_of(&same_origin, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+    // AND a request without Origin (not a browser's cross-site request) is judged on its content
+    assert_eq!(submit(&api, &form_id, &[], valid).await.status, 202);
+    assert_eq!(all_cases(&api).await.len(), 3);
+    // AND a preflight for an unknown form is 404
+    api.send(OPTIONS, "/forms/01NOSUCHFORM/submissions", None, &[("origin", "https://www.customer.example")], None).await.assert_problem(404, None);
+}
+
+async fn admins_configure_forms_and_the_embed_page_is_escaped(engine: Engine) {
+    // GIVEN an admin and an agent
+    let (api, _) = api_at_fixed_time(engine).await;
+    let admin = api.admin_token();
+    let agent = api.create(&admin, "/users", json!({"name": "Ag", "email": "ag@agents.example", "role": "agent"})).await;
+    let agent = api.token(&id_of(&agent));
+    // WHEN the admin configures a form whose name holds markup
+    let created = api
+        .call(POST, "/forms", Some(&admin), Some(json!({"name": "Help <script>alert(1)</script> & \"more\"", "allowed_origins": ["HTTPS://Shop.Example/"], "fields": {"subject": "optional"}})))
+        .await;
+    // THEN it is stored with normalised origins, defaults filled in
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["allowed_origins"], json!(["https://shop.example"]));
+    assert_eq!(created.body["enabled"], true);
+    assert_eq!(created.body["rate_limits"], json!({"per_sender_per_hour": 5, "per_form_per_minute": 60}));
+    assert_eq!(created.body["fields"], json!({"name": "required", "subject": "optional", "message": "required"}));
+    let form_id = id_of(&created.body);
+    // AND the embed page escapes the name, hides the honeypot, and only the site may frame it
+    let embed = api.call(GET, &format!("/forms/{form_id}/embed.html"), None, None).await;
+    assert_eq!(embed.status, 200);
+    assert!(embed.content_type().starts_with("text/html"), "{}", embed.content_type());
+    let html = embed.body.as_str().expect("html");
+    assert!(html.contains("Help &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot;"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains(r#"name="website" tabindex="-1""#) && html.contains(".docket-hp {"), "{html}");
+    assert!(html.contains(r#"action="submissions""#), "{html}");
+    assert!(html.contains(r#"<input type="text" name="subject" maxlength="300">"#), "the optional subject is not required: {html}");
+    let policy = embed.headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(policy.contains("frame-ancestors 'self' https://shop.example") && policy.contains("default-src 'none'"), "{policy}");
+    // AND agents may neither read nor change forms or their counts
+    api.call(GET, "/forms", Some(&agent), None).await.assert_problem(403, None);
+    api.call(GET, &format!("/forms/{form_id}"), Some(&agent), None).await.assert_problem(403, None);
+    api.call(GET, &format!("/forms/{form_id}/stats"), Some(&agent), None).await.assert_problem(403, None);
+    api.call(POST, "/forms", Some(&agent), Some(json!({"name": "Mine"}))).await.assert_problem(403, None);
+    // AND admin routes need a token, unlike the public ones
+    api.call(GET, "/forms", None, None).await.assert_problem(401, None);
+    // AND bad configurations are refused naming the field
+    for (body, field) in [
+        (json!({"name": "x", "allowed_origins": ["https://shop.example/path"]}), "allowed_origins"),
+        (json!({"name": "x", "allowed_origins": ["*"]}), "allowed_origins"),
+        (json!({"name": "x", "team_id": "ghost"}), "team_id"),
+        (json!({"name": "x", "rate_limits": {"per_sender_per_hour": 0}}), "rate_limits.per_sender_per_hour"),
+        (json!({"name": "x", "fields": {"email": "optional"}}), "fields.email"),
+        (json!({"name": "x", "mailbox_id": "ghost"}), "mailbox_id"),
+    ] {
+        api.call(POST, "/forms", Some(&admin), Some(body)).await.assert_problem(422, Some(field));
+    }
+    // WHEN the admin disables the form THEN the page and the endpoint are closed
+    let disabled = api.send(PATCH, &format!("/forms/{form_id}"), Some(&admin), &[("if-match", "\"1\"")], Some(json!({"enabled": false}).to_string())).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    api.call(GET, &format!("/forms/{form_id}/embed.html"), None, None).await.assert_problem(403, None);
+    api.call(GET, "/forms/01NOSUCHFORM/embed.html", None, None).await.assert_problem(404, None);
+    // AND the admin lists it
+    assert_eq!(ids(&api.call(GET, "/forms", Some(&admin), None).await), vec![form_id]);
+}
