@@ -16,7 +16,9 @@ use docket_embedded::{FileBlobStore, OutboxMailer, SqliteItemStore, SqliteQueue}
 use docket_mail::compose::Address;
 use docket_notify::NotifyHandler;
 
+use crate::mail_in::PipelineSink;
 use crate::worker::{self, WakingQueue};
+use docket_embedded::SmtpConfig;
 use rand::RngCore;
 
 const DATABASE_FILE: &str = "docket.sqlite";
@@ -83,7 +85,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
-pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
+pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<(), String> {
     let installation = open(data)?;
     let (admin, created) = installation
         .docket
@@ -92,9 +94,12 @@ pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%address, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
+    let smtp_listener = tokio::net::TcpListener::bind(smtp).await.map_err(|e| format!("cannot listen for SMTP on {smtp}: {e}"))?;
+    let smtp_address = smtp_listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, %smtp_address, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
     eprintln!(
         "Docket is serving http://{address}  (data in {data})\n\
+         Inbound mail: SMTP on {smtp_address}; sent mail lands in {data}/outbox\n\
          {verb} admin: {name} <{email}> id {id}\n\
          Mint a token:  docket --data {data} token\n\
          Then:          curl -H \"Authorization: Bearer $TOKEN\" http://{address}/cases\n\
@@ -105,17 +110,18 @@ pub async fn serve(data: &Path, listen: SocketAddr) -> Result<(), String> {
         email = admin.email,
         id = admin.id,
     );
-    let handler = Arc::new(NotifyHandler {
-        docket: installation.docket.clone(),
-        mailer: Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?),
-        settings: local_mail_settings(),
-    });
+    let mailer: Arc<dyn docket_ports::Mailer> =
+        Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
+    let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings: local_mail_settings() });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped));
+    let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
+    let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() });
+    let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = smtp_server.await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("docket stopped");
     Ok(())
@@ -183,4 +189,11 @@ pub async fn print_token(data: &Path, who: Option<&str>, ttl: Duration) -> Resul
     let token = installation.keys.mint(principal.id(), ttl).map_err(|e| format!("cannot sign the token: {e}"))?;
     println!("{token}");
     Ok(())
+}
+
+pub async fn ingest(data: &Path, path: &Path, to: &str) -> Result<(), String> {
+    let installation = open(data)?;
+    let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
+    let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() };
+    crate::mail_in::ingest(&sink, path, to).await
 }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod local;
+mod mail_in;
 mod worker;
 
 use std::net::SocketAddr;
@@ -29,6 +30,16 @@ enum Command {
     Serve {
         #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where the SMTP listener takes inbound mail (as SES would on AWS).
+        #[arg(long, env = "DOCKET_SMTP", default_value = "127.0.0.1:2525")]
+        smtp: SocketAddr,
+    },
+    /// Take a .eml file, a folder of them or an mbox file through email-to-case.
+    Ingest {
+        path: std::path::PathBuf,
+        /// The group-mailbox address the messages were sent to.
+        #[arg(long)]
+        to: String,
     },
     /// Print a bearer token for a user or portal contact (id or email; default: the first admin).
     Token {
@@ -46,10 +57,11 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, smtp } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen).await
+            local::serve(&cli.data, listen, smtp).await
         }
+        Command::Ingest { path, to } => local::ingest(&cli.data, &path, &to).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,
         Command::Bench(command) => bench::run(command).await,
     };

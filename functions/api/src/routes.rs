@@ -47,6 +47,7 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
         ("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower)),
         ("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower)),
         ("GET", "/me/follows", get(my_follows)),
+        ("GET", "/inbound-log", get(inbound_log)),
         ("GET", "/cases/{case_ref}/articles", get(knowledge::list_case_articles)),
         ("PUT", "/cases/{case_ref}/articles/{article_id}", put(knowledge::link_article)),
         ("DELETE", "/cases/{case_ref}/articles/{article_id}", delete(knowledge::unlink_article)),
@@ -436,4 +437,9 @@ async fn my_follows(State(state): State<AppState>, Caller(principal): Caller, Qu
     let mask = cases.mask().await?;
     let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
     Ok(listing::<Value>(views, next).into_response())
+}
+
+async fn inbound_log(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {
+    let (items, next) = state.docket.inbound_log(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+    Ok(listing(items, next).into_response())
 }

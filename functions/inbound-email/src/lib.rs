@@ -45,6 +45,16 @@ pub fn decode_key(key: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// SES keeps no envelope in the stored object: the recipients are the To and Cc addresses (the
+/// pipeline picks the first that belongs to a group mailbox).
+pub fn header_recipients(raw: &[u8]) -> Vec<String> {
+    let limits = docket_mail::inbound::Limits { max_bytes: usize::MAX, ..Default::default() };
+    match docket_mail::inbound::parse_headers_only(raw, &limits) {
+        Ok(headers) => headers.to.iter().chain(headers.cc.iter()).map(|a| a.email.clone()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 impl InboundHandler {
     /// Handles one S3 object: the outcome of the message, or a transient failure.
     pub async fn handle_object(&self, bucket: &str, key: &str) -> Result<InboundLogEntry, Retry> {
@@ -57,7 +67,7 @@ impl InboundHandler {
                 return Err(Retry(format!("object {key} cannot be read: {e}")));
             }
         };
-        let envelope_to = docket_mail::inbound::recipients(&raw);
+        let envelope_to = header_recipients(&raw);
         let pipeline = Inbound { docket: &self.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
         let mail = InboundMail { source_id: format!("s3://{bucket}/{key}"), envelope_to, raw };
         match pipeline.receive(mail).await {

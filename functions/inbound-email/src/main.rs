@@ -29,7 +29,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
         let handler = handler.clone();
-        async move { handler.handle_event(event.payload).await.map(|outcomes| serde_json::json!({ "handled": outcomes.len() })) }
+        async move {
+            let outcomes = handler.handle_event(event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "handled": outcomes.len() }))
+        }
     }))
     .await
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
-use docket_mail::inbound::{InboundMessage, Limits, ParseError, Verdict, normalize_message_id, parse, parse_headers_only};
+use docket_mail::inbound::{InboundHeaders, InboundMessage, Limits, ParseError, Verdict, normalize_message_id, parse, parse_headers_only};
 use docket_ports::{Mailer, OutboundMail};
 use docket_store::{Condition, Cursor, Item, Key, Query, WriteOp};
 
@@ -177,8 +177,9 @@ impl Inbound<'_> {
                 let headers = LogHeaders::of(&message);
                 (self.decide(&mail, &message, &settings, &raw_blob_key).await?, headers)
             }
-            Err(ParseError::TooLarge { size }) => match parse_headers_only(&mail.raw, &limits) {
-                Ok(message) => {
+            Err(ParseError::TooLarge { size, .. }) => match parse_headers_only(&mail.raw, &limits) {
+                Ok(headers_only) => {
+                    let message = without_body(headers_only);
                     let headers = LogHeaders::of(&message);
                     let note = format!("The message ({size} bytes) is over the {} byte limit; its body was not imported.", settings.max_message_bytes);
                     (self.decide_oversize(&mail, &message, &settings, &raw_blob_key, note).await?, headers)
@@ -221,7 +222,7 @@ impl Inbound<'_> {
 
     /// The full decision for a parsed message.
     async fn decide(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, raw_key: &str) -> DomainResult<Decision> {
-        let verdicts = &message.classification.ses;
+        let verdicts = &message.auto.ses;
         if verdicts.virus == Verdict::Fail {
             return Ok(Decision::plain(InboundOutcome::Quarantined, "the receiving system found a virus"));
         }
@@ -233,9 +234,9 @@ impl Inbound<'_> {
         let Some(mailbox) = mailbox else {
             return Ok(Decision::plain(InboundOutcome::Rejected, format!("no group mailbox receives at {}", mail.envelope_to.join(", "))));
         };
-        let mut decision = |outcome, reason: String| Decision { mailbox_id: Some(mailbox.id.clone()), ..Decision::plain(outcome, reason) };
+        let decision = |outcome, reason: String| Decision { mailbox_id: Some(mailbox.id.clone()), ..Decision::plain(outcome, reason) };
 
-        if let Some(bounce) = &message.classification.bounce {
+        if let Some(bounce) = &message.auto.bounce {
             // A bounce of our own mail belongs to its case; any other bounce is noise.
             if let Some(original) = bounce.original_message_id.as_deref().and_then(normalize_message_id)
                 && let Some(case) = self.case_of_message_id(&original).await?
@@ -249,7 +250,7 @@ impl Inbound<'_> {
             }
             return Ok(decision(InboundOutcome::Suppressed, "delivery status report".into()));
         }
-        if let Some(reason) = &message.classification.automatic {
+        if let Some(reason) = &message.auto.automatic {
             return Ok(decision(InboundOutcome::Suppressed, format!("automatic mail ({reason}): opens nothing, gets no acknowledgement")));
         }
         let junk = if verdicts.spam == Verdict::Fail {
@@ -293,10 +294,7 @@ impl Inbound<'_> {
     /// F26: an oversize message still reaches its case (or opens one) with its headers.
     async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, raw_key: &str, note: String) -> DomainResult<Decision> {
         let mut message = message.clone();
-        message.visible_text = String::new();
-        message.quoted_text = None;
-        message.html_sanitized = None;
-        message.attachments.clear();
+        message.visible_text = format!("[{note}]");
         let mut decision = self.decide(mail, &message, settings, raw_key).await?;
         decision.reason = format!("{}; {note}", decision.reason);
         Ok(decision)
@@ -327,7 +325,7 @@ impl Inbound<'_> {
 
     /// F21: the case the message belongs to, and the rule that found it.
     async fn thread(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, sender: &Sender, sender_address: &str) -> DomainResult<Option<(Case, ThreadRule)>> {
-        if message.classification.ses.dmarc == Verdict::Fail {
+        if message.auto.ses.dmarc == Verdict::Fail {
             // Forged senders must never reach an existing conversation.
             return Ok(None);
         }
@@ -692,6 +690,30 @@ fn truncated(text: &str) -> String {
     let mut cut: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).take(MAX_BODY_CHARS).collect();
     cut.push_str("\n[… truncated; the full message is kept with the case]");
     cut
+}
+
+/// A message whose body was not read: its headers, and nothing else.
+fn without_body(h: InboundHeaders) -> InboundMessage {
+    InboundMessage {
+        message_id: h.message_id,
+        in_reply_to: h.in_reply_to,
+        references: h.references,
+        from: h.from,
+        reply_to: h.reply_to,
+        to: h.to,
+        cc: h.cc,
+        subject: h.subject,
+        clean_subject: h.clean_subject,
+        date: h.date,
+        text: String::new(),
+        visible_text: String::new(),
+        quoted_text: None,
+        html_sanitized: None,
+        attachments: Vec::new(),
+        auto: h.auto,
+        raw_headers: h.raw_headers,
+        size: h.size,
+    }
 }
 
 /// The headers an inbound-log line shows.

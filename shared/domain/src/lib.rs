@@ -9,7 +9,7 @@ pub mod directory;
 pub mod error;
 pub mod fields;
 pub mod follows;
-// pub mod inbound; (enabled once docket_mail::inbound lands)
+pub mod inbound;
 pub mod knowledge;
 pub mod mask;
 pub mod model;
