@@ -16,10 +16,16 @@ fn temp_data_dir() -> std::path::PathBuf {
     dir
 }
 
-/// Starts `docket serve` on a free port and returns it with the address it printed.
+/// Starts `docket serve` on free ports and returns it with the HTTP address it printed.
 fn serve(data: &Path) -> (Child, String) {
+    let (child, http, _) = serve_with_smtp(data);
+    (child, http)
+}
+
+/// Starts `docket serve` on free ports: the process, its HTTP and its SMTP address.
+fn serve_with_smtp(data: &Path) -> (Child, String, String) {
     let mut child = Command::new(DOCKET)
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--smtp", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -27,15 +33,123 @@ fn serve(data: &Path) -> (Child, String) {
         .expect("start docket serve");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
+    let mut http = None;
+    let smtp = loop {
         let line = lines.next().expect("docket serve exited before serving").expect("read stderr");
         if let Some(rest) = line.strip_prefix("Docket is serving http://") {
-            break rest.split_whitespace().next().unwrap().to_owned();
+            http = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("Inbound mail: SMTP on ") {
+            break rest.split(';').next().unwrap().trim().to_owned();
         }
     };
     // Keep draining so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    (child, http.expect("HTTP address printed"), smtp)
+}
+
+/// Hands one message to an SMTP server the way an MTA would, asserting each reply code.
+fn send_smtp(address: &str, from: &str, to: &str, message: &str) {
+    use std::io::{BufRead, Write};
+    let stream = std::net::TcpStream::connect(address).expect("connect SMTP");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut expect = |code: &str| {
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("SMTP reply");
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    };
+    expect("220");
+    for (command, code) in [("EHLO test.local".to_owned(), "250"), (format!("MAIL FROM:<{from}>"), "250"), (format!("RCPT TO:<{to}>"), "250"), ("DATA".into(), "354")] {
+        writer.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        expect(code);
+    }
+    writer.write_all(message.replace("\n.", "\n..").as_bytes()).unwrap();
+    writer.write_all(b"\r\n.\r\n").unwrap();
+    expect("250");
+    writer.write_all(b"QUIT\r\n").unwrap();
+    expect("221");
+}
+
+/// Outbox messages containing `marker`, waiting up to 5 s for at least one.
+fn outbox_with(outbox: &Path, marker: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let found: Vec<String> = std::fs::read_dir(outbox)
+            .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).filter(|m| m.contains(marker)).collect())
+            .unwrap_or_default();
+        if !found.is_empty() {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Vec::new()
+}
+
+/// A header's value with folded lines joined.
+fn header(raw: &str, name: &str) -> Option<String> {
+    let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_owned()))
+}
+
+#[tokio::test]
+async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
+    // GIVEN a running server with a group mailbox that acknowledges new cases
+    let data = temp_data_dir();
+    let (mut child, address, smtp) = serve_with_smtp(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let mailbox = http
+        .post(format!("{base}/mailboxes"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mailbox.status(), 201);
+    // WHEN a customer's mail arrives on the SMTP port
+    let first = "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <p1@customer.test>\r\n\r\nSmoke from tray 2.\r\n";
+    send_smtp(&smtp, "ada@customer.test", "support@acme.test", first);
+    // THEN a case is open and its acknowledgement is in the outbox
+    let case: Value = http.get(format!("{base}/cases/1")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(case["subject"], "Printer on fire");
+    assert_eq!(case["source"], "email");
+    let outbox = data.join("outbox");
+    let acks = outbox_with(&outbox, "In-Reply-To: <p1@customer.test>");
+    assert_eq!(acks.len(), 1, "one acknowledgement expected");
+    // WHEN the customer replies to the acknowledgement's Reply-To
+    let reply_to = header(&acks[0], "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
+    let reply = format!("From: Ada <ada@customer.test>\r\nTo: {reply_to}\r\nSubject: Re: your mail\r\nMessage-ID: <p2@customer.test>\r\n\r\nStill smoking.\r\n");
+    send_smtp(&smtp, "ada@customer.test", &reply_to, &reply);
+    // THEN it is on case 1, and an agent reply reaches Ada through the outbox, whose own
+    // Reply-To brings her next answer back to the case too
+    let stream: Value = http.get(format!("{base}/cases/1/stream")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(stream["items"].as_array().unwrap().iter().any(|e| e["body"].as_str().is_some_and(|b| b.contains("Still smoking."))), "{stream}");
+    let posted = http
+        .post(format!("{base}/cases/1/stream"))
+        .bearer_auth(&admin)
+        .json(&json!({"body": "Technician on the way", "email_customer": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let notices = outbox_with(&outbox, "Technician on the way");
+    assert_eq!(notices.len(), 1);
+    let notice_reply_to = header(&notices[0], "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
+    let answer = format!("From: Ada <ada@customer.test>\r\nTo: {notice_reply_to}\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <p3@customer.test>\r\n\r\nThanks, fixed.\r\n");
+    send_smtp(&smtp, "ada@customer.test", &notice_reply_to, &answer);
+    let log: Value = http.get(format!("{base}/inbound-log")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let outcomes: Vec<(String, Value)> = log["items"].as_array().unwrap().iter().map(|e| (e["outcome"].as_str().unwrap().to_owned(), e["case_number"].clone())).collect();
+    assert_eq!(outcomes, vec![("appended".to_owned(), json!(1)), ("appended".to_owned(), json!(1)), ("created".to_owned(), json!(1))]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 fn token(data: &Path, who: Option<&str>) -> String {

@@ -229,12 +229,12 @@ impl Inbound<'_> {
         let Some(sender_address) = message.from.as_ref().map(|a| a.email.to_lowercase()) else {
             return Ok(Decision::plain(InboundOutcome::Rejected, "the message has no usable From address"));
         };
-        let directory = self.docket.directory();
         let mailbox = self.mailbox(&mail.envelope_to).await?;
         let Some(mailbox) = mailbox else {
             return Ok(Decision::plain(InboundOutcome::Rejected, format!("no group mailbox receives at {}", mail.envelope_to.join(", "))));
         };
-        let decision = |outcome, reason: String| Decision { mailbox_id: Some(mailbox.id.clone()), ..Decision::plain(outcome, reason) };
+        let mailbox_id = (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone());
+        let decision = |outcome, reason: String| Decision { mailbox_id: mailbox_id.clone(), ..Decision::plain(outcome, reason) };
 
         if let Some(bounce) = &message.auto.bounce {
             // A bounce of our own mail belongs to its case; any other bounce is noise.
@@ -286,8 +286,7 @@ impl Inbound<'_> {
             let _ = self.docket.store().write(WriteOp::delete(CASES, message_claim_key(message_id))).await;
         }
         let mut decided = outcome?;
-        decided.mailbox_id = Some(mailbox.id.clone());
-        let _ = directory;
+        decided.mailbox_id = mailbox_id;
         Ok(decided)
     }
 
@@ -300,12 +299,21 @@ impl Inbound<'_> {
         Ok(decision)
     }
 
+    /// The group mailbox the message was sent to. Replies to the system address (mail about
+    /// cases that have no mailbox) count when they carry a valid reply token.
     async fn mailbox(&self, envelope_to: &[String]) -> DomainResult<Option<Mailbox>> {
         let directory = self.docket.directory();
         for address in envelope_to {
-            let base = docket_mail::inbound::plus_token(address).map_or_else(|| address.to_lowercase(), |(base, _)| base);
+            let token = docket_mail::inbound::plus_token(address);
+            let base = token.as_ref().map_or_else(|| address.to_lowercase(), |(base, _)| base.clone());
             if let Some(mailbox) = directory.mailbox_by_address(&base).await? {
                 return Ok(Some(mailbox));
+            }
+            if let Some((_, token)) = token
+                && base.eq_ignore_ascii_case(&self.settings.reply_to)
+                && self.docket.store().get(CASES, &reply_token_lookup_key(&token)).await?.is_some()
+            {
+                return Ok(Some(system_mailbox(&base, self.docket.clock().now())));
             }
         }
         Ok(None)
@@ -500,7 +508,7 @@ impl Inbound<'_> {
             team_ids: mailbox.team_id.iter().cloned().collect(),
             internal: false,
             parent_id: parent.map(str::to_owned),
-            mailbox_id: Some(mailbox.id.clone()),
+            mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
         let case = self.docket.cases().open(&sender.author(), fields, None).await?.case;
         self.append(&case, message, &sender.author(), Visibility::Public, raw_key, None).await?;
@@ -523,7 +531,7 @@ impl Inbound<'_> {
             team_ids: mailbox.team_id.iter().cloned().collect(),
             internal: true,
             parent_id: None,
-            mailbox_id: Some(mailbox.id.clone()),
+            mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
         let cases = self.docket.cases();
         let case = cases.open(&Author::system(), fields, None).await?.case;
@@ -691,6 +699,24 @@ fn truncated(text: &str) -> String {
     cut.push_str("\n[… truncated; the full message is kept with the case]");
     cut
 }
+
+/// The policies for replies to the system address: reopen, no acknowledgement.
+fn system_mailbox(address: &str, now: OffsetDateTime) -> Mailbox {
+    Mailbox {
+        id: SYSTEM_MAILBOX.into(),
+        name: "System address".into(),
+        addresses: vec![address.to_owned()],
+        team_id: None,
+        assignment_rule: None,
+        closed_case_policy: ClosedCasePolicy::Reopen,
+        auto_ack: false,
+        ack_text: None,
+        unknown_senders: UnknownSenders::CreateContact,
+        audit: Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 },
+    }
+}
+
+const SYSTEM_MAILBOX: &str = "system";
 
 /// A message whose body was not read: its headers, and nothing else.
 fn without_body(h: InboundHeaders) -> InboundMessage {

@@ -218,13 +218,19 @@ impl Notifier<'_> {
             .await
             .map_err(|e| NotifyError::Retry(e.to_string()))?;
         let mask = self.docket.cases().mask().await?;
+        // Replies go to the case's group mailbox; cases without one use the system address.
+        let reply_base = match &case.mailbox_id {
+            Some(id) => self.docket.directory().get::<crate::model::Mailbox>(id).await?.and_then(|m| m.addresses.first().cloned()),
+            None => None,
+        }
+        .unwrap_or_else(|| self.settings.reply_to.clone());
         let message_id = format!("{}.{}@{}", entry.id.to_lowercase(), recipient.id.to_lowercase(), self.settings.message_id_domain);
         let thread = format!("case-{}@{}", case.id.to_lowercase(), self.settings.message_id_domain);
         let author = self.author_name(entry).await?;
         let message = OutgoingMessage {
             from: self.settings.from.clone(),
             to: vec![Address { name: Some(recipient.name.clone()), email: recipient.email.clone() }],
-            reply_to: Some(Address { name: self.settings.from.name.clone(), email: plus_address(&self.settings.reply_to, &token) }),
+            reply_to: Some(Address { name: self.settings.from.name.clone(), email: plus_address(&reply_base, &token) }),
             subject: format!("{} {}", mask.format(case.number), case.subject),
             text: body_text(case, entry, &author, &mask.format(case.number)),
             html: None,
