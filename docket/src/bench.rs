@@ -45,6 +45,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// Email-to-case end to end on SQLite (parse, classify, thread, persist) for small, typical
+    /// and large mail, beside mail-parser's parse-only time on the same messages.
+    Ingest {
+        /// Messages per size class: small, typical, large.
+        #[arg(long, value_delimiter = ',', default_value = "400,200,20")]
+        counts: Vec<usize>,
+    },
     /// Time from starting the `api` binary until it first asks the Runtime API for work.
     Startup {
         #[arg(long, default_value = "target/release/api")]
@@ -66,6 +73,7 @@ pub async fn run(command: BenchCommand) -> Result<(), String> {
         BenchCommand::Startup { binary, runs } => startup(&binary, runs.max(1)).await,
         BenchCommand::Fanout { followers } => fanout(&followers).await,
         BenchCommand::NotifyLatency { runs } => notify_latency(runs.max(1)).await,
+        BenchCommand::Ingest { counts } => ingest(&counts).await,
     }
 }
 
@@ -347,5 +355,88 @@ async fn notify_latency(runs: usize) -> Result<(), String> {
     println!("| operation | runs | per s | p50 ms | p99 ms | max ms |");
     println!("|---|---|---|---|---|---|");
     println!("{}", sample.row());
+    Ok(())
+}
+
+/// A deterministic message of about `body_bytes` of text (and an attachment of `attachment_bytes`).
+fn sample_message(index: usize, body_bytes: usize, attachment_bytes: usize, to: &str) -> Vec<u8> {
+    let line = "The printer on the third floor keeps jamming when printing double-sided pages. ";
+    let text: String = line.repeat(body_bytes / line.len() + 1).chars().take(body_bytes).collect();
+    let mut raw = format!(
+        "From: Customer {index} <customer{index}@bench.test>\r\nTo: {to}\r\nSubject: Printer problem {index}\r\n\
+         Message-ID: <bench-{index}-{body_bytes}-{attachment_bytes}@bench.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+    );
+    if attachment_bytes == 0 {
+        raw.push_str(&format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"));
+        return raw.into_bytes();
+    }
+    use base64::Engine as _;
+    let payload: Vec<u8> = (0..attachment_bytes).map(|i| (i * 31 % 251) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(payload);
+    let wrapped: Vec<&str> = encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    raw.push_str(&format!(
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+         --b\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        wrapped.join("\r\n")
+    ));
+    raw.into_bytes()
+}
+
+async fn ingest(counts: &[usize]) -> Result<(), String> {
+    let classes = [("small (5 KB)", 5_000, 0), ("typical (50 KB)", 45_000, 5_000), ("large (5 MB attachment)", 2_000, 5 * 1024 * 1024)];
+    println!("| message | messages | msgs/s | p50 ms | p99 ms | mail-parser parse p50 ms | Docket / parse-only (p50) |");
+    println!("|---|---|---|---|---|---|---|");
+    for ((name, body, attachment), &count) in classes.iter().zip(counts) {
+        let (docket, admin) = local_docket().await?;
+        let blobs = docket_embedded::FileBlobStore::new(temp_path("blobs")).map_err(|e| e.to_string())?;
+        let docket = docket.with_blobs(Arc::new(blobs));
+        let to = "support@bench.test";
+        docket
+            .directory_service()
+            .create::<docket_domain::model::Mailbox>(&admin, serde_json::json!({"name": "Bench", "addresses": [to], "auto_ack": true}))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mailer = docket_embedded::OutboxMailer::new(temp_path("outbox")).map_err(|e| e.to_string())?;
+        let settings = crate::local::local_mail_settings();
+        let pipeline = docket_domain::inbound::Inbound { docket: &docket, mailer: Some(&mailer), settings: &settings };
+        let messages: Vec<Vec<u8>> = (0..count).map(|i| sample_message(i, *body, *attachment, to)).collect();
+        let mut parse_only = Vec::with_capacity(count);
+        for raw in &messages {
+            let started = Instant::now();
+            let parsed = mail_parser::MessageParser::default().parse(raw);
+            parse_only.push(started.elapsed());
+            if parsed.is_none() {
+                return Err("mail-parser could not parse a benchmark message".into());
+            }
+        }
+        let mut latencies = Vec::with_capacity(count);
+        let started = Instant::now();
+        for (i, raw) in messages.into_iter().enumerate() {
+            let begun = Instant::now();
+            let entry = pipeline
+                .receive(docket_domain::inbound::InboundMail { source_id: format!("bench:{i}"), envelope_to: vec![to.into()], raw })
+                .await
+                .map_err(|e| e.to_string())?;
+            latencies.push(begun.elapsed());
+            if entry.outcome != docket_domain::inbound::InboundOutcome::Created {
+                return Err(format!("message {i}: {:?} ({})", entry.outcome, entry.reason));
+            }
+        }
+        let wall = started.elapsed();
+        latencies.sort();
+        parse_only.sort();
+        let sample = Sample { name: "", wall, latencies };
+        let parse_p50 = parse_only[parse_only.len() / 2];
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "| {name} | {count} | {:.0} | {:.2} | {:.2} | {:.3} | {:.1}× |",
+            count as f64 / wall.as_secs_f64(),
+            ms(sample.percentile(0.5)),
+            ms(sample.percentile(0.99)),
+            ms(parse_p50),
+            sample.percentile(0.5).as_secs_f64() / parse_p50.as_secs_f64().max(1e-9),
+        );
+    }
     Ok(())
 }
