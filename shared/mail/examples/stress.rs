@@ -1,18 +1,13 @@
-// Temporary: how mail-parser copes with pathological nesting.
+// Temporary: how the HTML steps scale with hostile nesting.
 fn main() {
-    let kind = std::env::args().nth(1).unwrap_or_default();
-    let mut raw = b"From: a@b.example\r\n".to_vec();
-    let target = 40 * 1024 * 1024 - 1000;
-    match kind.as_str() {
-        "nest" => { while raw.len() < target { raw.extend_from_slice(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"); } }
-        "flat" => { raw.extend_from_slice(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"); while raw.len() < target { raw.extend_from_slice(b"--b\r\n\r\nx\r\n"); } }
-        "headers" => { raw.extend_from_slice(b"Subject: x\r\n\r\n"); while raw.len() < target { raw.extend_from_slice(b"X: y\r\n"); } }
-        "encoded" => { raw.extend_from_slice(b"Subject: "); while raw.len() < 400_000 { raw.extend_from_slice(b"=?utf-8?q?a?= "); } raw.extend_from_slice(b"\r\n\r\nbody"); }
-        "html" => { raw.extend_from_slice(b"Content-Type: text/html\r\n\r\n"); while raw.len() < target { raw.extend_from_slice(b"<div><b><i><a href=x>"); } }
-        "rfc822" => { for _ in 0..10 { raw.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n"); } raw.extend_from_slice(b"Subject: deep\r\n\r\nbody"); }
-        _ => panic!("kind"),
-    }
+    let size: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let pattern = std::env::args().nth(2).unwrap_or("<div><b><i><a href=x>".into());
+    let mut html = String::new();
+    while html.len() < size { html.push_str(&pattern); }
     let start = std::time::Instant::now();
-    let result = docket_mail::inbound::parse(&raw, &Default::default());
-    println!("{kind}: {} bytes, {:?} -> {:?}", raw.len(), start.elapsed(), result.as_ref().map(|m| (m.attachments.len(), m.text.len())).map_err(|e| e.to_string()));
+    let text = mail_parser::decoders::html::html_to_text(&html);
+    let t1 = start.elapsed();
+    let start = std::time::Instant::now();
+    let clean = docket_mail::inbound::sanitize_html(&html);
+    println!("{size}: html_to_text {t1:?} ({}), ammonia {:?} ({})", text.len(), start.elapsed(), clean.len());
 }
