@@ -56,22 +56,23 @@ pub fn header_recipients(raw: &[u8]) -> Vec<String> {
 }
 
 impl InboundHandler {
-    /// Handles one S3 object: the outcome of the message, or a transient failure.
-    pub async fn handle_object(&self, bucket: &str, key: &str) -> Result<InboundLogEntry, Retry> {
+    /// Handles one S3 object: the outcome of the message (`None` when the object is gone for
+    /// good), or a failure worth retrying.
+    pub async fn handle_object(&self, bucket: &str, key: &str) -> Result<Option<InboundLogEntry>, Retry> {
         let raw = match self.raw_messages.get(key).await {
             Ok((_, bytes)) => bytes,
-            Err(PortError::Transient(m)) => return Err(Retry(m)),
-            // Gone or unreadable for good: nothing to retry; the event is logged and dropped.
+            Err(PortError::Transient(m) | PortError::Backend(m)) => return Err(Retry(m)),
+            // Gone, or a key that can never be read: retrying cannot help; logged and dropped.
             Err(e) => {
-                tracing::error!(bucket, key, error = %e, "inbound object cannot be read");
-                return Err(Retry(format!("object {key} cannot be read: {e}")));
+                tracing::error!(bucket, key, error = %e, "inbound object cannot be read; event dropped");
+                return Ok(None);
             }
         };
         let envelope_to = header_recipients(&raw);
         let pipeline = Inbound { docket: &self.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
         let mail = InboundMail { source_id: format!("s3://{bucket}/{key}"), envelope_to, raw };
         match pipeline.receive(mail).await {
-            Ok(entry) => Ok(entry),
+            Ok(entry) => Ok(Some(entry)),
             Err(DomainError::Transient(m)) => Err(Retry(m)),
             Err(e) => {
                 tracing::error!(bucket, key, error = %e, "inbound message failed");
@@ -85,7 +86,7 @@ impl InboundHandler {
         for record in event.records {
             let bucket = record.s3.bucket.name.unwrap_or_default();
             let Some(key) = record.s3.object.key.map(|k| decode_key(&k)) else { continue };
-            outcomes.push(self.handle_object(&bucket, &key).await?);
+            outcomes.extend(self.handle_object(&bucket, &key).await?);
         }
         Ok(outcomes)
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use docket_aws::{DynamoItemStore, S3BlobStore, SesMailer};
+use docket_aws::{DynamoItemStore, S3BlobStore, SesMailer, SqsQueue};
 use docket_domain::Docket;
 use docket_domain::clock::SystemClock;
 use docket_inbound_email::InboundHandler;
@@ -20,7 +20,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let blob_bucket = std::env::var("DOCKET_BLOB_BUCKET").map_err(|_| "DOCKET_BLOB_BUCKET is not set")?;
     let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix.clone(), docket_domain::schema::tables());
     let s3 = docket_aws::config::s3_client(&sdk);
-    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(S3BlobStore::new(s3.clone(), blob_bucket, String::new())));
+    let mut docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(S3BlobStore::new(s3.clone(), blob_bucket, String::new())));
+    // Entries made from mail are announced like any other, so followers hear about replies.
+    if let Ok(url) = std::env::var("DOCKET_NOTIFY_QUEUE_URL")
+        && !url.is_empty()
+    {
+        docket = docket.with_notify_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
+    }
     let handler = Arc::new(InboundHandler {
         docket,
         raw_messages: Arc::new(S3BlobStore::new(s3, inbound_bucket, String::new())),

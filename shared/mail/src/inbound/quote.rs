@@ -69,8 +69,7 @@ const ATTRIBUTIONS: [(&str, &str); 11] = [
 /// attribution line just above it). When nothing would be left visible (a forwarded message,
 /// say), everything stays visible.
 pub fn split_quoted(text: &str) -> (String, Option<String>) {
-    let lines: Vec<&str> = text.lines().collect();
-    let cut = [separator_start(&lines), trailing_quote_start(&lines)]
+    let cut = [separator_start(text), trailing_quote_start(text)]
         .into_iter()
         .flatten()
         .min();
@@ -78,42 +77,59 @@ pub fn split_quoted(text: &str) -> (String, Option<String>) {
     let Some(cut) = cut else {
         return whole();
     };
-    let visible = lines[..cut].join("\n");
-    let visible = visible.trim_end();
-    if visible.trim().is_empty() {
-        return whole();
-    }
-    let quoted = lines[cut..].join("\n");
-    let quoted = quoted.trim();
-    if quoted.is_empty() {
+    let visible = text[..cut].trim_end();
+    let quoted = text[cut..].trim();
+    if visible.trim().is_empty() || quoted.is_empty() {
         return whole();
     }
     (visible.to_owned(), Some(quoted.to_owned()))
 }
 
-fn separator_start(lines: &[&str]) -> Option<usize> {
-    (0..lines.len()).find_map(|index| {
-        if is_original_message_marker(lines[index]) || is_attribution(lines, index) {
-            return Some(index);
-        }
-        if is_header_block(lines, index) {
-            // Outlook draws a rule of underscores above the block.
-            let rule_above = index
-                .checked_sub(1)
-                .filter(|&above| is_underscore_rule(lines[above]))
-                .or_else(|| {
-                    index.checked_sub(2).filter(|&above| {
-                        lines[above + 1].trim().is_empty() && is_underscore_rule(lines[above])
-                    })
-                });
-            return Some(rule_above.unwrap_or(index));
-        }
-        None
+/// The lines of `text` without their line ends, each with the byte offset it starts at. Works
+/// in both directions without collecting, so huge bodies cost no extra memory.
+fn lines(text: &str) -> impl DoubleEndedIterator<Item = (usize, &str)> + Clone {
+    text.split_inclusive('\n').map(move |line| {
+        let offset = line.as_ptr() as usize - text.as_ptr() as usize;
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        (offset, line.strip_suffix('\r').unwrap_or(line))
     })
+}
+
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Byte offset of the first separator line (or of the underscore rule above a header block).
+fn separator_start(text: &str) -> Option<usize> {
+    let mut rest = lines(text);
+    // The two lines above the current one.
+    let mut above: [Option<&str>; 2] = [None, None];
+    let mut above_offsets = [0usize; 2];
+    while let Some((offset, line)) = rest.next() {
+        if is_original_message_marker(line) || is_attribution(line, rest.clone().next().map(|(_, next)| next)) {
+            return Some(offset);
+        }
+        if is_header_block(line, rest.clone().take(4).map(|(_, next)| next)) {
+            // Outlook draws a rule of underscores above the block, sometimes with a blank line.
+            return Some(match above {
+                [_, Some(previous)] if is_underscore_rule(previous) => above_offsets[1],
+                [Some(before), Some(previous)] if is_blank(previous) && is_underscore_rule(before) => {
+                    above_offsets[0]
+                }
+                _ => offset,
+            });
+        }
+        above = [above[1], Some(line)];
+        above_offsets = [above_offsets[1], offset];
+    }
+    None
 }
 
 fn is_original_message_marker(line: &str) -> bool {
     let trimmed = line.trim();
+    if trimmed.len() > 120 {
+        return false;
+    }
     let lower = trimmed.to_lowercase();
     // Apple Mail and iOS write the forward marker without dashes.
     lower == "begin forwarded message:"
@@ -128,73 +144,84 @@ fn is_underscore_rule(line: &str) -> bool {
 }
 
 /// Lower case, without the `*` and whitespace HTML-to-text conversion leaves around bold text.
-fn field_line(line: &str) -> String {
-    line.trim()
-        .trim_start_matches('*')
-        .replace('*', "")
-        .trim()
-        .to_lowercase()
+fn field_line(line: &str) -> Option<String> {
+    // A field name comes first: no need to look at long lines or lines without a colon.
+    let head = line.get(..line.len().min(64)).unwrap_or(line);
+    head.contains(':').then(|| {
+        line.trim()
+            .trim_start_matches('*')
+            .replace('*', "")
+            .trim()
+            .to_lowercase()
+    })
 }
 
-fn is_header_block(lines: &[&str], index: usize) -> bool {
-    let first = field_line(lines[index]);
-    HEADER_BLOCK_FROM
-        .iter()
-        .any(|field| first.starts_with(field))
-        && lines[index + 1..]
-            .iter()
-            .take(4)
-            .map(|line| field_line(line))
-            .any(|line| HEADER_BLOCK_SENT.iter().any(|field| line.starts_with(field)))
+fn is_header_block<'a>(line: &str, mut next_lines: impl Iterator<Item = &'a str>) -> bool {
+    field_line(line).is_some_and(|first| HEADER_BLOCK_FROM.iter().any(|field| first.starts_with(field)))
+        && next_lines.any(|next| {
+            field_line(next)
+                .is_some_and(|next| HEADER_BLOCK_SENT.iter().any(|field| next.starts_with(field)))
+        })
 }
 
-fn is_attribution(lines: &[&str], index: usize) -> bool {
-    let line = lines[index].trim();
+fn is_attribution(line: &str, next: Option<&str>) -> bool {
+    let line = line.trim();
+    if !starts_like_attribution(line) {
+        return false;
+    }
     if looks_like_attribution(line) {
         return true;
     }
     // Clients wrap long attribution lines: "On …, Jane <\njane@example.com> wrote:".
     !line.ends_with(':')
-        && lines
-            .get(index + 1)
-            .is_some_and(|next| looks_like_attribution(&format!("{line} {}", next.trim())))
+        && next.is_some_and(|next| looks_like_attribution(&format!("{line} {}", next.trim())))
+}
+
+/// A cheap test before the allocating ones: the line starts like one of [`ATTRIBUTIONS`].
+fn starts_like_attribution(line: &str) -> bool {
+    ATTRIBUTIONS.iter().any(|(start, _)| {
+        line.as_bytes()
+            .get(..start.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(start.as_bytes()))
+    })
 }
 
 fn looks_like_attribution(line: &str) -> bool {
+    if line.len() > 400 || !line.ends_with(':') {
+        return false;
+    }
     let lower = line.to_lowercase();
-    lower.ends_with(':')
-        && line.len() <= 400
-        && line.chars().any(|c| c.is_ascii_digit() || c == '@')
+    line.chars().any(|c| c.is_ascii_digit() || c == '@')
         && ATTRIBUTIONS
             .iter()
             .any(|(start, verb)| lower.starts_with(start) && lower.contains(verb))
 }
 
-/// The first line of the block of `>`-quoted (and blank) lines that ends the text, or of the
-/// attribution line ending in `:` right above it.
-fn trailing_quote_start(lines: &[&str]) -> Option<usize> {
+/// Byte offset of the first line of the block of `>`-quoted (and blank) lines that ends the
+/// text, or of the attribution line ending in `:` right above it.
+fn trailing_quote_start(text: &str) -> Option<usize> {
+    let mut from_end = lines(text).rev().peekable();
     let mut start = None;
-    for index in (0..lines.len()).rev() {
-        let line = lines[index].trim_start();
-        if line.starts_with('>') {
-            start = Some(index);
-        } else if !line.trim().is_empty() {
+    while let Some(&(offset, line)) = from_end.peek() {
+        if line.trim_start().starts_with('>') {
+            start = Some(offset);
+        } else if !is_blank(line) {
             break;
         }
+        from_end.next();
     }
     let start = start?;
-    // An attribution in a language we do not know: the line right above (or one blank line
-    // above) ending in a colon.
-    let above = (1..=2)
-        .filter_map(|distance| start.checked_sub(distance))
-        .find(|&above| !lines[above].trim().is_empty());
-    match above {
-        Some(above)
-            if lines[above].trim_end().ends_with(':')
-                && lines[above + 1..start].iter().all(|l| l.trim().is_empty()) =>
-        {
-            Some(above)
-        }
+    // `from_end` now stands at the lines above the block (blank lines of the block between).
+    // An attribution in a language we do not know: the line right above, or above one blank
+    // line, ending in a colon.
+    let above: Vec<(usize, &str)> = lines(&text[..start]).rev().take(2).collect();
+    let attribution = match above.as_slice() {
+        [(offset, line), ..] if !is_blank(line) => Some((*offset, *line)),
+        [(_, blank), (offset, line)] if is_blank(blank) => Some((*offset, *line)),
+        _ => None,
+    };
+    match attribution {
+        Some((offset, line)) if line.trim_end().ends_with(':') => Some(offset),
         _ => Some(start),
     }
 }
