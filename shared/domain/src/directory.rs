@@ -18,6 +18,22 @@ use crate::model::*;
 use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys};
 use crate::validate::{self, MAX_NAME};
 
+/// The accessors of an entity whose record has `id`, `name` and `audit` fields.
+macro_rules! entity_accessors {
+    () => {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn audit(&self) -> &Audit {
+            &self.audit
+        }
+    };
+}
+pub(crate) use entity_accessors;
+
 /// Who may create and change records of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WritePolicy {
@@ -99,15 +115,7 @@ impl Entity for User {
     const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
     type Fields = UserFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> UserFields {
         UserFields {
             name: self.name.clone(),
@@ -164,15 +172,7 @@ impl Entity for Team {
     const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
     type Fields = TeamFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> TeamFields {
         TeamFields { name: self.name.clone(), description: self.description.clone() }
     }
@@ -204,15 +204,7 @@ impl Entity for Account {
     const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
     type Fields = AccountFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> AccountFields {
         AccountFields {
             name: self.name.clone(),
@@ -255,15 +247,7 @@ impl Entity for Contact {
     const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
     type Fields = ContactFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> ContactFields {
         ContactFields {
             name: self.name.clone(),
@@ -311,15 +295,7 @@ impl Entity for Lead {
     const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
     type Fields = LeadFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> LeadFields {
         LeadFields {
             name: self.name.clone(),
@@ -683,15 +659,7 @@ impl Entity for Mailbox {
     const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
     type Fields = MailboxFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> MailboxFields {
         MailboxFields {
             name: self.name.clone(),

@@ -8,6 +8,7 @@
 //! submission finds or creates the sender's contact by email address and opens a case with
 //! source `web_form`; the answer never tells the sender anything about the case.
 
+use crate::directory::entity_accessors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -134,15 +135,7 @@ impl Entity for WebForm {
     const ADMIN_ONLY_READS: bool = true;
     type Fields = WebFormFields;
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
+    entity_accessors!();
     fn fields(&self) -> WebFormFields {
         WebFormFields {
             name: self.name.clone(),

@@ -48,7 +48,11 @@ pub const DEFAULT_FILE_NAME: &str = "attachment";
 pub struct Limits {
     /// Size of the raw message (default 40 MiB, the largest message SES accepts).
     pub max_bytes: usize,
-    /// MIME parts, counting those of attached messages (default 200).
+    /// MIME parts, counting those of attached messages (default 200). Before parsing, the
+    /// message is also refused ([`ParseError::TooComplex`]) when it has more than
+    /// `max(250 × max_parts, 10 000)` possible MIME delimiters (`--`) or more than
+    /// `max(1000 × max_parts, 50 000)` lines in possible part headers: the parser would build a
+    /// structure many times the size of the message from them.
     pub max_parts: usize,
     /// Size of the top-level header section (default 512 KiB).
     pub max_header_bytes: usize,
@@ -85,6 +89,10 @@ pub enum ParseError {
     TooManyParts { count: usize, max: usize },
     #[error("message has {count} attachments, over the limit of {max}")]
     TooManyAttachments { count: usize, max: usize },
+    /// Refused before parsing: more possible MIME delimiters or part header lines than any
+    /// real message has, which would make the parser build a huge structure (F20).
+    #[error("message structure is too complex to parse safely: {reason}")]
+    TooComplex { reason: String },
     #[error("malformed message: {reason}")]
     Malformed { reason: String },
 }
@@ -97,6 +105,7 @@ impl ParseError {
             ParseError::HeadersTooLarge { .. } => "headers_too_large",
             ParseError::TooManyParts { .. } => "too_many_parts",
             ParseError::TooManyAttachments { .. } => "too_many_attachments",
+            ParseError::TooComplex { .. } => "too_complex",
             ParseError::Malformed { .. } => "malformed",
         }
     }
@@ -166,7 +175,8 @@ pub struct InboundMessage {
     pub visible_text: String,
     /// The quoted history split off `text`, if any.
     pub quoted_text: Option<String>,
-    /// The HTML body sanitised by [`sanitize_html`]; `None` when the message has no HTML part.
+    /// The HTML body sanitised by [`sanitize_html`]; `None` when the message has no HTML part
+    /// (or one nested too deeply to sanitise; the text body still has its content).
     pub html_sanitized: Option<String>,
     /// Attachments and inline images (and attached messages), in message order.
     pub attachments: Vec<Attachment>,
@@ -261,10 +271,13 @@ impl InboundMessage {
 
 /// Parses a raw message within `limits`.
 ///
-/// Refuses, before parsing, a message over `max_bytes` ([`ParseError::TooLarge`]) or with a header
-/// section over `max_header_bytes` ([`ParseError::HeadersTooLarge`]); after parsing, one with more
-/// parts or attachments than allowed. Input without any header field, and any panic while parsing,
-/// is [`ParseError::Malformed`]. Never panics.
+/// Refuses, before parsing, a message over `max_bytes` ([`ParseError::TooLarge`]), with a header
+/// section over `max_header_bytes` ([`ParseError::HeadersTooLarge`]) or with a structure that
+/// would make the parser build far more than the message's size ([`ParseError::TooComplex`]);
+/// after parsing, one with more parts or attachments than allowed. For all of these
+/// [`ParseError::is_limit`] holds and [`parse_headers_only`] still reads the headers. Input
+/// without any header field, and any panic while parsing, is [`ParseError::Malformed`]. Never
+/// panics.
 pub fn parse(raw: &[u8], limits: &Limits) -> Result<InboundMessage, ParseError> {
     if raw.len() > limits.max_bytes {
         return Err(ParseError::TooLarge {
@@ -279,7 +292,61 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<InboundMessage, ParseError> 
             max: limits.max_header_bytes,
         });
     }
-    guarded(|| parse_within_limits(raw, limits))
+    check_structure(raw, limits)?;
+    guarded(EXTRACTION_FAILED, || parse_within_limits(raw, limits))
+}
+
+/// One cheap pass over the raw message bounding what mail-parser would build: every MIME part
+/// starts at a `--` delimiter (mail-parser also accepts one in the middle of a line), and every
+/// header field it stores takes a line of a header block (the top one, or one after a line with
+/// a delimiter, up to the next blank line). Both counts overestimate (HTML comments hold `--`),
+/// so the thresholds leave ample room for real mail.
+fn check_structure(raw: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let max_delimiters = limits.max_parts.saturating_mul(250).max(10_000);
+    let max_header_lines = limits.max_parts.saturating_mul(1_000).max(50_000);
+    let mut delimiters = 0usize;
+    let mut header_lines = 0usize;
+    let mut in_header_block = true;
+    for line in raw.split(|&byte| byte == b'\n') {
+        if in_header_block {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                in_header_block = false;
+            } else {
+                header_lines += 1;
+            }
+        }
+        let dashes = count_dash_pairs(line);
+        if dashes > 0 {
+            delimiters += dashes;
+            in_header_block = true;
+        }
+        if delimiters > max_delimiters {
+            return Err(ParseError::TooComplex {
+                reason: format!("more than {max_delimiters} possible MIME delimiters"),
+            });
+        }
+        if header_lines > max_header_lines {
+            return Err(ParseError::TooComplex {
+                reason: format!("more than {max_header_lines} lines of MIME part headers"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Non-overlapping `--` in a line.
+fn count_dash_pairs(line: &[u8]) -> usize {
+    let mut count = 0;
+    let mut index = 0;
+    while index + 1 < line.len() {
+        if line[index] == b'-' && line[index + 1] == b'-' {
+            count += 1;
+            index += 2;
+        } else {
+            index += 1;
+        }
+    }
+    count
 }
 
 /// Reads only the header section (cut to `max_header_bytes` at a line end), whatever the size of
@@ -295,18 +362,27 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Result<InboundHeaders,
             section = &section[..=last_newline];
         }
     }
-    guarded(|| {
-        let message = MessageParser::new()
-            .parse_headers(section)
-            .filter(has_header_fields)
-            .ok_or_else(no_headers)?;
+    guarded(EXTRACTION_FAILED, || {
+        let message = guarded(PARSER_FAILED, || {
+            Ok(MessageParser::new().parse_headers(section))
+        })?
+        .filter(has_header_fields)
+        .ok_or_else(no_headers)?;
         Ok(read_headers(&message, raw.len()))
     })
 }
 
+/// How [`ParseError::Malformed`] starts when mail-parser panicked. mail-parser 0.11 has
+/// `debug_assert!`s that some broken MIME trips in debug builds (release builds carry on with a
+/// best-effort parse), so this is a possible outcome of hostile input in tests.
+pub const PARSER_FAILED: &str = "mail-parser failed";
+/// How [`ParseError::Malformed`] starts when our own extraction panicked: a bug, never an
+/// expected outcome.
+pub const EXTRACTION_FAILED: &str = "reading the parsed message failed";
+
 /// Runs `work` so that a panic anywhere in it (mail-parser, ammonia, our own code) becomes
-/// [`ParseError::Malformed`].
-fn guarded<T>(work: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
+/// [`ParseError::Malformed`] with a reason starting with `stage`.
+fn guarded<T>(stage: &str, work: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
         let detail = payload
             .downcast_ref::<&str>()
@@ -314,7 +390,7 @@ fn guarded<T>(work: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseEr
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
         Err(ParseError::Malformed {
-            reason: format!("the parser failed: {}", header_safe(&detail)),
+            reason: format!("{stage}: {}", header_safe(&detail)),
         })
     })
 }
@@ -359,8 +435,7 @@ fn header_section_len(raw: &[u8]) -> usize {
 }
 
 fn parse_within_limits(raw: &[u8], limits: &Limits) -> Result<InboundMessage, ParseError> {
-    let message = MessageParser::new()
-        .parse(raw)
+    let mut message = guarded(PARSER_FAILED, || Ok(MessageParser::new().parse(raw)))?
         .filter(has_header_fields)
         .ok_or_else(no_headers)?;
 
@@ -384,20 +459,20 @@ fn parse_within_limits(raw: &[u8], limits: &Limits) -> Result<InboundMessage, Pa
         None => (root_text(&message).unwrap_or_default(), true),
     };
     let (visible_text, quoted_text) = split_quoted(&text);
-    let html_sanitized = body_html(&message).map(|html| sanitize_html(&html).trim().to_owned());
-    let attachments = message
+    let html_sanitized = body_html(&message).and_then(|html| sanitize_html(&html));
+    let auto = classify::classify(&headers.raw_headers, &headers.subject, Some(&message));
+    // Last, because it moves the decoded attachments out of the parsed message.
+    let attachment_ids: Vec<usize> = message
         .attachments
         .iter()
+        .map(|&id| id as usize)
         // The root part read as text above is the body, not an attachment.
-        .filter(|&&id| !(root_is_text && id == 0))
-        .filter_map(|&id| message.parts.get(id as usize))
-        .map(|part| attachment(&message, part))
+        .filter(|&id| !(root_is_text && id == 0))
         .collect();
-    let auto = classify::classify(
-        &headers.raw_headers,
-        &headers.subject,
-        Some(&message),
-    );
+    let attachments = attachment_ids
+        .into_iter()
+        .filter_map(|id| message.parts.get_mut(id).map(|part| attachment(raw, part)))
+        .collect();
 
     let InboundHeaders {
         message_id,
@@ -453,9 +528,9 @@ fn read_headers(message: &Message<'_>, size: usize) -> InboundHeaders {
     let subject = message.subject().map(header_safe).unwrap_or_default();
     let auto = classify::classify(&raw_headers, &subject, None);
     InboundHeaders {
-        message_id: message.header(HeaderName::MessageId).and_then(|value| {
-            ids_of(value).into_iter().next()
-        }),
+        message_id: message
+            .header(HeaderName::MessageId)
+            .and_then(|value| ids_of(value).into_iter().next()),
         in_reply_to: message
             .header(HeaderName::InReplyTo)
             .map(ids_of)
@@ -664,7 +739,10 @@ fn root_text(message: &Message<'_>) -> Option<String> {
         PartType::Text(text) => Some(normalize_text(text)),
         PartType::Binary(bytes)
             if root.content_type().is_some_and(|content_type| {
-                matches!(content_type.ctype().to_ascii_lowercase().as_str(), "multipart" | "text")
+                matches!(
+                    content_type.ctype().to_ascii_lowercase().as_str(),
+                    "multipart" | "text"
+                )
             }) =>
         {
             Some(normalize_text(&String::from_utf8_lossy(bytes)))
@@ -696,7 +774,11 @@ fn unflow(text: &str, delete_space: bool) -> String {
         }
         let soft_break = content.ends_with(' ') && content != "-- ";
         if soft_break {
-            out.push_str(if delete_space { &content[..content.len() - 1] } else { content });
+            out.push_str(if delete_space {
+                &content[..content.len() - 1]
+            } else {
+                content
+            });
             continuing = Some(depth);
         } else {
             out.push_str(content);
@@ -723,10 +805,13 @@ fn body_html(message: &Message<'_>) -> Option<String> {
 }
 
 fn normalize_text(text: &str) -> String {
-    text.replace("\r\n", "\n").replace(['\r'], "\n").replace('\0', "")
+    text.replace("\r\n", "\n")
+        .replace(['\r'], "\n")
+        .replace('\0', "")
 }
 
-fn attachment(message: &Message<'_>, part: &MessagePart<'_>) -> Attachment {
+/// The attachment of a part; its decoded content is moved out of the part.
+fn attachment(raw: &[u8], part: &mut MessagePart<'_>) -> Attachment {
     let content_type = part
         .content_type()
         .map(|content_type| {
@@ -746,16 +831,25 @@ fn attachment(message: &Message<'_>, part: &MessagePart<'_>) -> Attachment {
         Some(disposition) if disposition.is_inline() => true,
         _ => content_id.is_some() || matches!(part.body, PartType::InlineBinary(_)),
     };
+    let file_name = sanitize_file_name(part.attachment_name().unwrap_or_default());
     let bytes = match &part.body {
         // A part cut off before its end: mail-parser keeps it undecoded.
-        _ if part.is_encoding_problem => recover_base64(part).unwrap_or_else(|| part.contents().to_vec()),
+        _ if part.is_encoding_problem => {
+            recover_base64(part).unwrap_or_else(|| part.contents().to_vec())
+        }
         // mail-parser converts text parts to UTF-8; an attachment keeps its own bytes.
-        PartType::Text(_) | PartType::Html(_) => original_bytes(message.raw_message.as_ref(), part)
-            .unwrap_or_else(|| part.contents().to_vec()),
+        PartType::Text(_) | PartType::Html(_) => {
+            original_bytes(raw, part).unwrap_or_else(|| part.contents().to_vec())
+        }
+        // Moved rather than copied: attachments can be tens of megabytes.
+        PartType::Binary(_) | PartType::InlineBinary(_) => match std::mem::take(&mut part.body) {
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
+            _ => Vec::new(),
+        },
         _ => part.contents().to_vec(),
     };
     Attachment {
-        file_name: sanitize_file_name(part.attachment_name().unwrap_or_default()),
+        file_name,
         content_type,
         content_id,
         inline,
@@ -805,7 +899,13 @@ pub fn sanitize_file_name(name: &str) -> String {
     let cleaned: String = last_component
         .chars()
         .filter(|&c| !c.is_control() && !is_format_char(c))
-        .map(|c| if matches!(c, ':' | '"' | '<' | '>' | '|' | '?' | '*') { '_' } else { c })
+        .map(|c| {
+            if matches!(c, ':' | '"' | '<' | '>' | '|' | '?' | '*') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c.is_whitespace() || c == '.');
     if trimmed.is_empty() {

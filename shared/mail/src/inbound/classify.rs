@@ -240,9 +240,8 @@ fn automatic_reason(headers: &[RawHeader]) -> Option<String> {
     {
         return Some("null Return-Path".to_owned());
     }
-    report_type(headers).map(|report_type| {
-        format!("multipart/report; report-type={}", short(&report_type))
-    })
+    report_type(headers)
+        .map(|report_type| format!("multipart/report; report-type={}", short(&report_type)))
 }
 
 fn is_null_path(value: &str) -> bool {

@@ -64,10 +64,10 @@ const ATTRIBUTIONS: [(&str, &str); 11] = [
 ///
 /// The history starts at the first of: an attribution line ("On … wrote:", "Am … schrieb …:",
 /// "Le … a écrit :", …, also when wrapped over two lines), an "-----Original Message-----" or
-/// "---------- Forwarded message ---------" separator (in several languages), Outlook's "From: … / Sent: …" header block (with the
-/// underscore rule above it), or the block of `>`-quoted lines that ends the text (with an
-/// attribution line just above it). When nothing would be left visible (a forwarded message,
-/// say), everything stays visible.
+/// "---------- Forwarded message ---------" separator (in several languages), Outlook's
+/// "From: … / Sent: …" header block (with the underscore rule above it), or the block of
+/// `>`-quoted lines that ends the text (with an attribution line just above it). When nothing
+/// would be left visible (a forward without a note, say), everything stays visible.
 pub fn split_quoted(text: &str) -> (String, Option<String>) {
     let cut = [separator_start(text), trailing_quote_start(text)]
         .into_iter()
@@ -106,14 +106,18 @@ fn separator_start(text: &str) -> Option<usize> {
     let mut above: [Option<&str>; 2] = [None, None];
     let mut above_offsets = [0usize; 2];
     while let Some((offset, line)) = rest.next() {
-        if is_original_message_marker(line) || is_attribution(line, rest.clone().next().map(|(_, next)| next)) {
+        if is_original_message_marker(line)
+            || is_attribution(line, rest.clone().next().map(|(_, next)| next))
+        {
             return Some(offset);
         }
         if is_header_block(line, rest.clone().take(4).map(|(_, next)| next)) {
             // Outlook draws a rule of underscores above the block, sometimes with a blank line.
             return Some(match above {
                 [_, Some(previous)] if is_underscore_rule(previous) => above_offsets[1],
-                [Some(before), Some(previous)] if is_blank(previous) && is_underscore_rule(before) => {
+                [Some(before), Some(previous)]
+                    if is_blank(previous) && is_underscore_rule(before) =>
+                {
                     above_offsets[0]
                 }
                 _ => offset,
@@ -157,11 +161,17 @@ fn field_line(line: &str) -> Option<String> {
 }
 
 fn is_header_block<'a>(line: &str, mut next_lines: impl Iterator<Item = &'a str>) -> bool {
-    field_line(line).is_some_and(|first| HEADER_BLOCK_FROM.iter().any(|field| first.starts_with(field)))
-        && next_lines.any(|next| {
-            field_line(next)
-                .is_some_and(|next| HEADER_BLOCK_SENT.iter().any(|field| next.starts_with(field)))
+    field_line(line).is_some_and(|first| {
+        HEADER_BLOCK_FROM
+            .iter()
+            .any(|field| first.starts_with(field))
+    }) && next_lines.any(|next| {
+        field_line(next).is_some_and(|next| {
+            HEADER_BLOCK_SENT
+                .iter()
+                .any(|field| next.starts_with(field))
         })
+    })
 }
 
 fn is_attribution(line: &str, next: Option<&str>) -> bool {
@@ -211,7 +221,6 @@ fn trailing_quote_start(text: &str) -> Option<usize> {
         from_end.next();
     }
     let start = start?;
-    // `from_end` now stands at the lines above the block (blank lines of the block between).
     // An attribution in a language we do not know: the line right above, or above one blank
     // line, ending in a colon.
     let above: Vec<(usize, &str)> = lines(&text[..start]).rev().take(2).collect();

@@ -57,10 +57,7 @@ pub fn find_numbers(text: &str, prefix: &str, suffix: &str) -> Vec<u64> {
         {
             continue;
         }
-        if prefix_needs_boundary
-            && candidate > 0
-            && bytes[candidate - 1].is_ascii_alphanumeric()
-        {
+        if prefix_needs_boundary && candidate > 0 && bytes[candidate - 1].is_ascii_alphanumeric() {
             continue;
         }
         let digits_start = candidate + prefix.len();
