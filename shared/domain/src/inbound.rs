@@ -652,7 +652,15 @@ impl Inbound<'_> {
             auto_submitted: AutoSubmitted::AutoReplied,
             extra_headers: Vec::new(),
         };
-        let raw = match compose(&outgoing) {
+        // Some clients' Message-IDs hold characters we never put in a header; the
+        // acknowledgement then goes out without In-Reply-To rather than not at all.
+        let composed = match compose(&outgoing) {
+            Err(docket_mail::compose::ComposeError::InvalidMessageId(_)) => {
+                compose(&OutgoingMessage { in_reply_to: None, references: Vec::new(), ..outgoing })
+            }
+            other => other,
+        };
+        let raw = match composed {
             Ok(raw) => raw,
             Err(e) => {
                 tracing::warn!(case = case.number, error = %e, "acknowledgement not composed");
