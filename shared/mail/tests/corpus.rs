@@ -916,16 +916,26 @@ fn assert_invariants(message: &InboundMessage) {
         assert!(!id.contains(['<', '>', ' ']), "{id:?}");
     }
     if let Some(html) = &message.html_sanitized {
-        for forbidden in [
-            "<script",
-            "<style",
-            "<form",
-            "<iframe",
-            "onload=",
-            "onclick=",
-            "javascript:",
-        ] {
+        // Text never holds a raw `<` after sanitising, so these are real tags.
+        for forbidden in ["<script", "<style", "<form", "<iframe", "<object", "<embed"] {
             assert!(!html.contains(forbidden), "{forbidden:?} in sanitised HTML");
+        }
+        // Inside tags (text may well say "javascript:"): no script URLs, no event handlers.
+        for tag in html
+            .split('<')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('>'))
+            .map(|(tag, _)| tag)
+        {
+            let tag = tag.to_ascii_lowercase();
+            assert!(!tag.contains("javascript:"), "script URL in <{tag}>");
+            assert!(
+                !tag.split_whitespace()
+                    .skip(1)
+                    .filter_map(|attribute| attribute.split_once('=').map(|(name, _)| name))
+                    .any(|name| name.starts_with("on")),
+                "event handler in <{tag}>"
+            );
         }
     }
     for attachment in &message.attachments {
