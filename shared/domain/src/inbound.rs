@@ -12,7 +12,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
-use docket_mail::inbound::{InboundHeaders, InboundMessage, Limits, ParseError, Verdict, normalize_message_id, parse, parse_headers_only};
+use docket_mail::inbound::{InboundHeaders, InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
 use docket_ports::{Mailer, OutboundMail};
 use docket_store::{Condition, Cursor, Item, Key, Query, WriteOp};
 
@@ -37,6 +37,9 @@ pub struct InboundMail {
     /// Envelope recipients; for S3 deliveries the To/Cc addresses of the message.
     pub envelope_to: Vec<String>,
     pub raw: Vec<u8>,
+    /// Whether SES received the message, so its verdict headers (above its topmost
+    /// `X-SES-RECEIPT`) mean something. Mail from the local SMTP port or a file never claims it.
+    pub received_by_ses: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -172,16 +175,23 @@ impl Inbound<'_> {
         let settings = self.docket.directory().settings().await?;
         let limits = Limits { max_bytes: usize::try_from(settings.max_message_bytes).unwrap_or(usize::MAX), ..Limits::default() };
 
+        let trusted = |mut message: InboundMessage| {
+            if !mail.received_by_ses {
+                message.auto.ses = Default::default();
+            }
+            message
+        };
         let (decision, headers) = match parse(&mail.raw, &limits) {
             Ok(message) => {
+                let message = trusted(message);
                 let headers = LogHeaders::of(&message);
                 (self.decide(&mail, &message, &settings, &raw_blob_key).await?, headers)
             }
-            Err(ParseError::TooLarge { size, .. }) => match parse_headers_only(&mail.raw, &limits) {
+            Err(limit) if limit.is_limit() => match parse_headers_only(&mail.raw, &limits) {
                 Ok(headers_only) => {
-                    let message = without_body(headers_only);
+                    let message = trusted(without_body(headers_only));
                     let headers = LogHeaders::of(&message);
-                    let note = format!("The message ({size} bytes) is over the {} byte limit; its body was not imported.", settings.max_message_bytes);
+                    let note = format!("The message ({} bytes) was not imported: {limit}.", mail.raw.len());
                     (self.decide_oversize(&mail, &message, &settings, &raw_blob_key, note).await?, headers)
                 }
                 Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("oversize and unreadable: {e}")), LogHeaders::default()),
