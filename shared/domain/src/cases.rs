@@ -19,7 +19,8 @@ use crate::follows::{Follow, follow_ops};
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
-pub const MAX_CONTACTS: usize = 20;
+/// Bounded so that the largest case update (every link replaced at once) fits in one transaction.
+pub const MAX_CONTACTS: usize = 15;
 pub const MAX_TEAMS: usize = 10;
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);

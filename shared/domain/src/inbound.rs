@@ -87,7 +87,10 @@ pub struct InboundLogEntry {
 }
 
 const LOG_PARTITION: &str = "INBOUNDLOG";
+/// Entries are single DynamoDB items (at most 400 KB): bodies and quoted history are bounded so
+/// that even text of 4-byte characters fits.
 const MAX_BODY_CHARS: usize = 60_000;
+const MAX_QUOTED_CHARS: usize = 20_000;
 const MAX_ATTACHMENTS: usize = 40;
 
 fn source_key(source_id: &str) -> Key {
@@ -601,7 +604,7 @@ impl Inbound<'_> {
                 subject: message.subject.clone(),
                 raw_blob_key: Some(raw_key.to_owned()),
                 html_blob_key,
-                quoted_text: message.quoted_text.as_deref().map(truncated),
+                quoted_text: message.quoted_text.as_deref().map(|q| truncated_to(q, MAX_QUOTED_CHARS)),
                 note,
             }),
             created_at: self.docket.clock().now(),
@@ -710,10 +713,14 @@ fn blacklisted<'a>(blacklist: &'a [String], address: &str) -> Option<&'a str> {
 }
 
 fn truncated(text: &str) -> String {
-    if text.chars().count() <= MAX_BODY_CHARS {
+    truncated_to(text, MAX_BODY_CHARS)
+}
+
+fn truncated_to(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         return text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect();
     }
-    let mut cut: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).take(MAX_BODY_CHARS).collect();
+    let mut cut: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).take(max).collect();
     cut.push_str("\n[… truncated; the full message is kept with the case]");
     cut
 }
