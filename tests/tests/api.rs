@@ -16,6 +16,7 @@ on_both_engines!(
     directory_keeps_addresses_and_domains_unique,
     idempotency_key_replays_the_first_creation,
     concurrent_creations_get_distinct_numbers,
+    the_largest_possible_update_fits_one_transaction,
 );
 
 const GET: Method = Method::GET;
@@ -385,4 +386,43 @@ async fn concurrent_creations_get_distinct_numbers(engine: Engine) {
     numbers.dedup();
     assert_eq!(numbers.len(), 200);
     assert_eq!(numbers, (1..=200).collect::<Vec<u64>>());
+}
+
+async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {
+    // GIVEN a case with the most teams and contacts a case may have
+    let api = TestApi::new(engine).await;
+    let admin = api.admin_token();
+    let ids = |prefix: &'static str, path: &'static str, n: usize| {
+        let (api, admin) = (&api, admin.clone());
+        async move {
+            let mut ids = Vec::new();
+            for i in 0..n {
+                ids.push(id(&create(api, &admin, path, json!({"name": format!("{prefix} {i}")})).await));
+            }
+            ids
+        }
+    };
+    let (old_teams, new_teams) = (ids("Old team", "/teams", 10).await, ids("New team", "/teams", 10).await);
+    let (old_contacts, new_contacts) = (ids("Old contact", "/contacts", 15).await, ids("New contact", "/contacts", 15).await);
+    let account = create(&api, &admin, "/accounts", json!({"name": "Acme"})).await;
+    let lead = create(&api, &admin, "/leads", json!({"name": "Prospect"})).await;
+    let parent = create(&api, &admin, "/cases", json!({"subject": "parent"})).await;
+    let case = api.call(POST, "/cases", Some(&admin), Some(json!({"subject": "full", "team_ids": old_teams, "contact_ids": old_contacts}))).await;
+    assert_eq!(case.status, 201, "{}", case.body);
+    // WHEN every link, the assignee, the status, the priority and the internal flag change at once
+    let changed = patch(
+        &api,
+        &admin,
+        &format!("/cases/{}", id(&case.body)),
+        &case.etag(),
+        json!({"team_ids": new_teams, "contact_ids": new_contacts, "account_id": id(&account), "lead_id": id(&lead),
+               "parent_id": id(&parent), "assignee_id": api.admin.id, "priority": "Urgent", "internal": true, "status": "InProgress"}),
+    )
+    .await;
+    // THEN it is one successful transaction, and one more contact than allowed is refused by name
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["contact_ids"].as_array().map(Vec::len), Some(15));
+    let mut too_many = new_contacts.clone();
+    too_many.push(old_contacts[0].clone());
+    patch(&api, &admin, &format!("/cases/{}", id(&case.body)), &changed.etag(), json!({"contact_ids": too_many})).await.assert_problem(422, Some("contact_ids"));
 }
