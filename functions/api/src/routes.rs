@@ -351,7 +351,7 @@ async fn upload_attachment(
         .to_owned();
     let cases = state.docket.cases();
     let case = cases.get(&principal, &case_ref).await?;
-    let id = ulid::Ulid::new().to_string();
+    let id = docket_domain::clock::new_id();
     let blob_key = format!("cases/{}/attachments/{id}", case.id);
     let size = bytes.len() as u64;
     state.docket.blobs()?.put(&blob_key, &content_type, bytes.to_vec()).await.map_err(port_problem)?;
