@@ -523,22 +523,12 @@ fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFie
     })
 }
 
-fn object(value: impl Serialize) -> DomainResult<Item> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(item)) => Ok(item),
-        _ => Err(DomainError::Internal("record is not a JSON object".into())),
-    }
-}
-
 /// The stored case: its JSON, its key, and the attributes of each list index it belongs to.
 fn case_item(case: &Case) -> DomainResult<Item> {
-    let mut item = object(case)?;
-    let key = case_keys::case(&case.id);
+    let mut item = schema::keyed_item(case_keys::case(&case.id), case)?;
     let mut set = |name: &str, value: String| {
         item.insert(name.to_owned(), Value::from(value));
     };
-    set("pk", key.pk);
-    set("sk", key.sk);
     set("status_pk", format!("STATUS#{}", case.status.as_str()));
     set("status_sk", case.id.clone());
     set("all_pk", "CASES".into());

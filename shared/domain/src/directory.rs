@@ -15,7 +15,7 @@ use crate::access::Principal;
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
 use crate::model::*;
-use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys};
+use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys, keyed_item};
 use crate::validate::{self, MAX_NAME};
 
 /// The accessors of an entity whose record has `id`, `name` and `audit` fields.
@@ -320,13 +320,7 @@ impl Entity for Lead {
 
 /// Stored form of an entity: its JSON plus keys and the by-kind index attributes.
 fn to_item<E: Entity>(entity: &E) -> DomainResult<Item> {
-    let Value::Object(mut item) = serde_json::to_value(entity).map_err(|e| DomainError::Internal(e.to_string()))?
-    else {
-        return Err(DomainError::Internal("entity is not an object".into()));
-    };
-    let key = directory_keys::entity(E::KIND, entity.id());
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
+    let mut item = keyed_item(directory_keys::entity(E::KIND, entity.id()), entity)?;
     item.insert("kind_pk".into(), E::KIND.into());
     item.insert("kind_sk".into(), format!("{}#{}", entity.name().to_lowercase(), entity.id()).into());
     for (attribute, value) in entity.index_attributes() {
@@ -536,13 +530,7 @@ impl<'a> Directory<'a> {
     }
 
     pub async fn save_settings(&self, settings: &Settings) -> DomainResult<()> {
-        let Value::Object(mut item) = serde_json::to_value(settings).map_err(|e| DomainError::Internal(e.to_string()))?
-        else {
-            return Err(DomainError::Internal("settings are not an object".into()));
-        };
-        let key = directory_keys::settings();
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
+        let item = keyed_item(directory_keys::settings(), settings)?;
         self.store.write(WriteOp::put(DIRECTORY, item)).await?;
         Ok(())
     }

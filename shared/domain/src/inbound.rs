@@ -12,9 +12,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
-use docket_mail::inbound::{InboundHeaders, InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
+use docket_mail::inbound::{InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
 use docket_ports::{Mailer, OutboundMail};
-use docket_store::{Condition, Cursor, Item, Key, Query, WriteOp};
+use docket_store::{Condition, Cursor, Key, Query, WriteOp};
 
 use crate::Docket;
 use crate::cases::CaseFields;
@@ -24,7 +24,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::follows::FollowerKind;
 use crate::model::*;
 use crate::notify::{MailSettings, message_id_key, record_message_id, reply_token, reply_token_lookup_key};
-use crate::schema::{CASES, directory_keys};
+use crate::schema::{CASES, directory_keys, keyed_item};
 use crate::stream::{AttachmentRef, Attachment, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
 use crate::validate;
 
@@ -99,15 +99,6 @@ fn source_key(source_id: &str) -> Key {
 
 fn message_claim_key(message_id: &str) -> Key {
     Key::new(format!("INBOUNDMSG#{message_id}"), "INBOUND")
-}
-
-fn keyed(key: Key, value: impl Serialize) -> DomainResult<Item> {
-    let Value::Object(mut item) = serde_json::to_value(value).map_err(|e| DomainError::Internal(e.to_string()))? else {
-        return Err(DomainError::Internal("record is not an object".into()));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    Ok(item)
 }
 
 /// The inbound pipeline, built per message from the application and its outbound mailer.
@@ -192,7 +183,7 @@ impl Inbound<'_> {
             }
             Err(limit) if limit.is_limit() => match parse_headers_only(&mail.raw, &limits) {
                 Ok(headers_only) => {
-                    let message = trusted(without_body(headers_only));
+                    let message = trusted(InboundMessage::without_body(headers_only));
                     let headers = LogHeaders::of(&message);
                     let note = format!("The message ({} bytes) was not imported: {limit}.", mail.raw.len());
                     (self.decide_oversize(&mail, &message, &settings, &raw_blob_key, note).await?, headers)
@@ -221,8 +212,8 @@ impl Inbound<'_> {
         };
         store
             .transact(vec![
-                WriteOp::put(CASES, keyed(Key::new(LOG_PARTITION, log_id.clone()), &entry)?),
-                WriteOp::put(CASES, keyed(source_key(&mail.source_id), serde_json::json!({ "log_id": log_id }))?),
+                WriteOp::put(CASES, keyed_item(Key::new(LOG_PARTITION, log_id.clone()), &entry)?),
+                WriteOp::put(CASES, keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": log_id }))?),
             ])
             .await?;
         tracing::info!(outcome = ?entry.outcome, rule = ?entry.rule, reason = %entry.reason, case = ?entry.case_number, source = %entry.source_id, "inbound mail");
@@ -284,7 +275,7 @@ impl Inbound<'_> {
             return Ok(decision(InboundOutcome::Suppressed, "mail from one of our own mailboxes (a loop)".into()));
         }
         if let Some(message_id) = &message.message_id {
-            let claim = keyed(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id }))?;
+            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id }))?;
             match self.docket.store().write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
                 Ok(()) => {}
                 Err(e) if e.is_condition_failure() => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
@@ -575,7 +566,7 @@ impl Inbound<'_> {
                 entry_id: Some(entry_id.clone()),
                 visibility: Some(visibility),
             };
-            ops.push(WriteOp::put(CASES, keyed(attachment_key(&case.id, &id), &stored)?));
+            ops.push(WriteOp::put(CASES, keyed_item(attachment_key(&case.id, &id), &stored)?));
             refs.push(AttachmentRef { id, name: stored.name, content_type, size: stored.size });
         }
         let html_blob_key = match &message.html_sanitized {
@@ -619,7 +610,7 @@ impl Inbound<'_> {
     }
 
     async fn flag_bounced(&self, address: &str) -> DomainResult<()> {
-        let item = keyed(Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
+        let item = keyed_item(Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
         self.docket.store().write(WriteOp::put(CASES, item)).await?;
         Ok(())
     }
@@ -742,30 +733,6 @@ fn system_mailbox(address: &str, now: OffsetDateTime) -> Mailbox {
 }
 
 const SYSTEM_MAILBOX: &str = "system";
-
-/// A message whose body was not read: its headers, and nothing else.
-fn without_body(h: InboundHeaders) -> InboundMessage {
-    InboundMessage {
-        message_id: h.message_id,
-        in_reply_to: h.in_reply_to,
-        references: h.references,
-        from: h.from,
-        reply_to: h.reply_to,
-        to: h.to,
-        cc: h.cc,
-        subject: h.subject,
-        clean_subject: h.clean_subject,
-        date: h.date,
-        text: String::new(),
-        visible_text: String::new(),
-        quoted_text: None,
-        html_sanitized: None,
-        attachments: Vec::new(),
-        auto: h.auto,
-        raw_headers: h.raw_headers,
-        size: h.size,
-    }
-}
 
 /// The headers an inbound-log line shows.
 #[derive(Default)]

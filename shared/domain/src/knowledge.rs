@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use docket_store::{Condition, Cursor, Item, ItemStore, Key, Query, SortKeyRange, WriteOp};
+use docket_store::{Condition, Cursor, ItemStore, Query, SortKeyRange, WriteOp};
 
 use crate::access::Principal;
 use crate::cases::Cases;
@@ -167,15 +167,6 @@ pub struct ArticleLink {
     pub linked_at: OffsetDateTime,
 }
 
-fn link_item(link: &ArticleLink, key: Key) -> DomainResult<Item> {
-    let Value::Object(mut item) = serde_json::to_value(link).map_err(|e| DomainError::Internal(e.to_string()))? else {
-        return Err(DomainError::Internal("link is not an object".into()));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    Ok(item)
-}
-
 /// Knowledge-base operations as callers see them: access rules on top of the directory.
 pub struct Knowledge<'a> {
     pub(crate) store: &'a dyn ItemStore,
@@ -318,8 +309,8 @@ impl Cases<'_> {
         let link = ArticleLink { case_id: case.id.clone(), article_id: article.id.clone(), linked_by: principal.id().to_owned(), linked_at: now };
         let entry = StreamEntry::system(&case.id, SystemEvent::ArticleLinked { article_id: article.id.clone() }, Author::of(principal), now);
         let ops = vec![
-            WriteOp::put_if(CASES, link_item(&link, case_keys::article_link(&case.id, &article.id))?, Condition::NotExists),
-            WriteOp::put(DIRECTORY, link_item(&link, directory_keys::article_case_link(&article.id, &case.id))?),
+            WriteOp::put_if(CASES, crate::schema::keyed_item(case_keys::article_link(&case.id, &article.id), &link)?, Condition::NotExists),
+            WriteOp::put(DIRECTORY, crate::schema::keyed_item(directory_keys::article_case_link(&article.id, &case.id), &link)?),
             WriteOp::check(DIRECTORY, directory_keys::entity(Article::KIND, &article.id), Condition::Exists),
             entry_put(&entry)?,
         ];

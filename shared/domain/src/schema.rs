@@ -3,7 +3,11 @@
 //! `infra/tables.md` documents each access pattern these keys serve; `template.yaml` declares the
 //! same tables and indexes for DynamoDB. Both storage engines are built from [`tables`].
 
-use docket_store::{IndexSpec, Key, TableSpec};
+use docket_store::{IndexSpec, Item, Key, TableSpec};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{DomainError, DomainResult};
 
 pub const CASES: &str = "cases";
 pub const DIRECTORY: &str = "directory";
@@ -129,4 +133,14 @@ pub fn rate_counter(name: &str, window_start: i64) -> Key {
 /// What happened to the submissions of one web form (accepted, honeypot, rate-limited).
 pub fn form_stats(form_id: &str) -> Key {
     Key::new(format!("FORMSTATS#{form_id}"), "FORMSTATS")
+}
+
+/// The stored form of a record: its JSON object with the item's `pk` and `sk` added.
+pub(crate) fn keyed_item(key: Key, record: impl Serialize) -> DomainResult<Item> {
+    let Value::Object(mut item) = serde_json::to_value(record).map_err(|e| DomainError::Internal(e.to_string()))? else {
+        return Err(DomainError::Internal("a stored record must be a JSON object".into()));
+    };
+    item.insert(docket_store::PK.into(), key.pk.into());
+    item.insert(docket_store::SK.into(), key.sk.into());
+    Ok(item)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use docket_store::{Cursor, Item, Key, Query, SortKeyRange, WriteOp};
+use docket_store::{Cursor, Key, Query, SortKeyRange, WriteOp};
 
 use crate::access::Principal;
 use crate::cases::Cases;
@@ -19,7 +19,7 @@ use crate::directory::from_item;
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
 use crate::model::{Case, CaseStatus, Priority};
-use crate::schema::{CASES, case_keys};
+use crate::schema::{CASES, case_keys, keyed_item};
 use crate::validate::{self, MAX_LONG_TEXT};
 
 pub const MAX_ATTACHMENTS_PER_POST: usize = 10;
@@ -170,13 +170,7 @@ pub fn entry_key(case_id: &str, entry_id: &str) -> Key {
 }
 
 pub(crate) fn entry_put(entry: &StreamEntry) -> DomainResult<WriteOp> {
-    let Value::Object(mut item) = serde_json::to_value(entry).map_err(|e| DomainError::Internal(e.to_string()))? else {
-        return Err(DomainError::Internal("entry is not an object".into()));
-    };
-    let key = entry.key();
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    Ok(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists))
+    Ok(WriteOp::put_if(CASES, keyed_item(entry.key(), entry)?, docket_store::Condition::NotExists))
 }
 
 /// The system entries describing the difference between two versions of a case.
@@ -274,15 +268,6 @@ pub fn attachment_key(case_id: &str, attachment_id: &str) -> Key {
     Key::new(case_keys::case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))
 }
 
-fn object_with_key(value: impl Serialize, key: Key) -> DomainResult<Item> {
-    let Value::Object(mut item) = serde_json::to_value(value).map_err(|e| DomainError::Internal(e.to_string()))? else {
-        return Err(DomainError::Internal("record is not an object".into()));
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    Ok(item)
-}
-
 impl Cases<'_> {
     /// Posts to a case the caller may see. Returns the stored entry.
     pub async fn post(&self, principal: &Principal, reference: &str, body: Value) -> DomainResult<(Case, StreamEntry)> {
@@ -322,7 +307,7 @@ impl Cases<'_> {
             // Conditional on still being unposted, so one upload cannot end up on two entries.
             ops.push(WriteOp::put_if(
                 CASES,
-                object_with_key(&posted, attachment_key(&case.id, id))?,
+                keyed_item(attachment_key(&case.id, id), &posted)?,
                 docket_store::Condition::AttributeNotExists("entry_id".into()),
             ));
         }
@@ -357,7 +342,7 @@ impl Cases<'_> {
         if !principal.can_see(case) {
             return Err(DomainError::not_found(format!("case {}", case.id)));
         }
-        let item = object_with_key(&attachment, attachment_key(&case.id, &attachment.id))?;
+        let item = keyed_item(attachment_key(&case.id, &attachment.id), &attachment)?;
         self.store.write(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists)).await?;
         Ok(attachment)
     }

@@ -255,6 +255,30 @@ impl InboundMessage {
         }
     }
 
+    /// A message of these headers whose body was not read (kept for oversize mail, F26).
+    pub fn without_body(h: InboundHeaders) -> InboundMessage {
+        InboundMessage {
+            message_id: h.message_id,
+            in_reply_to: h.in_reply_to,
+            references: h.references,
+            from: h.from,
+            reply_to: h.reply_to,
+            to: h.to,
+            cc: h.cc,
+            subject: h.subject,
+            clean_subject: h.clean_subject,
+            date: h.date,
+            text: String::new(),
+            visible_text: String::new(),
+            quoted_text: None,
+            html_sanitized: None,
+            attachments: Vec::new(),
+            auto: h.auto,
+            raw_headers: h.raw_headers,
+            size: h.size,
+        }
+    }
+
     /// The inline attachment a `cid:` reference (with or without the scheme and brackets) names.
     pub fn inline_attachment(&self, content_id: &str) -> Option<&Attachment> {
         let wanted = content_id.trim();
