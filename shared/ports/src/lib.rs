@@ -88,6 +88,12 @@ pub struct Delivery {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, body: &str) -> Result<String, PortError>;
+    /// Sends a message that belongs to `group`: a FIFO queue (SQS FIFO) delivers the messages of
+    /// one group in order, one at a time; other queues ignore the group.
+    async fn send_grouped(&self, body: &str, group: &str) -> Result<String, PortError> {
+        let _ = group;
+        self.send(body).await
+    }
     /// Up to `max` visible messages (1..=10), hidden for `visibility` once received.
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError>;
     /// Acknowledges (deletes) a delivered message.
