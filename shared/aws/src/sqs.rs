@@ -1,5 +1,5 @@
-//! `SqsQueue`: the queue port (`docket_ports::Queue`) on an Amazon SQS standard queue, with its
-//! dead-letter queue attached through a redrive policy.
+//! `SqsQueue`: the queue port (`docket_ports::Queue`) on an Amazon SQS queue, standard or FIFO,
+//! with its dead-letter queue attached through a redrive policy.
 //!
 //! SQS does the work itself: visibility timeouts, receive counts and moving a message to the
 //! dead-letter queue once `maxReceiveCount` deliveries went unacknowledged. This adapter checks
@@ -11,9 +11,20 @@
 //! (`ack` and `release` then act on that message) and a repeated `DeleteMessage` of a deleted
 //! message; `ReceiptHandleIsInvalid` (never issued, or the message was dead-lettered) becomes
 //! [`PortError::NotFound`]. The SQLite engine reproduces exactly this.
+//!
+//! FIFO queues (their URL ends in `.fifo`): `send_grouped` sends with the group as
+//! `MessageGroupId`, so the messages of one group are delivered in order and none of a group
+//! while another of it is in flight; `send` uses the group `"default"`. Every send carries
+//! a `MessageDeduplicationId` of its own: two messages with the same body are two messages (the
+//! queues are created without content-based deduplication), while the SDK's own retries of one
+//! send repeat its id, so SQS keeps a single copy of it.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -35,6 +46,13 @@ const DEAD_LETTER_BROWSE_ROUNDS: usize = 10;
 /// Dead letters are kept for SQS's longest retention: it counts from the original send, so a
 /// shorter one could expire a message soon after it failed.
 const DEAD_LETTER_RETENTION_SECONDS: &str = "1209600";
+
+/// The message group of messages sent to a FIFO queue without one (`Queue::send`).
+const DEFAULT_GROUP: &str = "default";
+/// SQS's limit on the length of a message group id.
+const MAX_GROUP_ID_CHARS: usize = 128;
+/// The suffix SQS requires of the name (and so of the URL) of a FIFO queue.
+const FIFO_SUFFIX: &str = ".fifo";
 
 /// Error codes of the service worth retrying: the SDK has already retried them, but a caller
 /// (a queue consumer, a client) may still try later.
@@ -80,23 +98,54 @@ pub struct SqsQueue {
     client: Client,
     queue_url: String,
     dead_letter_url: Option<String>,
+    fifo: bool,
 }
 
 impl SqsQueue {
-    /// The queue at `queue_url`. `dead_letter_url` is where its redrive policy sends exhausted
-    /// messages; without it, `dead_letters` has nothing to read and answers an empty list.
+    /// The queue at `queue_url`, a FIFO queue when the URL ends in `.fifo`. `dead_letter_url` is
+    /// where its redrive policy sends exhausted messages; without it, `dead_letters` has nothing
+    /// to read and answers an empty list.
     pub fn new(client: Client, queue_url: String, dead_letter_url: Option<String>) -> Self {
-        Self { client, queue_url, dead_letter_url }
+        let fifo = queue_url.ends_with(FIFO_SUFFIX);
+        Self { client, queue_url, dead_letter_url, fifo }
     }
 
-    /// Creates the queue `name` and its dead-letter queue `{name}-dlq`, which receives a message
-    /// once it has been delivered `max_receives` times (1..=1000) without an acknowledgement.
-    /// Creating queues that already exist with the same settings is harmless.
+    /// Whether this is a FIFO queue (its URL ends in `.fifo`).
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+
+    /// Creates the standard queue `name` and its dead-letter queue `{name}-dlq`, which receives
+    /// a message once it has been delivered `max_receives` times (1..=1000) without an
+    /// acknowledgement. Creating queues that already exist with the same settings is harmless.
     pub async fn create_with_dead_letter(client: Client, name: &str, max_receives: u32) -> Result<Self, PortError> {
+        Self::create_pair(client, name, max_receives, false).await
+    }
+
+    /// Creates the FIFO queue `{name}.fifo` and its dead-letter queue `{name}-dlq.fifo` (SQS
+    /// requires the dead-letter queue of a FIFO queue to be FIFO too), as
+    /// [`create_with_dead_letter`](Self::create_with_dead_letter) does for standard queues.
+    /// `name` is given without the `.fifo` suffix. Deduplication is left to the explicit ids
+    /// `send` and `send_grouped` give every message (no content-based deduplication).
+    pub async fn create_fifo_with_dead_letter(client: Client, name: &str, max_receives: u32) -> Result<Self, PortError> {
+        if name.ends_with(FIFO_SUFFIX) {
+            return Err(PortError::Invalid(format!(
+                "queue name {name:?} must be given without the {FIFO_SUFFIX} suffix, which is added to it"
+            )));
+        }
+        Self::create_pair(client, name, max_receives, true).await
+    }
+
+    /// Creates the queue `name` and its dead-letter queue `{name}-dlq` (each with the `.fifo`
+    /// suffix when `fifo`), the queue's redrive policy naming the dead-letter queue.
+    async fn create_pair(client: Client, name: &str, max_receives: u32, fifo: bool) -> Result<Self, PortError> {
         validate_max_receives(max_receives)?;
-        let dead_letter_url = client
-            .create_queue()
-            .queue_name(format!("{name}-dlq"))
+        let suffix = if fifo { FIFO_SUFFIX } else { "" };
+        let create_queue = |queue_name: String| {
+            let request = client.create_queue().queue_name(queue_name);
+            if fifo { request.attributes(QueueAttributeName::FifoQueue, "true") } else { request }
+        };
+        let dead_letter_url = create_queue(format!("{name}-dlq{suffix}"))
             .attributes(QueueAttributeName::MessageRetentionPeriod, DEAD_LETTER_RETENTION_SECONDS)
             .send()
             .await
@@ -115,9 +164,7 @@ impl SqsQueue {
             .ok_or_else(|| PortError::Backend("GetQueueAttributes answered without the queue ARN".into()))?;
         let redrive_policy =
             serde_json::json!({ "deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receives }).to_string();
-        let queue_url = client
-            .create_queue()
-            .queue_name(name)
+        let queue_url = create_queue(format!("{name}{suffix}"))
             .attributes(QueueAttributeName::RedrivePolicy, redrive_policy)
             .send()
             .await
@@ -125,6 +172,21 @@ impl SqsQueue {
             .queue_url
             .ok_or_else(|| PortError::Backend("CreateQueue answered without a queue URL".into()))?;
         Ok(Self::new(client, queue_url, Some(dead_letter_url)))
+    }
+
+    /// Sends `body`; on a FIFO queue in `group`, with a deduplication id of its own.
+    async fn send_message(&self, body: &str, group: &str) -> Result<String, PortError> {
+        validate_queue_body(body)?;
+        let mut request = self.client.send_message().queue_url(&self.queue_url).message_body(body);
+        if self.fifo {
+            request = request.message_group_id(group).message_deduplication_id(deduplication_id());
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify("SendMessage", e))?
+            .message_id
+            .ok_or_else(|| PortError::Backend("SendMessage answered without a message id".into()))
     }
 
     async fn receive_from(&self, queue_url: &str, max: usize, visibility_seconds: i32) -> Result<Vec<Delivery>, PortError> {
@@ -163,6 +225,45 @@ impl SqsQueue {
             Err(error) => Err(classify("ChangeMessageVisibility", error)),
         }
     }
+}
+
+/// Checks a message group id against SQS's rules: 1 to 128 characters, each an ASCII letter,
+/// digit or punctuation mark (``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``); no spaces, no other
+/// characters.
+fn validate_group_id(group: &str) -> Result<(), PortError> {
+    if group.is_empty() {
+        return Err(PortError::Invalid("message group id is empty (SQS requires 1 to 128 characters)".into()));
+    }
+    let chars = group.chars().count();
+    if chars > MAX_GROUP_ID_CHARS {
+        return Err(PortError::Invalid(format!(
+            "message group id is {chars} characters long, over SQS's limit of {MAX_GROUP_ID_CHARS}"
+        )));
+    }
+    if let Some(refused) = group.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(PortError::Invalid(format!(
+            "message group id contains {refused:?}, which SQS does not allow \
+             (only ASCII letters, digits and punctuation)"
+        )));
+    }
+    Ok(())
+}
+
+/// A `MessageDeduplicationId` no other send uses: 32 hex digits, a random number drawn once per
+/// process followed by a per-process sequence number. Unique within the process by the sequence,
+/// and across processes (Lambda instances) but for a chance of one in 2^64 per pair of processes.
+/// (A `RandomState` is seeded from the operating system's randomness; no other source is needed.)
+fn deduplication_id() -> String {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos()));
+        hasher.finish()
+    });
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{process:016x}{sequence:016x}")
 }
 
 fn delivery_of(message: Message) -> Result<Delivery, PortError> {
@@ -212,17 +313,17 @@ where
 
 #[async_trait]
 impl Queue for SqsQueue {
+    /// Sends `body`; on a FIFO queue in the group `"default"`.
     async fn send(&self, body: &str) -> Result<String, PortError> {
-        validate_queue_body(body)?;
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| classify("SendMessage", e))?
-            .message_id
-            .ok_or_else(|| PortError::Backend("SendMessage answered without a message id".into()))
+        self.send_message(body, DEFAULT_GROUP).await
+    }
+
+    /// Sends `body` in `group`, checked against SQS's rules for group ids on every queue (so a
+    /// group that a FIFO queue would refuse is refused on a standard queue too), then ignored
+    /// by a standard queue.
+    async fn send_grouped(&self, body: &str, group: &str) -> Result<String, PortError> {
+        validate_group_id(group)?;
+        self.send_message(body, group).await
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError> {
@@ -249,6 +350,12 @@ impl Queue for SqsQueue {
     /// Lists the dead-letter queue without consuming it: each round receives up to ten messages
     /// and hides them briefly so the next round sees others, then all are made visible again.
     /// A listing running at the same time as another one may therefore miss messages.
+    ///
+    /// On a FIFO dead-letter queue, SQS delivers nothing more of a group while some of its
+    /// messages are in flight, so the rounds after the first see other groups only, and the
+    /// listing holds of each group the messages of the receive that first reached it (SQS
+    /// returns as many of one group as it can, up to ten); the rest of a group is listed once
+    /// those are gone. Releasing the listed messages at the end unblocks their groups.
     async fn dead_letters(&self) -> Result<Vec<String>, PortError> {
         let Some(dead_letter_url) = &self.dead_letter_url else {
             return Ok(Vec::new());
@@ -300,6 +407,39 @@ mod tests {
         assert!(matches!(throttled, PortError::Transient(_)), "{throttled:?}");
         let other = classify("DeleteMessage", answer("AccessDenied"));
         assert!(matches!(other, PortError::Backend(_)), "{other:?}");
+    }
+
+    #[test]
+    fn group_ids_follow_the_rules_of_sqs() {
+        // GIVEN group ids of one and of 128 characters, and one with every punctuation mark SQS allows
+        // WHEN they are checked THEN they pass
+        for group in ["a", "case-01JB6Z", &"x".repeat(128), r##"!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"##, "Az09"] {
+            validate_group_id(group).unwrap_or_else(|e| panic!("{group:?} refused: {e:?}"));
+        }
+
+        // GIVEN an empty id, one over 128 characters, and ids with a space, a tab, a letter
+        // outside ASCII and an emoji
+        // WHEN they are checked THEN each is refused as invalid, with its reason
+        let refused = |group: &str| match validate_group_id(group) {
+            Err(PortError::Invalid(reason)) => reason,
+            other => panic!("{group:?}: expected Invalid, got {other:?}"),
+        };
+        assert!(refused("").contains("empty"));
+        assert!(refused(&"x".repeat(129)).contains("129 characters"));
+        assert!(refused("case 1").contains("' '"));
+        assert!(refused("case\t1").contains("'\\t'"));
+        assert!(refused("café").contains("'é'"));
+        assert!(refused("🎫").contains("'🎫'"));
+    }
+
+    #[test]
+    fn deduplication_ids_are_fresh_and_within_the_rules_of_sqs() {
+        // GIVEN a thousand ids made one after the other
+        let ids: Vec<String> = (0..1000).map(|_| deduplication_id()).collect();
+
+        // THEN no two are the same, and each is 32 hex digits (128 bits, within SQS's 128 characters)
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())), "{:?}", &ids[..3]);
     }
 
     #[test]

@@ -63,5 +63,5 @@ impl Principal {
 }
 
 fn is_own(user: &User, case: &Case) -> bool {
-    case.assignee_id.as_deref() == Some(user.id.as_str()) || case.audit.created_by == user.id
+    case.assignee_id.as_deref() == Some(user.id.as_str()) || case.audit.created_by == user.id || case.collaborator_ids.contains(&user.id)
 }

@@ -16,12 +16,14 @@ use crate::mask::CaseNumberMask;
 use crate::model::*;
 use crate::schema::{self, CASES, COUNTERS, case_keys};
 use crate::follows::{Follow, follow_ops};
+use crate::events::Trigger;
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
 /// Bounded so that the largest case update (every link replaced at once) fits in one transaction.
 pub const MAX_CONTACTS: usize = 15;
 pub const MAX_TEAMS: usize = 10;
+pub const MAX_COLLABORATORS: usize = 10;
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 /// Pages of an index a filtered list may read before it answers with what it found.
@@ -46,6 +48,8 @@ pub struct CaseFields {
     pub contact_ids: Vec<String>,
     pub lead_id: Option<String>,
     pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub collaborator_ids: Vec<String>,
     #[serde(default)]
     pub team_ids: Vec<String>,
     #[serde(default)]
@@ -100,6 +104,11 @@ pub struct Cases<'a> {
     pub(crate) clock: &'a dyn Clock,
     /// Where new stream entries are announced for notification; none in storage-only setups.
     pub(crate) notify_queue: Option<&'a dyn docket_ports::Queue>,
+    /// Where case events are announced for assignment and workflow rules.
+    pub(crate) assign_queue: Option<&'a dyn docket_ports::Queue>,
+    /// How many workflow-rule runs in a row led to the changes made through this handle: 0 for
+    /// people and channels; the events they cause carry it, so rules cannot loop.
+    pub(crate) depth: u8,
 }
 
 impl<'a> Cases<'a> {
@@ -141,6 +150,7 @@ impl<'a> Cases<'a> {
                     contact_ids: vec![contact.id.clone()],
                     lead_id: None,
                     assignee_id: None,
+                    collaborator_ids: Vec::new(),
                     team_ids: Vec::new(),
                     internal: false,
                     parent_id: None,
@@ -175,7 +185,7 @@ impl<'a> Cases<'a> {
         let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
         let source = fields.source.unwrap_or_default();
         let mut case = build(new_id(), 0, status, source, fields, audit)?;
-        self.check_assignee(&case, None).await?;
+        self.check_users(&case, None).await?;
         let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
 
         for _ in 0..3 {
@@ -230,6 +240,7 @@ impl<'a> Cases<'a> {
         tracing::info!(case = case.number, case_id = %case.id, "case created");
         self.add_follows(auto_follows).await?;
         self.notify(&[entry]).await;
+        self.announce(Trigger::CaseCreated, &case.id, None, Vec::new()).await;
         Ok(Created { case, replayed: false })
     }
 
@@ -251,7 +262,7 @@ impl<'a> Cases<'a> {
         }
     }
 
-    async fn by_id(&self, id: &str) -> DomainResult<Option<Case>> {
+    pub(crate) async fn by_id(&self, id: &str) -> DomainResult<Option<Case>> {
         if validate::id("id", id).is_err() {
             return Ok(None);
         }
@@ -339,90 +350,82 @@ impl<'a> Cases<'a> {
 
     /// Applies a merge patch to a case at the version the caller read (SPEC F2, F10).
     pub async fn update(&self, principal: &Principal, reference: &str, patch: Value, if_match: Option<u64>) -> DomainResult<Case> {
-        let user = principal.require_staff()?;
+        principal.require_staff()?;
         let expected = if_match.ok_or(DomainError::VersionRequired)?;
         let old = self.get(principal, reference).await?;
         if old.audit.version != expected {
             return Err(DomainError::StaleVersion { expected });
         }
-        let fields = fields::patch(&case_fields(&old), patch)?;
+        let author = Author::of(principal);
+        let new = self.patched(&old, patch, &author).await?;
+        self.commit(&old, &new, &author).await?;
+        Ok(new)
+    }
+
+    /// The next version of a case after a merge patch of its editable fields, validated.
+    pub(crate) async fn patched(&self, old: &Case, patch: Value, author: &Author) -> DomainResult<Case> {
+        let fields = fields::patch(&case_fields(old), patch)?;
         if fields.source != Some(old.source) {
             return Err(DomainError::invalid("source", "the source of a case cannot change"));
         }
         let requested = fields.status.unwrap_or(old.status);
-        let mut audit = old.audit.clone();
-        audit.updated_at = self.clock.now();
-        audit.updated_by = user.id.clone();
-        audit.version += 1;
-        let mut new = build(old.id.clone(), old.number, requested, old.source, fields, audit)?;
-        new.status = next_status(&old, &new, requested)?;
+        let mut new = build(old.id.clone(), old.number, requested, old.source, fields, next_audit(old, author, self.clock.now()))?;
+        new.status = next_status(old, &new, requested)?;
         if let Some(parent) = &new.parent_id
             && *parent == new.id
         {
             return Err(DomainError::invalid("parent_id", "a case cannot be its own parent"));
         }
-        self.check_assignee(&new, Some(&old)).await?;
+        self.check_users(&new, Some(old)).await?;
+        Ok(new)
+    }
 
-        let mut ops = vec![WriteOp::put_if(CASES, case_item(&new)?, Condition::equals("version", expected))];
-        let mut labels = vec![Label::Version { expected }];
-        for team in old.team_ids.iter().filter(|t| !new.team_ids.contains(t)) {
-            ops.push(WriteOp::delete(CASES, docket_store::Key::new(case_keys::team_partition(team), case_keys::link_sort(&new.id))));
-            labels.push(Label::Plain);
-        }
-        for contact in old.contact_ids.iter().filter(|c| !new.contact_ids.contains(c)) {
-            ops.push(WriteOp::delete(CASES, docket_store::Key::new(case_keys::contact_partition(contact), case_keys::link_sort(&new.id))));
-            labels.push(Label::Plain);
-        }
-        add_link_ops(&new, Some(&old), &mut ops, &mut labels);
-        let entries = change_entries(&old, &new, &Author::of(principal), new.audit.updated_at);
-        for entry in &entries {
-            ops.push(entry_put(entry)?);
-            labels.push(Label::Plain);
-        }
+    /// Writes `new` over `old` in one transaction (conditional on `old`'s version) with its link
+    /// items, its assignee's open-case count and the system entries describing the change; then
+    /// the follow-ups: follows, notifications and the `case_updated` event.
+    pub(crate) async fn commit(&self, old: &Case, new: &Case, author: &Author) -> DomainResult<()> {
+        let (ops, labels, entries) = change_ops(old, new, author)?;
         if let Err(e) = self.store.transact(ops).await {
             // A retried attempt whose first try had committed finds exactly our version stored.
-            let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == new);
+            let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == *new);
             if !ours {
                 return Err(explain_cancel(e, &labels));
             }
         }
         tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
-        self.follow_changes(&old, &new).await?;
+        self.follow_changes(old, new).await?;
         self.notify(&entries).await;
-        Ok(new)
+        self.announce(Trigger::CaseUpdated, &new.id, None, changed_fields(old, new)).await;
+        Ok(())
     }
 
-    /// Changes a case's status on behalf of a channel (mail, workflows), not a person editing
-    /// it: no If-Match, but still conditional on the version, re-read and retried on a race.
-    pub async fn set_status_by(&self, case: &Case, status: CaseStatus, author: &Author) -> DomainResult<Case> {
-        let mut current = case.clone();
+    /// Changes a case on behalf of a channel or a workflow rather than a person editing it: no
+    /// If-Match, but still conditional on the version, re-read and redone on a race. `patch`
+    /// gives the merge patch to apply to the version it is shown, or `None` when there is
+    /// nothing to do; the patch is validated like a person's.
+    pub(crate) async fn change_by(&self, start: &Case, author: &Author, patch: impl Fn(&Case) -> Option<Value>) -> DomainResult<Case> {
+        let mut current = start.clone();
         for _ in 0..5 {
-            if current.status == status {
+            let Some(patch) = patch(&current) else { return Ok(current) };
+            let new = self.patched(&current, patch, author).await?;
+            if new.status == current.status && case_fields_equal(&current, &new) {
                 return Ok(current);
             }
-            let now = self.clock.now();
-            let mut new = current.clone();
-            new.status = status;
-            new.audit.version += 1;
-            new.audit.updated_at = now;
-            new.audit.updated_by = author.id.clone().unwrap_or_else(|| "system".into());
-            let entries = change_entries(&current, &new, author, now);
-            let mut ops = vec![WriteOp::put_if(CASES, case_item(&new)?, Condition::equals("version", current.audit.version))];
-            for entry in &entries {
-                ops.push(entry_put(entry)?);
-            }
-            match self.store.transact(ops).await {
-                Ok(()) => {
-                    self.notify(&entries).await;
-                    return Ok(new);
+            match self.commit(&current, &new, author).await {
+                Ok(()) => return Ok(new),
+                Err(DomainError::StaleVersion { .. }) => {
+                    current = self.by_id(&start.id).await?.ok_or_else(|| DomainError::not_found(format!("case {}", start.id)))?;
                 }
-                Err(e) if e.failed_operation() == Some(0) => {
-                    current = self.by_id(&case.id).await?.ok_or_else(|| DomainError::not_found(format!("case {}", case.id)))?;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
-        Err(DomainError::Transient(format!("case {} keeps changing", case.number)))
+        Err(DomainError::Transient(format!("case {} keeps changing", start.number)))
+    }
+
+    /// Changes a case's status on behalf of a channel (mail, workflows), not a person editing it.
+    pub async fn set_status_by(&self, case: &Case, status: CaseStatus, author: &Author) -> DomainResult<Case> {
+        self.change_by(case, author, |current| (current.status != status).then(|| serde_json::json!({ "status": status })))
+            .await
     }
 
     /// A reply to a waiting or final case reopens it (F22).
@@ -434,17 +437,26 @@ impl<'a> Cases<'a> {
         self.set_status_by(case, status, &Author::system()).await
     }
 
-    /// Only active users can be given a case.
-    async fn check_assignee(&self, case: &Case, old: Option<&Case>) -> DomainResult<()> {
-        let Some(assignee) = &case.assignee_id else { return Ok(()) };
-        if old.is_some_and(|o| o.assignee_id.as_ref() == Some(assignee)) {
-            return Ok(());
+    /// Only active users can be given a case or share it; checked before the transaction,
+    /// which checks again that they still exist.
+    async fn check_users(&self, case: &Case, old: Option<&Case>) -> DomainResult<()> {
+        let mut users: Vec<(&str, &String)> = Vec::new();
+        if let Some(assignee) = &case.assignee_id
+            && old.is_none_or(|o| o.assignee_id.as_ref() != Some(assignee))
+        {
+            users.push(("assignee_id", assignee));
         }
-        match self.directory().get::<User>(assignee).await? {
-            Some(user) if user.active => Ok(()),
-            Some(_) => Err(DomainError::invalid("assignee_id", format!("user {assignee} is not active"))),
-            None => Err(DomainError::invalid("assignee_id", format!("user {assignee} does not exist"))),
+        for collaborator in case.collaborator_ids.iter().filter(|c| old.is_none_or(|o| !o.collaborator_ids.contains(c))) {
+            users.push(("collaborator_ids", collaborator));
         }
+        for (field, id) in users {
+            match self.directory().get::<User>(id).await? {
+                Some(user) if user.active => {}
+                Some(_) => return Err(DomainError::invalid(field, format!("user {id} is not active"))),
+                None => return Err(DomainError::invalid(field, format!("user {id} does not exist"))),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -475,7 +487,7 @@ fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> DomainResult<Ca
     }
 }
 
-fn case_fields(case: &Case) -> CaseFields {
+pub(crate) fn case_fields(case: &Case) -> CaseFields {
     CaseFields {
         subject: case.subject.clone(),
         description: case.description.clone(),
@@ -488,6 +500,7 @@ fn case_fields(case: &Case) -> CaseFields {
         contact_ids: case.contact_ids.clone(),
         lead_id: case.lead_id.clone(),
         assignee_id: case.assignee_id.clone(),
+        collaborator_ids: case.collaborator_ids.clone(),
         team_ids: case.team_ids.clone(),
         internal: case.internal,
         parent_id: case.parent_id.clone(),
@@ -515,6 +528,7 @@ fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFie
         contact_ids: validate::list("contact_ids", &f.contact_ids, MAX_CONTACTS, validate::id)?,
         lead_id: optional_id("lead_id", f.lead_id)?,
         assignee_id: optional_id("assignee_id", f.assignee_id)?,
+        collaborator_ids: validate::list("collaborator_ids", &f.collaborator_ids, MAX_COLLABORATORS, validate::id)?,
         team_ids: validate::list("team_ids", &f.team_ids, MAX_TEAMS, validate::id)?,
         mailbox_id: optional_id("mailbox_id", f.mailbox_id)?,
         internal: f.internal,
@@ -607,7 +621,77 @@ fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels:
     {
         ops.push(WriteOp::check(CASES, case_keys::case(parent), Condition::Exists));
         labels.push(Label::Reference { field: "parent_id", kind: "case", id: parent.clone() });
+        ops.push(WriteOp::put(CASES, pointer(case_keys::child(parent, &case.id), &case.id)));
+        labels.push(Label::Plain);
     }
+    ops.extend(load_ops(old, case));
+    labels.resize(ops.len(), Label::Plain);
+}
+
+/// Moves a case in its assignee's open-case count when its assignee or openness changes.
+fn load_ops(old: Option<&Case>, new: &Case) -> Vec<WriteOp> {
+    let holder = |c: &Case| c.assignee_id.clone().filter(|_| c.status.counts_as_open());
+    let (before, after) = (old.and_then(holder), holder(new));
+    if before == after {
+        return Vec::new();
+    }
+    let count = |user: String, by: i64| WriteOp::Update {
+        table: COUNTERS.into(),
+        key: schema::open_cases_counter(&user),
+        update: docket_store::Update { add: vec![("value".into(), by)], ..Default::default() },
+        condition: None,
+    };
+    before.map(|u| count(u, -1)).into_iter().chain(after.map(|u| count(u, 1))).collect()
+}
+
+/// The audit of the next version of a case changed by `author` at `now`.
+pub(crate) fn next_audit(old: &Case, author: &Author, now: time::OffsetDateTime) -> Audit {
+    Audit { updated_at: now, updated_by: author.audit_name(), version: old.audit.version + 1, ..old.audit.clone() }
+}
+
+/// The operations writing `new` over `old`, what each stands for, and the system entries.
+pub(crate) fn change_ops(old: &Case, new: &Case, author: &Author) -> DomainResult<(Vec<WriteOp>, Vec<Label>, Vec<StreamEntry>)> {
+    let expected = old.audit.version;
+    let mut ops = vec![WriteOp::put_if(CASES, case_item(new)?, Condition::equals("version", expected))];
+    let mut labels = vec![Label::Version { expected }];
+    let link = |partition: String| docket_store::Key::new(partition, case_keys::link_sort(&new.id));
+    for team in old.team_ids.iter().filter(|t| !new.team_ids.contains(t)) {
+        ops.push(WriteOp::delete(CASES, link(case_keys::team_partition(team))));
+    }
+    for contact in old.contact_ids.iter().filter(|c| !new.contact_ids.contains(c)) {
+        ops.push(WriteOp::delete(CASES, link(case_keys::contact_partition(contact))));
+    }
+    if let Some(parent) = &old.parent_id
+        && new.parent_id.as_ref() != Some(parent)
+    {
+        ops.push(WriteOp::delete(CASES, case_keys::child(parent, &new.id)));
+    }
+    labels.resize(ops.len(), Label::Plain);
+    add_link_ops(new, Some(old), &mut ops, &mut labels);
+    let entries = change_entries(old, new, author, new.audit.updated_at);
+    for entry in &entries {
+        ops.push(entry_put(entry)?);
+        labels.push(Label::Plain);
+    }
+    Ok((ops, labels, entries))
+}
+
+/// Whether two versions of a case hold the same editable fields.
+fn case_fields_equal(a: &Case, b: &Case) -> bool {
+    serde_json::to_value(case_fields(a)).ok() == serde_json::to_value(case_fields(b)).ok()
+}
+
+/// Names of the fields that differ between two versions of a case (as the API spells them).
+pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+        return Vec::new();
+    };
+    const BOOKKEEPING: [&str; 3] = ["version", "updated_at", "updated_by"];
+    after
+        .iter()
+        .filter(|(name, value)| !BOOKKEEPING.contains(&name.as_str()) && before.get(*name) != Some(*value))
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// The query that serves a filter, and whether it reads link items rather than cases.

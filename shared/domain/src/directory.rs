@@ -165,6 +165,7 @@ impl Entity for User {
 pub struct TeamFields {
     pub name: String,
     pub description: Option<String>,
+    pub assignment_rule: Option<AssignmentRule>,
 }
 
 impl Entity for Team {
@@ -174,7 +175,7 @@ impl Entity for Team {
 
     entity_accessors!();
     fn fields(&self) -> TeamFields {
-        TeamFields { name: self.name.clone(), description: self.description.clone() }
+        TeamFields { name: self.name.clone(), description: self.description.clone(), assignment_rule: self.assignment_rule }
     }
     fn build(id: String, f: TeamFields, audit: Audit) -> DomainResult<Self> {
         Ok(Team {
@@ -184,6 +185,7 @@ impl Entity for Team {
                 .description
                 .map(|d| validate::long_text("description", &d, 4000))
                 .transpose()?,
+            assignment_rule: f.assignment_rule,
             audit,
         })
     }

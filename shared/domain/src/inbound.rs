@@ -509,6 +509,7 @@ impl Inbound<'_> {
             contact_ids,
             lead_id: None,
             assignee_id: None,
+            collaborator_ids: Vec::new(),
             team_ids: mailbox.team_id.iter().cloned().collect(),
             internal: false,
             parent_id: parent.map(str::to_owned),
@@ -532,12 +533,13 @@ impl Inbound<'_> {
             contact_ids: vec![],
             lead_id: None,
             assignee_id: None,
+            collaborator_ids: Vec::new(),
             team_ids: mailbox.team_id.iter().cloned().collect(),
             internal: true,
             parent_id: None,
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
-        let cases = self.docket.cases();
+        let cases = self.docket.cases_without_events();
         let case = cases.open(&Author::system(), fields, None).await?.case;
         self.append(&case, message, &Author::system(), Visibility::Internal, raw_key, None).await?;
         cases.set_status_as_system(&case, CaseStatus::Cancelled).await
@@ -605,7 +607,12 @@ impl Inbound<'_> {
         if let Some(message_id) = &message.message_id {
             record_message_id(self.docket.store(), message_id, &case.id, &entry.id).await?;
         }
-        self.docket.cases().notify(std::slice::from_ref(&entry)).await;
+        let cases = self.docket.cases();
+        cases.notify(std::slice::from_ref(&entry)).await;
+        // Mail from people starts workflow rules; bounces and junk (written by the system) do not.
+        if author.kind != AuthorKind::System {
+            cases.announce(crate::events::Trigger::EmailReceived, &case.id, Some(&entry.id), Vec::new()).await;
+        }
         Ok(entry)
     }
 

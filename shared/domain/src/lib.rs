@@ -3,10 +3,13 @@
 //! process) wire a store and a clock into [`Docket`] and call it.
 
 pub mod access;
+pub mod assignment;
+pub mod automation;
 pub mod cases;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod fields;
 pub mod follows;
 pub mod inbound;
@@ -15,6 +18,7 @@ pub mod mask;
 pub mod model;
 pub mod notify;
 pub mod ratelimit;
+pub mod rules;
 pub mod schema;
 pub mod stream;
 pub mod validate;
@@ -39,17 +43,25 @@ pub struct Docket {
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
     notify_queue: Option<Arc<dyn Queue>>,
+    assign_queue: Option<Arc<dyn Queue>>,
     blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Docket {
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, notify_queue: None, blobs: None }
+        Self { store, clock, notify_queue: None, assign_queue: None, blobs: None }
     }
 
     /// Announces every new stream entry on this queue (the notify worker reads it).
     pub fn with_notify_queue(mut self, queue: Arc<dyn Queue>) -> Self {
         self.notify_queue = Some(queue);
+        self
+    }
+
+    /// Announces case events on this queue (the assign worker reads it: assignment rules and
+    /// workflow rules).
+    pub fn with_assign_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.assign_queue = Some(queue);
         self
     }
 
@@ -72,7 +84,24 @@ impl Docket {
     }
 
     pub fn cases(&self) -> Cases<'_> {
-        Cases { store: self.store.as_ref(), clock: self.clock.as_ref(), notify_queue: self.notify_queue.as_deref() }
+        self.cases_at_depth(0)
+    }
+
+    /// Cases changed by workflow rules: the events of their changes carry `depth`.
+    pub(crate) fn cases_at_depth(&self, depth: u8) -> Cases<'_> {
+        Cases {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            notify_queue: self.notify_queue.as_deref(),
+            assign_queue: self.assign_queue.as_deref(),
+            depth,
+        }
+    }
+
+    /// Cases whose changes announce no case events (junk mail must not start assignment or
+    /// workflow rules).
+    pub(crate) fn cases_without_events(&self) -> Cases<'_> {
+        Cases { assign_queue: None, ..self.cases() }
     }
 
     pub fn directory(&self) -> Directory<'_> {

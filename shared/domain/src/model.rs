@@ -82,6 +82,12 @@ impl CaseStatus {
         }
     }
 
+    /// Whether a case in this status counts towards its assignee's load (Least-Busy): every
+    /// status that is not final, waiting ones included.
+    pub fn counts_as_open(self) -> bool {
+        self.phase() != Phase::Final
+    }
+
     pub fn parse(value: &str) -> Option<CaseStatus> {
         CaseStatus::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(value))
     }
@@ -125,6 +131,10 @@ pub struct Case {
     pub contact_ids: Vec<String>,
     pub lead_id: Option<String>,
     pub assignee_id: Option<String>,
+    /// Users who may see and work the case besides its assignee (a workflow shares a parent
+    /// case's child cases with the parent's assignee this way).
+    #[serde(default)]
+    pub collaborator_ids: Vec<String>,
     pub team_ids: Vec<String>,
     pub mailbox_id: Option<String>,
     /// Internal cases are never shown to portal users.
@@ -178,6 +188,9 @@ pub struct Team {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// How unassigned new cases of the team are given to its active members (F40).
+    #[serde(default)]
+    pub assignment_rule: Option<AssignmentRule>,
     #[serde(flatten)]
     pub audit: Audit,
 }
@@ -334,10 +347,13 @@ pub enum ClosedCasePolicy {
     NewAfterDays { days: u32 },
 }
 
+/// How a team's unassigned new cases are given to its members (F40).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentRule {
+    /// Each active member in turn, in a stable order (by user id).
     RoundRobin,
+    /// The active member with the fewest open cases (ties go to the first in the stable order).
     LeastBusy,
 }
 

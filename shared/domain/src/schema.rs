@@ -72,6 +72,15 @@ pub mod case_keys {
     pub fn idempotency(caller: &str, key: &str) -> Key {
         Key::new(format!("IDEMPOTENCY#{caller}#{key}"), "IDEMPOTENCY")
     }
+    /// A child case (its `parent_id` is this case), in the parent's partition.
+    pub fn child(parent_id: &str, child_id: &str) -> Key {
+        Key::new(case(parent_id).pk, format!("CHILD#{child_id}"))
+    }
+    /// Claims one step of a workflow run (`step` is `RUN` or an action's index), so that a
+    /// redelivered event does not repeat it.
+    pub fn rule_step(event_id: &str, rule_id: &str, step: &str) -> Key {
+        Key::new(format!("RULERUN#{event_id}"), format!("RULE#{rule_id}#{step}"))
+    }
     /// A knowledge-base article linked to a case, in the case's partition.
     pub fn article_link(case_id: &str, article_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("ARTICLE#{article_id}"))
@@ -122,6 +131,18 @@ pub mod directory_keys {
 
 pub fn case_number_counter() -> Key {
     Key::new("COUNTER#case_number", "COUNTER")
+}
+
+/// How many open cases a user is assignee of (attribute `value`), kept in the transactions that
+/// change a case's assignee or status: Least-Busy reads it instead of counting cases.
+pub fn open_cases_counter(user_id: &str) -> Key {
+    Key::new(format!("OPENCASES#{user_id}"), "COUNTER")
+}
+
+/// How many cases a team's Round-Robin has handed out (attribute `value`); the next goes to
+/// member `value mod members`.
+pub fn round_robin_pointer(team_id: &str) -> Key {
+    Key::new(format!("ROUNDROBIN#{team_id}"), "COUNTER")
 }
 
 /// A fixed-window rate counter: `name` says what is counted, `window_start` (epoch seconds)

@@ -47,6 +47,8 @@ pub enum AuthorKind {
     User,
     Contact,
     System,
+    /// A workflow rule (its id is the rule's).
+    Workflow,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +66,17 @@ impl Author {
     }
     pub fn system() -> Self {
         Author { kind: AuthorKind::System, id: None }
+    }
+    pub fn workflow(rule_id: &str) -> Self {
+        Author { kind: AuthorKind::Workflow, id: Some(rule_id.to_owned()) }
+    }
+    /// The actor recorded in a case's audit for a change by this author.
+    pub fn audit_name(&self) -> String {
+        match (self.kind, &self.id) {
+            (AuthorKind::Workflow, Some(id)) => format!("workflow:{id}"),
+            (_, Some(id)) => id.clone(),
+            (_, None) => "system".into(),
+        }
     }
     /// A user or contact id given as actor of a change (`system` when none).
     pub fn actor(id: &str, kind: AuthorKind) -> Self {
@@ -83,6 +96,12 @@ pub enum SystemEvent {
     MadeInternal,
     ArticleLinked { article_id: String },
     ArticleUnlinked { article_id: String },
+    /// A workflow rule ran on the case: what each of its actions did, in order.
+    RuleRan { rule_id: String, rule_name: String, trigger: String, depth: u8, steps: Vec<String> },
+    /// Rules matched a change that rules themselves made too many times in a row.
+    RulesStopped { depth: u8, rule_ids: Vec<String> },
+    /// A workflow rule asked for these users to be told about the case.
+    RuleNotice { rule_id: String, rule_name: String, user_ids: Vec<String>, message: String },
 }
 
 impl SystemEvent {
@@ -191,6 +210,8 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
         ("contact_ids", old.contact_ids != new.contact_ids),
         ("lead_id", old.lead_id != new.lead_id),
         ("team_ids", old.team_ids != new.team_ids),
+        ("collaborator_ids", old.collaborator_ids != new.collaborator_ids),
+        ("mailbox_id", old.mailbox_id != new.mailbox_id),
         ("parent_id", old.parent_id != new.parent_id),
     ] {
         if changed {
@@ -334,6 +355,7 @@ impl Cases<'_> {
         })?;
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
         self.notify(&[entry.clone()]).await;
+        self.announce(crate::events::Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new()).await;
         Ok((case, entry))
     }
 

@@ -261,6 +261,7 @@ impl<'a> WebForms<'a> {
             contact_ids: vec![contact.id.clone()],
             lead_id: None,
             assignee_id: None,
+            collaborator_ids: Vec::new(),
             team_ids: team_id.into_iter().collect(),
             internal: false,
             parent_id: None,

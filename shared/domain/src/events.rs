@@ -1,0 +1,81 @@
+//! Case events (SPEC F40, F41): what the domain announces on the assign queue after a change is
+//! committed, for the worker that assigns new cases and runs workflow rules.
+//!
+//! An event names the case and, where it has one, the stream entry; the worker reads the case as
+//! it is when the event is worked. Events of one case share a FIFO group (SQS FIFO on AWS), so
+//! they are worked in order. `depth` counts the workflow-rule runs that led to the change: rules
+//! stop at [`MAX_RULE_DEPTH`], so rules that trigger each other cannot loop.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cases::Cases;
+use crate::clock::new_id;
+
+/// Rule runs in a row after which rules no longer run on the changes they make.
+pub const MAX_RULE_DEPTH: u8 = 3;
+
+/// What happened to a case; also the trigger of a workflow rule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    CaseCreated,
+    CaseUpdated,
+    /// A post (by an agent, a customer or a rule) was added to the stream.
+    EntryAdded,
+    /// Mail was received into the case (a new case by email also gets `case_created`).
+    EmailReceived,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::CaseCreated => "case_created",
+            Trigger::CaseUpdated => "case_updated",
+            Trigger::EntryAdded => "entry_added",
+            Trigger::EmailReceived => "email_received",
+        }
+    }
+}
+
+/// The body of an assign-queue message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CaseEvent {
+    /// Unique per event: redeliveries of it are recognised by it.
+    pub event_id: String,
+    pub trigger: Trigger,
+    pub case_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<String>,
+    /// For `case_updated`: the fields that changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub depth: u8,
+}
+
+impl Cases<'_> {
+    /// Puts an event about a committed change on the assign queue. The change is committed
+    /// already: a queue failure is logged with the case id, never turned into a failed request.
+    pub(crate) async fn announce(&self, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
+        let Some(queue) = self.assign_queue else { return };
+        let event = CaseEvent {
+            event_id: new_id(),
+            trigger,
+            case_id: case_id.to_owned(),
+            entry_id: entry_id.map(str::to_owned),
+            changed,
+            depth: self.depth,
+        };
+        let body = match serde_json::to_string(&event) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%case_id, %error, "cannot encode a case event");
+                return;
+            }
+        };
+        if let Err(error) = queue.send_grouped(&body, case_id).await {
+            tracing::error!(%case_id, trigger = trigger.as_str(), %error, "could not queue a case event");
+        }
+    }
+}
