@@ -8,6 +8,10 @@
 //! SQS standard queues promise neither order nor exactly-once delivery, so the suite compares
 //! sets of messages, never sequences. Visibility timeouts are one second, to keep the suite fast.
 //!
+//! The tests of `sqs_fifo` run on SQS FIFO queues only (`SqsQueue::create_fifo_with_dead_letter`;
+//! the SQLite queue ignores groups): the messages of one group come in send order, and none of a
+//! group while another of it is in flight. They do compare sequences.
+//!
 //! Each test reads GIVEN / WHEN / THEN.
 
 use std::collections::HashSet;
@@ -45,6 +49,50 @@ async fn fresh(engine: Engine) -> Arc<dyn Queue> {
             Arc::new(queue)
         }
     }
+}
+
+/// A fresh, empty SQS FIFO queue on the emulator, with its FIFO dead-letter queue.
+async fn fresh_fifo() -> Arc<SqsQueue> {
+    let name = format!("q{}", ulid::Ulid::new().to_string().to_lowercase());
+    let sdk = emulator_sdk_config(&aws_endpoint()).await;
+    let queue = SqsQueue::create_fifo_with_dead_letter(sqs_client(&sdk), &name, MAX_RECEIVES)
+        .await
+        .expect("create FIFO queues on the emulator");
+    assert!(queue.is_fifo(), "{name}.fifo is not taken for a FIFO queue");
+    Arc::new(queue)
+}
+
+/// Sends each `(group, body)` and returns the message ids.
+async fn send_all_grouped(queue: &dyn Queue, messages: &[(&str, &str)]) -> Vec<String> {
+    let mut ids = Vec::with_capacity(messages.len());
+    for (group, body) in messages {
+        ids.push(queue.send_grouped(body, group).await.expect("send_grouped"));
+    }
+    ids
+}
+
+/// Receives from a FIFO queue until `expected` deliveries arrived, acknowledging each batch
+/// before the next receive (nothing more of a group is delivered while one of its messages is in
+/// flight), and returns them in the order they came.
+async fn receive_in_turn(queue: &dyn Queue, expected: usize) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    for _ in 0..20 {
+        if deliveries.len() >= expected {
+            break;
+        }
+        let batch = queue.receive(10, HOLD).await.expect("receive");
+        for delivery in &batch {
+            queue.ack(&delivery.receipt).await.expect("ack");
+        }
+        deliveries.extend(batch);
+    }
+    assert_eq!(deliveries.len(), expected, "deliveries: {deliveries:?}");
+    deliveries
+}
+
+/// The bodies of `deliveries` that start with `prefix`, in delivery order.
+fn bodies_starting_with(deliveries: &[Delivery], prefix: &str) -> Vec<String> {
+    deliveries.iter().filter(|d| d.body.starts_with(prefix)).map(|d| d.body.clone()).collect()
 }
 
 /// Sends each body and returns the message ids.
@@ -319,4 +367,278 @@ async fn malformed_requests_and_unknown_receipts_are_refused(engine: Engine) {
     // AND none of this left a message or a dead letter behind
     assert_nothing_visible(&*queue).await;
     assert!(queue.dead_letters().await.expect("dead letters").is_empty());
+}
+
+// -------------------------------------------------------------------------------------------------
+// FIFO queues (SQS only)
+
+mod sqs_fifo {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_of_a_group_come_back_in_send_order() {
+        super::messages_of_a_group_come_back_in_send_order().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_sends_of_the_same_body_are_two_messages() {
+        super::two_sends_of_the_same_body_are_two_messages().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unacknowledged_message_is_redelivered_before_the_rest_of_its_group() {
+        super::an_unacknowledged_message_is_redelivered_before_the_rest_of_its_group().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_a_batch_the_acknowledged_are_gone_and_the_released_one_returns() {
+        super::of_a_batch_the_acknowledged_are_gone_and_the_released_one_returns().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_delivered_max_receives_times_moves_to_the_dead_letters_and_unblocks_its_group() {
+        super::a_message_delivered_max_receives_times_moves_to_the_dead_letters_and_unblocks_its_group().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listing_dead_letters_covers_more_than_one_batch_and_consumes_none() {
+        super::fifo_listing_dead_letters_covers_more_than_one_batch_and_consumes_none().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invalid_group_ids_are_refused_and_nothing_is_sent() {
+        super::invalid_group_ids_are_refused_and_nothing_is_sent().await
+    }
+}
+
+async fn messages_of_a_group_come_back_in_send_order() {
+    // GIVEN a FIFO queue with the events of two cases sent interleaved, five each
+    let queue = fresh_fifo().await;
+    let mut messages = Vec::new();
+    let bodies: Vec<(String, String)> = (1..=5)
+        .flat_map(|n| [("case-1", n), ("case-2", n)])
+        .map(|(group, n)| (group.to_owned(), format!("{group} event {n}")))
+        .collect();
+    for (group, body) in &bodies {
+        messages.push((group.as_str(), body.as_str()));
+    }
+    let mut ids = send_all_grouped(&*queue, &messages).await;
+    // AND three messages sent without a group (they share the queue's default group)
+    for n in 1..=3 {
+        ids.push(queue.send(&format!("ungrouped {n}")).await.expect("send without a group"));
+    }
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 13, "message ids must be distinct: {ids:?}");
+
+    // WHEN they are received, each batch acknowledged before the next
+    let deliveries = receive_in_turn(&*queue, 13).await;
+
+    // THEN every message came once, on its first delivery, under the id `send` returned
+    assert!(deliveries.iter().all(|d| d.receive_count == 1), "deliveries: {deliveries:?}");
+    assert_eq!(deliveries.iter().map(|d| d.message_id.clone()).collect::<HashSet<_>>(), ids.into_iter().collect());
+    // AND the messages of each group came in the order they were sent
+    let expected = |group: &str| (1..=5).map(|n| format!("{group} event {n}")).collect::<Vec<_>>();
+    assert_eq!(bodies_starting_with(&deliveries, "case-1 "), expected("case-1"));
+    assert_eq!(bodies_starting_with(&deliveries, "case-2 "), expected("case-2"));
+    assert_eq!(bodies_starting_with(&deliveries, "ungrouped "), ["ungrouped 1", "ungrouped 2", "ungrouped 3"]);
+    // AND nothing is left
+    assert_nothing_visible(&*queue).await;
+}
+
+async fn two_sends_of_the_same_body_are_two_messages() {
+    // GIVEN a FIFO queue without content-based deduplication
+    let queue = fresh_fifo().await;
+
+    // WHEN the same body is sent twice to one group, and once more without a group
+    let first = queue.send_grouped("case 7 changed", "case-7").await.expect("first send");
+    let second = queue.send_grouped("case 7 changed", "case-7").await.expect("second send");
+    let third = queue.send("case 7 changed").await.expect("third send");
+
+    // THEN each send made a message of its own (every send has its own deduplication id), and
+    // all three are delivered
+    assert_eq!(HashSet::from([&first, &second, &third]).len(), 3, "{first} {second} {third}");
+    let deliveries = receive_in_turn(&*queue, 3).await;
+    assert!(deliveries.iter().all(|d| d.body == "case 7 changed"), "deliveries: {deliveries:?}");
+    assert_eq!(
+        deliveries.iter().map(|d| d.message_id.clone()).collect::<HashSet<_>>(),
+        HashSet::from([first, second, third])
+    );
+}
+
+async fn an_unacknowledged_message_is_redelivered_before_the_rest_of_its_group() {
+    // GIVEN two events of case 1, and one of case 2
+    let queue = fresh_fifo().await;
+    let ids = send_all_grouped(&*queue, &[("case-1", "case-1 first"), ("case-1", "case-1 second"), ("case-2", "case-2 only")])
+        .await;
+
+    // WHEN the first event of case 1 is received with a short visibility timeout and not acknowledged
+    let first = queue.receive(1, SHORT).await.expect("first receive");
+    assert_eq!(first.len(), 1, "first: {first:?}");
+    assert_eq!((first[0].body.as_str(), first[0].receive_count), ("case-1 first", 1));
+
+    // THEN while it is in flight, a receive gets the event of case 2 but not the second of case 1
+    let meanwhile = queue.receive(10, HOLD).await.expect("receive while in flight");
+    assert_eq!(meanwhile.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["case-2 only"]);
+    queue.ack(&meanwhile[0].receipt).await.expect("ack case 2");
+    assert_nothing_visible(&*queue).await;
+
+    // WHEN its visibility timeout has passed
+    tokio::time::sleep(SHORT_ELAPSED).await;
+    let again = queue.receive(1, HOLD).await.expect("receive after the timeout");
+
+    // THEN the same message comes again, counted twice, under a new receipt, still before the
+    // second event of its case
+    assert_eq!(again.len(), 1, "again: {again:?}");
+    assert_eq!((again[0].message_id.as_str(), again[0].receive_count), (ids[0].as_str(), 2));
+    assert_eq!(again[0].body, "case-1 first");
+    assert_ne!(again[0].receipt, first[0].receipt, "each delivery must have its own receipt");
+
+    // WHEN it is acknowledged
+    queue.ack(&again[0].receipt).await.expect("ack the first event");
+
+    // THEN the second event of case 1 comes, on its first delivery
+    let second = queue.receive(10, HOLD).await.expect("receive the second event");
+    assert_eq!(second.len(), 1, "second: {second:?}");
+    assert_eq!((second[0].message_id.as_str(), second[0].receive_count), (ids[1].as_str(), 1));
+
+    // WHEN that one is released
+    queue.release(&second[0].receipt).await.expect("release");
+
+    // THEN it comes back at once, counted twice
+    let released = queue.receive(10, HOLD).await.expect("receive after release");
+    assert_eq!(released.len(), 1, "released: {released:?}");
+    assert_eq!((released[0].message_id.as_str(), released[0].receive_count), (ids[1].as_str(), 2));
+    queue.ack(&released[0].receipt).await.expect("ack the second event");
+    // AND nothing is left, nothing was dead-lettered
+    assert_nothing_visible(&*queue).await;
+    assert!(queue.dead_letters().await.expect("dead letters").is_empty());
+}
+
+async fn of_a_batch_the_acknowledged_are_gone_and_the_released_one_returns() {
+    // GIVEN a batch received with events of three cases, two of them of case 1
+    let queue = fresh_fifo().await;
+    let ids = send_all_grouped(
+        &*queue,
+        &[("case-1", "case-1 opened"), ("case-2", "case-2 opened"), ("case-1", "case-1 replied"), ("case-3", "case-3 opened")],
+    )
+    .await;
+    let batch = receive_exactly(&*queue, 4, HOLD).await;
+    assert!(batch.iter().all(|d| d.receive_count == 1), "batch: {batch:?}");
+    // (in send order within case 1)
+    assert_eq!(bodies_starting_with(&batch, "case-1 "), ["case-1 opened", "case-1 replied"]);
+
+    // WHEN all are acknowledged but the last event of case 1, which failed and is released (what
+    // a consumer reporting batch item failures does)
+    for delivery in &batch {
+        if delivery.body == "case-1 replied" {
+            queue.release(&delivery.receipt).await.expect("release the failed one");
+        } else {
+            queue.ack(&delivery.receipt).await.expect("ack");
+        }
+    }
+
+    // THEN only the released one comes back, counted twice
+    let next = queue.receive(10, HOLD).await.expect("receive after the batch");
+    assert_eq!(next.len(), 1, "next: {next:?}");
+    assert_eq!((next[0].message_id.as_str(), next[0].body.as_str(), next[0].receive_count), (ids[2].as_str(), "case-1 replied", 2));
+    // AND once it is acknowledged, nothing is left and nothing was dead-lettered
+    queue.ack(&next[0].receipt).await.expect("ack the retried one");
+    assert_nothing_visible(&*queue).await;
+    assert!(queue.dead_letters().await.expect("dead letters").is_empty());
+}
+
+async fn a_message_delivered_max_receives_times_moves_to_the_dead_letters_and_unblocks_its_group() {
+    // GIVEN a poison event of case 1 followed by a healthy one of the same case
+    let queue = fresh_fifo().await;
+    send_all_grouped(&*queue, &[("case-1", "poison"), ("case-1", "healthy")]).await;
+
+    // WHEN the poison is delivered MAX_RECEIVES times and released each time
+    let mut last = None;
+    for attempt in 1..=MAX_RECEIVES {
+        let delivery = queue.receive(1, HOLD).await.expect("receive poison");
+        assert_eq!(delivery.len(), 1, "attempt {attempt}: {delivery:?}");
+        assert_eq!((delivery[0].body.as_str(), delivery[0].receive_count), ("poison", attempt));
+        // THEN meanwhile the healthy event waits behind it
+        assert_nothing_visible(&*queue).await;
+        queue.release(&delivery[0].receipt).await.expect("release poison");
+        last = delivery.into_iter().next();
+    }
+    let last = last.expect("at least one delivery");
+
+    // WHEN the queue is received from again
+    let next = queue.receive(10, HOLD).await.expect("receive after exhaustion");
+
+    // THEN the poison has left for the FIFO dead-letter queue, and the healthy event comes
+    assert_eq!(next.iter().map(|d| (d.body.as_str(), d.receive_count)).collect::<Vec<_>>(), [("healthy", 1)]);
+    queue.ack(&next[0].receipt).await.expect("ack healthy");
+    assert_eq!(queue.dead_letters().await.expect("dead letters"), ["poison"]);
+    // AND it is never delivered again, nor can its last receipt acknowledge it
+    assert_nothing_visible(&*queue).await;
+    assert_not_found(queue.ack(&last.receipt).await, "ack of a dead-lettered message");
+    // AND listing the dead letters does not consume them (nor leave their group blocked)
+    assert_eq!(queue.dead_letters().await.expect("dead letters again"), ["poison"]);
+    assert_eq!(queue.dead_letters().await.expect("dead letters a third time"), ["poison"]);
+}
+
+async fn fifo_listing_dead_letters_covers_more_than_one_batch_and_consumes_none() {
+    // GIVEN eleven poison events of eleven cases (more than one receive batch), each delivered
+    // MAX_RECEIVES times
+    let queue = fresh_fifo().await;
+    let groups: Vec<String> = (1..=11).map(|n| format!("case-{n}")).collect();
+    let bodies: Vec<String> = (1..=11).map(|n| format!("poison {n}")).collect();
+    let messages: Vec<(&str, &str)> = groups.iter().map(String::as_str).zip(bodies.iter().map(String::as_str)).collect();
+    send_all_grouped(&*queue, &messages).await;
+    for attempt in 1..=MAX_RECEIVES {
+        let round = receive_exactly(&*queue, bodies.len(), HOLD).await;
+        assert!(round.iter().all(|d| d.receive_count == attempt), "attempt {attempt}: {round:?}");
+        for delivery in &round {
+            queue.release(&delivery.receipt).await.expect("release");
+        }
+    }
+    // AND a receive that finds them all exhausted
+    assert_nothing_visible(&*queue).await;
+
+    // WHEN the dead letters are listed twice in a row
+    let first = queue.dead_letters().await.expect("dead letters");
+    let second = queue.dead_letters().await.expect("dead letters again");
+
+    // THEN both listings hold every message exactly once
+    let expected: HashSet<String> = bodies.into_iter().collect();
+    for listing in [first, second] {
+        assert_eq!(listing.len(), expected.len(), "listing: {listing:?}");
+        assert_eq!(listing.into_iter().collect::<HashSet<_>>(), expected);
+    }
+}
+
+async fn invalid_group_ids_are_refused_and_nothing_is_sent() {
+    // GIVEN a FIFO queue
+    let queue = fresh_fifo().await;
+
+    // WHEN messages are sent with group ids SQS does not allow
+    // THEN each is refused as invalid
+    let too_long = "x".repeat(129);
+    for group in ["", too_long.as_str(), "case 1", "case\t1", "café", "🎫"] {
+        assert_invalid(queue.send_grouped("refused", group).await, &format!("group {group:?}"));
+    }
+    // AND an invalid body is refused with a valid group
+    assert_invalid(queue.send_grouped("", "case-1").await, "empty body");
+
+    // WHEN the longest group id and one of every punctuation mark SQS allows are used
+    let longest = "y".repeat(128);
+    let punctuation = r##"!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"##;
+    queue.send_grouped("longest", &longest).await.expect("128-character group");
+    queue.send_grouped("punctuation", punctuation).await.expect("punctuation group");
+
+    // THEN only those two messages were sent
+    let deliveries = receive_in_turn(&*queue, 2).await;
+    assert_eq!(bodies_of(&deliveries), HashSet::from(["longest".to_owned(), "punctuation".to_owned()]));
+    assert_nothing_visible(&*queue).await;
+
+    // AND a standard queue refuses the same group ids (a FIFO queue would), though it ignores groups
+    let standard = fresh(Engine::Dynamo).await;
+    assert_invalid(standard.send_grouped("refused", "case 1").await, "group with a space, standard queue");
+    assert_nothing_visible(&*standard).await;
+    standard.send_grouped("accepted", "case-1").await.expect("valid group, standard queue");
+    assert_eq!(bodies_of(&receive_exactly(&*standard, 1, HOLD).await), HashSet::from(["accepted".to_owned()]));
+
+    // AND a FIFO queue name given with its suffix is refused
+    let sdk = emulator_sdk_config(&aws_endpoint()).await;
+    assert_invalid(SqsQueue::create_fifo_with_dead_letter(sqs_client(&sdk), "assign.fifo", MAX_RECEIVES).await, "name with .fifo");
 }

@@ -163,7 +163,7 @@ impl<'a> Cases<'a> {
 
     /// Opens a case on behalf of `author` (a user, a contact or a system channel).
     pub async fn open(&self, author: &Author, mut fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
-        let actor = author.id.as_deref().unwrap_or("system");
+        let actor = &author.audit_name();
         let idempotency = match idempotency_key {
             Some(key) => {
                 let key = validate::line("Idempotency-Key", key, 200)?;

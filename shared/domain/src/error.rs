@@ -49,3 +49,22 @@ impl From<StoreError> for DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// Why a queue message could not be worked: retry it later, or never (it goes to the dead
+/// letters once the queue has delivered it often enough).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("retry later: {0}")]
+    Retry(String),
+    #[error("poison message: {0}")]
+    Poison(String),
+}
+
+impl From<DomainError> for WorkError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation { .. } | DomainError::NotFound { .. } => WorkError::Poison(e.to_string()),
+            other => WorkError::Retry(other.to_string()),
+        }
+    }
+}

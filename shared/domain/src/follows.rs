@@ -226,12 +226,21 @@ impl Cases<'_> {
     /// Puts new entries on the notify queue. The entries are committed already: a queue
     /// failure is logged with the entry ids, never turned into a failed request.
     pub(crate) async fn notify(&self, entries: &[StreamEntry]) {
-        let Some(queue) = self.notify_queue else { return };
         for entry in entries {
-            let message = serde_json::json!({ "case_id": entry.case_id, "entry_id": entry.id }).to_string();
-            if let Err(error) = queue.send(&message).await {
-                tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "could not queue the notification of an entry");
-            }
+            self.notify_to(entry, &[]).await;
+        }
+    }
+
+    /// Queues the notification of one entry: to `users` only when some are named, else to its
+    /// followers.
+    pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
+        let Some(queue) = self.notify_queue else { return };
+        let mut message = serde_json::json!({ "case_id": entry.case_id, "entry_id": entry.id });
+        if !users.is_empty() {
+            message["to"] = serde_json::json!(users);
+        }
+        if let Err(error) = queue.send(&message.to_string()).await {
+            tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "could not queue the notification of an entry");
         }
     }
 }

@@ -18,7 +18,7 @@ use docket_store::{Condition, Item, Key, WriteOp};
 use crate::Docket;
 use crate::access::Principal;
 use crate::directory::Directory;
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::follows::FollowerKind;
 use crate::model::{Case, Contact, User};
 use crate::schema::{CASES, case_keys};
@@ -42,6 +42,9 @@ pub struct MailSettings {
 pub struct NotifyMessage {
     pub case_id: String,
     pub entry_id: String,
+    /// Users to tell instead of the followers (a workflow rule's notice).
+    #[serde(default)]
+    pub to: Vec<String>,
 }
 
 /// One person to email about an entry.
@@ -61,23 +64,8 @@ pub struct Handled {
     pub already_sent: usize,
 }
 
-/// Why a message could not be handled: retry it later, or never (it goes to the dead letters).
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("retry later: {0}")]
-    Retry(String),
-    #[error("poison message: {0}")]
-    Poison(String),
-}
-
-impl From<DomainError> for NotifyError {
-    fn from(e: DomainError) -> Self {
-        match e {
-            DomainError::Validation { .. } | DomainError::NotFound { .. } => NotifyError::Poison(e.to_string()),
-            other => NotifyError::Retry(other.to_string()),
-        }
-    }
-}
+/// Why a notify message could not be handled.
+pub type NotifyError = crate::error::WorkError;
 
 pub struct Notifier<'a> {
     pub docket: &'a Docket,
@@ -139,7 +127,7 @@ impl Notifier<'_> {
             return Err(NotifyError::Poison(format!("entry {} does not exist", message.entry_id)));
         };
         let mut handled = Handled::default();
-        for recipient in self.recipients(&case, &entry).await? {
+        for recipient in self.recipients(&case, &entry, &message.to).await? {
             if self.send_once(&case, &entry, &recipient).await? {
                 handled.sent += 1;
             } else {
@@ -151,13 +139,24 @@ impl Notifier<'_> {
     }
 
     /// Followers who may see the entry, plus the case's contacts for a reply marked
-    /// "email the customer"; never the author, never twice.
-    pub async fn recipients(&self, case: &Case, entry: &StreamEntry) -> DomainResult<Vec<Recipient>> {
+    /// "email the customer"; never the author, never twice. A message naming users (`to`)
+    /// goes to those of them who are active and may see the case instead.
+    pub async fn recipients(&self, case: &Case, entry: &StreamEntry, to: &[String]) -> DomainResult<Vec<Recipient>> {
         if !worth_mailing(entry) {
             return Ok(Vec::new());
         }
         let directory = self.docket.directory();
         let mut recipients: Vec<Recipient> = Vec::new();
+        if !to.is_empty() {
+            for user_id in to {
+                if let Some(r) = staff_recipient(&directory, case, user_id).await?
+                    && !recipients.iter().any(|x| x.id == r.id)
+                {
+                    recipients.push(r);
+                }
+            }
+            return Ok(recipients);
+        }
         for follow in self.docket.cases().follows_of(&case.id).await? {
             if entry.is_by(&follow.follower_id) {
                 continue;
@@ -270,6 +269,10 @@ impl Notifier<'_> {
         Ok(match (entry.author.kind, &entry.author.id) {
             (AuthorKind::User, Some(id)) => directory.get::<User>(id).await?.map_or_else(|| "An agent".into(), |u| u.name),
             (AuthorKind::Contact, Some(id)) => directory.get::<Contact>(id).await?.map_or_else(|| "The customer".into(), |c| c.name),
+            (AuthorKind::Workflow, Some(id)) => directory
+                .get::<crate::rules::WorkflowRule>(id)
+                .await?
+                .map_or_else(|| "A workflow rule".into(), |r| format!("Workflow rule \"{}\"", r.name)),
             _ => "Docket".into(),
         })
     }
@@ -317,7 +320,10 @@ fn worth_mailing(entry: &StreamEntry) -> bool {
         EntryKind::Post | EntryKind::EmailReceived | EntryKind::EmailSent => true,
         EntryKind::System => matches!(
             entry.system,
-            Some(SystemEvent::Created) | Some(SystemEvent::Assigned { .. }) | Some(SystemEvent::StatusChanged { .. })
+            Some(SystemEvent::Created)
+                | Some(SystemEvent::Assigned { .. })
+                | Some(SystemEvent::StatusChanged { .. })
+                | Some(SystemEvent::RuleNotice { .. })
         ),
     }
 }
@@ -351,6 +357,14 @@ fn body_text(case: &Case, entry: &StreamEntry, author: &str, number: &str) -> St
         (EntryKind::System, Some(SystemEvent::Assigned { to: Some(_), .. })) => format!("Case {number} ({}) was assigned.", case.subject),
         (EntryKind::System, Some(SystemEvent::Assigned { to: None, .. })) => format!("Case {number} ({}) was unassigned.", case.subject),
         (EntryKind::System, Some(SystemEvent::StatusChanged { to, .. })) => format!("Case {number} ({}) is now {}.", case.subject, to.as_str()),
+        (EntryKind::System, Some(SystemEvent::RuleNotice { rule_name, message, .. })) => {
+            let mut text = format!("The workflow rule \"{rule_name}\" asks you to look at case {number} ({}).", case.subject);
+            if !message.is_empty() {
+                text.push_str("\n\n");
+                text.push_str(message);
+            }
+            text
+        }
         (_, _) if entry.is_internal() => format!("{author} added an internal note to case {number} ({}):", case.subject),
         _ => format!("{author} wrote on case {number} ({}):", case.subject),
     };
