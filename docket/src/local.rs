@@ -14,6 +14,7 @@ use docket_domain::{Docket, Principal};
 use docket_domain::notify::MailSettings;
 use docket_embedded::{FileBlobStore, OutboxMailer, SqliteItemStore, SqliteQueue};
 use docket_mail::compose::Address;
+use docket_assign::AssignHandler;
 use docket_notify::NotifyHandler;
 
 use crate::mail_in::PipelineSink;
@@ -26,8 +27,9 @@ const SECRET_FILE: &str = "token-secret";
 const BLOB_FOLDER: &str = "blobs";
 const OUTBOX_FOLDER: &str = "outbox";
 const NOTIFY_QUEUE: &str = "notify";
-/// Deliveries of a notify message before it moves to the dead letters.
-const NOTIFY_MAX_RECEIVES: u32 = 5;
+const ASSIGN_QUEUE: &str = "assign";
+/// Deliveries of a queued message before it moves to the dead letters.
+const MAX_RECEIVES: u32 = 5;
 /// The address local notifications come from and replies go to.
 const LOCAL_MAIL_ADDRESS: &str = "support@docket.localhost";
 const FIRST_ADMIN_NAME: &str = "Administrator";
@@ -37,6 +39,7 @@ pub struct Installation {
     pub docket: Docket,
     pub keys: TokenKeys,
     pub notify_queue: Arc<WakingQueue>,
+    pub assign_queue: Arc<WakingQueue>,
     pub outbox: std::path::PathBuf,
 }
 
@@ -46,12 +49,17 @@ pub fn open(data: &Path) -> Result<Installation, String> {
     let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables())
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let secret = load_or_create_secret(&data.join(SECRET_FILE))?;
-    let notify_queue = Arc::new(WakingQueue::new(
-        SqliteQueue::open(&data.join(DATABASE_FILE), NOTIFY_QUEUE, NOTIFY_MAX_RECEIVES).map_err(|e| format!("cannot open the notify queue: {e}"))?,
-    ));
+    let queue = |name: &str| -> Result<Arc<WakingQueue>, String> {
+        let queue = SqliteQueue::open(&data.join(DATABASE_FILE), name, MAX_RECEIVES).map_err(|e| format!("cannot open the {name} queue: {e}"))?;
+        Ok(Arc::new(WakingQueue::new(queue)))
+    };
+    let (notify_queue, assign_queue) = (queue(NOTIFY_QUEUE)?, queue(ASSIGN_QUEUE)?);
     let blobs = FileBlobStore::new(data.join(BLOB_FOLDER)).map_err(|e| format!("cannot open the blob folder: {e}"))?;
-    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(blobs)).with_notify_queue(notify_queue.clone());
-    Ok(Installation { docket, keys: TokenKeys::new(&secret), notify_queue, outbox: data.join(OUTBOX_FOLDER) })
+    let docket = Docket::new(Arc::new(store), Arc::new(SystemClock))
+        .with_blobs(Arc::new(blobs))
+        .with_notify_queue(notify_queue.clone())
+        .with_assign_queue(assign_queue.clone());
+    Ok(Installation { docket, keys: TokenKeys::new(&secret), notify_queue, assign_queue, outbox: data.join(OUTBOX_FOLDER) })
 }
 
 fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
@@ -115,12 +123,15 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<
     let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings: local_mail_settings() });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
+    let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
+    let assign_worker = tokio::spawn(worker::run(installation.assign_queue.clone(), assigner, stopped.clone()));
     let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = assign_worker.await;
     let _ = smtp_server.await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("docket stopped");

@@ -1,6 +1,6 @@
-//! The local queue worker: works a durable SQLite queue the way Lambda's SQS integration works
-//! the notify queue on AWS. A message is acknowledged once handled; a failed one reappears after
-//! its visibility timeout until the queue dead-letters it.
+//! The local queue workers: each works a durable SQLite queue the way Lambda's SQS integration
+//! works the notify and assign queues on AWS. A message is acknowledged once handled; a failed
+//! one reappears after its visibility timeout until the queue dead-letters it.
 //!
 //! [`WakingQueue`] wakes the worker as soon as a message is sent, so local notifications go out
 //! in milliseconds without the worker polling hard.
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use docket_embedded::SqliteQueue;
+use docket_assign::AssignHandler;
 use docket_notify::{NotifyHandler, Outcome};
 use docket_ports::{Delivery, PortError, Queue};
 use tokio::sync::{Notify, watch};
@@ -52,13 +53,33 @@ impl Queue for WakingQueue {
     }
 }
 
+/// What a queue's worker does with each message: the handler of the matching Lambda function.
+#[async_trait]
+pub trait MessageHandler: Send + Sync {
+    async fn handle_message(&self, message_id: &str, body: &str) -> Outcome;
+}
+
+#[async_trait]
+impl MessageHandler for NotifyHandler {
+    async fn handle_message(&self, message_id: &str, body: &str) -> Outcome {
+        NotifyHandler::handle_message(self, message_id, body).await
+    }
+}
+
+#[async_trait]
+impl MessageHandler for AssignHandler {
+    async fn handle_message(&self, message_id: &str, body: &str) -> Outcome {
+        AssignHandler::handle_message(self, message_id, body).await
+    }
+}
+
 /// Works the queue until `stopped` turns true.
-pub async fn run(queue: Arc<WakingQueue>, handler: Arc<NotifyHandler>, mut stopped: watch::Receiver<bool>) {
+pub async fn run<H: MessageHandler + ?Sized>(queue: Arc<WakingQueue>, handler: Arc<H>, mut stopped: watch::Receiver<bool>) {
     while !*stopped.borrow() {
         let deliveries = match queue.receive(10, VISIBILITY).await {
             Ok(deliveries) => deliveries,
             Err(error) => {
-                tracing::error!(%error, "cannot read the notify queue");
+                tracing::error!(%error, "cannot read a queue");
                 Vec::new()
             }
         };
@@ -74,7 +95,7 @@ pub async fn run(queue: Arc<WakingQueue>, handler: Arc<NotifyHandler>, mut stopp
             if handler.handle_message(&delivery.message_id, &delivery.body).await == Outcome::Done
                 && let Err(error) = queue.ack(&delivery.receipt).await
             {
-                tracing::warn!(%error, message_id = %delivery.message_id, "cannot acknowledge a notify message");
+                tracing::warn!(%error, message_id = %delivery.message_id, "cannot acknowledge a message");
             }
         }
     }

@@ -11,6 +11,8 @@ pub struct Config {
     pub blob_bucket: Option<String>,
     /// SQS queue announcing new stream entries to the notify function.
     pub notify_queue_url: Option<String>,
+    /// SQS FIFO queue announcing case events to the assign function (assignment, workflow rules).
+    pub assign_queue_url: Option<String>,
 }
 
 impl Config {
@@ -24,6 +26,7 @@ impl Config {
             aws_endpoint: lookup("AWS_ENDPOINT_URL").filter(|e| !e.is_empty()),
             blob_bucket: lookup("DOCKET_BLOB_BUCKET").filter(|e| !e.is_empty()),
             notify_queue_url: lookup("DOCKET_NOTIFY_QUEUE_URL").filter(|e| !e.is_empty()),
+            assign_queue_url: lookup("DOCKET_ASSIGN_QUEUE_URL").filter(|e| !e.is_empty()),
         }
     }
 }

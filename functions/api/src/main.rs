@@ -22,6 +22,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     if let Some(url) = config.notify_queue_url {
         docket = docket.with_notify_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
     }
+    if let Some(url) = config.assign_queue_url {
+        docket = docket.with_assign_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
+    }
     let app = router(AppState { docket, authenticator: Authenticator::ApiGateway });
     lambda_http::run(app).await
 }

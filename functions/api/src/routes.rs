@@ -15,6 +15,7 @@ use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
 use docket_domain::directory::Entity;
 use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
+use docket_domain::rules::WorkflowRule;
 use docket_domain::webform::WebForm;
 use docket_store::Cursor;
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,8 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
     directory_routes::<Lead>(&mut table, "/leads", "/leads/{id}");
     directory_routes::<Mailbox>(&mut table, "/mailboxes", "/mailboxes/{id}");
     directory_routes::<WebForm>(&mut table, "/forms", "/forms/{form_id}");
+    directory_routes::<WorkflowRule>(&mut table, "/workflow-rules", "/workflow-rules/{id}");
+    table.push(("DELETE", "/workflow-rules/{id}", delete(delete_workflow_rule)));
     table
 }
 
@@ -289,6 +292,11 @@ async fn update_entity<E: Entity>(
 ) -> ApiResult<Response> {
     let entity: E = state.docket.directory_service().update(&principal, &id, body, version).await?;
     Ok(versioned(StatusCode::OK, &entity, entity.audit().version))
+}
+
+async fn delete_workflow_rule(State(state): State<AppState>, Caller(principal): Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    state.docket.delete_workflow_rule(&principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Largest attachment accepted in one upload.

@@ -27,6 +27,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         docket = docket.with_notify_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
     }
+    // New cases and mail start assignment and workflow rules.
+    if let Ok(url) = std::env::var("DOCKET_ASSIGN_QUEUE_URL")
+        && !url.is_empty()
+    {
+        docket = docket.with_assign_queue(Arc::new(SqsQueue::new(docket_aws::config::sqs_client(&sdk), url, None)));
+    }
     let handler = Arc::new(InboundHandler {
         docket,
         raw_messages: Arc::new(S3BlobStore::new(s3, inbound_bucket, String::new())),

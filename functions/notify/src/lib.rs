@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use docket_domain::Docket;
 use docket_domain::notify::{MailSettings, NotifyError, Notifier};
 use docket_mail::compose::Address;
@@ -48,14 +48,7 @@ pub struct NotifyHandler {
     pub settings: MailSettings,
 }
 
-/// What became of one message of a batch.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Delivered again later (transient failure, or a poison message until the queue's
-    /// maximum receive count moves it to the dead-letter queue).
-    Failed,
-}
+pub use docket_aws::lambda::Outcome;
 
 impl NotifyHandler {
     pub async fn handle_message(&self, message_id: &str, body: &str) -> Outcome {
@@ -75,16 +68,6 @@ impl NotifyHandler {
 
     /// Handles an SQS batch, reporting the failed messages by id.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in event.records {
-            let message_id = record.message_id.unwrap_or_default();
-            let body = record.body.unwrap_or_default();
-            if self.handle_message(&message_id, &body).await == Outcome::Failed {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        docket_aws::lambda::partial_batch(event, |id, body| async move { self.handle_message(&id, &body).await }).await
     }
 }

@@ -1,11 +1,11 @@
 //! AWS adapters of Docket's ports.
 //!
-//! Today this holds the DynamoDB engine of the item store ([`DynamoItemStore`], implementing
-//! `docket_store::ItemStore`) and the SDK configuration every adapter shares ([`config`]). Further
-//! adapters (S3 for attachments, SQS for background jobs, SES for mail) are to be added here as
-//! their ports appear, each in its own module on top of the same [`config::sdk_config`].
+//! The DynamoDB engine of the item store ([`DynamoItemStore`]), S3 blobs ([`S3BlobStore`]), SQS
+//! queues ([`SqsQueue`]) and SES mail ([`SesMailer`]), all built on the SDK configuration they
+//! share ([`config`]); and the SQS batch handling the queue-driven functions share ([`lambda`]).
 
 pub mod config;
+pub mod lambda;
 mod dynamo;
 mod errors;
 mod ses;
