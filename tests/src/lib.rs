@@ -277,3 +277,74 @@ pub async fn blobs(engine: Engine) -> Arc<dyn docket_ports::BlobStore> {
         }
     }
 }
+
+/// A fresh assign queue of the engine's kind: an SQLite table, or an SQS FIFO queue (grouped by
+/// case, as on AWS) with its dead-letter queue.
+pub async fn assign_queue(engine: Engine, max_receives: u32) -> Arc<dyn docket_ports::Queue> {
+    match engine {
+        Engine::Sqlite => queue(engine, max_receives).await,
+        Engine::Dynamo => {
+            let name = format!("q{}", ulid::Ulid::new().to_string().to_lowercase());
+            let sdk = docket_aws::config::emulator_sdk_config(&aws_endpoint()).await;
+            let sqs = docket_aws::config::sqs_client(&sdk);
+            Arc::new(docket_aws::SqsQueue::create_fifo_with_dead_letter(sqs, &name, max_receives).await.expect("FIFO queue"))
+        }
+    }
+}
+
+/// An application whose changes are announced on a notify queue and an assign queue of the
+/// engine's kind, with the assign function's handler to work the assign queue.
+pub struct Automated {
+    pub docket: Docket,
+    pub notify: Arc<dyn docket_ports::Queue>,
+    pub assign: Arc<dyn docket_ports::Queue>,
+    pub handler: Arc<docket_assign::AssignHandler>,
+}
+
+impl Automated {
+    pub async fn new(engine: Engine) -> Self {
+        let (notify, assign) = (queue(engine, 5).await, assign_queue(engine, 5).await);
+        let docket = docket(engine).await.with_notify_queue(notify.clone()).with_assign_queue(assign.clone());
+        let handler = Arc::new(docket_assign::AssignHandler { docket: docket.clone() });
+        Automated { docket, notify, assign, handler }
+    }
+
+    /// Works the assign queue until it is empty, as the assign function would (changes made by
+    /// rules queue further events, which are worked too); every message must succeed. Returns
+    /// how many were worked.
+    pub async fn work_assign_queue(&self) -> usize {
+        work_queue(self.assign.as_ref(), &self.handler).await
+    }
+
+    /// The notify-queue messages waiting, removed from the queue.
+    pub async fn take_notifications(&self) -> Vec<Value> {
+        let mut bodies = Vec::new();
+        loop {
+            let deliveries = self.notify.receive(10, Duration::from_secs(60)).await.expect("receive notifications");
+            if deliveries.is_empty() {
+                return bodies;
+            }
+            for delivery in deliveries {
+                bodies.push(serde_json::from_str(&delivery.body).expect("a JSON notify message"));
+                self.notify.ack(&delivery.receipt).await.expect("ack");
+            }
+        }
+    }
+}
+
+/// Works `queue` with the assign handler until a receive finds it empty; panics on a failure.
+pub async fn work_queue(queue: &dyn docket_ports::Queue, handler: &docket_assign::AssignHandler) -> usize {
+    let mut worked = 0;
+    loop {
+        let deliveries = queue.receive(10, Duration::from_secs(60)).await.expect("receive case events");
+        if deliveries.is_empty() {
+            return worked;
+        }
+        for delivery in deliveries {
+            let outcome = handler.handle_message(&delivery.message_id, &delivery.body).await;
+            assert_eq!(outcome, docket_assign::Outcome::Done, "case event failed: {}", delivery.body);
+            queue.ack(&delivery.receipt).await.expect("ack a case event");
+            worked += 1;
+        }
+    }
+}
