@@ -272,3 +272,133 @@ async fn serve_token_create_list_update_and_stop_cleanly() {
     let _ = again.wait();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Polls `check` every 50 ms for up to 10 s until it gives a value.
+async fn eventually<T, F, Fut>(mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Creates a record over HTTP, asserting 201; returns its id.
+async fn create(http: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> String {
+    let reply = http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send().await.unwrap();
+    let status = reply.status();
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(status, 201, "{path}: {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn ten_emails_to_a_round_robin_mailbox_are_spread_over_its_team_and_each_assignee_is_notified() {
+    // GIVEN a running server, a team of three agents and a mailbox bound to it with Round-Robin
+    let data = temp_data_dir();
+    let (mut child, address, smtp) = serve_with_smtp(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let team = create(&http, &base, &admin, "/teams", json!({"name": "Front line"})).await;
+    let mut agents = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        let email = format!("{name}@helpdesk.test");
+        let id = create(&http, &base, &admin, "/users", json!({"name": name, "email": email, "role": "agent", "team_ids": [team]})).await;
+        agents.push((id, email));
+    }
+    create(&http, &base, &admin, "/mailboxes", json!({"name": "Support", "addresses": ["support@acme.test"], "team_id": team, "assignment_rule": "round_robin"})).await;
+    // WHEN ten customers write in a row
+    for i in 0..10 {
+        let message = format!("From: Customer {i} <c{i}@customer.test>\r\nTo: support@acme.test\r\nSubject: Problem {i}\r\nMessage-ID: <m{i}@customer.test>\r\n\r\nPlease help ({i}).\r\n");
+        send_smtp(&smtp, &format!("c{i}@customer.test"), "support@acme.test", &message);
+    }
+    // THEN the ten cases are assigned over the three agents, within one of each other
+    let cases = eventually(|| async {
+        let list: Value = http.get(format!("{base}/cases?limit=50")).bearer_auth(&admin).send().await.ok()?.json().await.ok()?;
+        let items = list["items"].as_array()?.clone();
+        (items.len() == 10 && items.iter().all(|c| c["assignee_id"].is_string())).then_some(items)
+    })
+    .await
+    .expect("ten assigned cases");
+    let mut per_agent = Vec::new();
+    for (id, email) in &agents {
+        let theirs: Vec<&Value> = cases.iter().filter(|c| c["assignee_id"] == *id.as_str()).collect();
+        assert!(theirs.iter().all(|c| c["status"] == "Assigned"));
+        // ... and each agent has one assignment notification per case in the outbox
+        let outbox = data.join("outbox");
+        let notices = eventually(|| {
+            let outbox = outbox.clone();
+            let wanted = theirs.len();
+            async move {
+                let found: Vec<String> = outbox_with(&outbox, "was assigned").into_iter().filter(|m| m.contains(&format!("<{email}>"))).collect();
+                (found.len() == wanted).then_some(found)
+            }
+        })
+        .await
+        .unwrap_or_else(|| panic!("{email} did not get {} assignment notifications", theirs.len()));
+        for case in &theirs {
+            assert!(notices.iter().any(|n| n.contains(&format!("Problem {}", case["subject"].as_str().unwrap().trim_start_matches("Problem ")))));
+        }
+        per_agent.push(theirs.len());
+    }
+    per_agent.sort();
+    assert_eq!(per_agent, vec![3, 3, 4]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn an_urgent_case_from_a_mailbox_notifies_a_user_and_goes_to_a_team_by_rule() {
+    // GIVEN a running server with mailbox X, team Z, user Y and the rule
+    // "priority Urgent on case created from mailbox X → notify Y and set team Z"
+    let data = temp_data_dir();
+    let (mut child, address) = serve(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let mailbox = create(&http, &base, &admin, "/mailboxes", json!({"name": "VIP", "addresses": ["vip@acme.test"]})).await;
+    let team = create(&http, &base, &admin, "/teams", json!({"name": "Escalations"})).await;
+    let user = create(&http, &base, &admin, "/users", json!({"name": "Yves", "email": "yves@helpdesk.test", "role": "agent"})).await;
+    let rule = json!({
+        "name": "Urgent VIP mail",
+        "trigger": "case_created",
+        "conditions": [
+            {"field": "priority", "op": "is", "value": "Urgent"},
+            {"field": "mailbox_id", "op": "is", "value": mailbox},
+        ],
+        "actions": [
+            {"action": "notify_users", "user_ids": [user], "message": "A VIP needs you now."},
+            {"action": "assign_to_team", "team_id": team},
+        ],
+    });
+    create(&http, &base, &admin, "/workflow-rules", rule).await;
+    // WHEN an urgent case of mailbox X and a normal one are opened through the API
+    let urgent = create(&http, &base, &admin, "/cases", json!({"subject": "Line down", "priority": "Urgent", "mailbox_id": mailbox})).await;
+    let normal = create(&http, &base, &admin, "/cases", json!({"subject": "Question", "mailbox_id": mailbox})).await;
+    // THEN the urgent case gets team Z and Y gets the rule's mail; the normal one neither
+    let teams = eventually(|| async {
+        let case: Value = http.get(format!("{base}/cases/{urgent}")).bearer_auth(&admin).send().await.ok()?.json().await.ok()?;
+        let teams = case["team_ids"].as_array()?.clone();
+        (!teams.is_empty()).then_some(teams)
+    })
+    .await
+    .expect("the rule set the team");
+    assert_eq!(teams, vec![json!(team)]);
+    let mails = outbox_with(&data.join("outbox"), "A VIP needs you now.");
+    assert_eq!(mails.len(), 1, "one notice to Y");
+    assert!(mails[0].contains("<yves@helpdesk.test>") && mails[0].contains("Line down"), "{}", mails[0]);
+    let stream: Value = http.get(format!("{base}/cases/{urgent}/stream")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(stream["items"].as_array().unwrap().iter().any(|e| e["system"]["event"] == "rule_ran"), "{stream}");
+    let normal: Value = http.get(format!("{base}/cases/{normal}")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(normal["team_ids"], json!([]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
