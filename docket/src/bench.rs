@@ -52,6 +52,21 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "400,200,20")]
         counts: Vec<usize>,
     },
+    /// Assignment rules: new cases of a team of seven assigned through the assign queue by
+    /// Round-Robin and by Least-Busy, by one or more workers (SQLite queue, or SQS FIFO).
+    Assign {
+        #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
+        engine: Engine,
+        /// Cases per rule.
+        #[arg(long, default_value_t = 1000)]
+        cases: usize,
+        /// Workers working the queue at once.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// The emulator endpoint (DynamoDB and SQS) for `--engine dynamo`.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: Option<String>,
+    },
     /// Time from starting the `api` binary until it first asks the Runtime API for work.
     Startup {
         #[arg(long, default_value = "target/release/api")]
@@ -74,6 +89,7 @@ pub async fn run(command: BenchCommand) -> Result<(), String> {
         BenchCommand::Fanout { followers } => fanout(&followers).await,
         BenchCommand::NotifyLatency { runs } => notify_latency(runs.max(1)).await,
         BenchCommand::Ingest { counts } => ingest(&counts).await,
+        BenchCommand::Assign { engine, cases, workers, endpoint } => assign(engine, cases.max(1), workers.max(1), endpoint).await,
     }
 }
 
@@ -436,6 +452,102 @@ async fn ingest(counts: &[usize]) -> Result<(), String> {
             ms(sample.percentile(0.99)),
             ms(parse_p50),
             sample.percentile(0.5).as_secs_f64() / parse_p50.as_secs_f64().max(1e-9),
+        );
+    }
+    Ok(())
+}
+
+/// The assign queue of the engine's kind, in a fresh place.
+async fn assign_queue_for(engine: Engine, endpoint: Option<&str>) -> Result<Arc<dyn docket_ports::Queue>, String> {
+    match engine {
+        Engine::Sqlite => {
+            let queue = docket_embedded::SqliteQueue::open(&temp_path("assign.sqlite"), "assign", 5).map_err(|e| e.to_string())?;
+            Ok(Arc::new(queue))
+        }
+        Engine::Dynamo => {
+            let endpoint = endpoint.ok_or("--engine dynamo needs --endpoint (the moto server URL)")?;
+            let sdk = docket_aws::config::emulator_sdk_config(endpoint).await;
+            let name = format!("bench-assign-{}", ulid::Ulid::new().to_string().to_lowercase());
+            let queue = docket_aws::SqsQueue::create_fifo_with_dead_letter(docket_aws::config::sqs_client(&sdk), &name, 5).await.map_err(|e| e.to_string())?;
+            Ok(Arc::new(queue))
+        }
+    }
+}
+
+async fn assign(engine: Engine, cases: usize, workers: usize, endpoint: Option<String>) -> Result<(), String> {
+    println!("| engine | rule | cases | workers | assignments/s | p50 ms | p99 ms | spread (min–max per member) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for rule in ["round_robin", "least_busy"] {
+        let (store, _) = store_for(engine, endpoint.clone()).await?;
+        let queue = assign_queue_for(engine, endpoint.as_deref()).await?;
+        let docket = Docket::new(store, Arc::new(SystemClock)).with_assign_queue(queue.clone());
+        let admin = docket_domain::Principal::Staff(
+            docket.create_user_unchecked("Bench Admin", "bench@docket.localhost", Role::Admin).await.map_err(|e| e.to_string())?,
+        );
+        let directory = docket.directory_service();
+        let team: docket_domain::model::Team =
+            directory.create(&admin, serde_json::json!({"name": "Bench team", "assignment_rule": rule})).await.map_err(|e| e.to_string())?;
+        let mut members = Vec::new();
+        for i in 0..7 {
+            let body = serde_json::json!({"name": format!("Agent {i}"), "email": format!("agent{i}@bench.test"), "role": "agent", "team_ids": [team.id]});
+            let user: docket_domain::model::User = directory.create(&admin, body).await.map_err(|e| e.to_string())?;
+            members.push(user.id);
+        }
+        for i in 0..cases {
+            let body = serde_json::json!({"subject": format!("Bench case {i}"), "team_ids": [team.id]});
+            docket.cases().create(&admin, body, None).await.map_err(|e| e.to_string())?;
+        }
+        let handler = Arc::new(docket_assign::AssignHandler { docket: docket.clone() });
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let (queue, handler) = (queue.clone(), handler.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let deliveries = queue.receive(10, Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
+                        if deliveries.is_empty() {
+                            return Ok::<_, String>(latencies);
+                        }
+                        for delivery in deliveries {
+                            let began = Instant::now();
+                            if handler.handle_message(&delivery.message_id, &delivery.body).await != docket_assign::Outcome::Done {
+                                return Err(format!("a case event failed: {}", delivery.body));
+                            }
+                            latencies.push(began.elapsed());
+                            queue.ack(&delivery.receipt).await.map_err(|e| e.to_string())?;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.map_err(|e| e.to_string())??);
+        }
+        let wall = started.elapsed();
+        latencies.sort();
+        let mut per_member = Vec::new();
+        for member in &members {
+            per_member.push(docket.cases().open_case_count(member).await.map_err(|e| e.to_string())?);
+        }
+        let assigned: i64 = per_member.iter().sum();
+        if assigned != cases as i64 {
+            return Err(format!("{rule}: {assigned} of {cases} cases were assigned"));
+        }
+        let sample = Sample { name: "assign", wall, latencies };
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "| {} | {rule} | {cases} | {workers} | {:.0} | {:.2} | {:.2} | {}–{} |",
+            match engine {
+                Engine::Sqlite => "SQLite",
+                Engine::Dynamo => "DynamoDB + SQS FIFO (moto)",
+            },
+            cases as f64 / wall.as_secs_f64(),
+            ms(sample.percentile(0.5)),
+            ms(sample.percentile(0.99)),
+            per_member.iter().min().copied().unwrap_or(0),
+            per_member.iter().max().copied().unwrap_or(0),
         );
     }
     Ok(())
