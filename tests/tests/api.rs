@@ -406,17 +406,22 @@ async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {
     let (old_contacts, new_contacts) = (ids("Old contact", "/contacts", 15).await, ids("New contact", "/contacts", 15).await);
     let account = create(&api, &admin, "/accounts", json!({"name": "Acme"})).await;
     let lead = create(&api, &admin, "/leads", json!({"name": "Prospect"})).await;
-    let parent = create(&api, &admin, "/cases", json!({"subject": "parent"})).await;
-    let case = api.call(POST, "/cases", Some(&admin), Some(json!({"subject": "full", "team_ids": old_teams, "contact_ids": old_contacts}))).await;
+    let (old_parent, parent) = (create(&api, &admin, "/cases", json!({"subject": "old parent"})).await, create(&api, &admin, "/cases", json!({"subject": "parent"})).await);
+    let mailbox = create(&api, &admin, "/mailboxes", json!({"name": "Box", "addresses": ["box@fits.example"]})).await;
+    let agent = create(&api, &admin, "/users", json!({"name": "New assignee", "email": "assignee@fits.example", "role": "agent"})).await;
+    let case = api
+        .call(POST, "/cases", Some(&admin), Some(json!({"subject": "full", "team_ids": old_teams, "contact_ids": old_contacts, "parent_id": id(&old_parent), "assignee_id": api.admin.id})))
+        .await;
     assert_eq!(case.status, 201, "{}", case.body);
-    // WHEN every link, the assignee, the status, the priority and the internal flag change at once
+    // WHEN every link, the assignee (two open-case counts), the parent (two child links), the
+    // mailbox, the status, the priority and the internal flag change at once
     let changed = patch(
         &api,
         &admin,
         &format!("/cases/{}", id(&case.body)),
         &case.etag(),
-        json!({"team_ids": new_teams, "contact_ids": new_contacts, "account_id": id(&account), "lead_id": id(&lead),
-               "parent_id": id(&parent), "assignee_id": api.admin.id, "priority": "Urgent", "internal": true, "status": "InProgress"}),
+        json!({"team_ids": new_teams, "contact_ids": new_contacts, "account_id": id(&account), "lead_id": id(&lead), "mailbox_id": id(&mailbox),
+               "parent_id": id(&parent), "assignee_id": id(&agent), "collaborator_ids": [api.admin.id], "priority": "Urgent", "internal": true, "status": "InProgress"}),
     )
     .await;
     // THEN it is one successful transaction, and one more contact than allowed is refused by name
