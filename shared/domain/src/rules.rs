@@ -430,3 +430,88 @@ impl crate::Docket {
         Ok(rules)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn case() -> Case {
+        let audit = Audit::created("u1", OffsetDateTime::UNIX_EPOCH);
+        Case {
+            id: "c1".into(),
+            number: 7,
+            subject: "Printer ON FIRE".into(),
+            description: "Smoke from tray 2".into(),
+            status: CaseStatus::New,
+            priority: Priority::Urgent,
+            case_type: None,
+            category: Some("hardware".into()),
+            source: Source::WebForm,
+            account_id: None,
+            contact_ids: vec![],
+            lead_id: None,
+            assignee_id: None,
+            collaborator_ids: vec![],
+            team_ids: vec!["t1".into(), "t2".into()],
+            mailbox_id: Some("m1".into()),
+            internal: false,
+            parent_id: None,
+            audit,
+        }
+    }
+
+    fn rule(match_mode: &str, conditions: serde_json::Value) -> DomainResult<WorkflowRule> {
+        let fields: WorkflowRuleFields = serde_json::from_value(json!({
+            "name": "r", "trigger": "case_created", "match": match_mode, "conditions": conditions,
+            "actions": [{"action": "post_internal_note", "body": "hi"}],
+        }))
+        .map_err(|e| DomainError::invalid("body", e.to_string()))?;
+        WorkflowRule::build("r1".into(), fields, Audit::created("admin", OffsetDateTime::UNIX_EPOCH))
+    }
+
+    #[test]
+    fn conditions_compare_case_fields_as_the_api_spells_them() {
+        // GIVEN an urgent web-form case of mailbox m1 in teams t1 and t2
+        let case = case();
+        let holds = |conditions| rule("all", conditions).expect("valid rule").matches(&case, None);
+        // THEN each operator reads the field as the API shows it
+        assert!(holds(json!([{"field": "priority", "op": "is", "value": "Urgent"}])));
+        assert!(holds(json!([{"field": "source", "op": "in", "value": ["email", "web_form"]}])));
+        assert!(holds(json!([{"field": "status", "op": "is", "value": "new"}])), "statuses compare case-insensitively");
+        assert!(holds(json!([{"field": "subject", "op": "contains", "value": "on fire"}])));
+        assert!(holds(json!([{"field": "team_ids", "op": "contains", "value": "t2"}])));
+        assert!(holds(json!([{"field": "assignee_id", "op": "is_empty"}])));
+        assert!(holds(json!([{"field": "internal", "op": "is", "value": false}])));
+        assert!(!holds(json!([{"field": "mailbox_id", "op": "is_not", "value": "m1"}])));
+        assert!(!holds(json!([{"field": "category", "op": "not_in", "value": ["hardware"]}])));
+        assert!(!holds(json!([{"field": "body", "op": "contains", "value": "tray 3"}])), "body is the description on case events");
+    }
+
+    #[test]
+    fn all_needs_every_condition_and_any_needs_one() {
+        let case = case();
+        let conditions = json!([
+            {"field": "priority", "op": "is", "value": "Low"},
+            {"field": "category", "op": "is", "value": "hardware"},
+        ]);
+        assert!(!rule("all", conditions.clone()).unwrap().matches(&case, None));
+        assert!(rule("any", conditions).unwrap().matches(&case, None));
+        assert!(rule("any", json!([])).unwrap().matches(&case, None), "no condition always holds");
+    }
+
+    #[test]
+    fn impossible_conditions_are_refused_by_field() {
+        let refused = |conditions| match rule("all", conditions) {
+            Err(DomainError::Validation { field, .. }) => field,
+            other => panic!("accepted: {other:?}"),
+        };
+        assert_eq!(refused(json!([{"field": "priority", "op": "is", "value": "Apocalyptic"}])), "conditions[0].value");
+        assert_eq!(refused(json!([{"field": "status", "op": "in", "value": "New"}])), "conditions[0].value");
+        assert_eq!(refused(json!([{"field": "priority", "op": "contains", "value": "Urg"}])), "conditions[0].value");
+        assert_eq!(refused(json!([{"field": "subject", "op": "is_set", "value": "x"}])), "conditions[0].value");
+        assert_eq!(refused(json!([{"field": "internal", "op": "is", "value": "yes"}])), "conditions[0].value");
+    }
+}
