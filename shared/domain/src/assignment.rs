@@ -20,6 +20,7 @@ use crate::cases::{Cases, change_ops, changed_fields, next_audit};
 use crate::directory::{Directory, Label, explain_cancel};
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
+use crate::follows::{Follow, FollowerKind, follow_ops};
 use crate::model::{AssignmentRule, Case, CaseStatus, Mailbox, Phase, Team, User};
 use crate::schema::{self, COUNTERS};
 use crate::stream::Author;
@@ -138,6 +139,13 @@ impl Cases<'_> {
             new.audit = next_audit(&case, author, self.clock.now());
             let (mut ops, mut labels, entries) = change_ops(&case, &new, author)?;
             guard.apply(&chosen.id, &mut ops, &mut labels);
+            // The assignee follows in the same transaction: a failure after the commit cannot
+            // leave them assigned but not following (and so not notified of the case).
+            let follow = Follow { case_id: case.id.clone(), follower_id: chosen.id.clone(), kind: FollowerKind::User };
+            for op in follow_ops(&follow) {
+                ops.push(op);
+                labels.push(Label::Plain);
+            }
             match self.store.transact(ops).await {
                 Ok(()) => {}
                 Err(e) if e.is_condition_failure() => {
@@ -161,9 +169,9 @@ impl Cases<'_> {
         Err(DomainError::Transient(format!("case {case_id}: too many concurrent assignments, try again")))
     }
 
-    /// The follow-ups of a committed assignment: the assignee follows and is notified.
+    /// The follow-ups of a committed assignment (whose transaction made the assignee follow):
+    /// the assignee and the other followers are notified, and the change is announced.
     async fn assigned(&self, old: &Case, new: &Case, entries: &[crate::stream::StreamEntry]) -> DomainResult<()> {
-        self.follow_changes(old, new).await?;
         self.notify(entries).await;
         self.announce(Trigger::CaseUpdated, &new.id, None, changed_fields(old, new)).await;
         Ok(())

@@ -18,6 +18,7 @@ use time::Duration;
 use docket_store::{Condition, Item, Key, Query, SortKeyRange, WriteOp};
 
 use crate::Docket;
+use crate::access::Principal;
 use crate::assignment::Assignment;
 use crate::cases::{CaseFields, Cases, MAX_COLLABORATORS, MAX_TEAMS};
 use crate::clock::new_id;
@@ -104,7 +105,8 @@ impl Automation<'_> {
                 steps.push(format!("{}: done by an earlier delivery", action.name()));
                 continue;
             }
-            match self.act(&cases, &author, rule, action, &case.id).await {
+            let step = StepId { event_id: &event.event_id, index };
+            match self.act(&cases, &author, rule, action, &case.id, step).await {
                 Ok(outcome) => steps.push(format!("{}: {outcome}", action.name())),
                 Err(e @ (DomainError::Transient(_) | DomainError::Internal(_))) => {
                     // Free the claim: the redelivered event does this action again.
@@ -155,7 +157,7 @@ impl Automation<'_> {
     }
 
     /// Does one action; answers what it did, in words for the run's log.
-    async fn act(&self, cases: &Cases<'_>, author: &Author, rule: &WorkflowRule, action: &RuleAction, case_id: &str) -> DomainResult<String> {
+    async fn act(&self, cases: &Cases<'_>, author: &Author, rule: &WorkflowRule, action: &RuleAction, case_id: &str, step: StepId<'_>) -> DomainResult<String> {
         let case = cases.by_id(case_id).await?.ok_or_else(|| DomainError::not_found(format!("case {case_id}")))?;
         let directory = self.docket.directory();
         Ok(match action {
@@ -173,30 +175,47 @@ impl Automation<'_> {
                 if case.assignee_id.is_some() { "kept the assignee the case has".into() } else { format!("assigned to {}", new.assignee_id.unwrap_or_default()) }
             }
             RuleAction::AssignToTeam { team_id } => {
-                cases
-                    .change_by(&case, author, |c| {
-                        (!c.team_ids.contains(team_id)).then(|| json!({ "team_ids": with(&c.team_ids, std::slice::from_ref(team_id), MAX_TEAMS) }))
-                    })
-                    .await?;
-                format!("team {team_id} added")
+                if case.team_ids.contains(team_id) {
+                    format!("the case is already in team {team_id}")
+                } else {
+                    let new = cases
+                        .change_by(&case, author, |c| {
+                            (!c.team_ids.contains(team_id)).then(|| json!({ "team_ids": with(&c.team_ids, std::slice::from_ref(team_id), MAX_TEAMS) }))
+                        })
+                        .await?;
+                    if new.team_ids.contains(team_id) { format!("team {team_id} added") } else { format!("team {team_id} not added: the case has {MAX_TEAMS} teams") }
+                }
             }
             RuleAction::SetFields { fields } => {
                 cases.change_by(&case, author, |_| Some(Value::Object(fields.clone()))).await?;
                 format!("set {}", fields.keys().cloned().collect::<Vec<_>>().join(", "))
             }
             RuleAction::LinkMailbox { mailbox_id } => {
-                cases.change_by(&case, author, |c| (c.mailbox_id.as_ref() != Some(mailbox_id)).then(|| json!({ "mailbox_id": mailbox_id }))).await?;
-                format!("mailbox {mailbox_id} linked")
+                if case.mailbox_id.as_ref() == Some(mailbox_id) {
+                    format!("the case already has mailbox {mailbox_id}")
+                } else {
+                    cases.change_by(&case, author, |c| (c.mailbox_id.as_ref() != Some(mailbox_id)).then(|| json!({ "mailbox_id": mailbox_id }))).await?;
+                    format!("mailbox {mailbox_id} linked")
+                }
             }
             RuleAction::AddFollowers { user_ids } => {
+                // As through the API: only active users who may see the case can follow it.
                 let mut follows = Vec::new();
+                let mut skipped = Vec::new();
                 for id in user_ids {
-                    if directory.get::<User>(id).await?.is_some_and(|u| u.active) {
-                        follows.push(Follow { case_id: case.id.clone(), follower_id: id.clone(), kind: FollowerKind::User });
+                    match directory.get::<User>(id).await? {
+                        Some(user) if user.active && Principal::Staff(user.clone()).can_see(&case) => {
+                            follows.push(Follow { case_id: case.id.clone(), follower_id: id.clone(), kind: FollowerKind::User })
+                        }
+                        _ => skipped.push(id.clone()),
                     }
                 }
                 cases.add_follows(&follows).await?;
-                format!("{} followers added", follows.len())
+                if skipped.is_empty() {
+                    format!("{} followers added", follows.len())
+                } else {
+                    format!("{} followers added; not {} (inactive, missing or unable to see the case)", follows.len(), skipped.join(", "))
+                }
             }
             RuleAction::NotifyUsers { user_ids, message } => {
                 let notice = SystemEvent::RuleNotice { rule_id: rule.id.clone(), rule_name: rule.name.clone(), user_ids: user_ids.clone(), message: message.clone() };
@@ -243,7 +262,9 @@ impl Automation<'_> {
                     parent_id: as_child.then(|| case.id.clone()),
                     mailbox_id: case.mailbox_id.clone(),
                 };
-                let created = cases.open(author, fields, None).await?.case;
+                // Keyed by the step, so a redelivery that repeats this action finds the case it opened.
+                let key = format!("{}#{}", step.event_id, step.index);
+                let created = cases.open(author, fields, Some(&key)).await?.case;
                 format!("opened case {} ({})", created.number, created.id)
             }
             RuleAction::ShareChildRecords {} => {
@@ -308,6 +329,13 @@ impl Automation<'_> {
             }
         }
     }
+}
+
+/// Which step of which event an action is.
+#[derive(Clone, Copy)]
+struct StepId<'a> {
+    event_id: &'a str,
+    index: usize,
 }
 
 /// New cases are assigned when created, and when a change gives them a mailbox or team.

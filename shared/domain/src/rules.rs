@@ -19,6 +19,8 @@ use crate::validate::{self, MAX_NAME, MAX_SUBJECT};
 pub const MAX_CONDITIONS: usize = 20;
 pub const MAX_ACTIONS: usize = 10;
 const MAX_LISTED_IDS: usize = 20;
+/// Distinct records one rule may name: each is checked to exist in the rule's own transaction.
+pub const MAX_REFERENCES: usize = 50;
 const MAX_VALUES: usize = 50;
 const MAX_NEEDLE: usize = 200;
 const MAX_NOTE: usize = 10_000;
@@ -218,7 +220,7 @@ impl Entity for WorkflowRule {
         }
         let conditions = f.conditions.into_iter().enumerate().map(|(i, c)| checked_condition(i, c)).collect::<DomainResult<_>>()?;
         let actions = f.actions.into_iter().enumerate().map(|(i, a)| checked_action(i, a)).collect::<DomainResult<_>>()?;
-        Ok(WorkflowRule {
+        let rule = WorkflowRule {
             id,
             name: validate::line("name", &f.name, MAX_NAME)?,
             enabled: f.enabled,
@@ -228,7 +230,11 @@ impl Entity for WorkflowRule {
             actions,
             position: f.position,
             audit,
-        })
+        };
+        if rule.references().len() > MAX_REFERENCES {
+            return Err(DomainError::invalid("actions", format!("a rule names at most {MAX_REFERENCES} different users, teams and mailboxes")));
+        }
+        Ok(rule)
     }
     fn references(&self) -> Vec<Reference> {
         let reference = |kind: &'static str, id: &String| Reference { field: "actions", kind, id: id.clone() };
@@ -500,6 +506,26 @@ mod tests {
         assert!(!rule("all", conditions.clone()).unwrap().matches(&case, None));
         assert!(rule("any", conditions).unwrap().matches(&case, None));
         assert!(rule("any", json!([])).unwrap().matches(&case, None), "no condition always holds");
+    }
+
+    #[test]
+    fn a_rule_naming_more_records_than_one_transaction_checks_is_refused() {
+        // GIVEN three actions naming twenty different users each (sixty records)
+        let users = |from: usize| (from..from + 20).map(|i| format!("u{i}")).collect::<Vec<_>>();
+        let fields: WorkflowRuleFields = serde_json::from_value(json!({
+            "name": "big", "trigger": "case_created",
+            "actions": [
+                {"action": "add_followers", "user_ids": users(0)},
+                {"action": "notify_users", "user_ids": users(20)},
+                {"action": "add_followers", "user_ids": users(40)},
+            ],
+        }))
+        .expect("well-formed");
+        // WHEN it is built THEN it is refused on `actions`, not failed in the store later
+        match WorkflowRule::build("r".into(), fields, Audit::created("a", OffsetDateTime::UNIX_EPOCH)) {
+            Err(DomainError::Validation { field, .. }) => assert_eq!(field, "actions"),
+            other => panic!("accepted: {other:?}"),
+        }
     }
 
     #[test]
