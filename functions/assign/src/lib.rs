@@ -6,7 +6,6 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use docket_domain::Docket;
 use docket_domain::automation::Automation;
-use docket_domain::error::WorkError;
 
 pub use docket_aws::lambda::Outcome;
 
@@ -49,12 +48,8 @@ impl AssignHandler {
                 tracing::debug!(message_id, rules = worked.rules_run.len(), assigned_to = ?worked.assigned_to, "case event worked");
                 Outcome::Done
             }
-            Err(WorkError::Poison(reason)) => {
-                tracing::error!(message_id, %reason, "poison case event; it will end in the dead-letter queue");
-                Outcome::Failed
-            }
-            Err(WorkError::Retry(reason)) => {
-                tracing::warn!(message_id, %reason, "case event failed; it will be retried");
+            Err(error) => {
+                error.log("assign", message_id);
                 Outcome::Failed
             }
         }

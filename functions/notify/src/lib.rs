@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use docket_domain::Docket;
-use docket_domain::notify::{MailSettings, NotifyError, Notifier};
+use docket_domain::notify::{MailSettings, Notifier};
 use docket_mail::compose::Address;
 use docket_ports::Mailer;
 
@@ -55,12 +55,8 @@ impl NotifyHandler {
         let notifier = Notifier { docket: &self.docket, mailer: self.mailer.as_ref(), settings: &self.settings };
         match notifier.handle(body).await {
             Ok(_) => Outcome::Done,
-            Err(NotifyError::Poison(reason)) => {
-                tracing::error!(message_id, %reason, "poison notify message; it will end in the dead-letter queue");
-                Outcome::Failed
-            }
-            Err(NotifyError::Retry(reason)) => {
-                tracing::warn!(message_id, %reason, "notify message failed; it will be retried");
+            Err(error) => {
+                error.log("notify", message_id);
                 Outcome::Failed
             }
         }

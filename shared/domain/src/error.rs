@@ -60,6 +60,17 @@ pub enum WorkError {
     Poison(String),
 }
 
+impl WorkError {
+    /// Logs why a message of `queue` failed: a poison message as an error (it will end in the
+    /// dead letters), a transient failure as a warning (it will be retried).
+    pub fn log(&self, queue: &str, message_id: &str) {
+        match self {
+            WorkError::Poison(reason) => tracing::error!(queue, message_id, %reason, "poison message; it will end in the dead-letter queue"),
+            WorkError::Retry(reason) => tracing::warn!(queue, message_id, %reason, "message failed; it will be retried"),
+        }
+    }
+}
+
 impl From<DomainError> for WorkError {
     fn from(e: DomainError) -> Self {
         match e {
