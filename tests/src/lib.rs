@@ -332,6 +332,14 @@ impl Automated {
     }
 }
 
+/// An automated application, the API over it, and an admin token for it.
+pub async fn automated_api(engine: Engine) -> (Automated, TestApi, String) {
+    let auto = Automated::new(engine).await;
+    let api = TestApi::with_docket(auto.docket.clone()).await;
+    let admin = api.admin_token();
+    (auto, api, admin)
+}
+
 /// Works `queue` with the assign handler until a receive finds it empty; panics on a failure.
 pub async fn work_queue(queue: &dyn docket_ports::Queue, handler: &docket_assign::AssignHandler) -> usize {
     let mut worked = 0;

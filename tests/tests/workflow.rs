@@ -49,9 +49,7 @@ struct World {
 }
 
 async fn world(engine: Engine) -> World {
-    let auto = Automated::new(engine).await;
-    let api = TestApi::with_docket(auto.docket.clone()).await;
-    let admin = api.admin_token();
+    let (auto, api, admin) = docket_e2e::automated_api(engine).await;
     World { auto, api, admin }
 }
 
