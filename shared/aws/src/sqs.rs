@@ -20,11 +20,7 @@
 //! send repeat its id, so SQS keeps a single copy of it.
 
 use std::collections::HashSet;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -249,21 +245,10 @@ fn validate_group_id(group: &str) -> Result<(), PortError> {
     Ok(())
 }
 
-/// A `MessageDeduplicationId` no other send uses: 32 hex digits, a random number drawn once per
-/// process followed by a per-process sequence number. Unique within the process by the sequence,
-/// and across processes (Lambda instances) but for a chance of one in 2^64 per pair of processes.
-/// (A `RandomState` is seeded from the operating system's randomness; no other source is needed.)
+/// A `MessageDeduplicationId` no other send uses: a fresh ULID (a millisecond timestamp and 80
+/// random bits) as 32 hex digits.
 fn deduplication_id() -> String {
-    static PROCESS: OnceLock<u64> = OnceLock::new();
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let process = *PROCESS.get_or_init(|| {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos()));
-        hasher.finish()
-    });
-    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-    format!("{process:016x}{sequence:016x}")
+    format!("{:032x}", u128::from(ulid::Ulid::new()))
 }
 
 fn delivery_of(message: Message) -> Result<Delivery, PortError> {

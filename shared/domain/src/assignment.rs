@@ -16,12 +16,12 @@ use serde_json::Value;
 
 use docket_store::{Condition, WriteOp};
 
-use crate::cases::{Cases, change_ops, changed_fields, next_audit};
+use crate::cases::{Cases, change_ops, changed_fields, next_audit, next_status};
 use crate::directory::{Directory, Label, explain_cancel};
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
 use crate::follows::{Follow, FollowerKind, follow_ops};
-use crate::model::{AssignmentRule, Case, CaseStatus, Mailbox, Phase, Team, User};
+use crate::model::{AssignmentRule, Case, Mailbox, Phase, Team, User};
 use crate::schema::{self, COUNTERS};
 use crate::stream::Author;
 
@@ -109,10 +109,7 @@ impl Cases<'_> {
                     let turn = self.store.get(COUNTERS, &pointer).await?.and_then(|i| i.get("value").and_then(Value::as_i64));
                     let taken = turn.unwrap_or(0);
                     let index = usize::try_from(taken.rem_euclid(members.len() as i64)).unwrap_or(0);
-                    let mut item = docket_store::Item::new();
-                    item.insert(docket_store::PK.into(), pointer.pk.clone().into());
-                    item.insert(docket_store::SK.into(), pointer.sk.clone().into());
-                    item.insert("value".into(), (taken + 1).into());
+                    let item = schema::keyed_item(pointer, serde_json::json!({ "value": taken + 1 }))?;
                     let condition = match turn {
                         Some(value) => Condition::equals("value", value),
                         None => Condition::NotExists,
@@ -131,12 +128,8 @@ impl Cases<'_> {
                     (user.clone(), Guard::CountStill(count))
                 }
             };
-            let mut new = case.clone();
-            new.assignee_id = Some(chosen.id.clone());
-            if new.status == CaseStatus::New {
-                new.status = CaseStatus::Assigned;
-            }
-            new.audit = next_audit(&case, author, self.clock.now());
+            let mut new = Case { assignee_id: Some(chosen.id.clone()), audit: next_audit(&case, author, self.clock.now()), ..case.clone() };
+            new.status = next_status(&case, &new, case.status)?;
             let (mut ops, mut labels, entries) = change_ops(&case, &new, author)?;
             guard.apply(&chosen.id, &mut ops, &mut labels);
             // The assignee follows in the same transaction: a failure after the commit cannot

@@ -27,7 +27,7 @@ use crate::events::{CaseEvent, MAX_RULE_DEPTH, Trigger};
 use crate::follows::{Follow, FollowerKind};
 use crate::model::{AssignmentRule, Case, CaseStatus, Source, Team, User};
 use crate::rules::{RuleAction, WorkflowRule};
-use crate::schema::{CASES, case_keys};
+use crate::schema::{CASES, case_keys, keyed_item};
 use crate::stream::{Author, EntryKind, StreamEntry, SystemEvent, Visibility, entry_put};
 
 /// How long the claims of a run are kept: well beyond the queue's retention.
@@ -105,8 +105,9 @@ impl Automation<'_> {
                 steps.push(format!("{}: done by an earlier delivery", action.name()));
                 continue;
             }
-            let step = StepId { event_id: &event.event_id, index };
-            match self.act(&cases, &author, rule, action, &case.id, step).await {
+            // Names this step for actions that must not be repeated by a retry (create_case).
+            let step = format!("{}#{index}", event.event_id);
+            match self.act(&cases, &author, rule, action, &case.id, &step).await {
                 Ok(outcome) => steps.push(format!("{}: {outcome}", action.name())),
                 Err(e @ (DomainError::Transient(_) | DomainError::Internal(_))) => {
                     // Free the claim: the redelivered event does this action again.
@@ -130,24 +131,20 @@ impl Automation<'_> {
 
     /// Claims a step; false when an earlier delivery of the event claimed it.
     async fn claim(&self, key: &Key) -> Result<bool, WorkError> {
-        match self.docket.store().write(WriteOp::put_if(CASES, self.claim_item(key.clone()), Condition::NotExists)).await {
+        match self.docket.store().write(WriteOp::put_if(CASES, self.claim_item(key.clone())?, Condition::NotExists)).await {
             Ok(()) => Ok(true),
             Err(e) if e.is_condition_failure() => Ok(false),
             Err(e) => Err(WorkError::Retry(e.to_string())),
         }
     }
 
-    fn claim_item(&self, key: Key) -> Item {
-        let mut item = Item::new();
-        item.insert(docket_store::PK.into(), key.pk.into());
-        item.insert(docket_store::SK.into(), key.sk.into());
-        item.insert("expires_at".into(), (self.docket.clock().now() + CLAIM_RETENTION).unix_timestamp().into());
-        item
+    fn claim_item(&self, key: Key) -> DomainResult<Item> {
+        keyed_item(key, json!({ "expires_at": (self.docket.clock().now() + CLAIM_RETENTION).unix_timestamp() }))
     }
 
     /// Writes a log entry of the event once, however often the event is delivered.
     async fn log_once(&self, event: &CaseEvent, step_owner: &str, entry: StreamEntry) -> Result<(), WorkError> {
-        let claim = self.claim_item(case_keys::rule_step(&event.event_id, step_owner, "RUN"));
+        let claim = self.claim_item(case_keys::rule_step(&event.event_id, step_owner, "RUN"))?;
         let ops = vec![WriteOp::put_if(CASES, claim, Condition::NotExists), entry_put(&entry)?];
         match self.docket.store().transact(ops).await {
             Ok(()) => Ok(()),
@@ -157,7 +154,7 @@ impl Automation<'_> {
     }
 
     /// Does one action; answers what it did, in words for the run's log.
-    async fn act(&self, cases: &Cases<'_>, author: &Author, rule: &WorkflowRule, action: &RuleAction, case_id: &str, step: StepId<'_>) -> DomainResult<String> {
+    async fn act(&self, cases: &Cases<'_>, author: &Author, rule: &WorkflowRule, action: &RuleAction, case_id: &str, step: &str) -> DomainResult<String> {
         let case = cases.by_id(case_id).await?.ok_or_else(|| DomainError::not_found(format!("case {case_id}")))?;
         let directory = self.docket.directory();
         Ok(match action {
@@ -172,7 +169,11 @@ impl Automation<'_> {
             }
             RuleAction::AssignToUser { user_id } => {
                 let new = cases.change_by(&case, author, |c| c.assignee_id.is_none().then(|| json!({ "assignee_id": user_id }))).await?;
-                if case.assignee_id.is_some() { "kept the assignee the case has".into() } else { format!("assigned to {}", new.assignee_id.unwrap_or_default()) }
+                if new.audit.version > case.audit.version && new.assignee_id.as_ref() == Some(user_id) {
+                    format!("assigned to {user_id}")
+                } else {
+                    "kept the assignee the case has".into()
+                }
             }
             RuleAction::AssignToTeam { team_id } => {
                 if case.team_ids.contains(team_id) {
@@ -263,8 +264,7 @@ impl Automation<'_> {
                     mailbox_id: case.mailbox_id.clone(),
                 };
                 // Keyed by the step, so a redelivery that repeats this action finds the case it opened.
-                let key = format!("{}#{}", step.event_id, step.index);
-                let created = cases.open(author, fields, Some(&key)).await?.case;
+                let created = cases.open(author, fields, Some(step)).await?.case;
                 format!("opened case {} ({})", created.number, created.id)
             }
             RuleAction::ShareChildRecords {} => {
@@ -329,13 +329,6 @@ impl Automation<'_> {
             }
         }
     }
-}
-
-/// Which step of which event an action is.
-#[derive(Clone, Copy)]
-struct StepId<'a> {
-    event_id: &'a str,
-    index: usize,
 }
 
 /// New cases are assigned when created, and when a change gives them a mailbox or team.

@@ -408,7 +408,7 @@ impl<'a> Cases<'a> {
         for _ in 0..5 {
             let Some(patch) = patch(&current) else { return Ok(current) };
             let new = self.patched(&current, patch, author).await?;
-            if new.status == current.status && case_fields_equal(&current, &new) {
+            if changed_fields(&current, &new).is_empty() {
                 return Ok(current);
             }
             match self.commit(&current, &new, author).await {
@@ -461,7 +461,7 @@ impl<'a> Cases<'a> {
 }
 
 /// The status a change leads to, after the lifecycle's own rules (SPEC F2).
-fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> DomainResult<CaseStatus> {
+pub(crate) fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> DomainResult<CaseStatus> {
     let invalid = |reason: String| Err(DomainError::invalid("status", reason));
     let assigned_now = new.assignee_id.is_some() && old.assignee_id.is_none();
     let unassigned_now = new.assignee_id.is_none() && old.assignee_id.is_some();
@@ -487,7 +487,7 @@ fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> DomainResult<Ca
     }
 }
 
-pub(crate) fn case_fields(case: &Case) -> CaseFields {
+fn case_fields(case: &Case) -> CaseFields {
     CaseFields {
         subject: case.subject.clone(),
         description: case.description.clone(),
@@ -576,7 +576,8 @@ fn idempotency_item(actor: &str, key: &str, case: &Case, now: time::OffsetDateTi
     item
 }
 
-/// Link items the case gains and existence checks of the records it newly refers to.
+/// Link items the case gains, existence checks of the records it newly refers to, and the moves
+/// of its assignee's open-case count.
 fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
     let had_team = |t: &String| old.is_some_and(|o| o.team_ids.contains(t));
     let had_contact = |c: &String| old.is_some_and(|o| o.contact_ids.contains(c));
@@ -674,11 +675,6 @@ pub(crate) fn change_ops(old: &Case, new: &Case, author: &Author) -> DomainResul
         labels.push(Label::Plain);
     }
     Ok((ops, labels, entries))
-}
-
-/// Whether two versions of a case hold the same editable fields.
-fn case_fields_equal(a: &Case, b: &Case) -> bool {
-    serde_json::to_value(case_fields(a)).ok() == serde_json::to_value(case_fields(b)).ok()
 }
 
 /// Names of the fields that differ between two versions of a case (as the API spells them).

@@ -235,11 +235,12 @@ impl Cases<'_> {
     /// followers.
     pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
         let Some(queue) = self.notify_queue else { return };
-        let mut message = serde_json::json!({ "case_id": entry.case_id, "entry_id": entry.id });
-        if !users.is_empty() {
-            message["to"] = serde_json::json!(users);
-        }
-        if let Err(error) = queue.send(&message.to_string()).await {
+        let message = crate::notify::NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec() };
+        let sent = match serde_json::to_string(&message) {
+            Ok(body) => queue.send(&body).await,
+            Err(e) => Err(docket_ports::PortError::Invalid(e.to_string())),
+        };
+        if let Err(error) = sent {
             tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "could not queue the notification of an entry");
         }
     }

@@ -8,7 +8,7 @@
 //! redelivered queue message send nothing twice.
 
 use rand::RngCore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
@@ -37,13 +37,13 @@ pub struct MailSettings {
 }
 
 /// The body of a notify-queue message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyMessage {
     pub case_id: String,
     pub entry_id: String,
     /// Users to tell instead of the followers (a workflow rule's notice).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
 }
 
