@@ -431,7 +431,7 @@ async fn ingest(counts: &[usize]) -> Result<(), String> {
         for (i, raw) in messages.into_iter().enumerate() {
             let begun = Instant::now();
             let entry = pipeline
-                .receive(docket_domain::inbound::InboundMail { source_id: format!("bench:{i}"), envelope_to: vec![to.into()], raw, received_by_ses: false })
+                .receive(docket_domain::inbound::InboundMail { source_id: format!("bench:{i}"), envelope_to: vec![to.into()], raw, received_by_ses: false, trusted_sender: false })
                 .await
                 .map_err(|e| e.to_string())?;
             latencies.push(begun.elapsed());

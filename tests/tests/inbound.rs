@@ -55,7 +55,7 @@ async fn world(engine: Engine, closed_case_policy: Value) -> World {
 impl World {
     async fn receive_to(&self, to: &str, raw: String) -> InboundLogEntry {
         let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
-        let mail = InboundMail { source_id: format!("test:{}", ulid::Ulid::new()), envelope_to: vec![to.to_owned()], raw: raw.into_bytes(), received_by_ses: false };
+        let mail = InboundMail { source_id: format!("test:{}", ulid::Ulid::new()), envelope_to: vec![to.to_owned()], raw: raw.into_bytes(), received_by_ses: false, trusted_sender: false };
         pipeline.receive(mail).await.expect("pipeline")
     }
 
@@ -209,7 +209,7 @@ async fn the_same_message_twice_gives_one_entry(engine: Engine) {
     assert_eq!(world.stream_len(number).await, entries);
     // AND the very same delivery again changes nothing at all, not even the log
     let pipeline = Inbound { docket: &world.api.docket, mailer: Some(world.mailer.as_ref()), settings: &world.settings };
-    let source = InboundMail { source_id: "test:same-source".into(), envelope_to: vec![world.address.clone()], raw: raw.into_bytes(), received_by_ses: false };
+    let source = InboundMail { source_id: "test:same-source".into(), envelope_to: vec![world.address.clone()], raw: raw.into_bytes(), received_by_ses: false, trusted_sender: false };
     let a = pipeline.receive(source.clone()).await.unwrap();
     let b = pipeline.receive(source).await.unwrap();
     assert_eq!(a, b);

@@ -74,7 +74,7 @@ async fn every_corpus_message_gets_its_expected_outcome() {
     for (file, outcome, acknowledged) in EXPECTED {
         // WHEN it arrives
         let raw = std::fs::read(corpus.join(file)).unwrap();
-        let entry = pipeline.receive(InboundMail { source_id: format!("corpus:{file}"), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true }).await.unwrap();
+        let entry = pipeline.receive(InboundMail { source_id: format!("corpus:{file}"), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false }).await.unwrap();
         // THEN it gets its outcome, with a reason, and an acknowledgement only when expected
         assert_eq!((entry.outcome, entry.acknowledged), (*outcome, *acknowledged), "{file}: {}", entry.reason);
         assert!(!entry.reason.is_empty());

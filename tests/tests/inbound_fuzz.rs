@@ -50,7 +50,7 @@ proptest! {
             let settings = MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None };
             let pipeline = Inbound { docket: &docket, mailer: Some(Arc::as_ref(&mailer)), settings: &settings };
             // WHEN the bytes arrive as a message
-            let entry = pipeline.receive(InboundMail { source_id: "fuzz".into(), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true }).await.expect("an outcome, not an error");
+            let entry = pipeline.receive(InboundMail { source_id: "fuzz".into(), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false }).await.expect("an outcome, not an error");
             // THEN the outcome is in the inbound log
             let (log, _) = docket.inbound_log(&principal, 10, None).await.unwrap();
             assert_eq!(log.len(), 1);

@@ -70,7 +70,7 @@ impl InboundHandler {
         };
         let envelope_to = header_recipients(&raw);
         let pipeline = Inbound { docket: &self.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
-        let mail = InboundMail { source_id: format!("s3://{bucket}/{key}"), envelope_to, raw, received_by_ses: true };
+        let mail = InboundMail { source_id: format!("s3://{bucket}/{key}"), envelope_to, raw, received_by_ses: true, trusted_sender: false };
         match pipeline.receive(mail).await {
             Ok(entry) => Ok(Some(entry)),
             Err(DomainError::Transient(m)) => Err(Retry(m)),

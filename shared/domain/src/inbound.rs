@@ -29,7 +29,7 @@ use crate::stream::{AttachmentRef, Attachment, Author, AuthorKind, EmailMeta, En
 use crate::validate;
 
 /// One message as the receiving system handed it over.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct InboundMail {
     /// Where it came from (the S3 object key, or the SMTP session's id): a second delivery of
     /// the same source changes nothing.
@@ -40,6 +40,9 @@ pub struct InboundMail {
     /// Whether SES received the message, so its verdict headers (above its topmost
     /// `X-SES-RECEIPT`) mean something. Mail from the local SMTP port or a file never claims it.
     pub received_by_ses: bool,
+    /// Whether the receiving listener vouches for the From address itself (a local listener set
+    /// up for authenticated submission). Off by default: From alone proves nothing.
+    pub trusted_sender: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
