@@ -158,7 +158,7 @@ async fn replies_reopen_waiting_cases_and_follow_the_closed_case_policy(engine: 
     world.set_status(number, "Closed").await;
     let late = world.receive(message("bob@customer.test", &world.address, &format!("Re: [#{number}] VPN down"), "v3@customer.test", "", "And again")).await;
     // THEN the mailbox policy opens a new case linked to the closed one, which stays closed
-    assert_eq!(late.outcome, InboundOutcome::Created, "{late:?}");
+    assert_eq!(late.outcome, InboundOutcome::NewLinked, "{late:?}");
     let new_number = late.case_number.unwrap();
     assert_ne!(new_number, number);
     assert_eq!(world.case(new_number).await["parent_id"], world.case(number).await["id"]);
@@ -231,7 +231,7 @@ async fn mail_to_no_mailbox_and_junk_are_logged_not_lost(engine: Engine) {
     // THEN each is logged with its reason; the hostile one is a case whose subject is one line
     assert_eq!(nowhere.outcome, InboundOutcome::Rejected);
     assert!(nowhere.reason.contains("no group mailbox"), "{}", nowhere.reason);
-    assert_eq!(daemon.outcome, InboundOutcome::Suppressed, "{daemon:?}");
+    assert_eq!(daemon.outcome, InboundOutcome::Dropped, "{daemon:?}");
     assert!(!daemon.acknowledged);
     assert_eq!(hostile.outcome, InboundOutcome::Created, "{hostile:?}");
     let subject = world.case(hostile.case_number.unwrap()).await["subject"].as_str().unwrap().to_owned();

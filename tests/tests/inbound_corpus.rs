@@ -45,7 +45,7 @@ const EXPECTED: &[(&str, InboundOutcome, bool)] = &[
     ("outlook-original-message-winmail.eml", InboundOutcome::Created, true),
     ("outlook-reply-windows-1252.eml", InboundOutcome::Created, true),
     ("ses-received-clean.eml", InboundOutcome::Created, true),
-    ("ses-spam-fail-forged-pass-below.eml", InboundOutcome::Suppressed, false),
+    ("ses-spam-fail-forged-pass-below.eml", InboundOutcome::Junk, false),
     ("ses-virus-fail.eml", InboundOutcome::Quarantined, false),
     ("thunderbird-iso-8859-1.eml", InboundOutcome::Created, true),
     ("ticket-trick-stranger.eml", InboundOutcome::Created, true),

@@ -319,7 +319,8 @@ async fn post_entry(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let (_, entry) = state.docket.cases().post(&principal, &case_ref, body).await?;
-    Ok((StatusCode::CREATED, Json(entry)).into_response())
+    // The author sees what they would see in the stream: a portal user gets the projection.
+    Ok((StatusCode::CREATED, Json(entry.projected_for(&principal))).into_response())
 }
 
 #[derive(Deserialize)]

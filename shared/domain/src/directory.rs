@@ -60,6 +60,12 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const WRITE_POLICY: WritePolicy;
     /// Kinds whose configuration only admins may read (agents read every other kind).
     const ADMIN_ONLY_READS: bool = false;
+    /// Fields that decide what a customer sees (a contact's account, addresses and portal
+    /// grant, an account's email domains): only admins change them.
+    const ADMIN_ONLY_FIELDS: &'static [&'static str] = &[];
+    /// Of those, the ones only admins may set on a new record. A new contact owns no cases
+    /// yet, so agents may give it addresses and an account; a portal grant stays an admin's.
+    const ADMIN_ONLY_ON_CREATE: &'static [&'static str] = &[];
     /// The fields a caller sends on create and patches on update.
     type Fields: Serialize + DeserializeOwned + Send;
 
@@ -204,6 +210,10 @@ pub struct AccountFields {
 impl Entity for Account {
     const KIND: &'static str = "account";
     const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
+    // A domain pulls every new contact writing from it into the account, and so into the view
+    // of the account's portal users.
+    const ADMIN_ONLY_FIELDS: &'static [&'static str] = &["email_domains"];
+    const ADMIN_ONLY_ON_CREATE: &'static [&'static str] = &["email_domains"];
     type Fields = AccountFields;
 
     entity_accessors!();
@@ -247,6 +257,8 @@ pub struct ContactFields {
 impl Entity for Contact {
     const KIND: &'static str = "contact";
     const WRITE_POLICY: WritePolicy = WritePolicy::Staff;
+    const ADMIN_ONLY_FIELDS: &'static [&'static str] = &["account_id", "emails", "portal"];
+    const ADMIN_ONLY_ON_CREATE: &'static [&'static str] = &["portal"];
     type Fields = ContactFields;
 
     entity_accessors!();
@@ -568,7 +580,7 @@ impl<'a> DirectoryService<'a> {
             version: 1,
         };
         let entity = E::build(crate::clock::new_id(), fields, audit)?;
-        guard_portal_grant::<E>(principal, None, &entity)?;
+        guard_admin_only_fields::<E>(principal, None, &entity)?;
         self.directory.insert(&entity).await?;
         Ok(entity)
     }
@@ -609,23 +621,34 @@ impl<'a> DirectoryService<'a> {
         audit.updated_by = principal.id().to_owned();
         audit.version += 1;
         let new = E::build(old.id().to_owned(), fields, audit)?;
-        guard_portal_grant::<E>(principal, Some(&old), &new)?;
+        guard_admin_only_fields::<E>(principal, Some(&old), &new)?;
         self.directory.replace(&old, &new).await?;
         Ok(new)
     }
 }
 
-/// Portal access is a grant only admins give or change.
-fn guard_portal_grant<E: Entity>(principal: &Principal, old: Option<&E>, new: &E) -> DomainResult<()> {
-    if E::KIND != Contact::KIND || principal.is_admin() {
+/// Refuses a change by a non-admin to a field that decides what customers see (SPEC §4).
+fn guard_admin_only_fields<E: Entity>(principal: &Principal, old: Option<&E>, new: &E) -> DomainResult<()> {
+    if principal.is_admin() {
         return Ok(());
     }
-    let portal = |e: &E| serde_json::to_value(e).ok().and_then(|v| v.get("portal").cloned()).unwrap_or(Value::Null);
-    let before = old.map(portal).unwrap_or(Value::Null);
-    if portal(new) != before {
-        return Err(DomainError::Forbidden("only admins may grant or change portal access".into()));
+    let guarded = if old.is_some() { E::ADMIN_ONLY_FIELDS } else { E::ADMIN_ONLY_ON_CREATE };
+    let value = |e: &E, field: &str| serde_json::to_value(e).ok().and_then(|v| v.get(field).cloned()).filter(|v| !is_empty_value(v)).unwrap_or(Value::Null);
+    for field in guarded {
+        let before = old.map(|o| value(o, field)).unwrap_or(Value::Null);
+        if value(new, field) != before {
+            return Err(DomainError::Forbidden(format!("only admins may change {field}: it decides what customers see")));
+        }
     }
     Ok(())
+}
+
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -58,9 +58,15 @@ impl Cases<'_> {
     /// Puts an event about a committed change on the assign queue. The change is committed
     /// already: a queue failure is logged with the case id, never turned into a failed request.
     pub(crate) async fn announce(&self, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
+        self.announce_as(&new_id(), trigger, case_id, entry_id, changed).await;
+    }
+
+    /// Announces an event under a given id: announcing the same change again (a resumed
+    /// delivery) gives the same event, whose rule steps are claimed once.
+    pub(crate) async fn announce_as(&self, event_id: &str, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
         let Some(queue) = self.assign_queue else { return };
         let event = CaseEvent {
-            event_id: new_id(),
+            event_id: event_id.to_owned(),
             trigger,
             case_id: case_id.to_owned(),
             entry_id: entry_id.map(str::to_owned),

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
 use docket_mail::inbound::{InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
-use docket_ports::{Mailer, OutboundMail};
+use docket_ports::{Mailer, OutboundMail, PortError};
 use docket_store::{Condition, Cursor, Key, Query, WriteOp};
 
 use crate::Docket;
@@ -21,9 +21,10 @@ use crate::cases::CaseFields;
 use crate::clock::new_id;
 use crate::directory::{ContactFields, Entity, from_item};
 use crate::error::{DomainError, DomainResult};
-use crate::follows::FollowerKind;
 use crate::model::*;
-use crate::notify::{MailSettings, message_id_key, record_message_id, reply_token, reply_token_lookup_key};
+use crate::access::Principal;
+use crate::notify::{MailSettings, MessageIdRecord, ReplyToken, TokenIssue, reply_token};
+use crate::ratelimit::FixedWindow;
 use crate::schema::{CASES, directory_keys, keyed_item};
 use crate::stream::{AttachmentRef, Attachment, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
 use crate::validate;
@@ -49,10 +50,16 @@ pub struct InboundMail {
 #[serde(rename_all = "snake_case")]
 pub enum InboundOutcome {
     Created,
+    /// A reply to a closed case opened a new case linked to it (mailbox policy).
+    NewLinked,
     Appended,
     Reopened,
     Duplicate,
     Suppressed,
+    /// The sender is on the blacklist.
+    Dropped,
+    /// The receiving system judged it spam (kept raw; a Cancelled case under the junk policy).
+    Junk,
     Rejected,
     Quarantined,
 }
@@ -100,6 +107,11 @@ fn source_key(source_id: &str) -> Key {
     Key::new(format!("INBOUNDSRC#{source_id}"), "INBOUND")
 }
 
+/// The entry one inbound message became (by its log id), written with the entry.
+fn appended_key(log_id: &str) -> Key {
+    Key::new(format!("INBOUNDENTRY#{log_id}"), "INBOUND")
+}
+
 fn message_claim_key(message_id: &str) -> Key {
     Key::new(format!("INBOUNDMSG#{message_id}"), "INBOUND")
 }
@@ -110,6 +122,35 @@ pub struct Inbound<'a> {
     /// Sends acknowledgements; none where acknowledgements are not sent.
     pub mailer: Option<&'a dyn Mailer>,
     pub settings: &'a MailSettings,
+}
+
+/// One attempt at a message: its log id names everything the message makes (the raw copy,
+/// its entry, the idempotency key of its case), so an attempt resumed after a failure finds the
+/// work already done instead of doing it twice.
+struct Attempt {
+    log_id: String,
+    raw_key: String,
+}
+
+impl Attempt {
+    fn new() -> Self {
+        Self::resumed(new_id())
+    }
+    fn resumed(log_id: String) -> Self {
+        let raw_key = format!("inbound/{log_id}.eml");
+        Attempt { log_id, raw_key }
+    }
+    /// The idempotency key of the case this message opens.
+    fn case_key(&self) -> String {
+        format!("inbound:{}", self.log_id)
+    }
+}
+
+/// The case a message threads to, by which rule, answering what.
+struct Threaded {
+    case: Case,
+    rule: ThreadRule,
+    context: ReplyContext,
 }
 
 /// What the pipeline decided before it is logged.
@@ -130,23 +171,92 @@ impl Decision {
 
 /// The sender of a message, resolved against the directory.
 enum Sender {
+    /// A staff member, and the mail is authenticated.
     Staff(User),
+    /// From names a staff member, but nothing vouches for it: never their word, never public.
+    UnverifiedStaff,
     Contact(Contact),
 }
 
 impl Sender {
+    /// Who the entry is by. Unverified mail is recorded as the system's, so no notification
+    /// or stream line says the staff member wrote it.
     fn author(&self) -> Author {
         match self {
             Sender::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.clone()) },
+            Sender::UnverifiedStaff => Author::system(),
             Sender::Contact(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.clone()) },
         }
     }
-    fn id(&self) -> &str {
+    fn trust(&self) -> SenderTrust {
         match self {
-            Sender::Staff(u) => &u.id,
-            Sender::Contact(c) => &c.id,
+            Sender::Staff(_) => SenderTrust::Staff,
+            Sender::UnverifiedStaff => SenderTrust::UnverifiedStaff,
+            Sender::Contact(_) => SenderTrust::Customer,
         }
     }
+}
+
+/// How far the sender of a message is trusted, for [`reply_visibility`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderTrust {
+    Customer,
+    Staff,
+    UnverifiedStaff,
+}
+
+/// What the message answers, as far as threading can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyContext {
+    /// A public entry or an acknowledgement (by its reply token or our Message-ID).
+    Public,
+    /// An internal entry: its notification went to staff only.
+    Internal,
+    /// Threaded by a case number or a customer's Message-ID: what it answers is not known.
+    Unknown,
+}
+
+/// The visibility of an emailed entry: it inherits the visibility of what it answers, so a
+/// staff member answering an internal note from a mail client never publishes it. Staff
+/// replies of unknown context stay internal; unauthenticated mail from a staff address is
+/// always internal. Customers' mail is public unless it answers something internal.
+pub fn reply_visibility(trust: SenderTrust, context: ReplyContext) -> Visibility {
+    match (trust, context) {
+        (SenderTrust::UnverifiedStaff, _) | (_, ReplyContext::Internal) => Visibility::Internal,
+        (SenderTrust::Staff, ReplyContext::Unknown) => Visibility::Internal,
+        (SenderTrust::Staff | SenderTrust::Customer, ReplyContext::Public) | (SenderTrust::Customer, ReplyContext::Unknown) => Visibility::Public,
+    }
+}
+
+/// Whether the From address of a message is vouched for: by the listener itself (a local
+/// setting, off by default), or by SES's checks — SPF or DKIM passed and DMARC did not fail.
+/// Verdicts count only where SES received the message (the caller clears them otherwise).
+pub fn sender_authenticated(mail: &InboundMail, verdicts: &docket_mail::inbound::SesVerdicts) -> bool {
+    mail.trusted_sender || (mail.received_by_ses && (verdicts.spf == Verdict::Pass || verdicts.dkim == Verdict::Pass) && verdicts.dmarc != Verdict::Fail)
+}
+
+/// Whether SES's checks show the sender forged: no acknowledgement goes to such an address.
+pub fn forged_by_verdicts(verdicts: &docket_mail::inbound::SesVerdicts) -> bool {
+    verdicts.dmarc == Verdict::Fail || (verdicts.spf == Verdict::Fail && verdicts.dkim == Verdict::Fail)
+}
+
+/// The addresses a group mailbox may receive an envelope recipient at, most specific first:
+/// `help+desk+abc@x` may be the mailbox `help+desk@x` or `help@x` (with a plus part that is a
+/// reply token, a tag such as `+orders`, or anything else).
+pub fn mailbox_candidates(address: &str) -> Vec<String> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+    let mut candidates = vec![address.clone()];
+    if let Some((local, domain)) = address.rsplit_once('@') {
+        let mut local = local;
+        while let Some((base, _)) = local.rsplit_once('+') {
+            if base.is_empty() {
+                break;
+            }
+            candidates.push(format!("{base}@{domain}"));
+            local = base;
+        }
+    }
+    candidates
 }
 
 impl Inbound<'_> {
@@ -154,19 +264,22 @@ impl Inbound<'_> {
     /// everything about the message itself ends as a logged outcome.
     pub async fn receive(&self, mail: InboundMail) -> DomainResult<InboundLogEntry> {
         let store = self.docket.store();
-        if let Some(done) = store.get(CASES, &source_key(&mail.source_id)).await? {
-            // The same delivery again (S3 and SQS deliver at least once): change nothing.
-            if let Some(log_id) = done.get("log_id").and_then(Value::as_str)
-                && let Some(entry) = self.log_entry(log_id).await?
-            {
-                return Ok(entry);
+        // A delivery seen before: logged already (change nothing), or cut short (resume it with
+        // the same log id, so every step finds what the first attempt did).
+        let mut attempt = match store.get(CASES, &source_key(&mail.source_id)).await?.and_then(|i| i.get("log_id").and_then(Value::as_str).map(str::to_owned)) {
+            Some(log_id) => match self.log_entry(&log_id).await? {
+                Some(entry) => return Ok(entry),
+                None => Attempt::resumed(log_id),
+            },
+            None => {
+                let attempt = Attempt::new();
+                store.write(WriteOp::put(CASES, keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": attempt.log_id }))?)).await?;
+                attempt
             }
-        }
-        let log_id = new_id();
-        let raw_blob_key = format!("inbound/{log_id}.eml");
+        };
         self.docket
             .blobs()?
-            .put(&raw_blob_key, "message/rfc822", mail.raw.clone())
+            .put(&attempt.raw_key, "message/rfc822", mail.raw.clone())
             .await
             .map_err(|e| DomainError::Transient(format!("cannot keep the raw message: {e}")))?;
         let settings = self.docket.directory().settings().await?;
@@ -182,20 +295,21 @@ impl Inbound<'_> {
             Ok(message) => {
                 let message = trusted(message);
                 let headers = LogHeaders::of(&message);
-                (self.decide(&mail, &message, &settings, &raw_blob_key).await?, headers)
+                (self.decide(&mail, &message, &settings, &mut attempt).await?, headers)
             }
             Err(limit) if limit.is_limit() => match parse_headers_only(&mail.raw, &limits) {
                 Ok(headers_only) => {
                     let message = trusted(InboundMessage::without_body(headers_only));
                     let headers = LogHeaders::of(&message);
                     let note = format!("The message ({} bytes) was not imported: {limit}.", mail.raw.len());
-                    (self.decide_oversize(&mail, &message, &settings, &raw_blob_key, note).await?, headers)
+                    (self.decide_oversize(&mail, &message, &settings, &mut attempt, note).await?, headers)
                 }
                 Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("oversize and unreadable: {e}")), LogHeaders::default()),
             },
             Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("not a readable message: {e}")), LogHeaders::default()),
         };
 
+        let Attempt { log_id, raw_key: raw_blob_key } = attempt;
         let entry = InboundLogEntry {
             id: log_id.clone(),
             received_at: self.docket.clock().now(),
@@ -228,7 +342,7 @@ impl Inbound<'_> {
     }
 
     /// The full decision for a parsed message.
-    async fn decide(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, raw_key: &str) -> DomainResult<Decision> {
+    async fn decide(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, attempt: &mut Attempt) -> DomainResult<Decision> {
         let verdicts = &message.auto.ses;
         if verdicts.virus == Verdict::Fail {
             return Ok(Decision::plain(InboundOutcome::Quarantined, "the receiving system found a virus"));
@@ -249,7 +363,7 @@ impl Inbound<'_> {
                 && let Some(case) = self.case_of_message_id(&original).await?
             {
                 let note = format!("Delivery failed{}{}", bounce.recipient.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(), bounce.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default());
-                self.append(&case, message, &Author::system(), Visibility::Internal, raw_key, Some(note)).await?;
+                self.append(&case, message, &Author::system(), Visibility::Internal, attempt, Some(note), false).await?;
                 if let Some(recipient) = &bounce.recipient {
                     self.flag_bounced(recipient).await?;
                 }
@@ -261,16 +375,16 @@ impl Inbound<'_> {
             return Ok(decision(InboundOutcome::Suppressed, format!("automatic mail ({reason}): opens nothing, gets no acknowledgement")));
         }
         let junk = if verdicts.spam == Verdict::Fail {
-            Some("the receiving system judged it spam".to_owned())
+            Some((InboundOutcome::Junk, "the receiving system judged it spam".to_owned()))
         } else {
-            blacklisted(&settings.blacklist, &sender_address).map(|entry| format!("the sender matches the blacklist entry {entry:?}"))
+            blacklisted(&settings.blacklist, &sender_address).map(|entry| (InboundOutcome::Dropped, format!("the sender matches the blacklist entry {entry:?}")))
         };
-        if let Some(reason) = junk {
+        if let Some((outcome, reason)) = junk {
             return match settings.junk_policy {
-                JunkPolicy::Drop => Ok(decision(InboundOutcome::Suppressed, format!("junk: {reason}; kept raw, no case"))),
+                JunkPolicy::Drop => Ok(decision(outcome, format!("junk: {reason}; kept raw, no case"))),
                 JunkPolicy::JunkCase => {
-                    let case = self.junk_case(message, &mailbox, raw_key).await?;
-                    Ok(Decision { case: Some(case), rule: Some(ThreadRule::NewCase), ..decision(InboundOutcome::Created, format!("junk: {reason}; opened as a Cancelled case")) })
+                    let case = self.junk_case(message, &mailbox, attempt).await?;
+                    Ok(Decision { case: Some(case), rule: Some(ThreadRule::NewCase), ..decision(outcome, format!("junk: {reason}; opened as a Cancelled case")) })
                 }
             };
         }
@@ -278,49 +392,52 @@ impl Inbound<'_> {
             return Ok(decision(InboundOutcome::Suppressed, "mail from one of our own mailboxes (a loop)".into()));
         }
         if let Some(message_id) = &message.message_id {
-            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id }))?;
+            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": attempt.log_id }))?;
             match self.docket.store().write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
                 Ok(()) => {}
-                Err(e) if e.is_condition_failure() => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
+                Err(e) if e.is_condition_failure() => {
+                    // Received before: a duplicate if that delivery was logged; otherwise it was
+                    // cut short (a crash, a failed acknowledgement, a client that gave up and
+                    // sent it again): finish its work under its log id instead of starting anew.
+                    let earlier = self.docket.store().get(CASES, &message_claim_key(message_id)).await?;
+                    let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
+                    match earlier_log {
+                        Some(log_id) if self.log_entry(&log_id).await?.is_none() => attempt.log_id = log_id,
+                        _ => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        let outcome = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, raw_key).await;
-        if outcome.is_err()
-            && let Some(message_id) = &message.message_id
-        {
-            // Nothing was stored: let the retried delivery claim the Message-ID again.
-            let _ = self.docket.store().write(WriteOp::delete(CASES, message_claim_key(message_id))).await;
-        }
-        let mut decided = outcome?;
+        let mut decided = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, attempt).await?;
         decided.mailbox_id = mailbox_id;
         Ok(decided)
     }
 
     /// F26: an oversize message still reaches its case (or opens one) with its headers.
-    async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, raw_key: &str, note: String) -> DomainResult<Decision> {
+    async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, attempt: &mut Attempt, note: String) -> DomainResult<Decision> {
         let mut message = message.clone();
         message.visible_text = format!("[{note}]");
-        let mut decision = self.decide(mail, &message, settings, raw_key).await?;
+        let mut decision = self.decide(mail, &message, settings, attempt).await?;
         decision.reason = format!("{}; {note}", decision.reason);
         Ok(decision)
     }
 
-    /// The group mailbox the message was sent to. Replies to the system address (mail about
-    /// cases that have no mailbox) count when they carry a valid reply token.
+    /// The group mailbox the message was sent to: `mailbox+anything@domain` belongs to the
+    /// mailbox (a reply token, a tag, or a token that is unknown or expired — threading decides
+    /// what the plus part is worth). Mail to the system address (replies about cases without
+    /// a mailbox) counts when it carries a plus part.
     async fn mailbox(&self, envelope_to: &[String]) -> DomainResult<Option<Mailbox>> {
         let directory = self.docket.directory();
         for address in envelope_to {
-            let token = docket_mail::inbound::plus_token(address);
-            let base = token.as_ref().map_or_else(|| address.to_lowercase(), |(base, _)| base.clone());
-            if let Some(mailbox) = directory.mailbox_by_address(&base).await? {
-                return Ok(Some(mailbox));
+            let candidates = mailbox_candidates(address);
+            for candidate in &candidates {
+                if let Some(mailbox) = directory.mailbox_by_address(candidate).await? {
+                    return Ok(Some(mailbox));
+                }
             }
-            if let Some((_, token)) = token
-                && base.eq_ignore_ascii_case(&self.settings.reply_to)
-                && self.docket.store().get(CASES, &reply_token_lookup_key(&token)).await?.is_some()
-            {
-                return Ok(Some(system_mailbox(&base, self.docket.clock().now())));
+            if candidates.len() > 1 && candidates.iter().skip(1).any(|c| c.eq_ignore_ascii_case(&self.settings.reply_to)) {
+                return Ok(Some(system_mailbox(&self.settings.reply_to.to_lowercase(), self.docket.clock().now())));
             }
         }
         Ok(None)
@@ -330,132 +447,222 @@ impl Inbound<'_> {
         Ok(address.eq_ignore_ascii_case(&self.settings.from.email) || self.docket.directory().mailbox_by_address(address).await?.is_some())
     }
 
+    /// The case of a Message-ID we issued (bounces name only ours).
     async fn case_of_message_id(&self, message_id: &str) -> DomainResult<Option<Case>> {
-        let Some(item) = self.docket.store().get(CASES, &message_id_key(message_id)).await? else { return Ok(None) };
-        match item.get("case_id").and_then(Value::as_str) {
-            Some(id) => self.docket.cases().find(id).await,
-            None => Ok(None),
+        match MessageIdRecord::find(self.docket.store(), message_id).await? {
+            Some(record) if record.is_ours() => self.docket.cases().find(&record.case_id).await,
+            _ => Ok(None),
         }
     }
 
-    /// F21: the case the message belongs to, and the rule that found it.
-    async fn thread(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, sender: &Sender, sender_address: &str) -> DomainResult<Option<(Case, ThreadRule)>> {
+    /// What a known Message-ID's entry tells about a reply to it.
+    async fn context_of(&self, record: &MessageIdRecord) -> DomainResult<ReplyContext> {
+        if let Some(internal) = record.internal {
+            return Ok(if internal { ReplyContext::Internal } else { ReplyContext::Public });
+        }
+        if record.entry_id == "ack" {
+            return Ok(ReplyContext::Public);
+        }
+        Ok(match self.docket.cases().entry(&record.case_id, &record.entry_id).await? {
+            Some(entry) if entry.is_internal() => ReplyContext::Internal,
+            Some(_) => ReplyContext::Public,
+            None => ReplyContext::Unknown,
+        })
+    }
+
+    /// F21: the case the message belongs to, the rule that found it and what it answers.
+    /// Threading hints that do not hold (a token issued to someone else, an expired token, a
+    /// customer's Message-ID quoted by a stranger) are ignored, and `notes` says why.
+    async fn thread(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, sender: &Sender, sender_address: &str, notes: &mut Vec<String>) -> DomainResult<Option<Threaded>> {
         if message.auto.ses.dmarc == Verdict::Fail {
             // Forged senders must never reach an existing conversation.
             return Ok(None);
         }
         let store = self.docket.store();
         let cases = self.docket.cases();
+        let now = self.docket.clock().now().unix_timestamp();
         for address in &mail.envelope_to {
-            if let Some((_, token)) = docket_mail::inbound::plus_token(address)
-                && let Some(item) = store.get(CASES, &reply_token_lookup_key(&token)).await?
-                && let Some(case_id) = item.get("case_id").and_then(Value::as_str)
-                && let Some(case) = cases.find(case_id).await?
-            {
-                return Ok(Some((case, ThreadRule::ReplyToken)));
+            let Some((_, token)) = docket_mail::inbound::plus_token(address) else { continue };
+            let Some(token) = ReplyToken::find(store, &token).await? else {
+                notes.push("the plus part of the address is no reply token we issued".into());
+                continue;
+            };
+            if token.expired(now) {
+                notes.push("the reply token has expired: threaded as if it were absent".into());
+                continue;
             }
+            let Some(case) = cases.find(&token.case_id).await? else { continue };
+            if token.email.eq_ignore_ascii_case(sender_address) || self.is_participant(&case, sender, sender_address).await? {
+                let context = if token.internal { ReplyContext::Internal } else { ReplyContext::Public };
+                return Ok(Some(Threaded { case, rule: ThreadRule::ReplyToken, context }));
+            }
+            notes.push(format!("the reply token of case {} was issued to another address and {sender_address} is not on the case: ignored", case.number));
         }
         for id in message.in_reply_to.iter().chain(message.references.iter()) {
-            if let Some(case) = self.case_of_message_id(id).await? {
-                return Ok(Some((case, ThreadRule::MessageId)));
+            let Some(record) = MessageIdRecord::find(store, id).await? else { continue };
+            let Some(case) = cases.find(&record.case_id).await? else { continue };
+            if record.is_ours() || self.is_participant(&case, sender, sender_address).await? {
+                let context = if record.is_ours() { self.context_of(&record).await? } else { ReplyContext::Unknown };
+                return Ok(Some(Threaded { case, rule: ThreadRule::MessageId, context }));
             }
+            notes.push(format!("the Message-ID {id} of case {} is not ours and {sender_address} is not on the case: ignored", case.number));
         }
         let mask = cases.mask().await?;
         let (prefix, suffix) = mask.parts();
         for (text, rule) in [(Some(message.subject.as_str()), ThreadRule::SubjectNumber), (settings.number_in_body.then_some(message.visible_text.as_str()), ThreadRule::BodyNumber)] {
             let Some(text) = text else { continue };
             for number in docket_mail::inbound::find_numbers(text, prefix, suffix) {
+                // Unverified staff mail naming a case lands on it, internal and flagged.
                 if let Some(case) = cases.find(&number.to_string()).await?
-                    && self.is_participant(&case, sender, sender_address).await?
+                    && (matches!(sender, Sender::UnverifiedStaff) || self.is_participant(&case, sender, sender_address).await?)
                 {
-                    return Ok(Some((case, rule)));
+                    return Ok(Some(Threaded { case, rule, context: ReplyContext::Unknown }));
                 }
             }
         }
         Ok(None)
     }
 
-    /// Only people on the case may thread into it by its number (the "ticket trick").
+    /// Only people on the case may thread into it by its number or a customer's Message-ID
+    /// (the "ticket trick"): its contacts (by any of their addresses), its followers, and
+    /// authenticated staff who may see it. Unauthenticated staff addresses never count.
     async fn is_participant(&self, case: &Case, sender: &Sender, sender_address: &str) -> DomainResult<bool> {
-        if case.assignee_id.as_deref() == Some(sender.id()) || case.contact_ids.iter().any(|c| c == sender.id()) {
-            return Ok(true);
-        }
-        let follows = self.docket.cases().follows_of(&case.id).await?;
-        if follows.iter().any(|f| f.follower_id == sender.id()) {
-            return Ok(true);
-        }
-        // A second address of a contact on the case also counts.
-        let directory = self.docket.directory();
-        for contact_id in &case.contact_ids {
-            if let Some(contact) = directory.get::<Contact>(contact_id).await?
-                && contact.emails.iter().any(|e| e == sender_address)
-            {
-                return Ok(true);
+        match sender {
+            Sender::UnverifiedStaff => Ok(false),
+            Sender::Staff(user) => Ok(Principal::Staff(user.clone()).can_see(case)),
+            Sender::Contact(contact) => {
+                if case.contact_ids.iter().any(|c| c == &contact.id) {
+                    return Ok(true);
+                }
+                let follows = self.docket.cases().follows_of(&case.id).await?;
+                if follows.iter().any(|f| f.follower_id == contact.id) {
+                    return Ok(true);
+                }
+                // A second address of a contact on the case also counts.
+                let directory = self.docket.directory();
+                for contact_id in &case.contact_ids {
+                    if let Some(contact) = directory.get::<Contact>(contact_id).await?
+                        && contact.emails.iter().any(|e| e.eq_ignore_ascii_case(sender_address))
+                    {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
             }
         }
-        Ok(follows.iter().any(|f| f.kind == FollowerKind::User && f.follower_id == sender.id()))
     }
 
-    async fn thread_and_store(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender_address: &str, raw_key: &str) -> DomainResult<Decision> {
-        let Some(sender) = self.sender(message, mailbox, sender_address).await? else {
+    async fn thread_and_store(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender_address: &str, at: &Attempt) -> DomainResult<Decision> {
+        let authenticated = sender_authenticated(mail, &message.auto.ses);
+        let Some(sender) = self.sender(message, mailbox, sender_address, authenticated).await? else {
             return Ok(Decision::plain(InboundOutcome::Rejected, format!("unknown sender {sender_address} and mailbox {} takes mail only from known contacts", mailbox.name)));
         };
-        let threaded = self.thread(mail, message, settings, &sender, sender_address).await?;
-        let now = self.docket.clock().now();
-        if let Some((case, rule)) = threaded {
-            let reopen_window = match mailbox.closed_case_policy {
-                ClosedCasePolicy::Reopen => None,
-                ClosedCasePolicy::NewLinked => Some(0),
-                ClosedCasePolicy::NewAfterDays { days } => Some(days),
-            };
-            let phase = case.status.phase();
-            let start_new = phase == Phase::Final
-                && reopen_window.is_some_and(|days| now - case.audit.updated_at >= time::Duration::days(i64::from(days)));
-            if !start_new {
-                let visibility = Visibility::Public;
-                self.append(&case, message, &sender.author(), visibility, raw_key, None).await?;
-                let (case, outcome, reason) = if phase == Phase::Open {
-                    (case, InboundOutcome::Appended, "reply added to the open case".to_owned())
-                } else {
-                    let from = case.status;
-                    let reopened = self.docket.cases().reopen(&case, &sender.author()).await?;
-                    (reopened, InboundOutcome::Reopened, format!("reply to a {} case reopened it", from.as_str()))
+        let mut notes = Vec::new();
+        let threaded = self.thread(mail, message, settings, &sender, sender_address, &mut notes).await?;
+        let mut decision = match threaded {
+            Some(threaded) => self.store_reply(message, settings, mailbox, sender, sender_address, at, threaded).await?,
+            None => {
+                let sender = match sender {
+                    // Naming no case, unverified staff mail opens nothing as staff: the rules
+                    // for any other sender apply.
+                    Sender::UnverifiedStaff => {
+                        notes.push(format!("{sender_address} is a staff address but the mail is not authenticated: handled as from any sender"));
+                        match self.contact_sender(message, mailbox, sender_address).await? {
+                            Some(contact) => Sender::Contact(contact),
+                            None => {
+                                return Ok(Decision::plain(
+                                    InboundOutcome::Rejected,
+                                    format!("{sender_address} is a staff address but the mail is not authenticated, and mailbox {} takes mail only from known contacts", mailbox.name),
+                                ));
+                            }
+                        }
+                    }
+                    other => other,
                 };
-                return Ok(Decision { outcome, rule: Some(rule), reason, mailbox_id: None, case: Some(case), acknowledged: false });
+                let case = self.new_case(message, mailbox, &sender, None, at).await?;
+                let (acknowledged, why) = self.acknowledged(&case, message, mailbox, sender_address, settings).await?;
+                let reason = format!("no thread matched: new case{why}");
+                Decision { outcome: InboundOutcome::Created, rule: Some(ThreadRule::NewCase), reason, mailbox_id: None, case: Some(case), acknowledged }
             }
-            let case = self.new_case(message, mailbox, &sender, Some(&case.id), raw_key).await?;
-            let acknowledged = self.acknowledge(&case, message, mailbox, sender_address, settings).await?;
-            return Ok(Decision {
-                outcome: InboundOutcome::Created,
-                rule: Some(rule),
-                reason: "reply to a closed case opened a new case linked to it (mailbox policy)".into(),
-                mailbox_id: None,
-                case: Some(case),
-                acknowledged,
-            });
+        };
+        for note in notes {
+            decision.reason.push_str("; ");
+            decision.reason.push_str(&note);
         }
-        let case = self.new_case(message, mailbox, &sender, None, raw_key).await?;
-        let acknowledged = self.acknowledge(&case, message, mailbox, sender_address, settings).await?;
-        Ok(Decision { outcome: InboundOutcome::Created, rule: Some(ThreadRule::NewCase), reason: "no thread matched: new case".into(), mailbox_id: None, case: Some(case), acknowledged })
+        Ok(decision)
     }
 
-    /// The sender as a user or contact; unknown senders become contacts when the mailbox says so.
-    async fn sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str) -> DomainResult<Option<Sender>> {
+    /// A message threaded to a case: an entry of the visibility it inherits (F21), the status
+    /// policy of F22 for public replies.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_reply(&self, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender: Sender, sender_address: &str, at: &Attempt, threaded: Threaded) -> DomainResult<Decision> {
+        let Threaded { case, rule, context } = threaded;
+        let visibility = reply_visibility(sender.trust(), context);
+        let unverified = matches!(sender, Sender::UnverifiedStaff);
+        if visibility == Visibility::Internal {
+            let note = unverified.then(|| format!("Unauthenticated mail from the staff address {sender_address}: not verified, kept internal."));
+            self.append(&case, message, &sender.author(), Visibility::Internal, at, note, unverified).await?;
+            let reason = if unverified {
+                "unauthenticated mail from a staff address: added to the case as an internal entry flagged unverified"
+            } else {
+                "reply added to the case as an internal entry (it answers something internal, or staff mail of unknown context)"
+            };
+            return Ok(Decision { outcome: InboundOutcome::Appended, rule: Some(rule), reason: reason.into(), mailbox_id: None, case: Some(case), acknowledged: false });
+        }
+        let reopen_window = match mailbox.closed_case_policy {
+            ClosedCasePolicy::Reopen => None,
+            ClosedCasePolicy::NewLinked => Some(0),
+            ClosedCasePolicy::NewAfterDays { days } => Some(days),
+        };
+        let phase = case.status.phase();
+        let now = self.docket.clock().now();
+        let start_new = phase == Phase::Final && reopen_window.is_some_and(|days| now - case.audit.updated_at >= time::Duration::days(i64::from(days)));
+        if !start_new {
+            self.append(&case, message, &sender.author(), Visibility::Public, at, None, false).await?;
+            let (case, outcome, reason) = if phase == Phase::Open {
+                (case, InboundOutcome::Appended, "reply added to the open case".to_owned())
+            } else {
+                let from = case.status;
+                let reopened = self.docket.cases().reopen(&case, &sender.author()).await?;
+                (reopened, InboundOutcome::Reopened, format!("reply to a {} case reopened it", from.as_str()))
+            };
+            return Ok(Decision { outcome, rule: Some(rule), reason, mailbox_id: None, case: Some(case), acknowledged: false });
+        }
+        let case = self.new_case(message, mailbox, &sender, Some(&case.id), at).await?;
+        let (acknowledged, why) = self.acknowledged(&case, message, mailbox, sender_address, settings).await?;
+        Ok(Decision {
+            outcome: InboundOutcome::NewLinked,
+            rule: Some(rule),
+            reason: format!("reply to a closed case opened a new case linked to it (mailbox policy){why}"),
+            mailbox_id: None,
+            case: Some(case),
+            acknowledged,
+        })
+    }
+
+    /// The sender as a user or contact; unknown senders become contacts when the mailbox says
+    /// so. A staff address counts as staff only when the mail is authenticated.
+    async fn sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str, authenticated: bool) -> DomainResult<Option<Sender>> {
         let directory = self.docket.directory();
         if let Some(id) = directory.owner_of(&directory_keys::user_email(address)).await?
             && let Some(user) = directory.get::<User>(&id).await?
             && user.active
         {
-            return Ok(Some(Sender::Staff(user)));
+            return Ok(Some(if authenticated { Sender::Staff(user) } else { Sender::UnverifiedStaff }));
         }
-        if let Some(contact) = directory.contact_by_email(address).await? {
-            return Ok(Some(Sender::Contact(contact)));
+        Ok(self.contact_sender(message, mailbox, address).await?.map(Sender::Contact))
+    }
+
+    /// The contact of the sender; unknown senders become contacts when the mailbox says so.
+    async fn contact_sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str) -> DomainResult<Option<Contact>> {
+        if let Some(contact) = self.docket.directory().contact_by_email(address).await? {
+            return Ok(Some(contact));
         }
         if mailbox.unknown_senders == UnknownSenders::Reject {
             return Ok(None);
         }
         let name = message.from.as_ref().and_then(|a| a.name.clone()).filter(|n| !n.trim().is_empty());
-        self.contact_for(address, name).await.map(|c| c.map(Sender::Contact))
+        self.contact_for(address, name).await
     }
 
     /// Finds or creates the contact of an address, linked to the account owning its domain.
@@ -483,7 +690,7 @@ impl Inbound<'_> {
         }
     }
 
-    async fn new_case(&self, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, parent: Option<&str>, raw_key: &str) -> DomainResult<Case> {
+    async fn new_case(&self, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, parent: Option<&str>, at: &Attempt) -> DomainResult<Case> {
         let mut contact_ids = Vec::new();
         if let Sender::Contact(c) = sender {
             contact_ids.push(c.id.clone());
@@ -518,12 +725,12 @@ impl Inbound<'_> {
             parent_id: parent.map(str::to_owned),
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
-        let case = self.docket.cases().open(&sender.author(), fields, None).await?.case;
-        self.append(&case, message, &sender.author(), Visibility::Public, raw_key, None).await?;
+        let case = self.docket.cases().open(&sender.author(), fields, Some(&at.case_key())).await?.case;
+        self.append(&case, message, &sender.author(), Visibility::Public, at, None, false).await?;
         Ok(case)
     }
 
-    async fn junk_case(&self, message: &InboundMessage, mailbox: &Mailbox, raw_key: &str) -> DomainResult<Case> {
+    async fn junk_case(&self, message: &InboundMessage, mailbox: &Mailbox, at: &Attempt) -> DomainResult<Case> {
         let fields = CaseFields {
             subject: format!("[junk] {}", message.clean_subject).chars().filter(|c| !c.is_control()).take(validate::MAX_SUBJECT).collect(),
             description: truncated(&message.visible_text),
@@ -543,13 +750,20 @@ impl Inbound<'_> {
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
         let cases = self.docket.cases_without_events();
-        let case = cases.open(&Author::system(), fields, None).await?.case;
-        self.append(&case, message, &Author::system(), Visibility::Internal, raw_key, None).await?;
+        let case = cases.open(&Author::system(), fields, Some(&at.case_key())).await?.case;
+        self.append(&case, message, &Author::system(), Visibility::Internal, at, None, false).await?;
         cases.set_status_as_system(&case, CaseStatus::Cancelled).await
     }
 
     /// Writes the message as an `email_received` entry with its attachments.
-    async fn append(&self, case: &Case, message: &InboundMessage, author: &Author, visibility: Visibility, raw_key: &str, note: Option<String>) -> DomainResult<StreamEntry> {
+    #[allow(clippy::too_many_arguments)]
+    async fn append(&self, case: &Case, message: &InboundMessage, author: &Author, visibility: Visibility, at: &Attempt, note: Option<String>, unverified: bool) -> DomainResult<StreamEntry> {
+        if let Some(entry) = self.appended(at).await? {
+            // An earlier attempt wrote it; what followed may not have happened, and is safe to
+            // repeat: notifications go once per recipient, the event keeps its id.
+            self.after_append(&entry, message, author).await?;
+            return Ok(entry);
+        }
         let blobs = self.docket.blobs()?;
         let transient = |e: docket_ports::PortError| DomainError::Transient(e.to_string());
         let entry_id = new_id();
@@ -598,25 +812,54 @@ impl Inbound<'_> {
                 to: message.to.iter().map(|a| a.email.clone()).collect(),
                 cc: message.cc.iter().map(|a| a.email.clone()).collect(),
                 subject: message.subject.clone(),
-                raw_blob_key: Some(raw_key.to_owned()),
+                raw_blob_key: Some(at.raw_key.clone()),
                 html_blob_key,
                 quoted_text: message.quoted_text.as_deref().map(|q| truncated_to(q, MAX_QUOTED_CHARS)),
                 note,
+                unverified,
             }),
             created_at: self.docket.clock().now(),
         };
         ops.insert(0, entry_put(&entry)?);
-        self.docket.store().transact(ops).await?;
+        let claim = serde_json::json!({ "case_id": entry.case_id, "entry_id": entry.id });
+        ops.insert(1, WriteOp::put_if(CASES, keyed_item(appended_key(&at.log_id), claim)?, Condition::NotExists));
+        match self.docket.store().transact(ops).await {
+            Ok(()) => {}
+            Err(e) if e.is_condition_failure() && e.failed_operation() == Some(1) => {
+                // A concurrent attempt at the same message got there first.
+                let entry = self.appended(at).await?.ok_or_else(|| DomainError::Transient("the message's entry is being written".into()))?;
+                return Ok(entry);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.after_append(&entry, message, author).await?;
+        Ok(entry)
+    }
+
+    /// The entry an earlier attempt at this message wrote, if any.
+    async fn appended(&self, at: &Attempt) -> DomainResult<Option<StreamEntry>> {
+        let store = self.docket.store();
+        let Some(claim) = store.get(CASES, &appended_key(&at.log_id)).await? else { return Ok(None) };
+        let (Some(case_id), Some(entry_id)) = (claim.get("case_id").and_then(Value::as_str), claim.get("entry_id").and_then(Value::as_str)) else { return Ok(None) };
+        self.docket.cases().entry(case_id, entry_id).await
+    }
+
+    /// What follows a stored message: its Message-ID threads replies (for people on the case),
+    /// followers are notified, workflow rules hear of mail from people.
+    async fn after_append(&self, entry: &StreamEntry, message: &InboundMessage, author: &Author) -> DomainResult<()> {
         if let Some(message_id) = &message.message_id {
-            record_message_id(self.docket.store(), message_id, &case.id, &entry.id).await?;
+            let record = MessageIdRecord { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), recipient_id: None, ours: Some(false), internal: Some(entry.is_internal()) };
+            // Never over one we issued (a sender may copy our Message-IDs into theirs).
+            record.record_new(self.docket.store(), message_id).await?;
         }
         let cases = self.docket.cases();
-        cases.notify(std::slice::from_ref(&entry)).await;
+        cases.notify(std::slice::from_ref(entry)).await;
         // Mail from people starts workflow rules; bounces and junk (written by the system) do not.
         if author.kind != AuthorKind::System {
-            cases.announce(crate::events::Trigger::EmailReceived, &case.id, Some(&entry.id), Vec::new()).await;
+            let event_id = format!("mail-{}", entry.id);
+            cases.announce_as(&event_id, crate::events::Trigger::EmailReceived, &entry.case_id, Some(&entry.id), Vec::new()).await;
         }
-        Ok(entry)
+        Ok(())
     }
 
     async fn flag_bounced(&self, address: &str) -> DomainResult<()> {
@@ -625,26 +868,77 @@ impl Inbound<'_> {
         Ok(())
     }
 
-    /// F27: acknowledges a new email case to its sender, within the rate limit.
-    async fn acknowledge(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender_address: &str, settings: &Settings) -> DomainResult<bool> {
-        let Some(mailer) = self.mailer else { return Ok(false) };
-        if !mailbox.auto_ack || blacklisted(&settings.blacklist, sender_address).is_some() || self.is_our_address(sender_address).await? {
-            return Ok(false);
+    /// F27: acknowledges a new email case to its sender. Returns whether it went out, and
+    /// why not (a `; …` suffix for the inbound log) when it did not.
+    async fn acknowledged(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender_address: &str, settings: &Settings) -> DomainResult<(bool, String)> {
+        Ok(match self.acknowledge(case, message, mailbox, sender_address, settings).await? {
+            Ok(()) => (true, String::new()),
+            Err(why) if why.is_empty() => (false, String::new()),
+            Err(why) => (false, format!("; no acknowledgement: {why}")),
+        })
+    }
+
+    /// Sends the acknowledgement unless a rule says not to (`Err(why)`; empty where the mailbox
+    /// simply does not acknowledge). Sent at most once per case: a redelivered message never
+    /// acknowledges twice, and a permanent refusal by the provider is reported, not retried.
+    async fn acknowledge(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender_address: &str, settings: &Settings) -> DomainResult<Result<(), String>> {
+        let Some(mailer) = self.mailer else { return Ok(Err(String::new())) };
+        if !mailbox.auto_ack {
+            return Ok(Err(String::new()));
         }
-        if self.docket.store().get(CASES, &Key::new(format!("BOUNCED#{sender_address}"), "BOUNCED")).await?.is_some() {
-            return Ok(false);
+        if blacklisted(&settings.blacklist, sender_address).is_some() || self.is_our_address(sender_address).await? {
+            return Ok(Err("the sender is blacklisted or one of our addresses".into()));
         }
-        let window = i64::from(settings.ack_limit_window_minutes.max(1)) * 60;
-        let bucket = self.docket.clock().now().unix_timestamp() / window;
-        let counter = Key::new(format!("ACKRATE#{sender_address}#{bucket}"), "ACKRATE");
-        let sent = self.docket.store().increment(CASES, &counter, "count", 1).await?;
-        if sent > i64::from(settings.ack_limit_count) {
-            tracing::info!(case = case.number, "acknowledgement skipped: rate limit");
-            return Ok(false);
+        if forged_by_verdicts(&message.auto.ses) {
+            return Ok(Err("the receiving system's checks show the sender forged (SPF and DKIM failed, or DMARC failed)".into()));
         }
-        let Some(contact) = self.docket.directory().contact_by_email(sender_address).await? else { return Ok(false) };
+        let store = self.docket.store();
+        if store.get(CASES, &Key::new(format!("BOUNCED#{sender_address}"), "BOUNCED")).await?.is_some() {
+            return Ok(Err("mail to the sender bounced before".into()));
+        }
+        let Some(contact) = self.docket.directory().contact_by_email(sender_address).await? else { return Ok(Err("the sender is no contact".into())) };
+        let claim = keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": "sending" }))?;
+        match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
+            Ok(()) => {}
+            // An earlier delivery of this message acknowledged it (or is doing so).
+            Err(e) if e.is_condition_failure() => return Ok(ack_state(store, &case.id).await?),
+            Err(e) => return Err(e.into()),
+        }
+        let outcome = self.send_ack(mailer, case, message, mailbox, &contact, sender_address, settings).await;
+        let (state, result) = match outcome {
+            Ok(result) => (if result.is_ok() { "sent" } else { "skipped" }, result),
+            Err(e @ DomainError::Transient(_)) => {
+                // Nothing went out: free the claim so the retried delivery acknowledges.
+                let _ = store.write(WriteOp::delete(CASES, ack_claim_key(&case.id))).await;
+                return Err(e);
+            }
+            Err(e) => ("failed", Err(format!("the acknowledgement failed: {e}"))),
+        };
+        let reason = result.as_ref().err().cloned().unwrap_or_default();
+        store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": state, "reason": reason }))?)).await?;
+        Ok(result)
+    }
+
+    /// Composes and sends one acknowledgement. Rate limits are counted here, after the claim,
+    /// so a redelivery does not count twice.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_ack(&self, mailer: &dyn Mailer, case: &Case, message: &InboundMessage, mailbox: &Mailbox, contact: &Contact, sender_address: &str, settings: &Settings) -> DomainResult<Result<(), String>> {
+        let (store, clock) = (self.docket.store(), self.docket.clock());
+        let per_sender = FixedWindow { name: format!("ack#{sender_address}"), limit: settings.ack_limit_count, window_secs: i64::from(settings.ack_limit_window_minutes.max(1)) * 60 };
+        let per_mailbox = FixedWindow { name: format!("ackmailbox#{}", mailbox.id), limit: settings.ack_limit_per_mailbox_per_hour, window_secs: 3600 };
+        for (window, what) in [(per_sender, "to this sender"), (per_mailbox, "from this mailbox")] {
+            match window.hit(store, clock, what).await {
+                Ok(()) => {}
+                Err(DomainError::RateLimited { reason, .. }) => {
+                    tracing::info!(case = case.number, %reason, "acknowledgement skipped: rate limit");
+                    return Ok(Err(format!("rate limit: {reason}")));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let number = self.docket.cases().mask().await?.format(case.number);
-        let token = reply_token(self.docket.store(), &case.id, &contact.id, sender_address).await?;
+        let issue = TokenIssue { internal: false, valid_days: settings.reply_token_days, now: clock.now().unix_timestamp() };
+        let token = reply_token(store, &case.id, &contact.id, sender_address, issue).await?;
         let reply_base = mailbox.addresses.first().cloned().unwrap_or_else(|| self.settings.reply_to.clone());
         let text = mailbox
             .ack_text
@@ -669,28 +963,54 @@ impl Inbound<'_> {
         // Some clients' Message-IDs hold characters we never put in a header; the
         // acknowledgement then goes out without In-Reply-To rather than not at all.
         let composed = match compose(&outgoing) {
-            Err(docket_mail::compose::ComposeError::InvalidMessageId(_)) => {
-                compose(&OutgoingMessage { in_reply_to: None, references: Vec::new(), ..outgoing })
-            }
+            Err(docket_mail::compose::ComposeError::InvalidMessageId(_)) => compose(&OutgoingMessage { in_reply_to: None, references: Vec::new(), ..outgoing }),
             other => other,
         };
         let raw = match composed {
             Ok(raw) => raw,
             Err(e) => {
                 tracing::warn!(case = case.number, error = %e, "acknowledgement not composed");
-                return Ok(false);
+                return Ok(Err(format!("it could not be composed: {e}")));
             }
         };
-        let provider_id = mailer
-            .send(OutboundMail { from: self.settings.from.email.clone(), to: vec![sender_address.to_owned()], raw })
-            .await
-            .map_err(|e| DomainError::Transient(format!("acknowledgement not sent: {e}")))?;
-        record_message_id(self.docket.store(), &message_id, &case.id, "ack").await?;
+        let provider_id = match mailer.send(OutboundMail { from: self.settings.from.email.clone(), to: vec![sender_address.to_owned()], raw }).await {
+            Ok(id) => id,
+            // Refused for good (SES MessageRejected, an invalid address): recorded, not retried.
+            Err(PortError::Invalid(m)) => {
+                tracing::warn!(case = case.number, error = %m, "acknowledgement refused by the mail provider");
+                return Ok(Err(format!("the mail provider refused it: {m}")));
+            }
+            Err(e) => return Err(DomainError::Transient(format!("acknowledgement not sent: {e}"))),
+        };
+        // It went out: from here on nothing may make a retry send it again.
+        let record = MessageIdRecord { case_id: case.id.clone(), entry_id: "ack".into(), recipient_id: Some(contact.id.clone()), ours: Some(true), internal: Some(false) };
+        let mut ids = vec![message_id];
         if let Some(domain) = &self.settings.provider_message_id_domain {
-            record_message_id(self.docket.store(), &format!("{provider_id}@{domain}"), &case.id, "ack").await?;
+            ids.push(format!("{provider_id}@{domain}"));
         }
-        Ok(true)
+        for id in ids {
+            if let Err(error) = record.record(store, &id).await {
+                tracing::warn!(case = case.number, %error, "the acknowledgement's Message-ID was not recorded; replies thread by token");
+            }
+        }
+        Ok(Ok(()))
     }
+}
+
+/// Claims the acknowledgement of a case (`state`: sending, sent, skipped, failed).
+fn ack_claim_key(case_id: &str) -> Key {
+    Key::new(format!("ACK#{case_id}"), "ACK")
+}
+
+/// What an earlier delivery's acknowledgement came to.
+async fn ack_state(store: &dyn docket_store::ItemStore, case_id: &str) -> DomainResult<Result<(), String>> {
+    let item = store.get(CASES, &ack_claim_key(case_id)).await?;
+    let state = item.as_ref().and_then(|i| i.get("state")).and_then(Value::as_str).unwrap_or("sending");
+    let reason = item.as_ref().and_then(|i| i.get("reason")).and_then(Value::as_str).unwrap_or_default();
+    Ok(match state {
+        "sent" | "sending" => Ok(()),
+        _ => Err(reason.to_owned()),
+    })
 }
 
 impl Docket {

@@ -159,6 +159,12 @@ impl Docket {
         if settings.ack_limit_count > 1000 || !(1..=10_080).contains(&settings.ack_limit_window_minutes) {
             return Err(DomainError::invalid("ack_limit_count", "at most 1000 acknowledgements per window of 1 minute to 7 days"));
         }
+        if !(1..=100_000).contains(&settings.ack_limit_per_mailbox_per_hour) {
+            return Err(DomainError::invalid("ack_limit_per_mailbox_per_hour", "between 1 and 100000 acknowledgements per mailbox and hour"));
+        }
+        if !(1..=3650).contains(&settings.reply_token_days) {
+            return Err(DomainError::invalid("reply_token_days", "reply tokens live between 1 and 3650 days"));
+        }
         self.directory().save_settings(&settings).await?;
         Ok(settings)
     }

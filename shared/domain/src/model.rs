@@ -290,6 +290,21 @@ pub struct Settings {
     pub ack_limit_count: u32,
     #[serde(default = "default_ack_window")]
     pub ack_limit_window_minutes: u32,
+    /// Acknowledgements one group mailbox sends per hour at most, whoever they go to: forged
+    /// senders cannot turn the mailbox into a relay (F27).
+    #[serde(default = "default_ack_limit_per_mailbox")]
+    pub ack_limit_per_mailbox_per_hour: u32,
+    /// How long a reply token threads mail back into its case (F21).
+    #[serde(default = "default_reply_token_days")]
+    pub reply_token_days: u32,
+}
+
+fn default_ack_limit_per_mailbox() -> u32 {
+    200
+}
+
+fn default_reply_token_days() -> u32 {
+    180
 }
 
 fn default_blacklist() -> Vec<String> {
@@ -330,6 +345,8 @@ impl Default for Settings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             ack_limit_count: default_ack_limit(),
             ack_limit_window_minutes: default_ack_window(),
+            ack_limit_per_mailbox_per_hour: default_ack_limit_per_mailbox(),
+            reply_token_days: default_reply_token_days(),
         }
     }
 }

@@ -77,8 +77,9 @@ fn sent_key(entry_id: &str, recipient_id: &str) -> Key {
     Key::new(format!("NOTIFIED#{entry_id}"), format!("TO#{recipient_id}"))
 }
 
-fn reply_token_key(case_id: &str, recipient_id: &str) -> Key {
-    Key::new(case_keys::case(case_id).pk, format!("REPLYTOKEN#{recipient_id}"))
+fn reply_token_key(case_id: &str, recipient_id: &str, internal: bool) -> Key {
+    let kind = if internal { "#internal" } else { "" };
+    Key::new(case_keys::case(case_id).pk, format!("REPLYTOKEN#{recipient_id}{kind}"))
 }
 
 pub fn reply_token_lookup_key(token: &str) -> Key {
@@ -213,7 +214,9 @@ impl Notifier<'_> {
     }
 
     async fn deliver(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<(String, String), NotifyError> {
-        let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email)
+        let valid_days = self.docket.directory().settings().await?.reply_token_days;
+        let issue = TokenIssue { internal: entry.is_internal(), valid_days, now: self.docket.clock().now().unix_timestamp() };
+        let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email, issue)
             .await
             .map_err(|e| NotifyError::Retry(e.to_string()))?;
         let mask = self.docket.cases().mask().await?;
@@ -253,13 +256,15 @@ impl Notifier<'_> {
         if let Some(domain) = &self.settings.provider_message_id_domain {
             ids.push(format!("{provider_id}@{domain}"));
         }
-        let thread_fields = serde_json::json!({ "case_id": case.id, "entry_id": entry.id, "recipient_id": recipient.id });
+        let record = MessageIdRecord {
+            case_id: case.id.clone(),
+            entry_id: entry.id.clone(),
+            recipient_id: Some(recipient.id.clone()),
+            ours: Some(true),
+            internal: Some(entry.is_internal()),
+        };
         for id in ids {
-            self.docket
-                .store()
-                .write(WriteOp::put(CASES, keyed(message_id_key(&id), thread_fields.clone())))
-                .await
-                .map_err(|e| NotifyError::Retry(e.to_string()))?;
+            record.record(self.docket.store(), &id).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
         }
         Ok((message_id, provider_id))
     }
@@ -278,25 +283,75 @@ impl Notifier<'_> {
     }
 }
 
-/// The reply token of one recipient on one case, created on first use and then kept. Mail to
-/// `local+<token>@domain` threads back into the case (F21 rule 1).
-pub async fn reply_token(store: &dyn docket_store::ItemStore, case_id: &str, recipient_id: &str, email: &str) -> Result<String, docket_store::StoreError> {
-    if let Some(item) = store.get(CASES, &reply_token_key(case_id, recipient_id)).await?
-        && let Some(token) = item.get("token").and_then(Value::as_str)
-    {
-        return Ok(token.to_owned());
+/// A reply token: mail to `local+<token>@domain` threads back into the case (F21 rule 1), but
+/// only mail from the address it was issued to or from someone on the case — a token is not a
+/// bearer capability. A token issued with an internal entry makes the reply internal too.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplyToken {
+    pub token: String,
+    pub case_id: String,
+    pub recipient_id: String,
+    /// The address the token was mailed to.
+    pub email: String,
+    #[serde(default)]
+    pub internal: bool,
+    /// When it stops threading (epoch seconds; DynamoDB's TTL attribute too). Tokens issued
+    /// before tokens expired have none and keep working.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+impl ReplyToken {
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
     }
-    let token = new_token();
-    let fields = serde_json::json!({ "token": token, "case_id": case_id, "recipient_id": recipient_id, "email": email });
+
+    /// The token of a lookup item, if it is one.
+    pub async fn find(store: &dyn docket_store::ItemStore, token: &str) -> Result<Option<ReplyToken>, docket_store::StoreError> {
+        Ok(store.get(CASES, &reply_token_lookup_key(token)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
+    }
+}
+
+/// How reply tokens are issued: for which visibility, how long they live, from when.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenIssue {
+    pub internal: bool,
+    pub valid_days: u32,
+    pub now: i64,
+}
+
+/// The reply token of one recipient on one case (one for public, one for internal entries),
+/// created on first use and kept while it is valid and still goes to the same address.
+pub async fn reply_token(store: &dyn docket_store::ItemStore, case_id: &str, recipient_id: &str, email: &str, issue: TokenIssue) -> Result<String, docket_store::StoreError> {
+    let per_recipient = reply_token_key(case_id, recipient_id, issue.internal);
+    let current = store.get(CASES, &per_recipient).await?.and_then(|item| serde_json::from_value::<ReplyToken>(Value::Object(item)).ok());
+    if let Some(current) = &current
+        && !current.expired(issue.now + 86_400)
+        && current.email.eq_ignore_ascii_case(email)
+    {
+        return Ok(current.token.clone());
+    }
+    let record = ReplyToken {
+        token: new_token(),
+        case_id: case_id.to_owned(),
+        recipient_id: recipient_id.to_owned(),
+        email: email.to_owned(),
+        internal: issue.internal,
+        expires_at: Some(issue.now + i64::from(issue.valid_days.max(1)) * 86_400),
+    };
+    let fields = serde_json::to_value(&record).unwrap_or(Value::Null);
+    // A first token is written only if none exists, so concurrent deliveries agree on one; a
+    // replaced (expired, or re-addressed) token's lookup item is left to its TTL.
+    let first = if current.is_some() { None } else { Some(Condition::NotExists) };
     let ops = vec![
-        WriteOp::put_if(CASES, keyed(reply_token_key(case_id, recipient_id), fields.clone()), Condition::NotExists),
-        WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&token), fields), Condition::NotExists),
+        WriteOp::Put { table: CASES.into(), item: keyed(per_recipient.clone(), fields.clone()), condition: first },
+        WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&record.token), fields), Condition::NotExists),
     ];
     match store.transact(ops).await {
-        Ok(()) => Ok(token),
+        Ok(()) => Ok(record.token),
         // A concurrent delivery created one first: use it.
         Err(e) if e.is_condition_failure() => store
-            .get(CASES, &reply_token_key(case_id, recipient_id))
+            .get(CASES, &per_recipient)
             .await?
             .and_then(|i| i.get("token").and_then(Value::as_str).map(str::to_owned))
             .ok_or_else(|| docket_store::StoreError::Transient("reply token vanished".into())),
@@ -304,10 +359,46 @@ pub async fn reply_token(store: &dyn docket_store::ItemStore, case_id: &str, rec
     }
 }
 
-/// Records that mail with this Message-ID belongs to a case, so replies quoting it thread back.
-pub async fn record_message_id(store: &dyn docket_store::ItemStore, message_id: &str, case_id: &str, entry_id: &str) -> Result<(), docket_store::StoreError> {
-    let fields = serde_json::json!({ "case_id": case_id, "entry_id": entry_id });
-    store.write(WriteOp::put(CASES, keyed(message_id_key(message_id), fields))).await
+/// What a Message-ID we know of belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageIdRecord {
+    pub case_id: String,
+    /// The entry the message carried (`ack` for acknowledgements).
+    pub entry_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<String>,
+    /// Whether we issued it. Only our own Message-IDs thread mail from anyone; a customer's
+    /// Message-ID in References threads only mail from people on the case.
+    #[serde(default)]
+    pub ours: Option<bool>,
+    /// Whether the entry it carried is internal (a reply to it is internal too).
+    #[serde(default)]
+    pub internal: Option<bool>,
+}
+
+impl MessageIdRecord {
+    pub fn is_ours(&self) -> bool {
+        // Records written before `ours` existed: ours are those we sent to someone, and acks.
+        self.ours.unwrap_or(self.recipient_id.is_some() || self.entry_id == "ack")
+    }
+
+    pub async fn find(store: &dyn docket_store::ItemStore, message_id: &str) -> Result<Option<MessageIdRecord>, docket_store::StoreError> {
+        Ok(store.get(CASES, &message_id_key(message_id)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
+    }
+
+    /// Records the Message-ID unless it is known already; a known one is kept as it is.
+    pub async fn record_new(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
+        let item = keyed(message_id_key(message_id), serde_json::to_value(self).unwrap_or(Value::Null));
+        match store.write(WriteOp::put_if(CASES, item, Condition::NotExists)).await {
+            Err(e) if e.is_condition_failure() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Records that mail with this Message-ID belongs to a case, so replies quoting it thread back.
+    pub async fn record(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
+        store.write(WriteOp::put(CASES, keyed(message_id_key(message_id), serde_json::to_value(self).unwrap_or(Value::Null)))).await
+    }
 }
 
 pub(crate) fn plus_address_of(base: &str, token: &str) -> String {
@@ -337,7 +428,7 @@ async fn staff_recipient(directory: &Directory<'_>, case: &Case, user_id: &str) 
 }
 
 async fn portal_recipient(directory: &Directory<'_>, case: &Case, entry: &StreamEntry, contact_id: &str) -> DomainResult<Option<Recipient>> {
-    if entry.is_internal() || case.internal {
+    if case.internal {
         return Ok(None);
     }
     // Assignment news is staff business even where the entry is not internal.
@@ -348,7 +439,8 @@ async fn portal_recipient(directory: &Directory<'_>, case: &Case, entry: &Stream
     let Some(email) = contact.emails.first().cloned() else { return Ok(None) };
     let (id, name) = (contact.id.clone(), contact.name.clone());
     let principal = Principal::Portal(contact);
-    Ok(principal.can_see(case).then_some(Recipient { id, kind: FollowerKind::Contact, name, email }))
+    // The customer is mailed what the portal would show them, or nothing.
+    Ok((principal.can_see(case) && entry.projected_for(&principal).is_some()).then_some(Recipient { id, kind: FollowerKind::Contact, name, email }))
 }
 
 fn body_text(case: &Case, entry: &StreamEntry, author: &str, number: &str) -> String {
@@ -365,6 +457,11 @@ fn body_text(case: &Case, entry: &StreamEntry, author: &str, number: &str) -> St
             }
             text
         }
+        (_, _) if entry.email.as_ref().is_some_and(|e| e.unverified) => format!(
+            "Unauthenticated mail claiming to come from {} was added to case {number} ({}) as an internal note. Treat it with suspicion:",
+            entry.email.as_ref().and_then(|e| e.from.as_deref()).unwrap_or("a staff address"),
+            case.subject
+        ),
         (_, _) if entry.is_internal() => format!("{author} added an internal note to case {number} ({}):", case.subject),
         _ => format!("{author} wrote on case {number} ({}):", case.subject),
     };

@@ -182,6 +182,36 @@ impl StreamEntry {
     pub fn is_by(&self, id: &str) -> bool {
         self.author.id.as_deref() == Some(id)
     }
+
+    /// What `principal` is shown of this entry, or `None` when they may not see it. Staff see
+    /// it whole. Portal users (and customers reading it in mail) get a projection: no staff
+    /// ids, no keys of stored raw messages, no quoted history, and no addresses but their own —
+    /// other people's Cc addresses are not theirs to know. The API and the notifier both ask here.
+    pub fn projected_for(&self, principal: &Principal) -> Option<StreamEntry> {
+        if !self.visible_to(principal) {
+            return None;
+        }
+        let Principal::Portal(contact) = principal else { return Some(self.clone()) };
+        let own = |address: &String| contact.emails.iter().any(|e| e.eq_ignore_ascii_case(address));
+        let by_staff = self.author.kind == AuthorKind::User;
+        let mut entry = self.clone();
+        if by_staff {
+            entry.author.id = None;
+        }
+        entry.email = self.email.as_ref().map(|email| EmailMeta {
+            message_id: None,
+            from: email.from.clone().filter(|_| !by_staff),
+            to: email.to.iter().filter(|a| own(a)).cloned().collect(),
+            cc: email.cc.iter().filter(|a| own(a)).cloned().collect(),
+            subject: email.subject.clone(),
+            raw_blob_key: None,
+            html_blob_key: None,
+            quoted_text: None,
+            note: None,
+            unverified: false,
+        });
+        Some(entry)
+    }
 }
 
 pub fn entry_key(case_id: &str, entry_id: &str) -> Key {
@@ -243,6 +273,10 @@ pub struct EmailMeta {
     pub quoted_text: Option<String>,
     /// Set when the body was not imported (over the size limit).
     pub note: Option<String>,
+    /// The From address is a staff member's but the mail was not authenticated: the entry is
+    /// internal and must not be taken as that person's word.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// What staff send to post on a case; portal users send only `body` and `attachment_ids`.
@@ -409,9 +443,7 @@ impl Cases<'_> {
             let page = self.store.query(query.clone().limit(limit - found.len()).after(after.take())).await?;
             for item in page.items {
                 let entry: StreamEntry = from_item(item)?;
-                if entry.visible_to(principal) {
-                    found.push(entry);
-                }
+                found.extend(entry.projected_for(principal));
             }
             after = page.next;
             if found.len() == limit || after.is_none() {
