@@ -154,6 +154,7 @@ fn reply_to(raw: &str) -> String {
 }
 
 const SES_PASS: &str = "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com;\r\n spf=pass client-ip=192.0.2.10;\r\n dkim=pass header.i=@acme.test;\r\n dmarc=pass header.from=acme.test;\r\n";
+const SES_UNAUTHENTICATED: &str = "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com;\r\n spf=softfail client-ip=203.0.113.9;\r\n dkim=none;\r\n dmarc=none header.from=acme.test;\r\n";
 const SES_FORGED: &str = "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com;\r\n spf=fail client-ip=203.0.113.9;\r\n dkim=fail header.i=@x.test;\r\n dmarc=fail header.from=x.test;\r\n";
 
 async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a_projection(engine: Engine) {
@@ -166,7 +167,7 @@ async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a
         .await;
     let number = opened.case_number.expect("a case");
     let admin_id = world.api.admin.id.clone();
-    let follow = world.api.call(Method::POST, &format!("/cases/{number}/followers"), Some(&world.admin), Some(json!({"follower_id": admin_id}))).await;
+    let follow = world.api.call(Method::PUT, &format!("/cases/{number}/followers/{admin_id}"), Some(&world.admin), None).await;
     assert!(follow.status.is_success(), "{}", follow.body);
     world.drain().await;
     // WHEN Bob posts an internal note and the admin answers its notification from a mail
@@ -263,7 +264,7 @@ async fn plus_addresses_with_unknown_tokens_reach_the_mailbox(engine: Engine) {
     // WHEN mail comes to a tag, to a forged token and to a token-shaped unknown plus part
     for plus in ["orders", "abcdefghijklmnopqrstuvwx", "x"] {
         let to = format!("{local}+{plus}@{domain}");
-        let entry = world.receive_via(&to, message(&world.customer(plus), &to, &format!("About {plus}"), &format!("{plus}@c.test"), "", "Hello")).await;
+        let entry = world.receive_via(&to, message(&world.customer(plus), &to, &format!("About {plus}"), &format!("{plus}@c.test"), "", "Hello"), Via::Plain).await;
         // THEN it belongs to the mailbox: a new case, acknowledged
         assert_eq!((entry.outcome, entry.rule), (InboundOutcome::Created, Some(ThreadRule::NewCase)), "{plus}: {entry:?}");
         assert!(entry.acknowledged, "{entry:?}");
@@ -282,12 +283,12 @@ async fn forged_staff_senders_land_internal_and_unverified(engine: Engine) {
     let (agent, _) = world.user("eve", "agent", "all").await;
     let agent_email = agent["email"].as_str().unwrap().to_owned();
     let sent_before = world.mail_to(&ada).await.len();
-    // WHEN mail forged with the agent's address names the case, over a plain listener and with failing SES checks
+    // WHEN mail forged with the agent's address names the case, over a plain listener and through SES without a pass
     let forged = world
         .receive(message(&agent_email, &world.address, &format!("Re: [#{number}] Login broken"), "f1@evil.test", "", "PHISH: reset your password at http://evil.test"))
         .await;
     let forged_ses = world
-        .receive_via(&world.address, message(&agent_email, &world.address, &format!("Re: [#{number}]"), "f2@evil.test", "", "PHISH-2"), Via::Ses(SES_FORGED))
+        .receive_via(&world.address, message(&agent_email, &world.address, &format!("Re: [#{number}]"), "f2@evil.test", "", "PHISH-2"), Via::Ses(SES_UNAUTHENTICATED))
         .await;
     world.drain().await;
     // THEN each lands on the case as an internal entry flagged unverified, by no staff member

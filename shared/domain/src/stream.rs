@@ -260,18 +260,23 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
 /// The mail behind an `email_received` / `email_sent` entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EmailMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     pub from: Option<String>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub subject: String,
     /// The raw message as received, in the blob store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_blob_key: Option<String>,
     /// The sanitised HTML body, in the blob store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_blob_key: Option<String>,
     /// The quoted history split off the visible body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted_text: Option<String>,
     /// Set when the body was not imported (over the size limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The From address is a staff member's but the mail was not authenticated: the entry is
     /// internal and must not be taken as that person's word.
