@@ -93,7 +93,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
-pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<(), String> {
+pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trusted_senders: bool) -> Result<(), String> {
     let installation = open(data)?;
     let (admin, created) = installation
         .docket
@@ -125,7 +125,10 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
     let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
     let assign_worker = tokio::spawn(worker::run(installation.assign_queue.clone(), assigner, stopped.clone()));
-    let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() });
+    if smtp_trusted_senders {
+        tracing::warn!("the SMTP listener believes the From address of its mail: staff addresses count as staff");
+    }
+    let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: smtp_trusted_senders });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
@@ -205,6 +208,6 @@ pub async fn print_token(data: &Path, who: Option<&str>, ttl: Duration) -> Resul
 pub async fn ingest(data: &Path, path: &Path, to: &str) -> Result<(), String> {
     let installation = open(data)?;
     let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
-    let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() };
+    let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: false };
     crate::mail_in::ingest(&sink, path, to).await
 }

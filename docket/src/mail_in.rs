@@ -16,12 +16,14 @@ pub struct PipelineSink {
     pub docket: Docket,
     pub mailer: Arc<dyn Mailer>,
     pub settings: MailSettings,
+    /// Whether the listener vouches for From (`serve --smtp-trusted-senders`).
+    pub trusted_sender: bool,
 }
 
 impl PipelineSink {
     pub async fn receive(&self, source_id: String, envelope_to: Vec<String>, raw: Vec<u8>) -> Result<InboundLogEntry, DomainError> {
         let pipeline = Inbound { docket: &self.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
-        pipeline.receive(InboundMail { source_id, envelope_to, raw, received_by_ses: false, trusted_sender: false }).await
+        pipeline.receive(InboundMail { source_id, envelope_to, raw, received_by_ses: false, trusted_sender: self.trusted_sender }).await
     }
 }
 

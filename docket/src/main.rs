@@ -33,6 +33,12 @@ enum Command {
         /// Where the SMTP listener takes inbound mail (as SES would on AWS).
         #[arg(long, env = "DOCKET_SMTP", default_value = "127.0.0.1:2525")]
         smtp: SocketAddr,
+        /// Believe the From address of mail on the SMTP port, so staff addresses count as staff.
+        /// Only for a listener that nobody but authenticated senders can reach (behind a relay
+        /// that checks SPF/DKIM/DMARC or authenticates submission); off by default, when mail
+        /// from a staff address never counts as staff.
+        #[arg(long, env = "DOCKET_SMTP_TRUSTED_SENDERS")]
+        smtp_trusted_senders: bool,
     },
     /// Take a .eml file, a folder of them or an mbox file through email-to-case.
     Ingest {
@@ -57,9 +63,9 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { listen, smtp } => {
+        Command::Serve { listen, smtp, smtp_trusted_senders } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen, smtp).await
+            local::serve(&cli.data, listen, smtp, smtp_trusted_senders).await
         }
         Command::Ingest { path, to } => local::ingest(&cli.data, &path, &to).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,

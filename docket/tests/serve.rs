@@ -152,6 +152,57 @@ async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+#[tokio::test]
+async fn forged_senders_and_borrowed_tokens_fail_over_smtp() {
+    // GIVEN a running server, a mailbox, and a portal customer whose case was opened by mail
+    let data = temp_data_dir();
+    let (mut child, address, smtp) = serve_with_smtp(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&admin).json(&body).send();
+    assert_eq!(post("/mailboxes", json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true})).await.unwrap().status(), 201);
+    let contact = post("/contacts", json!({"name": "Ada", "emails": ["ada@customer.test"], "portal": {"role": "own_cases"}})).await.unwrap();
+    assert_eq!(contact.status(), 201);
+    send_smtp(&smtp, "ada@customer.test", "support@acme.test", "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <t1@customer.test>\r\n\r\nSmoke.\r\n");
+    let outbox = data.join("outbox");
+    let ack = outbox_with(&outbox, "In-Reply-To: <t1@customer.test>").pop().expect("an acknowledgement");
+    let token_address = header(&ack, "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
+    // WHEN a website mails a sign-up code to the acknowledgement's reply address
+    let code = format!("From: codes@website.test\r\nTo: {token_address}\r\nSubject: Your code\r\nMessage-ID: <w1@website.test>\r\n\r\nCODE-998877\r\n");
+    send_smtp(&smtp, "codes@website.test", &token_address, &code);
+    // AND someone forges the admin's address naming Ada's case
+    let forged = "From: Administrator <admin@docket.localhost>\r\nTo: support@acme.test\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <f1@evil.test>\r\n\r\nPHISH: log in at http://evil.test\r\n";
+    send_smtp(&smtp, "admin@docket.localhost", "support@acme.test", forged);
+    // AND someone writes to a tag of the mailbox
+    send_smtp(&smtp, "bob@customer.test", "support+orders@acme.test", "From: bob@customer.test\r\nTo: support+orders@acme.test\r\nSubject: Order 12\r\nMessage-ID: <o1@customer.test>\r\n\r\nWhere is it?\r\n");
+    // THEN Ada's portal shows neither the code nor the forged mail
+    let portal = token(&data, Some("ada@customer.test"));
+    let seen = http.get(format!("{base}/cases/1/stream")).bearer_auth(&portal).send().await.unwrap().text().await.unwrap();
+    assert!(seen.contains("Smoke."), "{seen}");
+    assert!(!seen.contains("CODE-998877") && !seen.contains("PHISH"), "{seen}");
+    // AND the forged mail is on the case for staff, internal and flagged unverified
+    let staff: Value = http.get(format!("{base}/cases/1/stream")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let phish = staff["items"].as_array().unwrap().iter().find(|e| e["body"].as_str().is_some_and(|b| b.contains("PHISH"))).expect("the forged mail is on the case");
+    assert_eq!((&phish["visibility"], &phish["email"]["unverified"]), (&json!("internal"), &json!(true)), "{phish}");
+    // AND the log tells each outcome: the code opened a case of its own, the tagged mail reached the mailbox
+    let log: Value = http.get(format!("{base}/inbound-log")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let items = log["items"].as_array().unwrap();
+    let of = |message_id: &str| items.iter().find(|e| e["message_id"] == message_id).cloned().unwrap_or_else(|| panic!("{message_id} not logged: {log}"));
+    assert_eq!(of("w1@website.test")["outcome"], "created");
+    assert_ne!(of("w1@website.test")["case_number"], 1);
+    assert!(of("w1@website.test")["reason"].as_str().unwrap().contains("issued to another address"));
+    assert_eq!((&of("f1@evil.test")["outcome"], &of("f1@evil.test")["case_number"]), (&json!("appended"), &json!(1)));
+    assert_eq!(of("o1@customer.test")["outcome"], "created");
+    // AND no mail to Ada but her acknowledgement went out
+    std::thread::sleep(Duration::from_millis(500));
+    let to_ada = outbox_with(&outbox, "ada@customer.test");
+    assert!(to_ada.iter().all(|m| !m.contains("PHISH") && !m.contains("CODE-998877")), "{to_ada:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 fn token(data: &Path, who: Option<&str>) -> String {
     let mut command = Command::new(DOCKET);
     command.args(["--data", data.to_str().unwrap(), "token"]);

@@ -1081,6 +1081,60 @@ impl LogHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use docket_mail::inbound::SesVerdicts;
+
+    fn verdicts(spf: Verdict, dkim: Verdict, dmarc: Verdict) -> SesVerdicts {
+        SesVerdicts { spf, dkim, dmarc, received_by_ses: true, ..SesVerdicts::default() }
+    }
+
+    #[test]
+    fn replies_inherit_the_visibility_of_what_they_answer() {
+        use ReplyContext::*;
+        use SenderTrust::*;
+        assert_eq!(reply_visibility(Staff, Public), Visibility::Public);
+        assert_eq!(reply_visibility(Staff, Internal), Visibility::Internal);
+        assert_eq!(reply_visibility(Staff, Unknown), Visibility::Internal, "staff mail of unknown context stays internal");
+        assert_eq!(reply_visibility(Customer, Public), Visibility::Public);
+        assert_eq!(reply_visibility(Customer, Unknown), Visibility::Public);
+        assert_eq!(reply_visibility(Customer, Internal), Visibility::Internal);
+        for context in [Public, Internal, Unknown] {
+            assert_eq!(reply_visibility(UnverifiedStaff, context), Visibility::Internal, "{context:?}");
+        }
+    }
+
+    #[test]
+    fn only_authenticated_mail_vouches_for_its_sender() {
+        let plain = InboundMail::default();
+        let ses = InboundMail { received_by_ses: true, ..InboundMail::default() };
+        let local_trusted = InboundMail { trusted_sender: true, ..InboundMail::default() };
+        let pass = verdicts(Verdict::Pass, Verdict::Pass, Verdict::Pass);
+        // From alone proves nothing; verdicts count only where SES received the mail.
+        assert!(!sender_authenticated(&plain, &SesVerdicts::default()));
+        assert!(!sender_authenticated(&plain, &pass));
+        assert!(sender_authenticated(&local_trusted, &SesVerdicts::default()));
+        assert!(sender_authenticated(&ses, &pass));
+        assert!(sender_authenticated(&ses, &verdicts(Verdict::Pass, Verdict::Fail, Verdict::Gray)), "SPF alone, DMARC not failing");
+        assert!(sender_authenticated(&ses, &verdicts(Verdict::Gray, Verdict::Pass, Verdict::Unknown)), "DKIM alone");
+        assert!(!sender_authenticated(&ses, &verdicts(Verdict::Pass, Verdict::Pass, Verdict::Fail)), "DMARC failing");
+        assert!(!sender_authenticated(&ses, &verdicts(Verdict::Gray, Verdict::ProcessingFailed, Verdict::Gray)), "nothing passed");
+    }
+
+    #[test]
+    fn forged_senders_are_those_the_checks_refute() {
+        assert!(forged_by_verdicts(&verdicts(Verdict::Pass, Verdict::Pass, Verdict::Fail)));
+        assert!(forged_by_verdicts(&verdicts(Verdict::Fail, Verdict::Fail, Verdict::Gray)));
+        assert!(!forged_by_verdicts(&verdicts(Verdict::Fail, Verdict::Pass, Verdict::Gray)));
+        assert!(!forged_by_verdicts(&SesVerdicts::default()), "no verdicts is no proof of forgery");
+    }
+
+    #[test]
+    fn plus_addresses_belong_to_their_mailbox() {
+        assert_eq!(mailbox_candidates("Support@X.example"), vec!["support@x.example"]);
+        assert_eq!(mailbox_candidates("<support+orders@x.example>"), vec!["support+orders@x.example", "support@x.example"]);
+        assert_eq!(mailbox_candidates("help+desk+abcdefghijklmnop@x.example"), vec!["help+desk+abcdefghijklmnop@x.example", "help+desk@x.example", "help@x.example"]);
+        assert_eq!(mailbox_candidates("+only@x.example"), vec!["+only@x.example"]);
+        assert_eq!(mailbox_candidates("no-at-sign"), vec!["no-at-sign"]);
+    }
 
     #[test]
     fn blacklist_matches_addresses_local_parts_and_domains() {
