@@ -125,6 +125,7 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
     let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
     let assign_worker = tokio::spawn(worker::run(installation.assign_queue.clone(), assigner, stopped.clone()));
+    let relay = tokio::spawn(worker::relay(installation.docket.clone(), stopped.clone()));
     if smtp_trusted_senders {
         tracing::warn!("the SMTP listener believes the From address of its mail: staff addresses count as staff");
     }
@@ -135,6 +136,7 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = assign_worker.await;
+    let _ = relay.await;
     let _ = smtp_server.await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("docket stopped");

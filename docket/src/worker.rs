@@ -100,3 +100,20 @@ pub async fn run<H: MessageHandler + ?Sized>(queue: Arc<WakingQueue>, handler: A
         }
     }
 }
+
+/// How often the outbox is relayed (messages a queue refused when their change committed).
+const RELAY_EVERY: Duration = Duration::from_secs(5);
+
+/// Relays the outbox every few seconds until `stopped` turns true (on AWS: the assign
+/// function's schedule).
+pub async fn relay(docket: docket_domain::Docket, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        if let Err(error) = docket.relay_outbox(100).await {
+            tracing::error!(%error, "cannot relay the outbox");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RELAY_EVERY) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}

@@ -55,6 +55,21 @@ impl AssignHandler {
         }
     }
 
+    /// Handles one invocation: a batch of the assign queue (answered with the failed message
+    /// ids), or the EventBridge schedule that relays the outbox (queue messages refused when
+    /// their change committed). Anything else is refused.
+    pub async fn handle_event(&self, event: serde_json::Value) -> Result<serde_json::Value, String> {
+        if event.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("not an SQS batch: {e}"))?;
+            return serde_json::to_value(self.handle_batch(batch).await).map_err(|e| e.to_string());
+        }
+        if event.get("source").and_then(serde_json::Value::as_str) == Some("aws.events") {
+            let relayed = self.docket.relay_outbox(500).await.map_err(|e| format!("outbox relay failed: {e}"))?;
+            return Ok(serde_json::json!({ "relayed": relayed.sent, "waiting": relayed.waiting }));
+        }
+        Err("neither an SQS batch nor the relay schedule".into())
+    }
+
     /// Handles an SQS batch, reporting the failed messages by id.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         docket_aws::lambda::partial_batch(event, |id, body| async move { self.handle_message(&id, &body).await }).await

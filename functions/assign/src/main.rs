@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use docket_assign::{AssignHandler, Config};
 use docket_aws::{DynamoItemStore, SqsQueue};
 use docket_domain::Docket;
@@ -22,9 +21,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_notify_queue(Arc::new(SqsQueue::new(sqs.clone(), config.notify_queue_url, None)))
         .with_assign_queue(Arc::new(SqsQueue::new(sqs, config.assign_queue_url, None)));
     let handler = Arc::new(AssignHandler { docket });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = handler.clone();
-        async move { Ok::<_, lambda_runtime::Error>(handler.handle_batch(event.payload).await) }
+        async move { handler.handle_event(event.payload).await.map_err(lambda_runtime::Error::from) }
     }))
     .await
 }

@@ -80,8 +80,6 @@ impl Cases<'_> {
                 return;
             }
         };
-        if let Err(error) = queue.send_grouped(&body, case_id).await {
-            tracing::error!(%case_id, trigger = trigger.as_str(), %error, "could not queue a case event");
-        }
+        crate::outbox::send_or_keep(self.store, queue, crate::outbox::OutboxQueue::Assign, body, Some(case_id)).await;
     }
 }

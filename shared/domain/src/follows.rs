@@ -236,12 +236,9 @@ impl Cases<'_> {
     pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
         let Some(queue) = self.notify_queue else { return };
         let message = crate::notify::NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec() };
-        let sent = match serde_json::to_string(&message) {
-            Ok(body) => queue.send(&body).await,
-            Err(e) => Err(docket_ports::PortError::Invalid(e.to_string())),
-        };
-        if let Err(error) = sent {
-            tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "could not queue the notification of an entry");
+        match serde_json::to_string(&message) {
+            Ok(body) => crate::outbox::send_or_keep(self.store, queue, crate::outbox::OutboxQueue::Notify, body, None).await,
+            Err(error) => tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "cannot encode the notification of an entry"),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod knowledge;
 pub mod mask;
 pub mod model;
 pub mod notify;
+pub mod outbox;
 pub mod ratelimit;
 pub mod rules;
 pub mod schema;

@@ -198,11 +198,16 @@ impl Notifier<'_> {
         }
         match self.deliver(case, entry, recipient).await {
             Ok((message_id, provider_id)) => {
+                // The provider accepted it: from here on nothing may free the claim, or a
+                // redelivery would send it twice. Bookkeeping that fails is logged instead.
                 let done = keyed(
                     sent_key(&entry.id, &recipient.id),
                     serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }),
                 );
-                store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
+                if let Err(error) = store.write(WriteOp::put(CASES, done)).await {
+                    tracing::warn!(entry = %entry.id, recipient = %recipient.id, %error, "notification sent, but not marked sent (the claim still holds)");
+                }
+                self.record_thread(case, entry, recipient, &message_id, &provider_id).await;
                 Ok(true)
             }
             Err(error) => {
@@ -251,8 +256,14 @@ impl Notifier<'_> {
                 PortError::Invalid(m) => NotifyError::Poison(m),
                 other => NotifyError::Retry(other.to_string()),
             })?;
-        // Replies quote either our Message-ID or the one the provider rewrote it to (SES does).
-        let mut ids = vec![message_id.clone()];
+        Ok((message_id, provider_id))
+    }
+
+    /// Records the Message-IDs of a sent notification so replies quoting them thread back:
+    /// ours and the one the provider rewrote it to (SES does). A failure is logged: replies
+    /// still thread by their reply token.
+    async fn record_thread(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient, message_id: &str, provider_id: &str) {
+        let mut ids = vec![message_id.to_owned()];
         if let Some(domain) = &self.settings.provider_message_id_domain {
             ids.push(format!("{provider_id}@{domain}"));
         }
@@ -264,9 +275,10 @@ impl Notifier<'_> {
             internal: Some(entry.is_internal()),
         };
         for id in ids {
-            record.record(self.docket.store(), &id).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
+            if let Err(error) = record.record(self.docket.store(), &id).await {
+                tracing::warn!(entry = %entry.id, %error, "a notification's Message-ID was not recorded");
+            }
         }
-        Ok((message_id, provider_id))
     }
 
     async fn author_name(&self, entry: &StreamEntry) -> DomainResult<String> {

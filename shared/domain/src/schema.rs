@@ -151,6 +151,13 @@ pub fn rate_counter(name: &str, window_start: i64) -> Key {
     Key::new(format!("RATE#{name}#{window_start}"), "RATE")
 }
 
+/// Queue messages kept because their queue refused them, oldest first (`OUTBOX`, ulid).
+pub const OUTBOX_PARTITION: &str = "OUTBOX";
+
+pub fn outbox_item(id: &str) -> Key {
+    Key::new(OUTBOX_PARTITION, id)
+}
+
 /// What happened to the submissions of one web form (accepted, honeypot, rate-limited).
 pub fn form_stats(form_id: &str) -> Key {
     Key::new(format!("FORMSTATS#{form_id}"), "FORMSTATS")
