@@ -901,7 +901,7 @@ impl Inbound<'_> {
         match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
             Ok(()) => {}
             // An earlier delivery of this message acknowledged it (or is doing so).
-            Err(e) if e.is_condition_failure() => return Ok(ack_state(store, &case.id).await?),
+            Err(e) if e.is_condition_failure() => return ack_state(store, &case.id).await,
             Err(e) => return Err(e.into()),
         }
         let outcome = self.send_ack(mailer, case, message, mailbox, &contact, sender_address, settings).await;
