@@ -207,9 +207,9 @@ pub async fn print_token(data: &Path, who: Option<&str>, ttl: Duration) -> Resul
     Ok(())
 }
 
-pub async fn ingest(data: &Path, path: &Path, to: &str) -> Result<(), String> {
+pub async fn ingest(data: &Path, path: &Path, options: &crate::mail_in::IngestOptions) -> Result<(), String> {
     let installation = open(data)?;
     let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
     let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: false };
-    crate::mail_in::ingest(&sink, path, to).await
+    crate::mail_in::ingest(&sink, path, options).await
 }

@@ -40,12 +40,19 @@ enum Command {
         #[arg(long, env = "DOCKET_SMTP_TRUSTED_SENDERS")]
         smtp_trusted_senders: bool,
     },
-    /// Take a .eml file, a folder of them or an mbox file through email-to-case.
+    /// Take a .eml file, a folder of them or an mbox file (or, with --ses, mail SES stored)
+    /// through email-to-case.
     Ingest {
         path: std::path::PathBuf,
-        /// The group-mailbox address the messages were sent to.
+        /// The group-mailbox address the messages were sent to (with --ses, instead of their
+        /// To and Cc addresses).
+        #[arg(long, required_unless_present = "ses")]
+        to: Option<String>,
+        /// The messages are mail SES stored (objects of the inbound bucket, any file name):
+        /// trust its verdict headers above the topmost X-SES-RECEIPT as the inbound-email
+        /// function does. Only for mail that really came from SES.
         #[arg(long)]
-        to: String,
+        ses: bool,
     },
     /// Print a bearer token for a user or portal contact (id or email; default: the first admin).
     Token {
@@ -67,7 +74,7 @@ async fn main() -> std::process::ExitCode {
             docket_api::init_logging();
             local::serve(&cli.data, listen, smtp, smtp_trusted_senders).await
         }
-        Command::Ingest { path, to } => local::ingest(&cli.data, &path, &to).await,
+        Command::Ingest { path, to, ses } => local::ingest(&cli.data, &path, &mail_in::IngestOptions { to, ses }).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,
         Command::Bench(command) => bench::run(command).await,
     };
@@ -77,5 +84,26 @@ async fn main() -> std::process::ExitCode {
             eprintln!("docket: {message}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn ingest_needs_to_unless_ses() {
+        let ingest = |args: &[&str]| {
+            Cli::try_parse_from(["docket", "ingest", "mail.eml"].iter().chain(args)).map(|cli| match cli.command {
+                Command::Ingest { to, ses, .. } => (to, ses),
+                _ => panic!("not ingest"),
+            })
+        };
+        assert!(ingest(&[]).is_err());
+        assert_eq!(ingest(&["--to", "a@b.example"]).unwrap(), (Some("a@b.example".into()), false));
+        assert_eq!(ingest(&["--ses"]).unwrap(), (None, true));
+        assert_eq!(ingest(&["--ses", "--to", "a@b.example"]).unwrap(), (Some("a@b.example".into()), true));
     }
 }

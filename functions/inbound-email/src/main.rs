@@ -1,9 +1,9 @@
 //! The `inbound-email` Lambda function: wires configuration, DynamoDB, S3 and SES, then handles
-//! S3 `ObjectCreated` events of the inbound bucket.
+//! the SES receipt rule's events (and, as a fallback, S3 `ObjectCreated` events of the inbound
+//! bucket; see the library).
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::s3::S3Event;
 use docket_aws::{DynamoItemStore, S3BlobStore, SesMailer, SqsQueue};
 use docket_domain::Docket;
 use docket_domain::clock::SystemClock;
@@ -17,6 +17,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = docket_notify_config()?;
     let sdk = docket_aws::config::sdk_config(config.aws_endpoint.as_deref()).await;
     let inbound_bucket = std::env::var("DOCKET_INBOUND_BUCKET").map_err(|_| "DOCKET_INBOUND_BUCKET is not set")?;
+    // The receipt rule's ObjectKeyPrefix: SES stores each message at <prefix><message id>.
+    let inbound_prefix = std::env::var("DOCKET_INBOUND_PREFIX").unwrap_or_else(|_| "inbound/".to_owned());
     let blob_bucket = std::env::var("DOCKET_BLOB_BUCKET").map_err(|_| "DOCKET_BLOB_BUCKET is not set")?;
     let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix.clone(), docket_domain::schema::tables());
     let s3 = docket_aws::config::s3_client(&sdk);
@@ -35,14 +37,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let handler = Arc::new(InboundHandler {
         docket,
-        raw_messages: Arc::new(S3BlobStore::new(s3, inbound_bucket, String::new())),
+        raw_messages: Arc::new(S3BlobStore::new(s3, inbound_bucket.clone(), String::new())),
+        raw_bucket: inbound_bucket,
+        raw_prefix: inbound_prefix,
         mailer: Arc::new(SesMailer::new(docket_aws::config::ses_client(&sdk))),
         settings: config.mail,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = handler.clone();
         async move {
-            let outcomes = handler.handle_event(event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            let outcomes = handler.handle_json(event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
             Ok::<_, lambda_runtime::Error>(serde_json::json!({ "handled": outcomes.len() }))
         }
     }))

@@ -35,7 +35,9 @@ pub struct InboundMail {
     /// Where it came from (the S3 object key, or the SMTP session's id): a second delivery of
     /// the same source changes nothing.
     pub source_id: String,
-    /// Envelope recipients; for S3 deliveries the To/Cc addresses of the message.
+    /// Envelope recipients: SES's `receipt.recipients` on AWS, SMTP `RCPT TO` locally; the
+    /// To/Cc addresses only where no envelope is known (S3 events, `docket ingest --ses` without
+    /// `--to`).
     pub envelope_to: Vec<String>,
     pub raw: Vec<u8>,
     /// Whether SES received the message, so its verdict headers (above its topmost
@@ -130,15 +132,18 @@ pub struct Inbound<'a> {
 struct Attempt {
     log_id: String,
     raw_key: String,
+    /// Whether a retried delivery would find this log id: by the source item, or by the
+    /// Message-ID claim.
+    pinned: bool,
 }
 
 impl Attempt {
     fn new() -> Self {
-        Self::resumed(new_id())
+        Attempt { pinned: false, ..Self::resumed(new_id()) }
     }
     fn resumed(log_id: String) -> Self {
         let raw_key = format!("inbound/{log_id}.eml");
-        Attempt { log_id, raw_key }
+        Attempt { log_id, raw_key, pinned: true }
     }
     /// The idempotency key of the case this message opens.
     fn case_key(&self) -> String {
@@ -271,11 +276,8 @@ impl Inbound<'_> {
                 Some(entry) => return Ok(entry),
                 None => Attempt::resumed(log_id),
             },
-            None => {
-                let attempt = Attempt::new();
-                store.write(WriteOp::put(CASES, keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": attempt.log_id }))?)).await?;
-                attempt
-            }
+            // Pinned to its source only once it is about to store something (`pin`).
+            None => Attempt::new(),
         };
         self.docket
             .blobs()?
@@ -309,7 +311,7 @@ impl Inbound<'_> {
             Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("not a readable message: {e}")), LogHeaders::default()),
         };
 
-        let Attempt { log_id, raw_key: raw_blob_key } = attempt;
+        let Attempt { log_id, raw_key: raw_blob_key, .. } = attempt;
         let entry = InboundLogEntry {
             id: log_id.clone(),
             received_at: self.docket.clock().now(),
@@ -335,6 +337,18 @@ impl Inbound<'_> {
             .await?;
         tracing::info!(outcome = ?entry.outcome, rule = ?entry.rule, reason = %entry.reason, case = ?entry.case_number, source = %entry.source_id, "inbound mail");
         Ok(entry)
+    }
+
+    /// Makes sure a retried delivery of this source resumes under this attempt's log id before
+    /// anything is stored. Mail with a Message-ID is pinned by its claim; other mail by an
+    /// early write of the source item.
+    async fn pin(&self, mail: &InboundMail, attempt: &mut Attempt) -> DomainResult<()> {
+        if !attempt.pinned {
+            let item = keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": attempt.log_id }))?;
+            self.docket.store().write(WriteOp::put(CASES, item)).await?;
+            attempt.pinned = true;
+        }
+        Ok(())
     }
 
     async fn log_entry(&self, id: &str) -> DomainResult<Option<InboundLogEntry>> {
@@ -363,6 +377,7 @@ impl Inbound<'_> {
                 && let Some(case) = self.case_of_message_id(&original).await?
             {
                 let note = format!("Delivery failed{}{}", bounce.recipient.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(), bounce.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default());
+                self.pin(mail, attempt).await?;
                 self.append(&case, message, &Author::system(), Visibility::Internal, attempt, Some(note), false).await?;
                 if let Some(recipient) = &bounce.recipient {
                     self.flag_bounced(recipient).await?;
@@ -383,6 +398,7 @@ impl Inbound<'_> {
             return match settings.junk_policy {
                 JunkPolicy::Drop => Ok(decision(outcome, format!("junk: {reason}; kept raw, no case"))),
                 JunkPolicy::JunkCase => {
+                    self.pin(mail, attempt).await?;
                     let case = self.junk_case(message, &mailbox, attempt).await?;
                     Ok(Decision { case: Some(case), rule: Some(ThreadRule::NewCase), ..decision(outcome, format!("junk: {reason}; opened as a Cancelled case")) })
                 }
@@ -394,7 +410,7 @@ impl Inbound<'_> {
         if let Some(message_id) = &message.message_id {
             let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": attempt.log_id }))?;
             match self.docket.store().write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
-                Ok(()) => {}
+                Ok(()) => attempt.pinned = true,
                 Err(e) if e.is_condition_failure() => {
                     // Received before: a duplicate if that delivery was logged; otherwise it was
                     // cut short (a crash, a failed acknowledgement, a client that gave up and
@@ -402,13 +418,17 @@ impl Inbound<'_> {
                     let earlier = self.docket.store().get(CASES, &message_claim_key(message_id)).await?;
                     let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
                     match earlier_log {
-                        Some(log_id) if self.log_entry(&log_id).await?.is_none() => attempt.log_id = log_id,
+                        Some(log_id) if self.log_entry(&log_id).await?.is_none() => {
+                            attempt.log_id = log_id;
+                            attempt.pinned = true;
+                        }
                         _ => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
                     }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+        self.pin(mail, attempt).await?;
         let mut decided = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, attempt).await?;
         decided.mailbox_id = mailbox_id;
         Ok(decided)
@@ -914,8 +934,11 @@ impl Inbound<'_> {
             }
             Err(e) => ("failed", Err(format!("the acknowledgement failed: {e}"))),
         };
-        let reason = result.as_ref().err().cloned().unwrap_or_default();
-        store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": state, "reason": reason }))?)).await?;
+        // `sending` already reads as sent (a crash after the send must not resend), so only an
+        // acknowledgement that did not go out needs its claim rewritten.
+        if let Err(reason) = &result {
+            store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": state, "reason": reason }))?)).await?;
+        }
         Ok(result)
     }
 

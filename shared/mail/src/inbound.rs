@@ -396,6 +396,25 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Result<InboundHeaders,
     })
 }
 
+/// The To and Cc addresses of a message, in order: what stands in for the envelope when the
+/// receiving system kept none (an SES object read without its SES event, a stored message
+/// imported from a file). Bcc'd recipients are not among them. Empty when no header can be read.
+pub fn header_recipients(raw: &[u8]) -> Vec<String> {
+    let limits = Limits {
+        max_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    match parse_headers_only(raw, &limits) {
+        Ok(headers) => headers
+            .to
+            .iter()
+            .chain(headers.cc.iter())
+            .map(|a| a.email.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// How [`ParseError::Malformed`] starts when mail-parser panicked. mail-parser 0.11 has
 /// `debug_assert!`s that some broken MIME trips in debug builds (release builds carry on with a
 /// best-effort parse), so this is a possible outcome of hostile input in tests.

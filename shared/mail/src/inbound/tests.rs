@@ -1115,3 +1115,28 @@ fn structures_that_would_blow_up_the_parser_are_refused_before_parsing() {
     assert_eq!(count_dash_pairs(b"-----"), 2);
     assert_eq!(count_dash_pairs(b"a--b--"), 2);
 }
+
+#[test]
+fn header_recipients_are_to_then_cc_without_bcc() {
+    // GIVEN a message to two addresses, one Cc and one Bcc
+    let message = raw(
+        &[
+            "From: a@b.example",
+            "To: \"Support\" <Support@Acme.example>, sales@acme.example",
+            "Cc: boss@b.example",
+            "Bcc: hidden@acme.example",
+        ],
+        "hello",
+    );
+    // THEN the recipients are the To then the Cc addresses; the Bcc one is not among them
+    let recipients = header_recipients(&message);
+    assert_eq!(recipients.len(), 3, "{recipients:?}");
+    assert!(
+        recipients[0].eq_ignore_ascii_case("support@acme.example"),
+        "{recipients:?}"
+    );
+    assert_eq!(recipients[1], "sales@acme.example");
+    assert_eq!(recipients[2], "boss@b.example");
+    // AND bytes with no header give none
+    assert!(header_recipients(b"\x00\x01 not mail").is_empty());
+}
