@@ -200,7 +200,7 @@ mod tests {
         // WHEN it is ingested with --ses and no --to
         let with_ses = ingest_one(&sink().await, name, raw.clone(), &IngestOptions { to: None, ses: true }).await.unwrap();
         // THEN it reached the mailbox of its To header and SES's verdict made it junk
-        assert_eq!(with_ses.outcome, InboundOutcome::Suppressed, "{with_ses:?}");
+        assert_eq!(with_ses.outcome, InboundOutcome::Junk, "{with_ses:?}");
         assert!(with_ses.reason.contains("junk") && with_ses.reason.contains("spam"), "{}", with_ses.reason);
         assert!(with_ses.mailbox_id.is_some(), "{with_ses:?}");
         assert!(with_ses.case_id.is_none());
