@@ -31,7 +31,7 @@ const MAX_ATTEMPTS: usize = 50;
 /// What became of an assignment attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Assignment {
-    Assigned(Case),
+    Assigned(Box<Case>),
     /// The case has an assignee already (perhaps set by hand meanwhile): it is kept.
     AlreadyAssigned,
     /// The case is waiting or final: nobody is given it.
@@ -146,7 +146,7 @@ impl Cases<'_> {
                     // retried attempt whose first try had committed.
                     if self.by_id(case_id).await?.is_some_and(|stored| stored == new) {
                         self.assigned(&case, &new, &entries).await?;
-                        return Ok(Assignment::Assigned(new));
+                        return Ok(Assignment::Assigned(Box::new(new)));
                     }
                     if e.failed_operation().is_some_and(|i| matches!(labels.get(i), Some(Label::Reference { .. }))) {
                         return Err(explain_cancel(e, &labels));
@@ -157,7 +157,7 @@ impl Cases<'_> {
             }
             self.assigned(&case, &new, &entries).await?;
             tracing::info!(case = new.number, assignee = %chosen.id, team_id, ?rule, "case assigned by rule");
-            return Ok(Assignment::Assigned(new));
+            return Ok(Assignment::Assigned(Box::new(new)));
         }
         Err(DomainError::Transient(format!("case {case_id}: too many concurrent assignments, try again")))
     }

@@ -28,17 +28,6 @@ pub fn new_id() -> String {
         .to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ids_made_in_a_row_sort_in_that_order() {
-        let ids: Vec<String> = (0..10_000).map(|_| super::new_id()).collect();
-        let mut sorted = ids.clone();
-        sorted.sort();
-        assert_eq!(ids, sorted);
-    }
-}
-
 /// A clock that stands still until moved: tests of time windows (rate limits, expiry) use it so
 /// that a window boundary never falls in the middle of a test.
 pub struct ManualClock(std::sync::Mutex<OffsetDateTime>);
@@ -57,5 +46,16 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_made_in_a_row_sort_in_that_order() {
+        let ids: Vec<String> = (0..10_000).map(|_| super::new_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
     }
 }

@@ -354,7 +354,7 @@ impl Cases<'_> {
             }
         })?;
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
-        self.notify(&[entry.clone()]).await;
+        self.notify(std::slice::from_ref(&entry)).await;
         self.announce(crate::events::Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new()).await;
         Ok((case, entry))
     }

@@ -234,7 +234,7 @@ impl StoreError {
         match self {
             StoreError::ConditionFailed => true,
             StoreError::TransactionCancelled { reasons } => {
-                reasons.iter().any(|r| *r == CancelReason::ConditionFailed)
+                reasons.contains(&CancelReason::ConditionFailed)
             }
             _ => false,
         }
