@@ -128,7 +128,8 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<
     let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings() });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    // The peer address is the client's: web-form rate limits count per client IP.
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = assign_worker.await;

@@ -1,8 +1,9 @@
 //! Web forms on both engines (SPEC F12, issue 6): admin configuration, the public submission
-//! endpoint (JSON and urlencoded), its abuse guards (honeypot, sizes, rate limits, origins,
-//! malformed bodies), CORS, the embeddable page, and the issue's "done when" walk from a web-form
-//! submission to the portal.
+//! endpoint (JSON and urlencoded), its abuse guards (honeypot, sizes, rate limits per form,
+//! client IP and sender, origins, malformed bodies), CORS, the embeddable page, and the issue's
+//! "done when" walk from a web-form submission to the portal.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::http::{Method, header};
@@ -16,6 +17,7 @@ on_both_engines!(
     submissions_find_or_create_the_contact_and_never_echo_the_case,
     abusive_and_malformed_submissions_create_nothing,
     rate_limits_answer_429_until_the_window_passes,
+    limits_count_per_client_ip_never_per_forwarded_header,
     cors_answers_only_allowed_origins,
     admins_configure_forms_and_the_embed_page_is_escaped,
 );
@@ -253,6 +255,57 @@ async fn rate_limits_answer_429_until_the_window_passes(engine: Engine) {
     assert_eq!(stats(&api, &form_id).await, json!({"accepted": 4, "honeypot": 0, "rate_limited": 3}));
 }
 
+/// A form submission as API Gateway hands it to the function (the sample event), from
+/// `source_ip`, with an `X-Forwarded-For` header the client wrote.
+fn gateway_submission(form_id: &str, source_ip: &str, forwarded_for: &str, email: &str) -> axum::http::Request<axum::body::Body> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/api-11-form-submission.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("json");
+    event["rawPath"] = json!(format!("/forms/{form_id}/submissions"));
+    event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+    event["pathParameters"]["form_id"] = json!(form_id);
+    event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+    event["headers"]["x-forwarded-for"] = json!(forwarded_for);
+    event["headers"].as_object_mut().expect("headers").remove("origin");
+    event["headers"].as_object_mut().expect("headers").remove("content-length");
+    event["body"] = json!(format!("name=Ev&email={}&subject=Hi&message=Hello", email.replace('@', "%40")));
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
+    let (parts, body) = request.into_parts();
+    axum::http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()))
+}
+
+async fn limits_count_per_client_ip_never_per_forwarded_header(engine: Engine) {
+    // GIVEN a form taking two submissions per client IP and hour
+    let (api, clock) = api_at_fixed_time(engine).await;
+    let form_id = form(&api, json!({"name": "Busy", "rate_limits": {"per_ip_per_hour": 2}})).await;
+    let path = format!("/forms/{form_id}/submissions");
+    let body = |who: &str| Some(json!({"name": who, "email": format!("{who}@senders.example"), "subject": "Hi", "message": "Hello"}).to_string());
+    let peer = |ip: &str| SocketAddr::new(ip.parse().expect("ip"), 40_000);
+    // WHEN one client (a TCP peer of the local server) submits as three different senders
+    assert_eq!(api.send_from(peer("203.0.113.7"), POST, &path, &[], body("ann")).await.status, 202);
+    assert_eq!(api.send_from(peer("203.0.113.7"), POST, &path, &[("x-forwarded-for", "192.0.2.1")], body("bob")).await.status, 202);
+    let third = api.send_from(peer("203.0.113.7"), POST, &path, &[("x-forwarded-for", "192.0.2.2")], body("cat")).await;
+    // THEN the third is refused with 429, whatever the client says it forwards for
+    third.assert_problem(429, None);
+    assert_eq!(third.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("3570"));
+    // AND another client is not held by it
+    assert_eq!(api.send_from(peer("198.51.100.9"), POST, &path, &[], body("dan")).await.status, 202);
+    // AND the addresses of one IPv6 /64 network count as one client
+    assert_eq!(api.send_from(peer("2001:db8:5:6::1"), POST, &path, &[], body("eve")).await.status, 202);
+    assert_eq!(api.send_from(peer("2001:db8:5:6::2"), POST, &path, &[], body("fay")).await.status, 202);
+    api.send_from(peer("2001:db8:5:6:ffff::3"), POST, &path, &[], body("gus")).await.assert_problem(429, None);
+    // WHEN submissions come through API Gateway THEN its source IP is the client, not the header
+    assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.1", "hal@senders.example")).await.status, 202);
+    assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.2", "ida@senders.example")).await.status, 202);
+    api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.3", "jo@senders.example")).await.assert_problem(429, None);
+    assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.45", "10.0.0.3", "jo@senders.example")).await.status, 202);
+    // AND refused submissions created nothing, and were counted
+    assert_eq!(all_cases(&api).await.len(), 8);
+    assert_eq!(stats(&api, &form_id).await["rate_limited"], 3);
+    // WHEN the hour has passed THEN the first client may submit again
+    clock.advance(time::Duration::hours(1));
+    assert_eq!(api.send_from(peer("203.0.113.7"), POST, &path, &[], body("kim")).await.status, 202);
+}
+
 async fn cors_answers_only_allowed_origins(engine: Engine) {
     // GIVEN a form allowing one site
     let (api, _) = api_at_fixed_time(engine).await;
@@ -309,7 +362,7 @@ async fn admins_configure_forms_and_the_embed_page_is_escaped(engine: Engine) {
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["allowed_origins"], json!(["https://shop.example"]));
     assert_eq!(created.body["enabled"], true);
-    assert_eq!(created.body["rate_limits"], json!({"per_sender_per_hour": 5, "per_form_per_minute": 60}));
+    assert_eq!(created.body["rate_limits"], json!({"per_sender_per_hour": 5, "per_form_per_minute": 60, "per_ip_per_hour": 20}));
     assert_eq!(created.body["fields"], json!({"name": "required", "subject": "optional", "message": "required"}));
     let form_id = id_of(&created.body);
     // AND the embed page escapes the name, hides the honeypot, and only the site may frame it
@@ -337,6 +390,7 @@ async fn admins_configure_forms_and_the_embed_page_is_escaped(engine: Engine) {
         (json!({"name": "x", "allowed_origins": ["*"]}), "allowed_origins"),
         (json!({"name": "x", "team_id": "ghost"}), "team_id"),
         (json!({"name": "x", "rate_limits": {"per_sender_per_hour": 0}}), "rate_limits.per_sender_per_hour"),
+        (json!({"name": "x", "rate_limits": {"per_ip_per_hour": 0}}), "rate_limits.per_ip_per_hour"),
         (json!({"name": "x", "fields": {"email": "optional"}}), "fields.email"),
         (json!({"name": "x", "mailbox_id": "ghost"}), "mailbox_id"),
     ] {

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::FormOrJsonBody;
+use crate::extract::{ClientIp, FormOrJsonBody};
 use crate::problem::{ApiResult, Problem};
 
 /// Largest submission body accepted (a message is at most 10,000 characters, which percent
@@ -78,6 +78,7 @@ fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
 pub(super) async fn submit(
     State(state): State<AppState>,
     Path(form_id): Path<String>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
     body: Result<FormOrJsonBody, Problem>,
 ) -> Response {
@@ -91,7 +92,7 @@ pub(super) async fn submit(
         Err(problem) => return problem.into_response(),
     };
     let outcome = match body {
-        Ok(FormOrJsonBody(body)) => forms.submit(&form, body).await.map_err(Problem::from),
+        Ok(FormOrJsonBody(body)) => forms.submit(&form, body, client_ip).await.map_err(Problem::from),
         Err(problem) => Err(problem),
     };
     // Failures go back to allowed origins too, so the page can tell its visitor what to fix.
