@@ -34,6 +34,8 @@ const MAX_RECEIVES: u32 = 5;
 const LOCAL_MAIL_ADDRESS: &str = "support@docket.localhost";
 const FIRST_ADMIN_NAME: &str = "Administrator";
 const FIRST_ADMIN_EMAIL: &str = "admin@docket.localhost";
+/// Where links in local mail point unless `serve` says otherwise.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 pub struct Installation {
     pub docket: Docket,
@@ -93,7 +95,9 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
-pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<(), String> {
+/// Serves the API on `listen` until Ctrl-C. Links in mail (a web-form sender's confirmation)
+/// point at `public_url`, by default the address served.
+pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, public_url: Option<String>) -> Result<(), String> {
     let installation = open(data)?;
     let (admin, created) = installation
         .docket
@@ -120,7 +124,9 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr) -> Result<
     );
     let mailer: Arc<dyn docket_ports::Mailer> =
         Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
-    let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings: local_mail_settings() });
+    let public_url = public_url.unwrap_or_else(|| served_url(address));
+    let settings = MailSettings { public_url: Some(public_url), ..local_mail_settings() };
+    let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
     let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
@@ -145,7 +151,18 @@ pub fn local_mail_settings() -> MailSettings {
         reply_to: LOCAL_MAIL_ADDRESS.into(),
         message_id_domain: "docket.localhost".into(),
         provider_message_id_domain: None,
+        public_url: Some(DEFAULT_PUBLIC_URL.into()),
     }
+}
+
+/// The URL of the API served on `address` (a wildcard address is reached through loopback).
+fn served_url(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
 async fn shutdown_signal() {

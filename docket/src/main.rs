@@ -33,6 +33,9 @@ enum Command {
         /// Where the SMTP listener takes inbound mail (as SES would on AWS).
         #[arg(long, env = "DOCKET_SMTP", default_value = "127.0.0.1:2525")]
         smtp: SocketAddr,
+        /// Base URL of the API as people reach it, for links in mail (default: the listen address).
+        #[arg(long, env = "DOCKET_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Take a .eml file, a folder of them or an mbox file through email-to-case.
     Ingest {
@@ -57,9 +60,9 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { listen, smtp } => {
+        Command::Serve { listen, smtp, public_url } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen, smtp).await
+            local::serve(&cli.data, listen, smtp, public_url).await
         }
         Command::Ingest { path, to } => local::ingest(&cli.data, &path, &to).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,

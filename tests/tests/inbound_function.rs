@@ -38,7 +38,7 @@ async fn the_function_handles_every_sample_event_once(engine: Engine) {
         docket,
         raw_messages: inbound_bucket.clone(),
         mailer: Arc::clone(&mailer),
-        settings: MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None },
+        settings: MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None, public_url: None },
     };
     let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut files: Vec<_> = std::fs::read_dir(&events).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with("s3-") && n.ends_with(".json")).collect();

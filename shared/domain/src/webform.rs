@@ -5,8 +5,10 @@
 //! honeypot field that people never fill (a filled one is answered as accepted and dropped),
 //! strict field parsing with size limits, rate limits per form, per client IP and per sender,
 //! and allowed origins (checked by the HTTP edge, which sees the `Origin` header). An accepted
-//! submission finds or creates the sender's contact by email address and opens a case with
-//! source `web_form`; the answer never tells the sender anything about the case.
+//! submission opens a case with source `web_form` and no contact: the address it names is only a
+//! claim until its owner confirms it (see [`crate::confirm`]), so until then nothing of the case
+//! reaches that address, its contact or its account. The answer never tells the sender anything
+//! about the case.
 
 use crate::directory::entity_accessors;
 use serde::{Deserialize, Serialize};
@@ -14,11 +16,10 @@ use serde_json::Value;
 use std::net::IpAddr;
 
 use crate::cases::{CaseFields, Cases};
-use crate::clock::new_id;
-use crate::directory::{ContactFields, Directory, Entity, Reference, WritePolicy};
+use crate::directory::{Directory, Entity, Reference, WritePolicy};
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
-use crate::model::{Audit, Contact, Mailbox, Source, Team};
+use crate::model::{Audit, Mailbox, PendingSender, Source, Team};
 use crate::ratelimit::FixedWindow;
 use crate::schema::{COUNTERS, form_stats};
 use crate::stream::Author;
@@ -207,8 +208,8 @@ struct Accepted {
 /// What became of a submission. The sender is told the same either way.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// A case was opened.
-    Accepted { case_id: String, case_number: u64, contact_id: String, new_contact: bool },
+    /// A case was opened; it waits for the sender to confirm their address.
+    Accepted { case_id: String, case_number: u64 },
     /// The honeypot was filled: nothing was created.
     Discarded,
 }
@@ -261,12 +262,12 @@ impl<'a> WebForms<'a> {
         let sender = FixedWindow { name: format!("sender#{}", accepted.email), limit: form.rate_limits.per_sender_per_hour, window_secs: SENDER_WINDOW_SECS };
         self.within_limit(form, sender, "submissions from this address").await?;
 
-        let (contact, new_contact) = self.sender_contact(&accepted.name, &accepted.email).await?;
         let team_id = match (&form.team_id, &form.mailbox_id) {
             (Some(team), _) => Some(team.clone()),
             (None, Some(mailbox)) => self.directory().get::<Mailbox>(mailbox).await?.and_then(|m| m.team_id),
             (None, None) => None,
         };
+        // No contact and no account: the address is a claim until its owner confirms it.
         let fields = CaseFields {
             subject: accepted.subject,
             description: accepted.message,
@@ -276,7 +277,7 @@ impl<'a> WebForms<'a> {
             category: None,
             source: Some(Source::WebForm),
             account_id: None,
-            contact_ids: vec![contact.id.clone()],
+            contact_ids: Vec::new(),
             lead_id: None,
             assignee_id: None,
             collaborator_ids: Vec::new(),
@@ -285,10 +286,11 @@ impl<'a> WebForms<'a> {
             parent_id: None,
             mailbox_id: form.mailbox_id.clone(),
         };
-        let created = self.cases.open(&Author::system(), fields, None).await?;
-        tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, new_contact, outcome = "accepted", "web form submission accepted");
+        let sender = PendingSender { name: accepted.name, email: accepted.email, form_id: form.id.clone() };
+        let created = self.cases.open_unverified(&Author::system(), fields, sender).await?;
+        tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, outcome = "accepted", "web form submission accepted");
         self.count(form, "accepted").await;
-        Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number, contact_id: contact.id, new_contact })
+        Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number })
     }
 
     /// Counts a hit on `window`; a refusal is logged and counted for the admins.
@@ -305,34 +307,6 @@ impl<'a> WebForms<'a> {
     async fn count(&self, form: &WebForm, outcome: &str) {
         if let Err(error) = self.cases.store.increment(COUNTERS, &form_stats(&form.id), outcome, 1).await {
             tracing::warn!(form = %form.id, outcome, %error, "could not count a web form outcome");
-        }
-    }
-
-    /// The contact owning the address, or a new one (linked to the account of its domain).
-    /// Nothing about an existing contact is changed by what an unverified sender typed.
-    async fn sender_contact(&self, name: &str, email: &str) -> DomainResult<(Contact, bool)> {
-        let directory = self.directory();
-        if let Some(contact) = directory.contact_by_email(email).await? {
-            return Ok((contact, false));
-        }
-        let account_id = match email.rsplit_once('@') {
-            Some((_, domain)) => directory.account_by_domain(domain).await?.map(|a| a.id),
-            None => None,
-        };
-        let fields = ContactFields { name: name.to_owned(), emails: vec![email.to_owned()], phone: None, account_id, portal: None };
-        let contact = Contact::build(new_id(), fields, Audit::created("system", self.cases.clock.now()))?;
-        match directory.insert(&contact).await {
-            Ok(()) => {
-                tracing::info!(contact = %contact.id, "contact created from a web form");
-                Ok((contact, true))
-            }
-            // A concurrent submission from the same address created it first.
-            Err(DomainError::Conflict { .. }) => directory
-                .contact_by_email(email)
-                .await?
-                .map(|c| (c, false))
-                .ok_or_else(|| DomainError::Transient("the sender's contact is being written".into())),
-            Err(e) => Err(e),
         }
     }
 
