@@ -34,6 +34,8 @@ const MAX_RECEIVES: u32 = 5;
 const LOCAL_MAIL_ADDRESS: &str = "support@docket.localhost";
 const FIRST_ADMIN_NAME: &str = "Administrator";
 const FIRST_ADMIN_EMAIL: &str = "admin@docket.localhost";
+/// Where links in local mail point unless `serve` says otherwise.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 pub struct Installation {
     pub docket: Docket,
@@ -93,7 +95,10 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
-pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trusted_senders: bool) -> Result<(), String> {
+/// Serves the API on `listen` until Ctrl-C. Links in mail (a web-form sender's confirmation)
+/// point at `public_url`, by default the address served. `smtp_trusted_senders`: the SMTP
+/// listener vouches for From (see `serve --smtp-trusted-senders`).
+pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trusted_senders: bool, public_url: Option<String>) -> Result<(), String> {
     let installation = open(data)?;
     let (admin, created) = installation
         .docket
@@ -120,7 +125,9 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     );
     let mailer: Arc<dyn docket_ports::Mailer> =
         Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
-    let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings: local_mail_settings() });
+    let public_url = public_url.unwrap_or_else(|| served_url(address));
+    let settings = MailSettings { public_url: Some(public_url), ..local_mail_settings() };
+    let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
     let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
@@ -132,7 +139,8 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: smtp_trusted_senders });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
     let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    // The peer address is the client's: web-form rate limits count per client IP.
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = assign_worker.await;
@@ -149,7 +157,18 @@ pub fn local_mail_settings() -> MailSettings {
         reply_to: LOCAL_MAIL_ADDRESS.into(),
         message_id_domain: "docket.localhost".into(),
         provider_message_id_domain: None,
+        public_url: Some(DEFAULT_PUBLIC_URL.into()),
     }
+}
+
+/// The URL of the API served on `address` (a wildcard address is reached through loopback).
+fn served_url(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
 async fn shutdown_signal() {

@@ -39,6 +39,9 @@ enum Command {
         /// from a staff address never counts as staff.
         #[arg(long, env = "DOCKET_SMTP_TRUSTED_SENDERS")]
         smtp_trusted_senders: bool,
+        /// Base URL of the API as people reach it, for links in mail (default: the listen address).
+        #[arg(long, env = "DOCKET_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Take a .eml file, a folder of them or an mbox file (or, with --ses, mail SES stored)
     /// through email-to-case.
@@ -70,9 +73,9 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { listen, smtp, smtp_trusted_senders } => {
+        Command::Serve { listen, smtp, smtp_trusted_senders, public_url } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen, smtp, smtp_trusted_senders).await
+            local::serve(&cli.data, listen, smtp, smtp_trusted_senders, public_url).await
         }
         Command::Ingest { path, to, ses } => local::ingest(&cli.data, &path, &mail_in::IngestOptions { to, ses }).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,

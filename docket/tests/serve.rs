@@ -453,3 +453,54 @@ async fn an_urgent_case_from_a_mailbox_notifies_a_user_and_goes_to_a_team_by_rul
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn a_web_form_sender_confirms_through_the_served_address_and_limits_count_per_peer() {
+    // GIVEN a running server with a form taking two submissions per client IP and hour
+    let data = temp_data_dir();
+    let (mut child, address) = serve(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let form: Value = http
+        .post(format!("{base}/forms"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Contact us", "rate_limits": {"per_ip_per_hour": 2}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let submissions = format!("{base}/forms/{}/submissions", form["id"].as_str().unwrap());
+    let submit = |who: &str, forwarded_for: &str| {
+        let body = json!({"name": "Someone", "email": format!("{who}@senders.test"), "subject": "Refund", "message": "Click here"});
+        http.post(&submissions).header("x-forwarded-for", forwarded_for).json(&body).send()
+    };
+    // WHEN this client submits three times, claiming to forward for others each time
+    let statuses = [submit("ann", "192.0.2.1").await.unwrap().status(), submit("bob", "192.0.2.2").await.unwrap().status()];
+    let third = submit("cat", "192.0.2.3").await.unwrap();
+    // THEN the TCP peer is what counts: the third is refused
+    assert_eq!(statuses, [202, 202]);
+    assert_eq!(third.status(), 429);
+    assert_eq!(third.headers()["content-type"], "application/problem+json");
+    // AND the sender got a confirmation mail linking to this server, without the submitted text
+    let mail = outbox_with(&data.join("outbox"), "ann@senders.test");
+    assert_eq!(mail.len(), 1, "one confirmation mail expected");
+    assert!(!mail[0].contains("Refund") && !mail[0].contains("Click here"), "{}", mail[0]);
+    let prefix = format!("{base}/web-forms/confirm/");
+    let start = mail[0].find(&prefix).unwrap_or_else(|| panic!("no link to {base} in {}", mail[0])) + prefix.len();
+    let link = format!("{prefix}{}", mail[0][start..].chars().take_while(char::is_ascii_alphanumeric).collect::<String>());
+    // WHEN the sender opens the link and presses its button
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let confirmed = http.post(&link).send().await.unwrap();
+    // THEN the case has the sender's new contact
+    assert_eq!(confirmed.status(), 200);
+    let cases: Value = http.get(format!("{base}/cases")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let linked: Vec<&Value> = cases["items"].as_array().unwrap().iter().filter(|c| c["contact_ids"].as_array().is_some_and(|ids| ids.len() == 1)).collect();
+    assert_eq!(linked.len(), 1, "{cases}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}

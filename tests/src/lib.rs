@@ -144,6 +144,18 @@ impl TestApi {
 
     /// Sends a raw request with extra headers; a body is sent as `application/json`.
     pub async fn send(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<String>) -> Reply {
+        self.send_request(Self::request(method, path, token, headers, body)).await
+    }
+
+    /// Sends a raw request as [`TestApi::send`] does, arriving from the TCP peer `peer` (as
+    /// `docket serve` passes it to the router).
+    pub async fn send_from(&self, peer: std::net::SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Reply {
+        let mut request = Self::request(method, path, None, headers, body);
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        self.send_request(request).await
+    }
+
+    fn request(method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<String>) -> Request<Body> {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -154,7 +166,11 @@ impl TestApi {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
+        request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request")
+    }
+
+    /// Sends a request through the router and reads the reply.
+    pub async fn send_request(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();

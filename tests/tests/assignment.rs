@@ -277,6 +277,7 @@ fn mail_settings() -> docket_domain::notify::MailSettings {
         reply_to: docket_e2e::TEST_MAIL_FROM.into(),
         message_id_domain: "docket.test".into(),
         provider_message_id_domain: None,
+        public_url: None,
     }
 }
 

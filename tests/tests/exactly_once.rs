@@ -139,6 +139,7 @@ fn settings() -> MailSettings {
         reply_to: TEST_MAIL_FROM.into(),
         message_id_domain: "docket.test".into(),
         provider_message_id_domain: None,
+        public_url: None,
     }
 }
 

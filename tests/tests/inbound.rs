@@ -48,6 +48,7 @@ async fn world(engine: Engine, closed_case_policy: Value) -> World {
         reply_to: TEST_MAIL_FROM.into(),
         message_id_domain: "docket.test".into(),
         provider_message_id_domain: None,
+        public_url: None,
     };
     World { api, mailer, sent, settings, admin, mailbox: mailbox.body, address }
 }

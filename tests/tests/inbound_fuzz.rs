@@ -47,7 +47,7 @@ proptest! {
             let principal = docket_domain::Principal::Staff(admin);
             docket.directory_service().create::<docket_domain::model::Mailbox>(&principal, serde_json::json!({"name": "Fuzz", "addresses": [MAILBOX], "auto_ack": true})).await.unwrap();
             let (mailer, _) = docket_e2e::mailer(Engine::Sqlite).await;
-            let settings = MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None };
+            let settings = MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None, public_url: None };
             let pipeline = Inbound { docket: &docket, mailer: Some(Arc::as_ref(&mailer)), settings: &settings };
             // WHEN the bytes arrive as a message
             let entry = pipeline.receive(InboundMail { source_id: "fuzz".into(), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false }).await.expect("an outcome, not an error");

@@ -140,6 +140,7 @@ fn mail_settings() -> MailSettings {
         reply_to: TEST_MAIL_FROM.into(),
         message_id_domain: "docket.test".into(),
         provider_message_id_domain: None,
+        public_url: None,
     }
 }
 

@@ -1,9 +1,13 @@
 //! Request extractors whose every rejection is a problem document naming what is wrong.
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -190,6 +194,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 .map(|s| IdempotencyKey(Some(s.to_owned())))
                 .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII").with_field("Idempotency-Key")),
         }
+    }
+}
+
+/// The network address of the client: on AWS the source IP API Gateway saw (its request
+/// context), locally the TCP peer. Never a header such as `X-Forwarded-For`, which the client
+/// writes itself. `None` when the request came by neither way (in-process calls).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
+            return Ok(ClientIp(context.http.source_ip.as_deref().and_then(|ip| ip.trim().parse().ok())));
+        }
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip())))
     }
 }
 

@@ -62,6 +62,8 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
         ("POST", "/forms/{form_id}/submissions", post(forms::submit).layer(DefaultBodyLimit::max(forms::MAX_SUBMISSION_BYTES))),
         ("OPTIONS", "/forms/{form_id}/submissions", options(forms::preflight)),
         ("GET", "/forms/{form_id}/embed.html", get(forms::embed)),
+        ("GET", "/web-forms/confirm/{token}", get(forms::confirmation_page)),
+        ("POST", "/web-forms/confirm/{token}", post(forms::confirm)),
     ];
     directory_routes::<User>(&mut table, "/users", "/users/{id}");
     directory_routes::<Team>(&mut table, "/teams", "/teams/{id}");

@@ -36,6 +36,7 @@ impl Config {
                 message_id_domain: lookup("DOCKET_MESSAGE_ID_DOMAIN")
                     .unwrap_or_else(|| from.rsplit_once('@').map_or("docket.invalid".into(), |(_, d)| d.to_owned())),
                 provider_message_id_domain: Some(format!("{region}.amazonses.com")),
+                public_url: lookup("DOCKET_PUBLIC_URL"),
             },
         })
     }

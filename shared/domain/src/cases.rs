@@ -162,7 +162,23 @@ impl<'a> Cases<'a> {
     }
 
     /// Opens a case on behalf of `author` (a user, a contact or a system channel).
-    pub async fn open(&self, author: &Author, mut fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
+    pub async fn open(&self, author: &Author, fields: CaseFields, idempotency_key: Option<&str>) -> DomainResult<Created> {
+        self.open_case(author, fields, idempotency_key, None).await
+    }
+
+    /// Opens a case whose sender has yet to confirm their address (a web-form submission): it
+    /// carries `sender` as its `pending_sender`, and the sender is asked to confirm.
+    pub(crate) async fn open_unverified(&self, author: &Author, fields: CaseFields, sender: PendingSender) -> DomainResult<Created> {
+        self.open_case(author, fields, None, Some(sender)).await
+    }
+
+    async fn open_case(
+        &self,
+        author: &Author,
+        mut fields: CaseFields,
+        idempotency_key: Option<&str>,
+        pending_sender: Option<PendingSender>,
+    ) -> DomainResult<Created> {
         let actor = &author.audit_name();
         let idempotency = match idempotency_key {
             Some(key) => {
@@ -185,6 +201,7 @@ impl<'a> Cases<'a> {
         let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
         let source = fields.source.unwrap_or_default();
         let mut case = build(new_id(), 0, status, source, fields, audit)?;
+        case.pending_sender = pending_sender;
         self.check_users(&case, None).await?;
         let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
 
@@ -239,7 +256,10 @@ impl<'a> Cases<'a> {
     async fn created(&self, case: Case, auto_follows: &[Follow], entry: StreamEntry) -> DomainResult<Created> {
         tracing::info!(case = case.number, case_id = %case.id, "case created");
         self.add_follows(auto_follows).await?;
-        self.notify(&[entry]).await;
+        self.notify(std::slice::from_ref(&entry)).await;
+        if let Some(sender) = &case.pending_sender {
+            crate::confirm::request(self, &case.id, &entry.id, &sender.email).await;
+        }
         self.announce(Trigger::CaseCreated, &case.id, None, Vec::new()).await;
         Ok(Created { case, replayed: false })
     }
@@ -371,6 +391,8 @@ impl<'a> Cases<'a> {
         let requested = fields.status.unwrap_or(old.status);
         let mut new = build(old.id.clone(), old.number, requested, old.source, fields, next_audit(old, author, self.clock.now()))?;
         new.status = next_status(old, &new, requested)?;
+        // Only the sender's confirmation clears it, never an edit.
+        new.pending_sender = old.pending_sender.clone();
         if let Some(parent) = &new.parent_id
             && *parent == new.id
         {
@@ -533,6 +555,7 @@ fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFie
         mailbox_id: optional_id("mailbox_id", f.mailbox_id)?,
         internal: f.internal,
         parent_id: optional_id("parent_id", f.parent_id)?,
+        pending_sender: None,
         audit,
     })
 }

@@ -235,7 +235,7 @@ impl Cases<'_> {
     /// followers.
     pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
         let Some(queue) = self.notify_queue else { return };
-        let message = crate::notify::NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec() };
+        let message = crate::notify::NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec(), confirm: None };
         match serde_json::to_string(&message) {
             Ok(body) => crate::outbox::send_or_keep(self.store, queue, crate::outbox::OutboxQueue::Notify, body, None).await,
             Err(error) => tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "cannot encode the notification of an entry"),

@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod automation;
 pub mod cases;
 pub mod clock;
+pub mod confirm;
 pub mod directory;
 pub mod error;
 pub mod events;

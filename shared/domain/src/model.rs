@@ -140,8 +140,24 @@ pub struct Case {
     /// Internal cases are never shown to portal users.
     pub internal: bool,
     pub parent_id: Option<String>,
+    /// Set while the case waits for its web-form sender to confirm their address: until then
+    /// the case has no contact, nobody outside the staff follows it and no mail about it goes
+    /// to the address (SPEC F12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_sender: Option<PendingSender>,
     #[serde(flatten)]
     pub audit: Audit,
+}
+
+/// Who a web-form submission says it is from, not yet confirmed by the owner of the address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingSender {
+    /// The name as submitted (used for a contact made on confirmation).
+    pub name: String,
+    /// The address as submitted, lower-cased; the confirmation mail goes there.
+    pub email: String,
+    /// The form it was submitted on.
+    pub form_id: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -34,6 +34,8 @@ pub struct MailSettings {
     pub message_id_domain: String,
     /// Domain of the Message-ID the provider assigns (SES: `<region>.amazonses.com`), if any.
     pub provider_message_id_domain: Option<String>,
+    /// Base URL of the public API (`https://api.example.com`): links in mail point there.
+    pub public_url: Option<String>,
 }
 
 /// The body of a notify-queue message.
@@ -45,6 +47,10 @@ pub struct NotifyMessage {
     /// Users to tell instead of the followers (a workflow rule's notice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
+    /// Instead of notifying the entry (the case's creation), ask a web-form sender to confirm
+    /// their address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<crate::confirm::ConfirmRequest>,
 }
 
 /// One person to email about an entry.
@@ -101,7 +107,7 @@ fn keyed(key: Key, fields: Value) -> Item {
 }
 
 /// An unguessable token: 120 random bits in lower-case base32 (safe in a mail local part).
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut bytes = [0u8; 24];
     rand::rng().fill_bytes(&mut bytes);
@@ -120,6 +126,9 @@ impl Notifier<'_> {
     pub async fn handle(&self, body: &str) -> Result<Handled, NotifyError> {
         let message: NotifyMessage =
             serde_json::from_str(body).map_err(|e| NotifyError::Poison(format!("not a notify message: {e}")))?;
+        if let Some(request) = &message.confirm {
+            return crate::confirm::send(self, &message.case_id, request).await;
+        }
         let cases = self.docket.cases();
         let Some(case) = cases.find(&message.case_id).await? else {
             return Err(NotifyError::Poison(format!("case {} does not exist", message.case_id)));

@@ -465,6 +465,7 @@ mod tests {
             mailbox_id: Some("m1".into()),
             internal: false,
             parent_id: None,
+            pending_sender: None,
             audit,
         }
     }

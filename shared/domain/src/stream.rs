@@ -102,6 +102,8 @@ pub enum SystemEvent {
     RulesStopped { depth: u8, rule_ids: Vec<String> },
     /// A workflow rule asked for these users to be told about the case.
     RuleNotice { rule_id: String, rule_name: String, user_ids: Vec<String>, message: String },
+    /// The web-form sender confirmed their address: the case now has its contact.
+    SenderConfirmed { email: String },
 }
 
 impl SystemEvent {
@@ -253,6 +255,9 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
     }
     if new.internal && !old.internal {
         events.push(SystemEvent::MadeInternal);
+    }
+    if let (Some(sender), None) = (&old.pending_sender, &new.pending_sender) {
+        events.push(SystemEvent::SenderConfirmed { email: sender.email.clone() });
     }
     events.into_iter().map(|e| StreamEntry::system(&new.id, e, author.clone(), at)).collect()
 }

@@ -3,21 +3,23 @@
 //! A form is a directory entity (`FORM#<id>` / `FORM`, admin-only to read and write). A
 //! submission is untrusted from end to end, so it is held by several independent guards: a
 //! honeypot field that people never fill (a filled one is answered as accepted and dropped),
-//! strict field parsing with size limits, a global per-form and a per-sender rate limit, and
-//! allowed origins (checked by the HTTP edge, which sees the `Origin` header). An accepted
-//! submission finds or creates the sender's contact by email address and opens a case with
-//! source `web_form`; the answer never tells the sender anything about the case.
+//! strict field parsing with size limits, rate limits per form, per client IP and per sender,
+//! and allowed origins (checked by the HTTP edge, which sees the `Origin` header). An accepted
+//! submission opens a case with source `web_form` and no contact: the address it names is only a
+//! claim until its owner confirms it (see [`crate::confirm`]), so until then nothing of the case
+//! reaches that address, its contact or its account. The answer never tells the sender anything
+//! about the case.
 
 use crate::directory::entity_accessors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::IpAddr;
 
 use crate::cases::{CaseFields, Cases};
-use crate::clock::new_id;
-use crate::directory::{ContactFields, Directory, Entity, Reference, WritePolicy};
+use crate::directory::{Directory, Entity, Reference, WritePolicy};
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
-use crate::model::{Audit, Contact, Mailbox, Source, Team};
+use crate::model::{Audit, Mailbox, PendingSender, Source, Team};
 use crate::ratelimit::FixedWindow;
 use crate::schema::{COUNTERS, form_stats};
 use crate::stream::Author;
@@ -32,6 +34,7 @@ pub const MAX_ORIGINS: usize = 20;
 /// Subjects derived from the message are cut to this many characters.
 const DERIVED_SUBJECT_CHARS: usize = 80;
 const SENDER_WINDOW_SECS: i64 = 3600;
+const IP_WINDOW_SECS: i64 = 3600;
 const FORM_WINDOW_SECS: i64 = 60;
 
 /// Whether a form asks for a field or merely offers it.
@@ -65,6 +68,9 @@ pub struct RateLimits {
     /// Submissions the form takes per minute from everyone together.
     #[serde(default = "default_per_form_per_minute")]
     pub per_form_per_minute: u32,
+    /// Submissions one client IP address (an IPv6 /64 network) may send per hour (over all forms).
+    #[serde(default = "default_per_ip_per_hour")]
+    pub per_ip_per_hour: u32,
 }
 
 fn default_per_sender_per_hour() -> u32 {
@@ -75,9 +81,17 @@ fn default_per_form_per_minute() -> u32 {
     60
 }
 
+fn default_per_ip_per_hour() -> u32 {
+    20
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { per_sender_per_hour: default_per_sender_per_hour(), per_form_per_minute: default_per_form_per_minute() }
+        RateLimits {
+            per_sender_per_hour: default_per_sender_per_hour(),
+            per_form_per_minute: default_per_form_per_minute(),
+            per_ip_per_hour: default_per_ip_per_hour(),
+        }
     }
 }
 
@@ -158,6 +172,7 @@ impl Entity for WebForm {
             rate_limits: RateLimits {
                 per_sender_per_hour: limit("rate_limits.per_sender_per_hour", f.rate_limits.per_sender_per_hour)?,
                 per_form_per_minute: limit("rate_limits.per_form_per_minute", f.rate_limits.per_form_per_minute)?,
+                per_ip_per_hour: limit("rate_limits.per_ip_per_hour", f.rate_limits.per_ip_per_hour)?,
             },
             enabled: f.enabled,
             audit,
@@ -193,8 +208,8 @@ struct Accepted {
 /// What became of a submission. The sender is told the same either way.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// A case was opened.
-    Accepted { case_id: String, case_number: u64, contact_id: String, new_contact: bool },
+    /// A case was opened; it waits for the sender to confirm their address.
+    Accepted { case_id: String, case_number: u64 },
     /// The honeypot was filled: nothing was created.
     Discarded,
 }
@@ -228,27 +243,31 @@ impl<'a> WebForms<'a> {
         Ok(form)
     }
 
-    /// Takes one submission of an enabled form (the edge has checked its origin).
-    pub async fn submit(&self, form: &WebForm, body: Value) -> DomainResult<Outcome> {
+    /// Takes one submission of an enabled form (the edge has checked its origin) from the client
+    /// at `client_ip` (`None` when the edge cannot tell: such clients share one window).
+    pub async fn submit(&self, form: &WebForm, body: Value, client_ip: Option<IpAddr>) -> DomainResult<Outcome> {
         let submission: Submission = fields::parse(body)?;
         if submission.website.as_deref().is_some_and(|v| !v.trim().is_empty()) {
             tracing::info!(form = %form.id, outcome = "honeypot", "web form submission discarded");
             self.count(form, "honeypot").await;
             return Ok(Outcome::Discarded);
         }
-        // The global window comes before validation, so a flood of junk is held too.
+        // The form's and the client's windows come before validation, so a flood of junk is
+        // held too; the sender's address is only known once it is valid.
         let everyone = FixedWindow { name: format!("form#{}", form.id), limit: form.rate_limits.per_form_per_minute, window_secs: FORM_WINDOW_SECS };
         self.within_limit(form, everyone, "submissions to this form").await?;
+        let client = FixedWindow { name: format!("ip#{}", client_key(client_ip)), limit: form.rate_limits.per_ip_per_hour, window_secs: IP_WINDOW_SECS };
+        self.within_limit(form, client, "submissions from this network address").await?;
         let accepted = validate_submission(form, submission)?;
         let sender = FixedWindow { name: format!("sender#{}", accepted.email), limit: form.rate_limits.per_sender_per_hour, window_secs: SENDER_WINDOW_SECS };
         self.within_limit(form, sender, "submissions from this address").await?;
 
-        let (contact, new_contact) = self.sender_contact(&accepted.name, &accepted.email).await?;
         let team_id = match (&form.team_id, &form.mailbox_id) {
             (Some(team), _) => Some(team.clone()),
             (None, Some(mailbox)) => self.directory().get::<Mailbox>(mailbox).await?.and_then(|m| m.team_id),
             (None, None) => None,
         };
+        // No contact and no account: the address is a claim until its owner confirms it.
         let fields = CaseFields {
             subject: accepted.subject,
             description: accepted.message,
@@ -258,7 +277,7 @@ impl<'a> WebForms<'a> {
             category: None,
             source: Some(Source::WebForm),
             account_id: None,
-            contact_ids: vec![contact.id.clone()],
+            contact_ids: Vec::new(),
             lead_id: None,
             assignee_id: None,
             collaborator_ids: Vec::new(),
@@ -267,10 +286,11 @@ impl<'a> WebForms<'a> {
             parent_id: None,
             mailbox_id: form.mailbox_id.clone(),
         };
-        let created = self.cases.open(&Author::system(), fields, None).await?;
-        tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, new_contact, outcome = "accepted", "web form submission accepted");
+        let sender = PendingSender { name: accepted.name, email: accepted.email, form_id: form.id.clone() };
+        let created = self.cases.open_unverified(&Author::system(), fields, sender).await?;
+        tracing::info!(form = %form.id, case = created.case.number, case_id = %created.case.id, outcome = "accepted", "web form submission accepted");
         self.count(form, "accepted").await;
-        Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number, contact_id: contact.id, new_contact })
+        Ok(Outcome::Accepted { case_id: created.case.id, case_number: created.case.number })
     }
 
     /// Counts a hit on `window`; a refusal is logged and counted for the admins.
@@ -290,34 +310,6 @@ impl<'a> WebForms<'a> {
         }
     }
 
-    /// The contact owning the address, or a new one (linked to the account of its domain).
-    /// Nothing about an existing contact is changed by what an unverified sender typed.
-    async fn sender_contact(&self, name: &str, email: &str) -> DomainResult<(Contact, bool)> {
-        let directory = self.directory();
-        if let Some(contact) = directory.contact_by_email(email).await? {
-            return Ok((contact, false));
-        }
-        let account_id = match email.rsplit_once('@') {
-            Some((_, domain)) => directory.account_by_domain(domain).await?.map(|a| a.id),
-            None => None,
-        };
-        let fields = ContactFields { name: name.to_owned(), emails: vec![email.to_owned()], phone: None, account_id, portal: None };
-        let contact = Contact::build(new_id(), fields, Audit::created("system", self.cases.clock.now()))?;
-        match directory.insert(&contact).await {
-            Ok(()) => {
-                tracing::info!(contact = %contact.id, "contact created from a web form");
-                Ok((contact, true))
-            }
-            // A concurrent submission from the same address created it first.
-            Err(DomainError::Conflict { .. }) => directory
-                .contact_by_email(email)
-                .await?
-                .map(|c| (c, false))
-                .ok_or_else(|| DomainError::Transient("the sender's contact is being written".into())),
-            Err(e) => Err(e),
-        }
-    }
-
     /// What happened to a form's submissions (admins).
     pub async fn stats(&self, principal: &crate::Principal, id: &str) -> DomainResult<FormStats> {
         principal.require_admin()?;
@@ -326,6 +318,19 @@ impl<'a> WebForms<'a> {
             Some(item) => crate::directory::from_item(item),
             None => Ok(FormStats::default()),
         }
+    }
+}
+
+/// What one client is counted as: its IPv4 address, or the /64 network of its IPv6 address
+/// (one subscriber commonly holds a whole /64).
+fn client_key(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".into(),
     }
 }
 
@@ -384,6 +389,16 @@ mod tests {
     fn the_honeypot_field_is_part_of_a_submission() {
         let parsed: Submission = fields::parse(serde_json::json!({ HONEYPOT_FIELD: "http://spam.example" })).expect("parses");
         assert_eq!(parsed.website.as_deref(), Some("http://spam.example"));
+    }
+
+    #[test]
+    fn clients_are_counted_by_address_and_ipv6_by_network() {
+        let key = |s: &str| client_key(Some(s.parse().expect("an IP address")));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), key("2001:db8:1:2::9"));
+        assert_eq!(client_key(None), "unknown");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Web-form routes (SPEC F12). Admins configure forms through the directory routes of
 //! [`super::route_table`] and read what became of submissions here; the public side takes
-//! submissions, answers CORS preflights and serves the embeddable form.
+//! submissions, answers CORS preflights, serves the embeddable form and the page where a sender
+//! confirms their address.
 //!
 //! The public handlers take no [`crate::auth::Caller`]: they work without a token, locally and
 //! behind API Gateway (where `template.yaml` routes them without the JWT authorizer and throttles
@@ -11,12 +12,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use docket_domain::confirm::{ConfirmOutcome, TokenState};
 use docket_domain::webform::{HONEYPOT_FIELD, Requirement, WebForm};
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::FormOrJsonBody;
+use crate::extract::{ClientIp, FormOrJsonBody};
 use crate::problem::{ApiResult, Problem};
 
 /// Largest submission body accepted (a message is at most 10,000 characters, which percent
@@ -28,6 +30,16 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 const RECEIVED: &str = "Thank you. Your message has been received.";
 const THANK_YOU_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Thank you</title></head>\
 <body><p>Thank you. Your message has been received.</p></body></html>\n";
+/// The page behind a confirmation link: it confirms only when its button is pressed (a POST),
+/// since mail scanners fetch the links of a mail.
+const CONFIRM_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Confirm your request</title></head>\
+<body><h1>Confirm your request</h1>\
+<p>Someone submitted a request on our contact form giving your email address. If it was you, confirm it to have the request handled.</p>\
+<form method=\"post\"><button type=\"submit\">Confirm my address</button></form></body></html>\n";
+const CONFIRMED: &str = "Thank you. Your address is confirmed and your request will be handled.";
+const CONFIRMED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Confirmed</title></head>\
+<body><p>Thank you. Your address is confirmed and your request will be handled.</p></body></html>\n";
 
 pub(super) async fn form_stats(State(state): State<AppState>, Caller(principal): Caller, Path(form_id): Path<String>) -> ApiResult<Response> {
     Ok(Json(state.docket.web_forms().stats(&principal, &form_id).await?).into_response())
@@ -78,6 +90,7 @@ fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
 pub(super) async fn submit(
     State(state): State<AppState>,
     Path(form_id): Path<String>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
     body: Result<FormOrJsonBody, Problem>,
 ) -> Response {
@@ -91,7 +104,7 @@ pub(super) async fn submit(
         Err(problem) => return problem.into_response(),
     };
     let outcome = match body {
-        Ok(FormOrJsonBody(body)) => forms.submit(&form, body).await.map_err(Problem::from),
+        Ok(FormOrJsonBody(body)) => forms.submit(&form, body, client_ip).await.map_err(Problem::from),
         Err(problem) => Err(problem),
     };
     // Failures go back to allowed origins too, so the page can tell its visitor what to fix.
@@ -101,13 +114,14 @@ pub(super) async fn submit(
     })
 }
 
+/// Whether the request is a browser's navigation (it wants a page, not JSON).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// The same answer whether a case was opened or the honeypot caught a bot.
 fn received(headers: &HeaderMap) -> Response {
-    let browser_navigation = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if browser_navigation {
+    if wants_html(headers) {
         (StatusCode::ACCEPTED, Html(THANK_YOU_PAGE)).into_response()
     } else {
         (StatusCode::ACCEPTED, Json(json!({ "status": "received", "detail": RECEIVED }))).into_response()
@@ -146,6 +160,50 @@ pub(super) async fn embed(State(state): State<AppState>, Path(form_id): Path<Str
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     Ok(response)
+}
+
+fn link_used() -> Problem {
+    Problem::new(StatusCode::GONE, "confirmation-used", "Link already used", "this confirmation link has been used; the address is confirmed")
+}
+
+fn link_expired() -> Problem {
+    Problem::new(StatusCode::GONE, "confirmation-expired", "Link expired", "this confirmation link is too old; submit the form again")
+}
+
+/// Headers of the confirmation pages: nothing may run, frame them or learn their URL (it holds
+/// the token), and nothing keeps a copy.
+fn private_page(html: &'static str, status: StatusCode) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /web-forms/confirm/{token}`: the page with the button that confirms, public. Looking
+/// changes nothing.
+pub(super) async fn confirmation_page(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+    match state.docket.web_forms().confirmation(&token).await? {
+        TokenState::Open => Ok(private_page(CONFIRM_PAGE, StatusCode::OK)),
+        TokenState::Used => Err(link_used()),
+        TokenState::Expired => Err(link_expired()),
+    }
+}
+
+/// `POST /web-forms/confirm/{token}`: confirms the sender's address, public. The token is the
+/// proof; a second post changes nothing and answers 410.
+pub(super) async fn confirm(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    match state.docket.web_forms().confirm(&token).await? {
+        ConfirmOutcome::Confirmed { .. } if wants_html(&headers) => Ok(private_page(CONFIRMED_PAGE, StatusCode::OK)),
+        ConfirmOutcome::Confirmed { .. } => Ok(Json(json!({ "status": "confirmed", "detail": CONFIRMED })).into_response()),
+        ConfirmOutcome::Used => Err(link_used()),
+        ConfirmOutcome::Expired => Err(link_expired()),
+    }
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
