@@ -401,7 +401,7 @@ async fn download_attachment(
     Ok(response)
 }
 
-fn port_problem(error: docket_ports::PortError) -> Problem {
+pub(crate) fn port_problem(error: docket_ports::PortError) -> Problem {
     match error {
         docket_ports::PortError::NotFound(m) => Problem::not_found(m),
         docket_ports::PortError::Invalid(m) => Problem::bad_request(m),
