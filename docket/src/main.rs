@@ -39,6 +39,11 @@ enum Command {
         /// from a staff address never counts as staff.
         #[arg(long, env = "DOCKET_SMTP_TRUSTED_SENDERS")]
         smtp_trusted_senders: bool,
+        /// The address clients reach this server at, for the upload and download URLs of large
+        /// attachments (`http://host:port`, or the proxy in front); default the listen address
+        /// (127.0.0.1 when listening on all interfaces).
+        #[arg(long, env = "DOCKET_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Take a .eml file, a folder of them or an mbox file through email-to-case.
     Ingest {
@@ -63,9 +68,10 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { listen, smtp, smtp_trusted_senders } => {
+        Command::Serve { listen, smtp, smtp_trusted_senders, public_url } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen, smtp, smtp_trusted_senders).await
+            let options = local::ServeOptions { listen, smtp, smtp_trusted_senders, public_url };
+            local::serve(&cli.data, options).await
         }
         Command::Ingest { path, to } => local::ingest(&cli.data, &path, &to).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,
