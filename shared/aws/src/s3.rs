@@ -301,3 +301,50 @@ where
     })
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, SdkConfig};
+    use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
+
+    use super::*;
+
+    /// A configuration as a Lambda has it: a region and credentials, no endpoint override.
+    fn aws_like_config() -> SdkConfig {
+        let credentials = Credentials::new("AKIDEXAMPLE", "secret", Some("session".into()), None, "test");
+        SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .behavior_version(BehaviorVersion::latest())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn presigned_requests_on_aws_are_virtual_hosted_and_sign_what_they_must() {
+        // GIVEN the S3 adapter as the api function builds it on AWS (nothing is sent: presigning
+        // is local)
+        let store = S3BlobStore::new(crate::config::s3_client(&aws_like_config()), "docket-attachments".into(), String::new());
+        let upload = UploadGrant { key: "cases/c1/attachments/a1".into(), content_type: "application/pdf".into(), max_size: 10 };
+        let download = DownloadGrant { key: "cases/c1/attachments/a1".into(), content_type: "application/pdf".into(), file_name: "a \"b\".pdf".into() };
+
+        // WHEN an upload and a download are presigned for 15 minutes
+        let put = store.presign_upload(&upload, Duration::from_secs(900)).await.expect("presign upload");
+        let get = store.presign_download(&download, Duration::from_secs(900)).await.expect("presign download");
+
+        // THEN both address the bucket as a subdomain of the regional endpoint, expire in 900 s
+        // and carry the session token; the PUT signs the content type and If-None-Match, the GET
+        // the response content type and disposition
+        for request in [&put, &get] {
+            assert!(request.url.starts_with("https://docket-attachments.s3.eu-west-1.amazonaws.com/cases/c1/attachments/a1?"), "{}", request.url);
+            assert!(request.url.contains("X-Amz-Expires=900"), "{}", request.url);
+            assert!(request.url.contains("X-Amz-Security-Token=session"), "{}", request.url);
+        }
+        assert_eq!(put.method, "PUT");
+        assert!(put.url.contains("X-Amz-SignedHeaders=content-type%3Bhost%3Bif-none-match"), "{}", put.url);
+        assert_eq!(put.headers, vec![("content-type".to_owned(), "application/pdf".to_owned()), ("if-none-match".to_owned(), "*".to_owned())]);
+        assert_eq!(get.method, "GET");
+        assert!(get.url.contains("response-content-type=application%2Fpdf"), "{}", get.url);
+        assert!(get.url.contains("response-content-disposition=attachment%3B%20filename%3D%22a%20_b_.pdf%22%3B%20filename%2A%3DUTF-8%27%27a%2520%2522b%2522.pdf"), "{}", get.url);
+        assert!(get.headers.is_empty(), "{:?}", get.headers);
+    }
+}
