@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use docket_api::{AppState, Authenticator, TokenKeys, router};
+use docket_api::{AppState, Authenticator, TokenKeys, router_serving_blobs};
 use docket_domain::clock::SystemClock;
 use docket_domain::model::{Contact, User};
 use docket_domain::schema::directory_keys;
@@ -43,10 +43,19 @@ pub struct Installation {
     pub notify_queue: Arc<WakingQueue>,
     pub assign_queue: Arc<WakingQueue>,
     pub outbox: std::path::PathBuf,
+    /// The attachments, signing the URLs of large uploads and downloads when served.
+    pub blobs: Arc<FileBlobStore>,
 }
 
 /// Opens (creating when absent) the data folder, the store and the token secret.
 pub fn open(data: &Path) -> Result<Installation, String> {
+    open_with(data, None)
+}
+
+/// Opens the installation as [`open`] does; with `blob_url`, its blob folder presigns requests
+/// as URLs under it (to this server's `/blobs` routes), signed with a key derived from the
+/// token secret.
+fn open_with(data: &Path, blob_url: Option<&str>) -> Result<Installation, String> {
     std::fs::create_dir_all(data).map_err(|e| format!("cannot create data folder {}: {e}", data.display()))?;
     let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables())
         .map_err(|e| format!("cannot open the database: {e}"))?;
@@ -56,12 +65,38 @@ pub fn open(data: &Path) -> Result<Installation, String> {
         Ok(Arc::new(WakingQueue::new(queue)))
     };
     let (notify_queue, assign_queue) = (queue(NOTIFY_QUEUE)?, queue(ASSIGN_QUEUE)?);
-    let blobs = FileBlobStore::new(data.join(BLOB_FOLDER)).map_err(|e| format!("cannot open the blob folder: {e}"))?;
+    let mut blobs = FileBlobStore::new(data.join(BLOB_FOLDER)).map_err(|e| format!("cannot open the blob folder: {e}"))?;
+    if let Some(url) = blob_url {
+        blobs = blobs.with_signed_urls(url, &secret).map_err(|e| format!("cannot sign blob URLs: {e}"))?;
+    }
+    let blobs = Arc::new(blobs);
     let docket = Docket::new(Arc::new(store), Arc::new(SystemClock))
-        .with_blobs(Arc::new(blobs))
+        .with_blobs(blobs.clone())
         .with_notify_queue(notify_queue.clone())
         .with_assign_queue(assign_queue.clone());
-    Ok(Installation { docket, keys: TokenKeys::new(&secret), notify_queue, assign_queue, outbox: data.join(OUTBOX_FOLDER) })
+    Ok(Installation { docket, keys: TokenKeys::new(&secret), notify_queue, assign_queue, outbox: data.join(OUTBOX_FOLDER), blobs })
+}
+
+/// The base of the URLs clients reach a server listening on `address` at: `public_url` when
+/// given, else `http://` and the address, a loopback one for a listener on every interface.
+fn public_base_url(public_url: Option<&str>, address: SocketAddr) -> String {
+    if let Some(url) = public_url {
+        return url.trim().trim_end_matches('/').to_owned();
+    }
+    let mut address = address;
+    if address.ip().is_unspecified() {
+        let loopback: std::net::IpAddr = if address.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() };
+        address.set_ip(loopback);
+    }
+    format!("http://{address}")
+}
+
+/// What `docket serve` is told on its command line.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub smtp: SocketAddr,
+    pub smtp_trusted_senders: bool,
+    pub public_url: Option<String>,
 }
 
 fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
@@ -96,20 +131,22 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// Serves the API on `listen` until Ctrl-C. Links in mail (a web-form sender's confirmation)
-/// point at `public_url`, by default the address served. `smtp_trusted_senders`: the SMTP
-/// listener vouches for From (see `serve --smtp-trusted-senders`).
-pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trusted_senders: bool, public_url: Option<String>) -> Result<(), String> {
-    let installation = open(data)?;
+/// and the URLs of large attachments point at `public_url`, by default the address served.
+pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
+    let ServeOptions { listen, smtp, smtp_trusted_senders, public_url } = options;
+    // Bound first: the blob URLs name the address actually bound (port 0 picks one).
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = public_base_url(public_url.as_deref(), address);
+    let installation = open_with(data, Some(&base_url))?;
     let (admin, created) = installation
         .docket
         .ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL)
         .await
         .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
     let smtp_listener = tokio::net::TcpListener::bind(smtp).await.map_err(|e| format!("cannot listen for SMTP on {smtp}: {e}"))?;
     let smtp_address = smtp_listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%address, %smtp_address, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
+    tracing::info!(%address, %smtp_address, %base_url, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
     eprintln!(
         "Docket is serving http://{address}  (data in {data})\n\
          Inbound mail: SMTP on {smtp_address}; sent mail lands in {data}/outbox\n\
@@ -125,8 +162,7 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     );
     let mailer: Arc<dyn docket_ports::Mailer> =
         Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
-    let public_url = public_url.unwrap_or_else(|| served_url(address));
-    let settings = MailSettings { public_url: Some(public_url), ..local_mail_settings() };
+    let settings = MailSettings { public_url: Some(base_url.clone()), ..local_mail_settings() };
     let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
@@ -138,8 +174,10 @@ pub async fn serve(data: &Path, listen: SocketAddr, smtp: SocketAddr, smtp_trust
     }
     let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: smtp_trusted_senders });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
-    let app = router(AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) });
-    // The peer address is the client's: web-form rate limits count per client IP.
+    let state = AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) };
+    // The API and the /blobs routes its presigned requests go to (S3 takes them on AWS). The peer
+    // address is the client's: web-form rate limits count per client IP.
+    let app = router_serving_blobs(state, installation.blobs);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;
@@ -159,16 +197,6 @@ pub fn local_mail_settings() -> MailSettings {
         provider_message_id_domain: None,
         public_url: Some(DEFAULT_PUBLIC_URL.into()),
     }
-}
-
-/// The URL of the API served on `address` (a wildcard address is reached through loopback).
-fn served_url(address: SocketAddr) -> String {
-    let ip = match address.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
-        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
 async fn shutdown_signal() {
@@ -231,4 +259,25 @@ pub async fn ingest(data: &Path, path: &Path, options: &crate::mail_in::IngestOp
     let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
     let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: false };
     crate::mail_in::ingest(&sink, path, options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_urls_name_an_address_clients_can_reach() {
+        // GIVEN listen addresses and public URLs
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let any_v6: SocketAddr = "[::]:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+
+        // WHEN the base URL of the blob routes is chosen
+        // THEN a public URL wins (without its trailing slash), else the address actually bound,
+        // on the loopback interface when listening on all
+        assert_eq!(public_base_url(Some("https://help.example.com/ "), any), "https://help.example.com");
+        assert_eq!(public_base_url(None, any), "http://127.0.0.1:8080");
+        assert_eq!(public_base_url(None, any_v6), "http://[::1]:8080");
+        assert_eq!(public_base_url(None, local), "http://127.0.0.1:4000");
+    }
 }

@@ -39,7 +39,9 @@ enum Command {
         /// from a staff address never counts as staff.
         #[arg(long, env = "DOCKET_SMTP_TRUSTED_SENDERS")]
         smtp_trusted_senders: bool,
-        /// Base URL of the API as people reach it, for links in mail (default: the listen address).
+        /// The address people and clients reach this server at (`http://host:port`, or the proxy
+        /// in front), for links in mail and the upload and download URLs of large attachments;
+        /// default the listen address (127.0.0.1 when listening on all interfaces).
         #[arg(long, env = "DOCKET_PUBLIC_URL")]
         public_url: Option<String>,
     },
@@ -75,7 +77,8 @@ async fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Serve { listen, smtp, smtp_trusted_senders, public_url } => {
             docket_api::init_logging();
-            local::serve(&cli.data, listen, smtp, smtp_trusted_senders, public_url).await
+            let options = local::ServeOptions { listen, smtp, smtp_trusted_senders, public_url };
+            local::serve(&cli.data, options).await
         }
         Command::Ingest { path, to, ses } => local::ingest(&cli.data, &path, &mail_in::IngestOptions { to, ses }).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,

@@ -504,3 +504,60 @@ async fn a_web_form_sender_confirms_through_the_served_address_and_limits_count_
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn a_large_attachment_goes_by_signed_url_through_the_running_server() {
+    // GIVEN a running server, a portal customer and their case
+    let data = temp_data_dir();
+    let (mut child, address) = serve(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let contact = create(&http, &base, &admin, "/contacts", json!({"name": "Ada", "emails": ["ada@example.com"], "portal": {"role": "own_cases"}})).await;
+    let case = create(&http, &base, &admin, "/cases", json!({"subject": "Core dump", "contact_ids": [contact]})).await;
+    let portal = token(&data, Some("ada@example.com"));
+    let bytes: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+
+    // WHEN the admin announces 8 MB, PUTs them to the URL the server answered, and completes
+    let announced = http
+        .post(format!("{base}/cases/{case}/attachments/uploads"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "core dump.bin", "content_type": "application/octet-stream", "size": bytes.len()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(announced.status(), 201);
+    let ticket: Value = announced.json().await.unwrap();
+    let upload_url = ticket["upload_url"].as_str().unwrap();
+    assert!(upload_url.starts_with(&format!("{base}/blobs/upload/")), "{upload_url}");
+    let mut put = http.put(upload_url).body(bytes.clone());
+    for (name, value) in ticket["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let id = ticket["attachment_id"].as_str().unwrap();
+    let completed = http.post(format!("{base}/cases/{case}/attachments/uploads/{id}/complete")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(completed.status(), 201);
+    let posted = http.post(format!("{base}/cases/{case}/stream")).bearer_auth(&admin).json(&json!({"body": "the dump", "attachment_ids": [id]})).send().await.unwrap();
+    assert_eq!(posted.status(), 201);
+
+    // THEN the customer gets a download URL to the same server that serves the bytes as a download
+    let link: Value = http.get(format!("{base}/cases/{case}/attachments/{id}/url")).bearer_auth(&portal).send().await.unwrap().json().await.unwrap();
+    let download_url = link["url"].as_str().unwrap();
+    assert!(download_url.starts_with(&format!("{base}/blobs/download/")), "{download_url}");
+    let downloaded = http.get(download_url).send().await.unwrap();
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(downloaded.headers()["content-type"], "application/octet-stream");
+    assert_eq!(downloaded.headers()["content-disposition"], "attachment; filename=\"core dump.bin\"; filename*=UTF-8''core%20dump.bin");
+    assert!(downloaded.bytes().await.unwrap() == bytes, "the downloaded bytes differ");
+
+    // AND the URL with one character of its signature changed is refused
+    let mut tampered = download_url.to_owned().into_bytes();
+    let inside = tampered.len() - 5;
+    tampered[inside] = if tampered[inside] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -294,6 +294,37 @@ pub async fn blobs(engine: Engine) -> Arc<dyn docket_ports::BlobStore> {
     }
 }
 
+/// The secret the test blob folders sign their URLs with.
+pub const TEST_URL_SECRET: &[u8] = b"test-url-secret-test-url-secret";
+
+/// A blob folder at `root` whose presigned URLs point at a server of its own on 127.0.0.1
+/// (a free port), serving the signed-URL routes as `docket serve` does, until the test's runtime
+/// ends.
+pub async fn serve_blob_folder(root: std::path::PathBuf) -> Arc<docket_embedded::FileBlobStore> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port for the blob routes");
+    let address = listener.local_addr().expect("local address");
+    let store = docket_embedded::FileBlobStore::new(root)
+        .and_then(|store| store.with_signed_urls(&format!("http://{address}"), TEST_URL_SECRET))
+        .expect("blob folder with signed URLs");
+    let store = Arc::new(store);
+    let routes = docket_api::signed_blob_router(store.clone());
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    store
+}
+
+/// A fresh blob store of the engine's kind that presigns requests: a folder served by
+/// [`serve_blob_folder`] (also returned, for what only a folder can be asked), or an S3 bucket
+/// of the emulator, whose URLs go to the emulator.
+pub async fn presigning_blobs(engine: Engine) -> (Arc<dyn docket_ports::BlobStore>, Option<Arc<docket_embedded::FileBlobStore>>) {
+    match engine {
+        Engine::Sqlite => {
+            let folder = serve_blob_folder(std::env::temp_dir().join(format!("docket-blobs-{}", ulid::Ulid::new()))).await;
+            (folder.clone(), Some(folder))
+        }
+        Engine::Dynamo => (blobs(engine).await, None),
+    }
+}
+
 /// A fresh assign queue of the engine's kind: an SQLite table, or an SQS FIFO queue (grouped by
 /// case, as on AWS) with its dead-letter queue.
 pub async fn assign_queue(engine: Engine, max_receives: u32) -> Arc<dyn docket_ports::Queue> {

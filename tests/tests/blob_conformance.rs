@@ -13,9 +13,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use docket_e2e::Engine;
-use docket_ports::{BlobInfo, BlobStore, PortError};
+use docket_ports::{BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, UploadGrant};
 
 /// The S3 adapter's object prefix in these tests, so that the suite also covers prefixing.
 const S3_PREFIX: &str = "blobs/";
@@ -48,13 +49,14 @@ async fn fresh(engine: Engine) -> Fixture {
     match engine {
         Engine::Sqlite => {
             let scratch = ScratchFolder::new();
-            let store = docket_embedded::FileBlobStore::new(scratch.0.clone()).expect("create blob folder");
+            // Its presigned URLs go to a server of the folder's routes, as `docket serve` runs.
+            let store = docket_e2e::serve_blob_folder(scratch.0.clone()).await;
             let root = scratch.0.clone();
             let list_stored: Listing = Box::new(move || {
                 let root = root.clone();
                 Box::pin(async move { folder_keys(&root) })
             });
-            Fixture { store: Arc::new(store), list_stored, _scratch: Some(scratch) }
+            Fixture { store, list_stored, _scratch: Some(scratch) }
         }
         Engine::Dynamo => {
             let sdk = docket_aws::config::emulator_sdk_config(&docket_e2e::aws_endpoint()).await;
@@ -366,7 +368,147 @@ async fn the_longest_valid_keys_work(engine: Engine) {
     assert_eq!(fixture.stored().await, expected);
 }
 
+// -------------------------------------------------------------------------------------------------
+// Metadata and presigned requests
+
+async fn head_reports_what_get_would_without_the_bytes(engine: Engine) {
+    // GIVEN a blob of 3 MB and a blob of nothing
+    let fixture = fresh(engine).await;
+    fixture.store.put("big.bin", "application/zip", pseudo_random_bytes(3 * 1024 * 1024)).await.expect("put big");
+    fixture.store.put("dir/empty.txt", "text/plain; charset=utf-8", Vec::new()).await.expect("put empty");
+
+    // WHEN their metadata is asked for, and that of keys never stored
+    let big = fixture.store.head("big.bin").await.expect("head big");
+    let empty = fixture.store.head("dir/empty.txt").await.expect("head empty");
+
+    // THEN it is what the puts reported, and a missing key is not found, an invalid one invalid
+    assert_eq!(big, info("big.bin", "application/zip", 3 * 1024 * 1024));
+    assert_eq!(empty, info("dir/empty.txt", "text/plain; charset=utf-8", 0));
+    assert_not_found(fixture.store.head("dir").await, "a folder");
+    assert_not_found(fixture.store.head("never/stored").await, "a key never stored");
+    assert_invalid(fixture.store.head("../x").await, "an invalid key");
+}
+
+/// The presigned request sent with reqwest, as a browser or client would: its method, URL and
+/// headers, and `body` for an upload.
+async fn send_presigned(request: &PresignedRequest, body: Option<Vec<u8>>) -> reqwest::Response {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).expect("method");
+    let mut builder = reqwest::Client::new().request(method, &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = body {
+        builder = builder.body(body);
+    }
+    builder.send().await.expect("the presigned request reaches its server")
+}
+
+/// The query parameter `name` of `url`, percent-decoded.
+fn query_parameter(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let value = query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?;
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            decoded.push(u8::from_str_radix(value.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+async fn a_presigned_upload_and_download_carry_the_bytes_with_the_signed_headers(engine: Engine) {
+    // GIVEN an empty store, 7 MB of bytes, and a file name an attacker might choose
+    let fixture = fresh(engine).await;
+    let bytes = pseudo_random_bytes(7 * 1024 * 1024);
+    let key = "cases/01ABC/attachments/01DEF";
+    let file_name = "résumé \"final\";\r\nX-Evil: 1.pdf";
+    let upload = UploadGrant { key: key.into(), content_type: "application/pdf".into(), max_size: bytes.len() as u64 };
+
+    // WHEN an upload is presigned for 15 minutes and the bytes are PUT to it with its headers
+    let before = SystemTime::now();
+    let request = fixture.store.presign_upload(&upload, Duration::from_secs(900)).await.expect("presign upload");
+    let put = send_presigned(&request, Some(bytes.clone())).await;
+
+    // THEN the request is a PUT with the content type and create-only headers, expiring in 15
+    // minutes, and the store holds the blob with its signed content type
+    assert_eq!(request.method, "PUT");
+    assert!(request.headers.contains(&("content-type".into(), "application/pdf".into())), "{:?}", request.headers);
+    assert!(request.headers.contains(&("if-none-match".into(), "*".into())), "{:?}", request.headers);
+    let validity = request.expires_at.duration_since(before).expect("expires in the future");
+    assert!(validity >= Duration::from_secs(899) && validity <= Duration::from_secs(901), "{validity:?}");
+    assert!(put.status().is_success(), "upload answered {}: {:?}", put.status(), put.text().await);
+    assert_eq!(fixture.store.head(key).await.expect("head"), info(key, "application/pdf", bytes.len()));
+
+    // WHEN a download of it is presigned and fetched
+    let download = DownloadGrant { key: key.into(), content_type: "application/pdf".into(), file_name: file_name.into() };
+    let request = fixture.store.presign_download(&download, Duration::from_secs(900)).await.expect("presign download");
+    let got = send_presigned(&request, None).await;
+
+    // THEN it is a GET answering the very bytes with the signed content type, as a download
+    // named after the file (on S3 the disposition is a signed parameter of the URL, which S3
+    // answers with; the emulator ignores it, so there the URL is checked)
+    assert_eq!(request.method, "GET");
+    assert_eq!(got.status(), 200);
+    let header = |name: &str| got.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
+    let expected_disposition = docket_ports::attachment_disposition(file_name);
+    assert!(!expected_disposition.contains(['\r', '\n']), "{expected_disposition}");
+    match engine {
+        Engine::Sqlite => assert_eq!(disposition.as_deref(), Some(expected_disposition.as_str())),
+        Engine::Dynamo => {
+            assert_eq!(query_parameter(&request.url, "response-content-disposition").as_deref(), Some(expected_disposition.as_str()));
+            assert_eq!(query_parameter(&request.url, "response-content-type").as_deref(), Some("application/pdf"));
+        }
+    }
+    assert_eq!(content_type.as_deref(), Some("application/pdf"));
+    let body = got.bytes().await.expect("download body");
+    assert!(body.as_ref() == bytes.as_slice(), "downloaded bytes differ");
+}
+
+async fn a_presigned_upload_cannot_replace_a_blob(engine: Engine) {
+    // GIVEN a blob uploaded through a presigned request
+    let fixture = fresh(engine).await;
+    let key = "cases/01ABC/attachments/01GHI";
+    let grant = UploadGrant { key: key.into(), content_type: "text/plain".into(), max_size: 100 };
+    let request = fixture.store.presign_upload(&grant, Duration::from_secs(60)).await.expect("presign");
+    assert!(send_presigned(&request, Some(b"checked".to_vec())).await.status().is_success());
+
+    // WHEN the same request is sent again with other bytes
+    let again = send_presigned(&request, Some(b"swapped".to_vec())).await;
+
+    // THEN it is refused as a failed precondition and the blob is unchanged
+    assert_eq!(again.status(), 412);
+    assert_eq!(fixture.store.get(key).await.expect("get").1, b"checked");
+}
+
+async fn presigning_refuses_what_put_refuses(engine: Engine) {
+    // GIVEN an empty store
+    let fixture = fresh(engine).await;
+    let valid = Duration::from_secs(60);
+    let upload = |key: &str, content_type: &str| UploadGrant { key: key.into(), content_type: content_type.into(), max_size: 1 };
+    let download = |key: &str, content_type: &str| DownloadGrant { key: key.into(), content_type: content_type.into(), file_name: "x".into() };
+
+    // WHEN requests are presigned for invalid keys, content types or validities
+    // THEN each is refused as invalid
+    assert_invalid(fixture.store.presign_upload(&upload("../x", "text/plain"), valid).await, "upload key");
+    assert_invalid(fixture.store.presign_upload(&upload("x", "text/plain\r\nX: 1"), valid).await, "upload content type");
+    assert_invalid(fixture.store.presign_upload(&upload("x", "text/plain"), Duration::ZERO).await, "no validity");
+    assert_invalid(fixture.store.presign_download(&download("a//b", "text/plain"), valid).await, "download key");
+    assert_invalid(fixture.store.presign_download(&download("x", ""), valid).await, "download content type");
+    assert_invalid(fixture.store.presign_download(&download("x", "text/plain"), Duration::from_secs(8 * 24 * 3600)).await, "eight days");
+}
+
 docket_e2e::on_both_engines!(
+    head_reports_what_get_would_without_the_bytes,
+    a_presigned_upload_and_download_carry_the_bytes_with_the_signed_headers,
+    a_presigned_upload_cannot_replace_a_blob,
+    presigning_refuses_what_put_refuses,
     round_trip_keeps_bytes_and_content_type,
     put_replaces_the_previous_blob,
     concurrent_puts_leave_one_whole_blob,

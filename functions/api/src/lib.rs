@@ -6,7 +6,9 @@ pub mod config;
 pub mod extract;
 pub mod problem;
 pub mod routes;
+pub mod signed_blobs;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,11 +16,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use docket_domain::Docket;
+use docket_ports::SignedUrlBlobs;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{Authenticator, TokenKeys};
+pub use signed_blobs::signed_blob_router;
 use problem::Problem;
 
 #[derive(Clone)]
@@ -40,6 +44,16 @@ impl MakeRequestId for UlidRequestId {
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
+    with_layers(api_routes(state))
+}
+
+/// The API and the routes of the presigned requests of a blob store that signs URLs to this
+/// server (the local process; on AWS the URLs go to S3).
+pub fn router_serving_blobs<S: SignedUrlBlobs + 'static>(state: AppState, blobs: Arc<S>) -> Router {
+    with_layers(api_routes(state).merge(signed_blob_router(blobs)))
+}
+
+fn api_routes(state: AppState) -> Router {
     let mut router = Router::new();
     for (_, path, handler) in routes::route_table() {
         router = router.route(path, handler);
@@ -50,6 +64,10 @@ pub fn router(state: AppState) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
         })
         .with_state(state)
+}
+
+fn with_layers(router: Router) -> Router {
+    router
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| -> Response {
             tracing::error!("request handler panicked");

@@ -44,6 +44,10 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
         ("POST", "/cases/{case_ref}/stream", post(post_entry)),
         ("POST", "/cases/{case_ref}/attachments", post(upload_attachment).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES))),
         ("GET", "/cases/{case_ref}/attachments/{attachment_id}", get(download_attachment)),
+        // Files of any size (up to 100 MiB) go around the API, straight to the blob store.
+        ("POST", "/cases/{case_ref}/attachments/uploads", post(begin_upload)),
+        ("POST", "/cases/{case_ref}/attachments/uploads/{attachment_id}/complete", post(complete_upload)),
+        ("GET", "/cases/{case_ref}/attachments/{attachment_id}/url", get(attachment_url)),
         ("GET", "/cases/{case_ref}/followers", get(list_followers)),
         ("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower)),
         ("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower)),
@@ -349,10 +353,7 @@ async fn upload_attachment(
     if bytes.is_empty() {
         return Err(Problem::bad_request("the upload is empty").with_field("body"));
     }
-    let name = docket_domain::validate::line("name", &query.name, 200)?;
-    if name.contains(['/', '\\']) {
-        return Err(docket_domain::DomainError::invalid("name", "a file name has no folders").into());
-    }
+    let name = docket_domain::validate::file_name("name", &query.name)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -363,7 +364,7 @@ async fn upload_attachment(
     let cases = state.docket.cases();
     let case = cases.get(&principal, &case_ref).await?;
     let id = docket_domain::clock::new_id();
-    let blob_key = format!("cases/{}/attachments/{id}", case.id);
+    let blob_key = docket_domain::stream::attachment_blob_key(&case.id, &id);
     let size = bytes.len() as u64;
     state.docket.blobs()?.put(&blob_key, &content_type, bytes.to_vec()).await.map_err(port_problem)?;
     let attachment = docket_domain::stream::Attachment {
@@ -378,10 +379,57 @@ async fn upload_attachment(
         visibility: None,
     };
     let attachment = cases.record_attachment(&principal, &case, attachment).await?;
+    Ok((StatusCode::CREATED, Json(attachment_view(&attachment))).into_response())
+}
+
+/// An uploaded attachment as its uploader is shown it (by either way of uploading).
+fn attachment_view(attachment: &docket_domain::stream::Attachment) -> Value {
+    json!({ "id": attachment.id, "name": attachment.name, "content_type": attachment.content_type, "size": attachment.size })
+}
+
+/// When a presigned request expires, as RFC 3339.
+fn expiry(request: &docket_ports::PresignedRequest) -> String {
+    time::OffsetDateTime::from(request.expires_at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The answer to an announced upload: the request the client sends straight to the blob store
+/// (S3, or the local server's `/blobs` routes), with the headers it must send as given.
+async fn begin_upload(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(case_ref): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let start = state.docket.cases().begin_upload(&principal, &case_ref, body, state.docket.blobs()?).await?;
+    let headers: serde_json::Map<String, Value> = start.request.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect();
     Ok((StatusCode::CREATED, Json(json!({
-        "id": attachment.id, "name": attachment.name, "content_type": attachment.content_type, "size": attachment.size
+        "attachment_id": start.upload.id,
+        "upload_url": start.request.url,
+        "method": start.request.method,
+        "headers": headers,
+        "expires_at": expiry(&start.request),
+        "max_size": start.upload.size,
     })))
     .into_response())
+}
+
+async fn complete_upload(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, attachment_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (attachment, replayed) = state.docket.cases().complete_upload(&principal, &case_ref, &attachment_id, state.docket.blobs()?).await?;
+    let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(attachment_view(&attachment))).into_response())
+}
+
+async fn attachment_url(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, attachment_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (_, request) = state.docket.cases().attachment_url(&principal, &case_ref, &attachment_id, state.docket.blobs()?).await?;
+    Ok(Json(json!({ "url": request.url, "method": request.method, "expires_at": expiry(&request) })).into_response())
 }
 
 async fn download_attachment(
@@ -392,7 +440,7 @@ async fn download_attachment(
     let (_, attachment) = state.docket.cases().attachment(&principal, &case_ref, &attachment_id).await?;
     let (_, bytes) = state.docket.blobs()?.get(&attachment.blob_key).await.map_err(port_problem)?;
     // Served as a download, never rendered inline: an uploaded HTML file must not run as our origin.
-    let disposition = format!("attachment; filename=\"{}\"", attachment.name.replace(['"', '\\'], "_"));
+    let disposition = docket_ports::attachment_disposition(&attachment.name);
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&attachment.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
@@ -403,7 +451,7 @@ async fn download_attachment(
     Ok(response)
 }
 
-fn port_problem(error: docket_ports::PortError) -> Problem {
+pub(crate) fn port_problem(error: docket_ports::PortError) -> Problem {
     match error {
         docket_ports::PortError::NotFound(m) => Problem::not_found(m),
         docket_ports::PortError::Invalid(m) => Problem::bad_request(m),

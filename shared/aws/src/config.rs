@@ -53,11 +53,13 @@ pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
 }
 
-/// An S3 client for the given configuration. Buckets are addressed in the path
-/// (`endpoint/bucket/key`) rather than as a subdomain, because an emulator at `127.0.0.1` has no
-/// subdomains to offer; AWS serves both forms.
+/// An S3 client for the given configuration. With an endpoint override (an emulator at
+/// `127.0.0.1`, which has no subdomains to offer) buckets are addressed in the path
+/// (`endpoint/bucket/key`); on AWS as a subdomain (`bucket.s3.region.amazonaws.com/key`), the
+/// form AWS recommends, which also goes into the presigned URLs handed to clients.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
+    let path_style = config.endpoint_url().is_some();
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 

@@ -3,14 +3,25 @@
 //!
 //! The object's own `Content-Type` carries the blob's content type, so one PutObject stores bytes
 //! and metadata together and replaces both atomically, as the folder adapter's single rename does.
+//!
+//! Presigned requests (large attachments, which cannot pass through a Lambda payload) are signed
+//! by the SDK with the function's own credentials, so they allow what its role allows and expire
+//! at the latest with those credentials. A presigned URL names the endpoint the client was
+//! configured with (the emulator in tests).
+
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::{PresignedRequest as SdkPresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key, validate_content_type};
+use docket_ports::{
+    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, UploadGrant,
+    attachment_disposition, validate_blob_key, validate_content_type, validate_presigning,
+};
 
 use crate::errors::{self, Service};
 
@@ -165,6 +176,84 @@ impl BlobStore for S3BlobStore {
         ))
     }
 
+    async fn head(&self, key: &str) -> Result<BlobInfo, PortError> {
+        validate_blob_key(key)?;
+        let output = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            // A HEAD answer has no body, so no error code: S3 says 404 (with s3:ListBucket on
+            // the bucket; without it, 403, which stays a failure).
+            Err(error)
+                if error.as_service_error().is_some_and(|e| e.is_not_found())
+                    || error.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                return Err(PortError::NotFound(format!("blob {key}")));
+            }
+            Err(error) => return Err(classify(&format!("head blob {key}"), error)),
+        };
+        let size = output
+            .content_length()
+            .and_then(|length| u64::try_from(length).ok())
+            .ok_or_else(|| PortError::Backend(format!("S3 gave no size for blob {key}")))?;
+        Ok(BlobInfo {
+            key: key.to_owned(),
+            content_type: output
+                .content_type()
+                .unwrap_or("binary/octet-stream")
+                .to_owned(),
+            size,
+        })
+    }
+
+    async fn presign_upload(
+        &self,
+        grant: &UploadGrant,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        validate_presigning(&grant.key, &grant.content_type, valid_for)?;
+        // The content type and `If-None-Match: *` are signed headers: S3 refuses the PUT
+        // unless the client sends them as given, and refuses it once the object exists. The
+        // size cannot be signed this way; the caller checks it with a HEAD afterwards.
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(&grant.key))
+            .content_type(&grant.content_type)
+            .if_none_match("*")
+            .presigned(presigning_config(valid_for)?)
+            .await
+            .map_err(|error| classify(&format!("presign upload of blob {}", grant.key), error))?;
+        Ok(presigned_request(&presigned, valid_for))
+    }
+
+    async fn presign_download(
+        &self,
+        grant: &DownloadGrant,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        validate_presigning(&grant.key, &grant.content_type, valid_for)?;
+        // The response-* query parameters are part of the signature: S3 answers with these
+        // headers, and the client cannot change them.
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(&grant.key))
+            .response_content_type(&grant.content_type)
+            .response_content_disposition(attachment_disposition(&grant.file_name))
+            .presigned(presigning_config(valid_for)?)
+            .await
+            .map_err(|error| classify(&format!("presign download of blob {}", grant.key), error))?;
+        Ok(presigned_request(&presigned, valid_for))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         validate_blob_key(key)?;
         // S3 answers a delete of a missing object with success, which is the port's contract.
@@ -176,6 +265,26 @@ impl BlobStore for S3BlobStore {
             .await
             .map(drop)
             .map_err(|error| classify(&format!("delete blob {key}"), error))
+    }
+}
+
+fn presigning_config(valid_for: Duration) -> Result<PresigningConfig, PortError> {
+    PresigningConfig::expires_in(valid_for)
+        .map_err(|error| PortError::Invalid(format!("presigning: {error}")))
+}
+
+/// The port's view of a request the SDK presigned: its method, URL and the headers the client
+/// must send (lower-case names; the SDK leaves `Host` to the client).
+fn presigned_request(presigned: &SdkPresignedRequest, valid_for: Duration) -> PresignedRequest {
+    PresignedRequest {
+        method: presigned.method().to_owned(),
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect(),
+        // The SDK signs from the current time, just before this.
+        expires_at: SystemTime::now() + valid_for,
     }
 }
 
@@ -191,4 +300,51 @@ where
             .then(|| PortError::Invalid(answer.summary()))
     })
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, SdkConfig};
+    use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
+
+    use super::*;
+
+    /// A configuration as a Lambda has it: a region and credentials, no endpoint override.
+    fn aws_like_config() -> SdkConfig {
+        let credentials = Credentials::new("AKIDEXAMPLE", "secret", Some("session".into()), None, "test");
+        SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .behavior_version(BehaviorVersion::latest())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn presigned_requests_on_aws_are_virtual_hosted_and_sign_what_they_must() {
+        // GIVEN the S3 adapter as the api function builds it on AWS (nothing is sent: presigning
+        // is local)
+        let store = S3BlobStore::new(crate::config::s3_client(&aws_like_config()), "docket-attachments".into(), String::new());
+        let upload = UploadGrant { key: "cases/c1/attachments/a1".into(), content_type: "application/pdf".into(), max_size: 10 };
+        let download = DownloadGrant { key: "cases/c1/attachments/a1".into(), content_type: "application/pdf".into(), file_name: "a \"b\".pdf".into() };
+
+        // WHEN an upload and a download are presigned for 15 minutes
+        let put = store.presign_upload(&upload, Duration::from_secs(900)).await.expect("presign upload");
+        let get = store.presign_download(&download, Duration::from_secs(900)).await.expect("presign download");
+
+        // THEN both address the bucket as a subdomain of the regional endpoint, expire in 900 s
+        // and carry the session token; the PUT signs the content type and If-None-Match, the GET
+        // the response content type and disposition
+        for request in [&put, &get] {
+            assert!(request.url.starts_with("https://docket-attachments.s3.eu-west-1.amazonaws.com/cases/c1/attachments/a1?"), "{}", request.url);
+            assert!(request.url.contains("X-Amz-Expires=900"), "{}", request.url);
+            assert!(request.url.contains("X-Amz-Security-Token=session"), "{}", request.url);
+        }
+        assert_eq!(put.method, "PUT");
+        assert!(put.url.contains("X-Amz-SignedHeaders=content-type%3Bhost%3Bif-none-match"), "{}", put.url);
+        assert_eq!(put.headers, vec![("content-type".to_owned(), "application/pdf".to_owned()), ("if-none-match".to_owned(), "*".to_owned())]);
+        assert_eq!(get.method, "GET");
+        assert!(get.url.contains("response-content-type=application%2Fpdf"), "{}", get.url);
+        assert!(get.url.contains("response-content-disposition=attachment%3B%20filename%3D%22a%20_b_.pdf%22%3B%20filename%2A%3DUTF-8%27%27a%2520%2522b%2522.pdf"), "{}", get.url);
+        assert!(get.headers.is_empty(), "{:?}", get.headers);
+    }
 }

@@ -48,6 +48,18 @@ impl From<StoreError> for DomainError {
     }
 }
 
+/// A blob store's failure: a missing blob is not found, a failure worth retrying is transient,
+/// and anything else (the store refusing a request Docket built) is internal.
+impl From<docket_ports::PortError> for DomainError {
+    fn from(e: docket_ports::PortError) -> Self {
+        match e {
+            docket_ports::PortError::NotFound(what) => DomainError::NotFound { what },
+            docket_ports::PortError::Transient(m) => DomainError::Transient(m),
+            docket_ports::PortError::Invalid(m) | docket_ports::PortError::Backend(m) => DomainError::Internal(m),
+        }
+    }
+}
+
 pub type DomainResult<T> = Result<T, DomainError>;
 
 /// Why a queue message could not be worked: retry it later, or never (it goes to the dead

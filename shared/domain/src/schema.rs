@@ -81,6 +81,11 @@ pub mod case_keys {
     pub fn rule_step(event_id: &str, rule_id: &str, step: &str) -> Key {
         Key::new(format!("RULERUN#{event_id}"), format!("RULE#{rule_id}#{step}"))
     }
+    /// An upload announced for a case (`POST …/attachments/uploads`) and not completed yet, in
+    /// the case's partition; completing it replaces it by the attachment of the same id.
+    pub fn upload(case_id: &str, upload_id: &str) -> Key {
+        Key::new(case(case_id).pk, format!("UPLOAD#{upload_id}"))
+    }
     /// A knowledge-base article linked to a case, in the case's partition.
     pub fn article_link(case_id: &str, article_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("ARTICLE#{article_id}"))

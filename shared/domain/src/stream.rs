@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use docket_ports::{BlobStore, DownloadGrant, PresignedRequest, UploadGrant, validate_content_type};
 use docket_store::{Cursor, Key, Query, SortKeyRange, WriteOp};
 
 use crate::access::Principal;
@@ -333,6 +334,54 @@ pub fn attachment_key(case_id: &str, attachment_id: &str) -> Key {
     Key::new(case_keys::case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))
 }
 
+/// Where the bytes of an attachment are kept in the blob store.
+pub fn attachment_blob_key(case_id: &str, attachment_id: &str) -> String {
+    format!("cases/{case_id}/attachments/{attachment_id}")
+}
+
+/// Largest attachment accepted through an upload URL (`POST …/attachments/uploads`).
+pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+/// How long a presigned upload or download URL is valid.
+pub const TRANSFER_URL_VALIDITY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How long an announced upload can be completed; then its record expires (DynamoDB's TTL
+/// removes it; a completion after that is 404).
+pub const PENDING_UPLOAD_LIFETIME: time::Duration = time::Duration::hours(24);
+
+/// An upload announced by `uploaded_by` and not completed yet: the client sends the bytes
+/// straight to the blob store (a presigned `PUT` of `blob_key`), then completes it, which checks
+/// what arrived against what was announced and turns it into an [`Attachment`] of the same id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingUpload {
+    pub id: String,
+    pub case_id: String,
+    pub name: String,
+    pub content_type: String,
+    /// The size announced: the most the upload may be.
+    pub size: u64,
+    pub blob_key: String,
+    pub uploaded_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Epoch seconds after which it can no longer be completed (the TTL attribute).
+    pub expires_at: i64,
+}
+
+/// What a client announces before uploading a file through a URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadFields {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// An announced upload and the request that uploads its bytes.
+#[derive(Debug, Clone)]
+pub struct UploadStart {
+    pub upload: PendingUpload,
+    pub request: PresignedRequest,
+}
+
 impl Cases<'_> {
     /// Posts to a case the caller may see. Returns the stored entry.
     pub async fn post(&self, principal: &Principal, reference: &str, body: Value) -> DomainResult<(Case, StreamEntry)> {
@@ -411,6 +460,134 @@ impl Cases<'_> {
         let item = keyed_item(attachment_key(&case.id, &attachment.id), &attachment)?;
         self.store.write(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists)).await?;
         Ok(attachment)
+    }
+
+    /// Announces an upload to a case the caller may see (staff or portal) and presigns the
+    /// request that sends its bytes straight to the blob store: a `PUT` with the announced
+    /// content type, valid for [`TRANSFER_URL_VALIDITY`], of at most the announced size
+    /// (at most [`MAX_UPLOAD_BYTES`]).
+    pub async fn begin_upload(&self, principal: &Principal, reference: &str, body: Value, blobs: &dyn BlobStore) -> DomainResult<UploadStart> {
+        let case = self.get(principal, reference).await?;
+        let fields: UploadFields = fields::parse(body)?;
+        let name = validate::file_name("name", &fields.name)?;
+        if validate_content_type(&fields.content_type).is_err() {
+            return Err(DomainError::invalid("content_type", "must be a media type of 1 to 255 printable ASCII characters"));
+        }
+        if fields.size == 0 || fields.size > MAX_UPLOAD_BYTES {
+            return Err(DomainError::invalid("size", format!("a file uploaded by URL has 1 to {MAX_UPLOAD_BYTES} bytes")));
+        }
+        let id = new_id();
+        let now = self.clock.now();
+        let upload = PendingUpload {
+            blob_key: attachment_blob_key(&case.id, &id),
+            id,
+            case_id: case.id.clone(),
+            name,
+            content_type: fields.content_type,
+            size: fields.size,
+            uploaded_by: principal.id().to_owned(),
+            created_at: now,
+            expires_at: (now + PENDING_UPLOAD_LIFETIME).unix_timestamp(),
+        };
+        let item = keyed_item(case_keys::upload(&case.id, &upload.id), &upload)?;
+        self.store.write(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists)).await?;
+        let grant = UploadGrant { key: upload.blob_key.clone(), content_type: upload.content_type.clone(), max_size: upload.size };
+        let request = blobs.presign_upload(&grant, TRANSFER_URL_VALIDITY).await?;
+        tracing::info!(case = case.number, upload = %upload.id, size = upload.size, "upload announced");
+        Ok(UploadStart { upload, request })
+    }
+
+    /// Completes an upload the caller announced on this case: the blob must be there, no larger
+    /// than announced and of the announced content type (S3 cannot hold a presigned `PUT` to a
+    /// size, so this is where the size is enforced). A blob that fails the check is deleted (the
+    /// URL, while valid, can then take the right file) and the upload stays open. On success the
+    /// upload becomes an unposted [`Attachment`] of the same id with the blob's real size, as a
+    /// direct upload would; `true` with it when it had been completed before (a retry).
+    /// Another user's upload, or none, is 404.
+    pub async fn complete_upload(&self, principal: &Principal, reference: &str, upload_id: &str, blobs: &dyn BlobStore) -> DomainResult<(Attachment, bool)> {
+        let case = self.get(principal, reference).await?;
+        let not_found = || DomainError::not_found(format!("upload {upload_id}"));
+        if validate::id("upload_id", upload_id).is_err() {
+            return Err(not_found());
+        }
+        let upload_key = case_keys::upload(&case.id, upload_id);
+        let pending: Option<PendingUpload> = self.store.get(CASES, &upload_key).await?.map(from_item).transpose()?;
+        let Some(upload) = pending.filter(|u| u.uploaded_by == principal.id()) else {
+            return self.completed_upload(principal, &case, upload_id).await?.map(|a| (a, true)).ok_or_else(not_found);
+        };
+        if upload.expires_at <= self.clock.now().unix_timestamp() {
+            // Left to expire (DynamoDB's TTL is lazy, SQLite has none): gone for good.
+            blobs.delete(&upload.blob_key).await?;
+            self.store.write(WriteOp::delete(CASES, upload_key)).await?;
+            return Err(not_found());
+        }
+        let stored = match blobs.head(&upload.blob_key).await {
+            Ok(stored) => stored,
+            Err(docket_ports::PortError::NotFound(_)) => {
+                return Err(DomainError::Conflict { field: "upload".into(), reason: "no file has been uploaded to the upload URL yet".into() });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let refusal = if stored.size > upload.size {
+            Some(("size", format!("the uploaded file has {} bytes, more than the {} announced", stored.size, upload.size)))
+        } else if stored.size == 0 {
+            Some(("size", "the uploaded file is empty".to_owned()))
+        } else if stored.content_type != upload.content_type {
+            Some(("content_type", format!("the uploaded file is {:?}, not the {:?} announced", stored.content_type, upload.content_type)))
+        } else {
+            None
+        };
+        if let Some((field, reason)) = refusal {
+            tracing::warn!(case = case.number, upload = %upload.id, field, %reason, "uploaded file refused");
+            blobs.delete(&upload.blob_key).await?;
+            return Err(DomainError::invalid(field, reason));
+        }
+        let attachment = Attachment {
+            id: upload.id.clone(),
+            case_id: case.id.clone(),
+            name: upload.name,
+            content_type: upload.content_type,
+            size: stored.size,
+            blob_key: upload.blob_key,
+            uploaded_by: upload.uploaded_by,
+            entry_id: None,
+            visibility: None,
+        };
+        // One transaction: the upload becomes the attachment exactly once, however many
+        // completions race.
+        let ops = vec![
+            WriteOp::put_if(CASES, keyed_item(attachment_key(&case.id, &attachment.id), &attachment)?, docket_store::Condition::NotExists),
+            WriteOp::Delete { table: CASES.into(), key: upload_key, condition: Some(docket_store::Condition::Exists) },
+        ];
+        match self.store.transact(ops).await {
+            Ok(()) => {
+                tracing::info!(case = case.number, attachment = %attachment.id, size = attachment.size, "upload completed");
+                Ok((attachment, false))
+            }
+            Err(e) if e.is_condition_failure() => {
+                self.completed_upload(principal, &case, upload_id).await?.map(|a| (a, true)).ok_or_else(not_found)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The attachment an upload of the caller's became, if it did.
+    async fn completed_upload(&self, principal: &Principal, case: &Case, upload_id: &str) -> DomainResult<Option<Attachment>> {
+        let found: Option<Attachment> = self.store.get(CASES, &attachment_key(&case.id, upload_id)).await?.map(from_item).transpose()?;
+        Ok(found.filter(|a| a.uploaded_by == principal.id()))
+    }
+
+    /// A presigned download of an attachment the caller may read (the same rule as
+    /// [`Cases::attachment`]: else 404), valid for [`TRANSFER_URL_VALIDITY`]. The store answers
+    /// it with the attachment's content type, as a file to save under its name.
+    pub async fn attachment_url(&self, principal: &Principal, reference: &str, attachment_id: &str, blobs: &dyn BlobStore) -> DomainResult<(Attachment, PresignedRequest)> {
+        let (_, attachment) = self.attachment(principal, reference, attachment_id).await?;
+        // Content types of mail attachments are the sender's; one that would not survive as a
+        // header is served as bytes.
+        let content_type = if validate_content_type(&attachment.content_type).is_ok() { attachment.content_type.clone() } else { "application/octet-stream".to_owned() };
+        let grant = DownloadGrant { key: attachment.blob_key.clone(), content_type, file_name: attachment.name.clone() };
+        let request = blobs.presign_download(&grant, TRANSFER_URL_VALIDITY).await?;
+        Ok((attachment, request))
     }
 
     /// An attachment's metadata, if the caller may read it.

@@ -32,6 +32,17 @@ pub fn optional_line(field: &str, value: Option<&str>, max: usize) -> DomainResu
     }
 }
 
+/// The name of an attached file, as its uploader gave it: one line (see [`line`]) of at most
+/// [`MAX_NAME`] characters, without folders. It is shown and offered as the name to save the
+/// file under, encoded for each place it goes (a `Content-Disposition`, a mail header).
+pub fn file_name(field: &str, value: &str) -> DomainResult<String> {
+    let name = line(field, value, MAX_NAME)?;
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(DomainError::invalid(field, "a file name has no folders"));
+    }
+    Ok(name)
+}
+
 /// Multi-line text: newlines and tabs allowed, other control characters refused.
 pub fn long_text(field: &str, value: &str, max: usize) -> DomainResult<String> {
     if value.chars().count() > max {

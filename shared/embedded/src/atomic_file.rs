@@ -30,6 +30,25 @@ pub(crate) fn write_atomically(
     Ok(())
 }
 
+/// Like [`write_atomically`], but only if nothing is at `path` yet: the complete temporary
+/// file is hard-linked to `path`, which fails, atomically, when the name is taken. Returns
+/// `false` then, writing nothing.
+pub(crate) fn write_atomically_new(
+    path: &Path,
+    temp_path: &Path,
+    parts: &[&[u8]],
+    action: &str,
+) -> Result<bool, PortError> {
+    let linked = write_new_file(temp_path, parts).and_then(|()| fs::hard_link(temp_path, path));
+    // The temporary name goes either way; the blob, if linked, lives on under `path`.
+    let _ = fs::remove_file(temp_path);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(io_failure(action, path, error)),
+    }
+}
+
 fn write_new_file(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     // `create_new` refuses an existing name rather than share or overwrite a file.
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;

@@ -20,19 +20,39 @@
 //! over the target, so a reader sees either the whole old blob or the whole new one, never a
 //! half-written one. A crash may leave a temporary file behind; it is never read.
 //!
+//! Presigned requests. A folder has no URLs of its own, so a store given a base URL and a secret
+//! ([`FileBlobStore::with_signed_urls`]) signs URLs to the local server that serves it:
+//! `{base}/blobs/upload/{token}` and `{base}/blobs/download/{token}`. The token is the grant
+//! (direction, key, content type, size limit or file name, expiry in milliseconds) as base64url
+//! JSON, a dot, and its HMAC-SHA256 under a key derived from the secret for this use only, so a
+//! token is neither an API token nor the other direction's. The server's routes (the API crate's
+//! `signed_blob_router`) ask [`SignedUrlBlobs`] what a token grants, which fails for anything
+//! forged, altered or expired.
+//!
 //! Limitation: on a case-insensitive file system (macOS and Windows defaults) keys that differ
 //! only in case share a file, whereas S3 keeps them apart. Docket's own keys never rely on case.
 
+use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use docket_ports::{BlobInfo, BlobStore, PortError, validate_blob_key, validate_content_type};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use docket_ports::{
+    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, SIGNED_DOWNLOAD_PATH,
+    SIGNED_UPLOAD_PATH, SignedUrlBlobs, UploadGrant, validate_blob_key, validate_content_type,
+    validate_presigning,
+};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
-use crate::atomic_file::{io_failure, write_atomically};
+use crate::atomic_file::{io_failure, write_atomically, write_atomically_new};
 
 /// Appended to the last key segment to name the blob file; `@` cannot occur in a key.
 const BLOB_SUFFIX: &str = "@blob";
@@ -60,14 +80,43 @@ struct Header {
 #[derive(Debug, Clone)]
 pub struct FileBlobStore {
     root: PathBuf,
+    signer: Option<Arc<UrlSigner>>,
 }
 
 impl FileBlobStore {
-    /// A store keeping its blobs under `root`, which is created when missing.
+    /// A store keeping its blobs under `root`, which is created when missing. It presigns no
+    /// requests until given [`FileBlobStore::with_signed_urls`].
     pub fn new(root: PathBuf) -> Result<Self, PortError> {
         fs::create_dir_all(&root)
             .map_err(|error| io_failure("create the blob folder", &root, error))?;
-        Ok(FileBlobStore { root })
+        Ok(FileBlobStore { root, signer: None })
+    }
+
+    /// Presigns requests as URLs under `base_url` (the local server's address as clients reach
+    /// it, `http://127.0.0.1:8080`), signed with a key derived from `secret`: only a store with
+    /// the same secret accepts them.
+    pub fn with_signed_urls(mut self, base_url: &str, secret: &[u8]) -> Result<Self, PortError> {
+        let base_url = base_url.trim().trim_end_matches('/');
+        let scheme_ok = base_url.starts_with("http://") || base_url.starts_with("https://");
+        if !scheme_ok || base_url.len() > 500 || base_url.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(PortError::Invalid(format!("{base_url:?} is not a base URL for blob requests")));
+        }
+        if secret.len() < 16 {
+            return Err(PortError::Invalid("the URL signing secret is too short".to_owned()));
+        }
+        let mut derive = new_mac(secret);
+        derive.update(URL_KEY_PURPOSE);
+        self.signer = Some(Arc::new(UrlSigner {
+            base_url: base_url.to_owned(),
+            key: derive.finalize().into_bytes().to_vec(),
+        }));
+        Ok(self)
+    }
+
+    fn signer(&self) -> Result<&UrlSigner, PortError> {
+        self.signer.as_deref().ok_or_else(|| {
+            PortError::Invalid("this blob folder has no URL to presign requests with".to_owned())
+        })
     }
 
     /// The folder holding the blobs.
@@ -116,7 +165,7 @@ impl BlobStore for FileBlobStore {
         validate_content_type(content_type)?;
         let header = encode_header(content_type)?;
         let size = bytes.len() as u64;
-        run_blocking(move || write_blob(&path, &header, &bytes)).await?;
+        run_blocking(move || write_blob(&path, &header, &bytes, false)).await?;
         Ok(BlobInfo {
             key: key.to_owned(),
             content_type: content_type.to_owned(),
@@ -148,6 +197,90 @@ impl BlobStore for FileBlobStore {
         .await
     }
 
+    async fn head(&self, key: &str) -> Result<BlobInfo, PortError> {
+        let path = self.blob_path(key)?;
+        let owned_key = key.to_owned();
+        run_blocking(move || {
+            let file = match fs::File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(PortError::NotFound(format!("blob {owned_key}")));
+                }
+                Err(error) => return Err(io_failure("open the blob", &path, error)),
+            };
+            let length = file
+                .metadata()
+                .map_err(|error| io_failure("read the blob's size", &path, error))?
+                .len();
+            let mut line = Vec::new();
+            io::BufReader::new(file)
+                .take(MAX_HEADER_LEN as u64)
+                .read_until(b'\n', &mut line)
+                .map_err(|error| io_failure("read the blob", &path, error))?;
+            let damaged = |reason: String| {
+                PortError::Backend(format!("blob file {} is damaged: {reason}", path.display()))
+            };
+            if line.pop() != Some(b'\n') {
+                return Err(damaged("no header line".to_owned()));
+            }
+            let header: Header = serde_json::from_slice(&line)
+                .map_err(|error| damaged(format!("bad header: {error}")))?;
+            Ok(BlobInfo {
+                key: owned_key,
+                content_type: header.content_type,
+                size: length - line.len() as u64 - 1,
+            })
+        })
+        .await
+    }
+
+    async fn presign_upload(
+        &self,
+        grant: &UploadGrant,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        validate_presigning(&grant.key, &grant.content_type, valid_for)?;
+        let signer = self.signer()?;
+        let expires_at = SystemTime::now() + valid_for;
+        let token = signer.sign(&Signed::Upload {
+            key: grant.key.clone(),
+            content_type: grant.content_type.clone(),
+            max_size: grant.max_size,
+            exp: millis(expires_at),
+        })?;
+        Ok(PresignedRequest {
+            method: "PUT".to_owned(),
+            url: format!("{}{SIGNED_UPLOAD_PATH}/{token}", signer.base_url),
+            headers: vec![
+                ("content-type".to_owned(), grant.content_type.clone()),
+                ("if-none-match".to_owned(), "*".to_owned()),
+            ],
+            expires_at,
+        })
+    }
+
+    async fn presign_download(
+        &self,
+        grant: &DownloadGrant,
+        valid_for: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        validate_presigning(&grant.key, &grant.content_type, valid_for)?;
+        let signer = self.signer()?;
+        let expires_at = SystemTime::now() + valid_for;
+        let token = signer.sign(&Signed::Download {
+            key: grant.key.clone(),
+            content_type: grant.content_type.clone(),
+            file_name: grant.file_name.clone(),
+            exp: millis(expires_at),
+        })?;
+        Ok(PresignedRequest {
+            method: "GET".to_owned(),
+            url: format!("{}{SIGNED_DOWNLOAD_PATH}/{token}", signer.base_url),
+            headers: Vec::new(),
+            expires_at,
+        })
+    }
+
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let path = self.blob_path(key)?;
         run_blocking(move || match fs::remove_file(&path) {
@@ -159,6 +292,108 @@ impl BlobStore for FileBlobStore {
         })
         .await
     }
+}
+
+#[async_trait]
+impl SignedUrlBlobs for FileBlobStore {
+    fn upload_grant(&self, token: &str) -> Result<UploadGrant, PortError> {
+        match self.signer()?.verify(token)? {
+            Signed::Upload { key, content_type, max_size, .. } => Ok(UploadGrant { key, content_type, max_size }),
+            Signed::Download { .. } => Err(PortError::Invalid("a download URL does not upload".to_owned())),
+        }
+    }
+
+    fn download_grant(&self, token: &str) -> Result<DownloadGrant, PortError> {
+        match self.signer()?.verify(token)? {
+            Signed::Download { key, content_type, file_name, .. } => {
+                Ok(DownloadGrant { key, content_type, file_name })
+            }
+            Signed::Upload { .. } => Err(PortError::Invalid("an upload URL does not download".to_owned())),
+        }
+    }
+
+    async fn put_new(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Option<BlobInfo>, PortError> {
+        let path = self.blob_path(key)?;
+        validate_content_type(content_type)?;
+        let header = encode_header(content_type)?;
+        let size = bytes.len() as u64;
+        let created = run_blocking(move || write_blob(&path, &header, &bytes, true)).await?;
+        Ok(created.then(|| BlobInfo {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+        }))
+    }
+}
+
+/// What the HMAC key of URL tokens is derived for, so that it is no other key made from the
+/// same secret (the local API tokens are signed with the secret itself).
+const URL_KEY_PURPOSE: &[u8] = b"docket blob URL tokens v1";
+
+/// The grant a URL token carries, signed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum Signed {
+    Upload { key: String, content_type: String, max_size: u64, exp: u64 },
+    Download { key: String, content_type: String, file_name: String, exp: u64 },
+}
+
+/// Signs and checks URL tokens. The key is never printed.
+struct UrlSigner {
+    base_url: String,
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for UrlSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UrlSigner").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl UrlSigner {
+    fn sign(&self, grant: &Signed) -> Result<String, PortError> {
+        let json = serde_json::to_vec(grant)
+            .map_err(|error| PortError::Backend(format!("encode a URL grant: {error}")))?;
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let mut mac = new_mac(&self.key);
+        mac.update(payload.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        Ok(format!("{payload}.{signature}"))
+    }
+
+    /// The grant of a token signed with this key and not yet expired.
+    fn verify(&self, token: &str) -> Result<Signed, PortError> {
+        let refused = |why: &str| PortError::Invalid(format!("the URL {why}"));
+        let (payload, signature) = token.split_once('.').ok_or_else(|| refused("is not a signed URL"))?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| refused("has a malformed signature"))?;
+        let mut mac = new_mac(&self.key);
+        mac.update(payload.as_bytes());
+        // Compared in constant time: timing reveals nothing of the right signature.
+        mac.verify_slice(&signature).map_err(|_| refused("has a wrong signature"))?;
+        let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused("is malformed"))?;
+        let grant: Signed = serde_json::from_slice(&json).map_err(|_| refused("is malformed"))?;
+        let exp = match &grant {
+            Signed::Upload { exp, .. } | Signed::Download { exp, .. } => *exp,
+        };
+        if millis(SystemTime::now()) >= exp {
+            return Err(refused("has expired"));
+        }
+        Ok(grant)
+    }
+}
+
+fn new_mac(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length, so this cannot fail.
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length")
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn encode_header(content_type: &str) -> Result<Vec<u8>, PortError> {
@@ -185,8 +420,9 @@ fn decode_blob(mut contents: Vec<u8>) -> Result<(Header, Vec<u8>), String> {
 }
 
 /// Writes header and bytes as the blob file `path`, creating its folder first; a temporary file
-/// beside it is renamed over it once complete ([`write_atomically`]).
-fn write_blob(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), PortError> {
+/// beside it is renamed over it once complete ([`write_atomically`]), or, for `only_new`, linked
+/// to it unless the name is taken ([`write_atomically_new`]: `false` then).
+fn write_blob(path: &Path, header: &[u8], bytes: &[u8], only_new: bool) -> Result<bool, PortError> {
     let (folder, file_name) = match (path.parent(), path.file_name()) {
         (Some(folder), Some(file_name)) => (folder, file_name.to_string_lossy()),
         _ => {
@@ -203,7 +439,11 @@ fn write_blob(path: &Path, header: &[u8], bytes: &[u8]) -> Result<(), PortError>
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    write_atomically(path, &temp_path, &[header, bytes], "write the blob")
+    if only_new {
+        write_atomically_new(path, &temp_path, &[header, bytes], "write the blob")
+    } else {
+        write_atomically(path, &temp_path, &[header, bytes], "write the blob").map(|()| true)
+    }
 }
 
 /// Runs file-system work off the async worker threads: a 5 MB write must not stall other requests.
@@ -501,5 +741,86 @@ mod tests {
         assert_eq!(header.iter().filter(|&&b| b == b'\n').count(), 1);
         assert_eq!(decoded.content_type, r#"text/plain; name="a\b""#);
         assert_eq!(bytes, b"line 1\nline 2\n");
+    }
+
+    fn token_of(url: &str) -> &str {
+        url.rsplit_once('/').expect("a token at the end").1
+    }
+
+    #[tokio::test]
+    async fn only_untouched_unexpired_tokens_of_the_right_direction_and_secret_are_granted() {
+        // GIVEN a store signing URLs, one with another secret, and tokens of both directions
+        let scratch = ScratchFolder::new("tokens");
+        let secret = b"a local secret of thirty-two b.";
+        let store = FileBlobStore::new(scratch.0.clone())
+            .and_then(|s| s.with_signed_urls("http://127.0.0.1:8080/", secret))
+            .expect("store");
+        let other = FileBlobStore::new(scratch.0.clone())
+            .and_then(|s| s.with_signed_urls("http://127.0.0.1:8080", b"another secret, just as long..."))
+            .expect("other store");
+        let upload = UploadGrant { key: "cases/c/attachments/a".into(), content_type: "image/png".into(), max_size: 42 };
+        let download = DownloadGrant { key: "cases/c/attachments/a".into(), content_type: "image/png".into(), file_name: "a.png".into() };
+        let put = store.presign_upload(&upload, Duration::from_secs(60)).await.expect("presign upload");
+        let get = store.presign_download(&download, Duration::from_secs(60)).await.expect("presign download");
+
+        // THEN the URLs go to the base URL's routes, and each token grants what was signed
+        assert!(put.url.starts_with("http://127.0.0.1:8080/blobs/upload/"), "{}", put.url);
+        assert!(get.url.starts_with("http://127.0.0.1:8080/blobs/download/"), "{}", get.url);
+        assert_eq!(store.upload_grant(token_of(&put.url)).expect("upload grant"), upload);
+        assert_eq!(store.download_grant(token_of(&get.url)).expect("download grant"), download);
+
+        // AND a token used for the other direction, checked by another secret, altered in its
+        // grant or its signature, or cut short, is refused
+        let refused = |result: Result<(), PortError>, what: &str| {
+            assert!(matches!(result, Err(PortError::Invalid(_))), "{what}: {result:?}");
+        };
+        let (payload, signature) = token_of(&put.url).split_once('.').expect("two parts");
+        let bigger = URL_SAFE_NO_PAD.encode(
+            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON").replace("42", "4200000000"),
+        );
+        let mut flipped = signature.as_bytes().to_vec();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).expect("ASCII");
+        refused(store.download_grant(token_of(&put.url)).map(drop), "upload token as download");
+        refused(store.upload_grant(token_of(&get.url)).map(drop), "download token as upload");
+        refused(other.upload_grant(token_of(&put.url)).map(drop), "another secret");
+        refused(store.upload_grant(&format!("{bigger}.{signature}")).map(drop), "a larger size");
+        refused(store.upload_grant(&format!("{payload}.{flipped}")).map(drop), "a flipped signature");
+        refused(store.upload_grant(payload).map(drop), "no signature");
+        refused(store.upload_grant("").map(drop), "nothing");
+
+        // AND a token past its expiry is refused
+        let short = store.presign_upload(&upload, Duration::from_secs(1)).await.expect("presign");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        refused(store.upload_grant(token_of(&short.url)).map(drop), "expired");
+
+        // AND a store without a base URL presigns nothing, and bad base URLs are refused
+        let plain = FileBlobStore::new(scratch.0.clone()).expect("plain store");
+        assert!(matches!(plain.presign_upload(&upload, Duration::from_secs(60)).await, Err(PortError::Invalid(_))));
+        for base in ["ftp://host", "127.0.0.1:8080", "http://a b", ""] {
+            let made = FileBlobStore::new(scratch.0.clone()).and_then(|s| s.with_signed_urls(base, secret));
+            assert!(matches!(made, Err(PortError::Invalid(_))), "{base:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn put_new_stores_once_and_head_reads_only_the_header() {
+        // GIVEN an empty store
+        let scratch = ScratchFolder::new("put-new");
+        let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
+
+        // WHEN a blob is put only if new, twice
+        let first = store.put_new("a/b", "text/plain", b"first".to_vec()).await.expect("first");
+        let second = store.put_new("a/b", "text/html", b"<b>second</b>".to_vec()).await.expect("second");
+
+        // THEN the first is stored, the second is not, and nothing else is left in the folder
+        assert_eq!(first.map(|i| i.size), Some(5));
+        assert_eq!(second, None);
+        assert_eq!(
+            store.head("a/b").await.expect("head"),
+            BlobInfo { key: "a/b".into(), content_type: "text/plain".into(), size: 5 }
+        );
+        assert_eq!(store.get("a/b").await.expect("get").1, b"first");
+        assert_eq!(entries_below(&scratch.0), vec!["a".to_owned(), format!("a/b{BLOB_SUFFIX}")]);
     }
 }

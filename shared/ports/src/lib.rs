@@ -3,7 +3,7 @@
 //! a folder, an SQLite table, an outbox folder of `.eml` files) and an AWS adapter (docket-aws:
 //! S3, SQS, SES), and one conformance suite asserting both behave alike.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -40,6 +40,112 @@ pub trait BlobStore: Send + Sync {
     /// The bytes and metadata; [`PortError::NotFound`] when absent.
     async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// The metadata of a blob without its bytes; [`PortError::NotFound`] when absent. Used to
+    /// check what a client uploaded through a presigned request before believing it.
+    async fn head(&self, key: &str) -> Result<BlobInfo, PortError>;
+    /// A request with which a client uploads one blob straight to the store, without passing
+    /// its bytes through the API: a `PUT` of `grant.key`, valid for `valid_for`. The request
+    /// carries the content type and creates the blob only if none is there yet (S3's
+    /// `If-None-Match: *`), so it cannot replace an upload once the API has checked it. Not
+    /// every store can hold a client to `grant.max_size` (S3 cannot): check with
+    /// [`BlobStore::head`] after the upload.
+    async fn presign_upload(&self, grant: &UploadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError>;
+    /// A request with which a client downloads a blob straight from the store: a `GET` valid
+    /// for `valid_for`, answered with `grant.content_type` and
+    /// [`attachment_disposition`]`(grant.file_name)` whatever the blob's own metadata says.
+    async fn presign_download(&self, grant: &DownloadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError>;
+}
+
+/// What a presigned upload allows: one blob at `key`, of content type `content_type`, at most
+/// `max_size` bytes (see [`BlobStore::presign_upload`] for who enforces what).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadGrant {
+    pub key: String,
+    pub content_type: String,
+    pub max_size: u64,
+}
+
+/// What a presigned download allows: the blob at `key`, served with `content_type`, as a file
+/// to save named `file_name` (never rendered inline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadGrant {
+    pub key: String,
+    pub content_type: String,
+    pub file_name: String,
+}
+
+/// An HTTP request a client may make once, straight to the blob store, until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    /// `PUT` or `GET`.
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send exactly as given (lower-case names), or the store refuses.
+    pub headers: Vec<(String, String)>,
+    pub expires_at: SystemTime,
+}
+
+/// Longest validity of a presigned request (S3's limit: seven days).
+pub const MAX_PRESIGNED_VALIDITY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Checks what every adapter must check before presigning: a valid key and content type, a
+/// validity of 1 s to [`MAX_PRESIGNED_VALIDITY`].
+pub fn validate_presigning(key: &str, content_type: &str, valid_for: Duration) -> Result<(), PortError> {
+    validate_blob_key(key)?;
+    validate_content_type(content_type)?;
+    if valid_for < Duration::from_secs(1) || valid_for > MAX_PRESIGNED_VALIDITY {
+        return Err(PortError::Invalid(format!(
+            "a presigned request is valid for 1 s to {} s",
+            MAX_PRESIGNED_VALIDITY.as_secs()
+        )));
+    }
+    Ok(())
+}
+
+/// Path of the local server's route for uploads through signed URLs (`PUT {path}/{token}`).
+pub const SIGNED_UPLOAD_PATH: &str = "/blobs/upload";
+/// Path of the local server's route for downloads through signed URLs (`GET {path}/{token}`).
+pub const SIGNED_DOWNLOAD_PATH: &str = "/blobs/download";
+
+/// The stores whose presigned URLs point back at our own server rather than at a storage
+/// service (the folder adapter of the local process): the server's blob routes ask the store
+/// what the token of such a URL grants. A token that was not signed by this store, was
+/// altered, was made for the other direction or has expired is [`PortError::Invalid`].
+#[async_trait]
+pub trait SignedUrlBlobs: BlobStore {
+    fn upload_grant(&self, token: &str) -> Result<UploadGrant, PortError>;
+    fn download_grant(&self, token: &str) -> Result<DownloadGrant, PortError>;
+    /// Stores the bytes as [`BlobStore::put`] does, but only if no blob is at `key` yet:
+    /// `Ok(None)` when there is one (as S3 refuses a `PUT` with `If-None-Match: *`).
+    async fn put_new(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<Option<BlobInfo>, PortError>;
+}
+
+/// The `Content-Disposition` of a download: always `attachment` (a browser saves the file
+/// rather than rendering it as our origin), with the file name as an RFC 6266 / RFC 5987
+/// `filename*=UTF-8''…` parameter whose every byte outside the RFC 5987 `attr-char` set is
+/// percent-encoded, preceded by a plain `filename="…"` for old clients in which anything but
+/// printable ASCII other than `"`, `\`, `%` and `;` becomes `_`. The name is the uploader's to
+/// choose, so the value can hold neither a line break nor a quote nor a parameter of its own.
+pub fn attachment_disposition(file_name: &str) -> String {
+    let name = file_name.trim();
+    if name.is_empty() {
+        return "attachment".to_owned();
+    }
+    let fallback: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' { c } else { '_' })
+        .collect();
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for byte in name.bytes() {
+        let attr_char = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        if attr_char {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Checks a blob key as every adapter must.
@@ -204,6 +310,55 @@ mod tests {
         validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
         validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
             .expect("docx");
+    }
+
+    #[test]
+    fn a_hostile_file_name_cannot_escape_the_disposition() {
+        // GIVEN file names with quotes, line breaks, parameters, percent signs and non-ASCII
+        let names = [
+            "report.pdf",
+            "a\"; filename=evil.html",
+            "line\r\nSet-Cookie: x=1.txt",
+            "100% ça.txt",
+            "..\\..\\boot.ini",
+            "日本語 ファイル.docx",
+        ];
+        for name in names {
+            // WHEN each becomes a Content-Disposition
+            let value = attachment_disposition(name);
+
+            // THEN it is an attachment with exactly two parameters, on one line of printable
+            // ASCII, and the encoded name decodes back to the name
+            assert!(value.starts_with("attachment; filename=\""), "{value}");
+            assert!(value.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{value}");
+            assert_eq!(value.matches(';').count(), 2, "{value}");
+            assert_eq!(value.matches('"').count(), 2, "{value}");
+            let encoded = value.rsplit_once("filename*=UTF-8''").expect("extended parameter").1;
+            assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~%".contains(&b)), "{value}");
+            assert_eq!(percent_decode(encoded), name.trim(), "{value}");
+        }
+        // AND an empty name gives a bare attachment
+        assert_eq!(attachment_disposition("  "), "attachment");
+        assert_eq!(
+            attachment_disposition("100% ça.txt"),
+            "attachment; filename=\"100_ _a.txt\"; filename*=UTF-8''100%25%20%C3%A7a.txt"
+        );
+    }
+
+    fn percent_decode(encoded: &str) -> String {
+        let bytes = encoded.as_bytes();
+        let mut decoded = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                decoded.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).expect("hex"));
+                i += 3;
+            } else {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(decoded).expect("UTF-8")
     }
 
     #[test]
