@@ -8,6 +8,7 @@ emulator is CPU-bound under the GIL anyway.
 """
 
 import argparse
+import json
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -20,9 +21,33 @@ class Serialised:
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == SES_RAW_PATH:
+            return self.ses_raw_messages(start_response)
         with self.lock:
             # Materialise the response inside the lock: a lazy body would run outside it.
             return list(self.app(environ, start_response))
+
+
+    def ses_raw_messages(self, start_response):
+        """Every raw message SES accepted, as a JSON list of strings: what the tests read back.
+        moto's own /moto-api/data.json serialises every model of every service (each DynamoDB
+        item of every test included) and grows slower with each test."""
+        from moto.ses.models import RawMessage, ses_backends
+
+        with self.lock:
+            raws = [
+                message.raw_data
+                for regions in list(ses_backends.values())
+                for backend in list(regions.values())
+                for message in list(backend.sent_messages)
+                if isinstance(message, RawMessage)
+            ]
+        body = json.dumps(raws).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+SES_RAW_PATH = "/docket-test/ses-raw-messages"
 
 
 def main() -> None:

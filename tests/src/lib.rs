@@ -227,6 +227,13 @@ impl SentMail {
                 files.iter().map(|p| std::fs::read(p).expect("read outbox file")).collect()
             }
             SentMail::Ses(endpoint) => {
+                // scripts/moto_serial.py answers with SES's raw messages alone; a plain
+                // moto_server only with its dump of every model (slow, and slower each test).
+                let quick = reqwest::get(format!("{endpoint}/docket-test/ses-raw-messages")).await.expect("emulator");
+                if quick.status().is_success() {
+                    let raws: Vec<String> = quick.json().await.expect("a JSON list of raw messages");
+                    return raws.into_iter().map(String::into_bytes).collect();
+                }
                 let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.expect("emulator data").json().await.expect("json");
                 data["ses"]["RawMessage"]
                     .as_array()
@@ -245,6 +252,64 @@ impl SentMail {
             .filter(|raw| raw.contains(marker))
             .collect()
     }
+}
+
+/// A mailer that sends through another and keeps a copy of every message that other accepted,
+/// so a test reads what was sent without asking the emulator for all of its data.
+pub struct RecordingMailer {
+    inner: Arc<dyn docket_ports::Mailer>,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+impl RecordingMailer {
+    pub fn new(inner: Arc<dyn docket_ports::Mailer>) -> Self {
+        RecordingMailer { inner, sent: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    /// Raw messages sent so far that mention `marker` anywhere.
+    pub fn messages_with(&self, marker: &str) -> Vec<String> {
+        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().filter(|raw| raw.contains(marker)).cloned().collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl docket_ports::Mailer for RecordingMailer {
+    async fn send(&self, mail: docket_ports::OutboundMail) -> Result<String, docket_ports::PortError> {
+        let raw = String::from_utf8_lossy(&mail.raw).into_owned();
+        let id = self.inner.send(mail).await?;
+        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(raw);
+        Ok(id)
+    }
+}
+
+/// A real mailer of the engine's kind, recording what it sent.
+pub async fn recording_mailer(engine: Engine) -> Arc<RecordingMailer> {
+    let (inner, _) = mailer(engine).await;
+    Arc::new(RecordingMailer::new(inner))
+}
+
+/// The mail settings of the tests: from the address verified on the emulator's SES.
+pub fn test_mail_settings() -> docket_domain::notify::MailSettings {
+    docket_domain::notify::MailSettings {
+        from: docket_mail::compose::Address { name: Some("Acme Support".into()), email: TEST_MAIL_FROM.into() },
+        reply_to: TEST_MAIL_FROM.into(),
+        message_id_domain: "docket.test".into(),
+        provider_message_id_domain: None,
+        public_url: None,
+    }
+}
+
+/// A plain-text message as a mail client sends it.
+pub fn raw_message(from: &str, to: &str, subject: &str, message_id: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
+    )
+}
+
+/// A header's value in a raw message, with folded lines joined.
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ").replace("\n ", " ");
+    unfolded.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')).map(|v| v.trim().to_owned()))
 }
 
 /// A real mailer of the engine's kind: the outbox folder, or SES on the emulator.

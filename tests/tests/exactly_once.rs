@@ -12,9 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::Method;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome};
-use docket_domain::notify::MailSettings;
-use docket_e2e::{Engine, SentMail, TEST_MAIL_FROM, TestApi, on_both_engines};
-use docket_mail::compose::Address;
+use docket_e2e::{Engine, RecordingMailer, TestApi, on_both_engines};
 use docket_notify::{NotifyHandler, Outcome};
 use docket_ports::{Delivery, Mailer, OutboundMail, PortError, Queue};
 use docket_store::{ItemStore, Key, Page, Query, StoreError, WriteOp};
@@ -127,20 +125,10 @@ struct World {
     address: String,
     domain: String,
     mailer: Arc<FaultyMailer>,
-    sent: SentMail,
+    sent: Arc<RecordingMailer>,
     store: Arc<CrashingStore>,
     queue: Arc<SwitchableQueue>,
     handler: NotifyHandler,
-}
-
-fn settings() -> MailSettings {
-    MailSettings {
-        from: Address { name: Some("Acme Support".into()), email: TEST_MAIL_FROM.into() },
-        reply_to: TEST_MAIL_FROM.into(),
-        message_id_domain: "docket.test".into(),
-        provider_message_id_domain: None,
-        public_url: None,
-    }
 }
 
 async fn world(engine: Engine) -> World {
@@ -148,9 +136,9 @@ async fn world(engine: Engine) -> World {
     let queue = Arc::new(SwitchableQueue { inner: docket_e2e::queue(engine, 5).await, down: AtomicBool::new(false) });
     let blobs = docket_e2e::blobs(engine).await;
     let docket = docket_domain::Docket::new(store.clone(), Arc::new(docket_domain::clock::SystemClock)).with_notify_queue(queue.clone()).with_blobs(blobs);
-    let (inner, sent) = docket_e2e::mailer(engine).await;
-    let mailer = Arc::new(FaultyMailer { inner: inner.clone(), fault: Mutex::new(MailFault::Works), attempts: AtomicUsize::new(0) });
-    let handler = NotifyHandler { docket: docket.clone(), mailer: inner, settings: settings() };
+    let sent = docket_e2e::recording_mailer(engine).await;
+    let mailer = Arc::new(FaultyMailer { inner: sent.clone(), fault: Mutex::new(MailFault::Works), attempts: AtomicUsize::new(0) });
+    let handler = NotifyHandler { docket: docket.clone(), mailer: sent.clone(), settings: docket_e2e::test_mail_settings() };
     let api = TestApi::with_docket(docket).await;
     let admin = api.admin_token();
     let tag = ulid::Ulid::new().to_string().to_lowercase();
@@ -185,7 +173,7 @@ impl World {
     }
 
     async fn acks_to(&self, address: &str) -> usize {
-        self.sent.messages_with(address).await.iter().filter(|raw| raw.contains("Auto-Submitted: auto-replied")).count()
+        self.sent.messages_with(address).iter().filter(|raw| raw.contains("Auto-Submitted: auto-replied")).count()
     }
 
     async fn email_entries(&self, number: u64) -> usize {
@@ -209,7 +197,7 @@ impl World {
     /// How often each notification (by our Message-ID) was sent about an entry.
     async fn notifications_of(&self, entry_id: &str) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
-        for raw in self.sent.messages_with(&format!("<{}.", entry_id.to_lowercase())).await {
+        for raw in self.sent.messages_with(&format!("<{}.", entry_id.to_lowercase())) {
             if let Some(id) = raw.lines().find_map(|l| l.strip_prefix("Message-ID:").or_else(|| l.strip_prefix("Message-Id:"))) {
                 *counts.entry(id.trim().to_owned()).or_insert(0) += 1;
             }
@@ -323,7 +311,7 @@ async fn a_queue_outage_loses_no_notification(engine: Engine) {
         let counts = world.notifications_of(post["id"].as_str().unwrap()).await;
         assert_eq!(counts.len(), 1, "the admin is told of {}: {counts:?}", post["body"]);
         assert!(counts.values().all(|n| *n == 1), "{counts:?}");
-        assert!(world.sent.messages_with(&admin_email).await.iter().any(|raw| raw.contains(post["body"].as_str().unwrap())));
+        assert!(world.sent.messages_with(&admin_email).iter().any(|raw| raw.contains(post["body"].as_str().unwrap())));
     }
     let _ = agent;
 }

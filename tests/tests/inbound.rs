@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::Method;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome, ThreadRule};
 use docket_domain::notify::MailSettings;
-use docket_e2e::{Engine, SentMail, TEST_MAIL_FROM, TestApi, on_both_engines};
+use docket_e2e::{Engine, SentMail, TEST_MAIL_FROM, TestApi, header, on_both_engines, raw_message as message};
 use docket_mail::compose::Address;
 use docket_ports::Mailer;
 use serde_json::{Value, json};
@@ -84,18 +84,6 @@ impl World {
     async fn acks_of(&self, case_id: &str) -> Vec<String> {
         self.sent.messages_with(&format!("<ack.{}@", case_id.to_lowercase())).await
     }
-}
-
-fn message(from: &str, to: &str, subject: &str, message_id: &str, extra_headers: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
-    )
-}
-
-/// A header's value, with folded lines joined.
-fn header(raw: &str, name: &str) -> Option<String> {
-    let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ").replace("\n ", " ");
-    unfolded.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')).map(|v| v.trim().to_owned()))
 }
 
 async fn a_new_message_opens_a_case_and_a_reply_to_the_acknowledgement_appends(engine: Engine) {

@@ -7,11 +7,9 @@ use std::sync::Arc;
 use axum::http::Method;
 use docket_domain::clock::ManualClock;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome, ThreadRule};
-use docket_domain::notify::MailSettings;
-use docket_e2e::{Engine, SentMail, TEST_MAIL_FROM, TestApi, id_of, on_both_engines};
-use docket_mail::compose::Address;
+use docket_e2e::{Engine, RecordingMailer, TestApi, header, id_of, on_both_engines, raw_message as message};
 use docket_notify::{NotifyHandler, Outcome};
-use docket_ports::{Mailer, Queue};
+use docket_ports::Queue;
 use serde_json::{Value, json};
 
 on_both_engines!(
@@ -27,22 +25,11 @@ struct World {
     api: TestApi,
     queue: Arc<dyn Queue>,
     handler: NotifyHandler,
-    mailer: Arc<dyn Mailer>,
-    sent: SentMail,
+    mailer: Arc<RecordingMailer>,
     admin: String,
     address: String,
     domain: String,
     clock: Arc<ManualClock>,
-}
-
-fn settings() -> MailSettings {
-    MailSettings {
-        from: Address { name: Some("Acme Support".into()), email: TEST_MAIL_FROM.into() },
-        reply_to: TEST_MAIL_FROM.into(),
-        message_id_domain: "docket.test".into(),
-        provider_message_id_domain: None,
-        public_url: None,
-    }
 }
 
 async fn world(engine: Engine) -> World {
@@ -50,8 +37,8 @@ async fn world(engine: Engine) -> World {
     let blobs = docket_e2e::blobs(engine).await;
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let docket = docket_e2e::docket_with_clock(engine, clock.clone()).await.with_notify_queue(queue.clone()).with_blobs(blobs);
-    let (mailer, sent) = docket_e2e::mailer(engine).await;
-    let handler = NotifyHandler { docket: docket.clone(), mailer: mailer.clone(), settings: settings() };
+    let mailer = docket_e2e::recording_mailer(engine).await;
+    let handler = NotifyHandler { docket: docket.clone(), mailer: mailer.clone(), settings: docket_e2e::test_mail_settings() };
     let api = TestApi::with_docket(docket).await;
     let admin = api.admin_token();
     // Every world gets its own addresses, so mail read back from a shared emulator stays apart.
@@ -60,7 +47,7 @@ async fn world(engine: Engine) -> World {
     let address = format!("support-{tag}@acme.test");
     let mailbox = api.call(Method::POST, "/mailboxes", Some(&admin), Some(json!({"name": "Support", "addresses": [address], "auto_ack": true}))).await;
     assert_eq!(mailbox.status, 201, "{}", mailbox.body);
-    World { api, queue, handler, mailer, sent, admin, address, domain, clock }
+    World { api, queue, handler, mailer, admin, address, domain, clock }
 }
 
 /// How a message reached us.
@@ -80,7 +67,7 @@ impl World {
     }
 
     async fn receive_via(&self, to: &str, raw: String, via: Via) -> InboundLogEntry {
-        let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref()), settings: &self.handler.settings };
+        let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref() as &dyn docket_ports::Mailer), settings: &self.handler.settings };
         let (raw, received_by_ses, trusted_sender) = match via {
             Via::Plain => (raw, false, false),
             Via::TrustedListener => (raw, false, true),
@@ -110,13 +97,7 @@ impl World {
 
     /// Raw mail sent to `address`.
     async fn mail_to(&self, address: &str) -> Vec<String> {
-        let mut found = Vec::new();
-        for raw in self.sent.messages_with(address).await {
-            if header(&raw, "To").is_some_and(|to| to.contains(address)) {
-                found.push(raw);
-            }
-        }
-        found
+        self.mailer.messages_with(address).into_iter().filter(|raw| header(raw, "To").is_some_and(|to| to.contains(address))).collect()
     }
 
     async fn get(&self, token: &str, path: &str) -> Value {
@@ -135,18 +116,6 @@ impl World {
         let token = self.api.token(&id_of(&user));
         (user, token)
     }
-}
-
-fn message(from: &str, to: &str, subject: &str, message_id: &str, extra_headers: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
-    )
-}
-
-/// A header's value, with folded lines joined.
-fn header(raw: &str, name: &str) -> Option<String> {
-    let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ").replace("\n ", " ");
-    unfolded.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')).map(|v| v.trim().to_owned()))
 }
 
 /// The address in a Reply-To header.

@@ -30,7 +30,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::follows::{Follow, FollowerKind};
 use crate::model::{Audit, Case, Contact, PendingSender};
 use crate::notify::{Handled, Notifier, NotifyError, NotifyMessage, new_token};
-use crate::schema::{CASES, case_keys};
+use crate::schema::{CASES, case_keys, keyed_item};
 use crate::stream::{Author, AuthorKind};
 use crate::webform::{WebForm, WebForms};
 
@@ -80,16 +80,6 @@ fn mail_claim_key(case_id: &str) -> Key {
     Key::new(case_keys::case(case_id).pk, "CONFIRMMAIL")
 }
 
-fn keyed(key: Key, fields: Value) -> Item {
-    let mut item = match fields {
-        Value::Object(map) => map,
-        _ => Item::new(),
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item
-}
-
 /// Whether a string could be a token at all (anything else is answered "not found" unread).
 fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
@@ -125,7 +115,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
         return Err(NotifyError::Poison("no public URL is configured (DOCKET_PUBLIC_URL): cannot link a confirmation".into()));
     };
     let store = docket.store();
-    let claim = keyed(mail_claim_key(&case.id), json!({ "state": "sending" }));
+    let claim = keyed_item(mail_claim_key(&case.id), json!({ "state": "sending" }))?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => {
@@ -137,13 +127,13 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     let outcome = async {
         let expires_at = (docket.clock().now() + CONFIRM_VALIDITY).unix_timestamp();
         let record = json!({ "token": token, "case_id": case.id, "email": sender.email, "expires_at": expires_at });
-        store.write(WriteOp::put_if(CASES, keyed(token_key(&token), record), Condition::NotExists)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
+        store.write(WriteOp::put_if(CASES, keyed_item(token_key(&token), record)?, Condition::NotExists)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
         deliver(notifier, &case, sender, &token, public_url).await
     }
     .await;
     match outcome {
         Ok((message_id, provider_id)) => {
-            let done = keyed(mail_claim_key(&case.id), json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }));
+            let done = keyed_item(mail_claim_key(&case.id), json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }))?;
             store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
             tracing::info!(case = case.number, "web-form sender asked to confirm");
             Ok(Handled { sent: 1, already_sent: 0 })
