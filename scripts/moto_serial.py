@@ -29,14 +29,15 @@ class Serialised:
 
 
     def ses_raw_messages(self, start_response):
-        """Every raw message SES accepted, as a JSON list of strings: what the tests read back.
+        """Every raw message SES accepted, as a JSON list of {"id", "raw_data"}: what the tests
+        read back.
         moto's own /moto-api/data.json serialises every model of every service (each DynamoDB
         item of every test included) and grows slower with each test."""
         from moto.ses.models import RawMessage, ses_backends
 
         with self.lock:
             raws = [
-                message.raw_data
+                {"id": message.id, "raw_data": message.raw_data}
                 for regions in list(ses_backends.values())
                 for backend in list(regions.values())
                 for message in list(backend.sent_messages)

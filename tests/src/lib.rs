@@ -231,8 +231,8 @@ impl SentMail {
                 // moto_server only with its dump of every model (slow, and slower each test).
                 let quick = reqwest::get(format!("{endpoint}/docket-test/ses-raw-messages")).await.expect("emulator");
                 if quick.status().is_success() {
-                    let raws: Vec<String> = quick.json().await.expect("a JSON list of raw messages");
-                    return raws.into_iter().map(String::into_bytes).collect();
+                    let messages: Vec<Value> = quick.json().await.expect("a JSON list of raw messages");
+                    return messages.iter().filter_map(|m| m["raw_data"].as_str()).map(|raw| raw.as_bytes().to_vec()).collect();
                 }
                 let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.expect("emulator data").json().await.expect("json");
                 data["ses"]["RawMessage"]

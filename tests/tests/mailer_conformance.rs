@@ -56,17 +56,14 @@ async fn sent_raw(sent: &SentMail, id: &str) -> Vec<u8> {
             std::fs::read(dir.join(id)).unwrap_or_else(|e| panic!("outbox file {id}: {e}"))
         }
         SentMail::Ses(endpoint) => {
-            // The emulator lists every message sent by every test on the server.
-            let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            // The emulator lists every message sent by every test on the server
+            // (scripts/moto_serial.py answers with SES's raw messages alone).
+            let messages: Vec<Value> = reqwest::get(format!("{endpoint}/docket-test/ses-raw-messages"))
                 .await
-                .expect("emulator data")
+                .expect("emulator")
                 .json()
                 .await
-                .expect("emulator data is JSON");
-            let messages = data["ses"]["RawMessage"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+                .expect("a JSON list of raw messages");
             let message = messages
                 .iter()
                 .find(|message| message["id"] == id)
