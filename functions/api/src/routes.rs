@@ -432,12 +432,22 @@ async fn attachment_url(
     Ok(Json(json!({ "url": request.url, "method": request.method, "expires_at": expiry(&request) })).into_response())
 }
 
+/// Largest attachment served through the API itself; larger ones redirect to a download URL.
+pub const MAX_INLINE_DOWNLOAD_BYTES: u64 = 4 * 1024 * 1024;
+
 async fn download_attachment(
     State(state): State<AppState>,
     Caller(principal): Caller,
     Path((case_ref, attachment_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (_, attachment) = state.docket.cases().attachment(&principal, &case_ref, &attachment_id).await?;
+    if attachment.size > MAX_INLINE_DOWNLOAD_BYTES {
+        // More than a Lambda response carries (6 MB, base64 on the way): the client fetches the
+        // bytes from the blob store itself, under the same access rule.
+        let (_, request) = state.docket.cases().attachment_url(&principal, &case_ref, &attachment_id, state.docket.blobs()?).await?;
+        let location = HeaderValue::from_str(&request.url).map_err(|e| docket_domain::DomainError::Internal(e.to_string()))?;
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response());
+    }
     let (_, bytes) = state.docket.blobs()?.get(&attachment.blob_key).await.map_err(port_problem)?;
     // Served as a download, never rendered inline: an uploaded HTML file must not run as our origin.
     let disposition = docket_ports::attachment_disposition(&attachment.name);
