@@ -452,6 +452,23 @@ pub async fn automated_api(engine: Engine) -> (Automated, TestApi, String) {
     (auto, api, admin)
 }
 
+/// Works `queue` with the notify handler, as the notify function would, until a receive finds it
+/// empty; panics on a failure. Returns how many messages were worked.
+pub async fn work_notify_queue(queue: &dyn docket_ports::Queue, handler: &docket_notify::NotifyHandler) -> usize {
+    let mut worked = 0;
+    loop {
+        let deliveries = queue.receive(10, Duration::from_secs(30)).await.expect("receive notifications");
+        if deliveries.is_empty() {
+            return worked;
+        }
+        for d in deliveries {
+            assert_eq!(handler.handle_message(&d.message_id, &d.body).await, docket_notify::Outcome::Done, "{}", d.body);
+            queue.ack(&d.receipt).await.expect("ack a notification");
+            worked += 1;
+        }
+    }
+}
+
 /// Works `queue` with the assign handler until a receive finds it empty; panics on a failure.
 pub async fn work_queue(queue: &dyn docket_ports::Queue, handler: &docket_assign::AssignHandler) -> usize {
     let mut worked = 0;

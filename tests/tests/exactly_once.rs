@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use axum::http::Method;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome};
 use docket_e2e::{Engine, RecordingMailer, TestApi, on_both_engines};
-use docket_notify::{NotifyHandler, Outcome};
+use docket_notify::NotifyHandler;
 use docket_ports::{Delivery, Mailer, OutboundMail, PortError, Queue};
 use docket_store::{ItemStore, Key, Page, Query, StoreError, WriteOp};
 use serde_json::{Value, json};
@@ -182,16 +182,7 @@ impl World {
 
     /// Works the notify queue until it is empty, as the notify function would.
     async fn drain(&self) {
-        loop {
-            let deliveries = self.queue.receive(10, Duration::from_secs(30)).await.expect("receive");
-            if deliveries.is_empty() {
-                return;
-            }
-            for d in deliveries {
-                assert_eq!(self.handler.handle_message(&d.message_id, &d.body).await, Outcome::Done, "{}", d.body);
-                self.queue.ack(&d.receipt).await.expect("ack");
-            }
-        }
+        docket_e2e::work_notify_queue(self.queue.as_ref(), &self.handler).await;
     }
 
     /// How often each notification (by our Message-ID) was sent about an entry.

@@ -9,7 +9,7 @@ use axum::http::Method;
 use docket_domain::notify::MailSettings;
 use docket_e2e::{Engine, SentMail, TEST_MAIL_FROM, TestApi, on_both_engines};
 use docket_mail::compose::Address;
-use docket_notify::{NotifyHandler, Outcome};
+use docket_notify::NotifyHandler;
 use docket_ports::Queue;
 use serde_json::{Value, json};
 
@@ -51,18 +51,7 @@ async fn world(engine: Engine, max_receives: u32) -> World {
 impl World {
     /// Works the queue until it is empty, as the notify function would; returns the deliveries.
     async fn drain(&self) -> usize {
-        let mut handled = 0;
-        loop {
-            let deliveries = self.queue.receive(10, std::time::Duration::from_secs(30)).await.expect("receive");
-            if deliveries.is_empty() {
-                return handled;
-            }
-            for d in deliveries {
-                assert_eq!(self.handler.handle_message(&d.message_id, &d.body).await, Outcome::Done, "{}", d.body);
-                self.queue.ack(&d.receipt).await.expect("ack");
-                handled += 1;
-            }
-        }
+        docket_e2e::work_notify_queue(self.queue.as_ref(), &self.handler).await
     }
 
     /// Addresses that received mail about one entry.

@@ -8,7 +8,7 @@ use axum::http::Method;
 use docket_domain::clock::ManualClock;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome, ThreadRule};
 use docket_e2e::{Engine, RecordingMailer, TestApi, header, id_of, on_both_engines, raw_message as message};
-use docket_notify::{NotifyHandler, Outcome};
+use docket_notify::NotifyHandler;
 use docket_ports::Queue;
 use serde_json::{Value, json};
 
@@ -83,16 +83,7 @@ impl World {
 
     /// Works the notify queue until it is empty, as the notify function would.
     async fn drain(&self) {
-        loop {
-            let deliveries = self.queue.receive(10, std::time::Duration::from_secs(30)).await.expect("receive");
-            if deliveries.is_empty() {
-                return;
-            }
-            for d in deliveries {
-                assert_eq!(self.handler.handle_message(&d.message_id, &d.body).await, Outcome::Done, "{}", d.body);
-                self.queue.ack(&d.receipt).await.expect("ack");
-            }
-        }
+        docket_e2e::work_notify_queue(self.queue.as_ref(), &self.handler).await;
     }
 
     /// Raw mail sent to `address`.

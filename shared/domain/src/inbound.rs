@@ -245,23 +245,19 @@ pub fn forged_by_verdicts(verdicts: &docket_mail::inbound::SesVerdicts) -> bool 
     verdicts.dmarc == Verdict::Fail || (verdicts.spf == Verdict::Fail && verdicts.dkim == Verdict::Fail)
 }
 
-/// The addresses a group mailbox may receive an envelope recipient at, most specific first:
-/// `help+desk+abc@x` may be the mailbox `help+desk@x` or `help@x` (with a plus part that is a
-/// reply token, a tag such as `+orders`, or anything else).
-pub fn mailbox_candidates(address: &str) -> Vec<String> {
+/// The address a group mailbox receives an envelope recipient at, and whether the recipient
+/// had a plus part: `support+anything@x` is the mailbox `support@x`'s (the plus part a reply
+/// token, a tag such as `+orders`, or anything else). Mailbox addresses never hold a `+`
+/// (`MailboxFields` refuses it), so one lookup of the part before the first `+` suffices.
+pub fn mailbox_address(address: &str) -> (String, bool) {
     let address = address.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
-    let mut candidates = vec![address.clone()];
-    if let Some((local, domain)) = address.rsplit_once('@') {
-        let mut local = local;
-        while let Some((base, _)) = local.rsplit_once('+') {
-            if base.is_empty() {
-                break;
-            }
-            candidates.push(format!("{base}@{domain}"));
-            local = base;
-        }
+    if let Some((local, domain)) = address.rsplit_once('@')
+        && let Some((base, _)) = local.split_once('+')
+        && !base.is_empty()
+    {
+        return (format!("{base}@{domain}"), true);
     }
-    candidates
+    (address, false)
 }
 
 impl Inbound<'_> {
@@ -450,14 +446,12 @@ impl Inbound<'_> {
     async fn mailbox(&self, envelope_to: &[String]) -> DomainResult<Option<Mailbox>> {
         let directory = self.docket.directory();
         for address in envelope_to {
-            let candidates = mailbox_candidates(address);
-            for candidate in &candidates {
-                if let Some(mailbox) = directory.mailbox_by_address(candidate).await? {
-                    return Ok(Some(mailbox));
-                }
+            let (base, plus) = mailbox_address(address);
+            if let Some(mailbox) = directory.mailbox_by_address(&base).await? {
+                return Ok(Some(mailbox));
             }
-            if candidates.len() > 1 && candidates.iter().skip(1).any(|c| c.eq_ignore_ascii_case(&self.settings.reply_to)) {
-                return Ok(Some(system_mailbox(&self.settings.reply_to.to_lowercase(), self.docket.clock().now())));
+            if plus && base.eq_ignore_ascii_case(&self.settings.reply_to) {
+                return Ok(Some(system_mailbox(&base, self.docket.clock().now())));
             }
         }
         Ok(None)
@@ -791,7 +785,7 @@ impl Inbound<'_> {
         let mut refs = Vec::new();
         for attachment in message.attachments.iter().take(MAX_ATTACHMENTS) {
             let id = new_id();
-            let blob_key = format!("cases/{}/attachments/{id}", case.id);
+            let blob_key = crate::stream::attachment_blob_key(&case.id, &id);
             let content_type = if docket_ports::validate_content_type(&attachment.content_type).is_ok() { attachment.content_type.clone() } else { "application/octet-stream".to_owned() };
             blobs.put(&blob_key, &content_type, attachment.bytes.clone()).await.map_err(transient)?;
             let stored = Attachment {
@@ -1152,11 +1146,12 @@ mod tests {
 
     #[test]
     fn plus_addresses_belong_to_their_mailbox() {
-        assert_eq!(mailbox_candidates("Support@X.example"), vec!["support@x.example"]);
-        assert_eq!(mailbox_candidates("<support+orders@x.example>"), vec!["support+orders@x.example", "support@x.example"]);
-        assert_eq!(mailbox_candidates("help+desk+abcdefghijklmnop@x.example"), vec!["help+desk+abcdefghijklmnop@x.example", "help+desk@x.example", "help@x.example"]);
-        assert_eq!(mailbox_candidates("+only@x.example"), vec!["+only@x.example"]);
-        assert_eq!(mailbox_candidates("no-at-sign"), vec!["no-at-sign"]);
+        let of = |address: &str| mailbox_address(address);
+        assert_eq!(of("Support@X.example"), ("support@x.example".into(), false));
+        assert_eq!(of("<support+orders@x.example>"), ("support@x.example".into(), true));
+        assert_eq!(of("help+desk+abcdefghijklmnop@x.example"), ("help@x.example".into(), true));
+        assert_eq!(of("+only@x.example"), ("+only@x.example".into(), false));
+        assert_eq!(of("no-at-sign"), ("no-at-sign".into(), false));
     }
 
     #[test]
