@@ -106,6 +106,8 @@ pub struct Cases<'a> {
     pub(crate) notify_queue: Option<&'a dyn docket_ports::Queue>,
     /// Where case events are announced for assignment and workflow rules.
     pub(crate) assign_queue: Option<&'a dyn docket_ports::Queue>,
+    /// How the outbox items of committed changes reach those queues.
+    pub(crate) delivery: &'a crate::outbox::OutboxDelivery,
     /// How many workflow-rule runs in a row led to the changes made through this handle: 0 for
     /// people and channels; the events they cause carry it, so rules cannot loop.
     pub(crate) depth: u8,

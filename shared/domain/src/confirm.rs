@@ -88,16 +88,19 @@ fn well_formed(token: &str) -> bool {
 /// Queues the confirmation mail of a new case whose sender is unconfirmed. The case is committed
 /// already: a queue that refuses the message leaves it in the outbox, never a failed submission.
 pub(crate) async fn request(cases: &Cases<'_>, case_id: &str, entry_id: &str, email: &str) {
-    let Some(queue) = cases.notify_queue else {
+    if cases.notify_queue.is_none() {
         tracing::warn!(case_id, "no notify queue: the web-form sender is not asked to confirm");
         return;
-    };
-    let message =
-        NotifyMessage { case_id: case_id.to_owned(), entry_id: entry_id.to_owned(), to: Vec::new(), confirm: Some(ConfirmRequest { email: email.to_owned() }) };
-    match serde_json::to_string(&message) {
-        Ok(body) => crate::outbox::send_or_keep(cases.store, queue, crate::outbox::OutboxQueue::Notify, body, None).await,
-        Err(error) => tracing::error!(case_id, %error, "cannot encode the confirmation mail of a web-form sender"),
     }
+    let mut effects = crate::outbox::Effects::default();
+    effects.notify_message(&NotifyMessage {
+        case_id: case_id.to_owned(),
+        entry_id: entry_id.to_owned(),
+        to: Vec::new(),
+        confirm: Some(ConfirmRequest { email: email.to_owned() }),
+        ack: None,
+    });
+    cases.announce_committed(effects).await;
 }
 
 /// Sends the confirmation mail of a case (the notify worker), once however often the message is

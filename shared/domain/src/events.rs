@@ -9,7 +9,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cases::Cases;
-use crate::clock::new_id;
 
 /// Rule runs in a row after which rules no longer run on the changes they make.
 pub const MAX_RULE_DEPTH: u8 = 3;
@@ -55,31 +54,10 @@ pub struct CaseEvent {
 }
 
 impl Cases<'_> {
-    /// Puts an event about a committed change on the assign queue. The change is committed
-    /// already: a queue failure is logged with the case id, never turned into a failed request.
+    /// Announces a committed change on the assign queue, through the outbox.
     pub(crate) async fn announce(&self, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
-        self.announce_as(&new_id(), trigger, case_id, entry_id, changed).await;
-    }
-
-    /// Announces an event under a given id: announcing the same change again (a resumed
-    /// delivery) gives the same event, whose rule steps are claimed once.
-    pub(crate) async fn announce_as(&self, event_id: &str, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
-        let Some(queue) = self.assign_queue else { return };
-        let event = CaseEvent {
-            event_id: event_id.to_owned(),
-            trigger,
-            case_id: case_id.to_owned(),
-            entry_id: entry_id.map(str::to_owned),
-            changed,
-            depth: self.depth,
-        };
-        let body = match serde_json::to_string(&event) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(%case_id, %error, "cannot encode a case event");
-                return;
-            }
-        };
-        crate::outbox::send_or_keep(self.store, queue, crate::outbox::OutboxQueue::Assign, body, Some(case_id)).await;
+        let mut effects = crate::outbox::Effects::default();
+        self.announce_effect(&mut effects, trigger, case_id, entry_id, changed);
+        self.announce_committed(effects).await;
     }
 }

@@ -234,11 +234,8 @@ impl Cases<'_> {
     /// Queues the notification of one entry: to `users` only when some are named, else to its
     /// followers.
     pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
-        let Some(queue) = self.notify_queue else { return };
-        let message = crate::notify::NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec(), confirm: None };
-        match serde_json::to_string(&message) {
-            Ok(body) => crate::outbox::send_or_keep(self.store, queue, crate::outbox::OutboxQueue::Notify, body, None).await,
-            Err(error) => tracing::error!(entry = %entry.id, case_id = %entry.case_id, %error, "cannot encode the notification of an entry"),
-        }
+        let mut effects = crate::outbox::Effects::default();
+        self.notify_to_effect(&mut effects, entry, users);
+        self.announce_committed(effects).await;
     }
 }

@@ -98,6 +98,20 @@ pub struct InboundLogEntry {
     pub acknowledged: bool,
 }
 
+/// The acknowledgement of a new email case, as an outbox item for the notify worker (or the
+/// pipeline itself, right after the commit): who gets it, and the log line it reports to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    pub log_id: String,
+    pub contact_id: String,
+    pub email: String,
+    pub mailbox_id: String,
+    /// The Message-ID of the message acknowledged (for In-Reply-To).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+}
+
 const LOG_PARTITION: &str = "INBOUNDLOG";
 /// Entries are single DynamoDB items (at most 400 KB): bodies and quoted history are bounded so
 /// that even text of 4-byte characters fits.
@@ -871,7 +885,8 @@ impl Inbound<'_> {
         // Mail from people starts workflow rules; bounces and junk (written by the system) do not.
         if author.kind != AuthorKind::System {
             let event_id = format!("mail-{}", entry.id);
-            cases.announce_as(&event_id, crate::events::Trigger::EmailReceived, &entry.case_id, Some(&entry.id), Vec::new()).await;
+            let _ = event_id;
+            cases.announce(crate::events::Trigger::EmailReceived, &entry.case_id, Some(&entry.id), Vec::new()).await;
         }
         Ok(())
     }

@@ -47,11 +47,12 @@ pub struct Docket {
     notify_queue: Option<Arc<dyn Queue>>,
     assign_queue: Option<Arc<dyn Queue>>,
     blobs: Option<Arc<dyn BlobStore>>,
+    delivery: outbox::OutboxDelivery,
 }
 
 impl Docket {
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, notify_queue: None, assign_queue: None, blobs: None }
+        Self { store, clock, notify_queue: None, assign_queue: None, blobs: None, delivery: outbox::OutboxDelivery::Immediate }
     }
 
     /// Announces every new stream entry on this queue (the notify worker reads it).
@@ -64,6 +65,12 @@ impl Docket {
     /// workflow rules).
     pub fn with_assign_queue(mut self, queue: Arc<dyn Queue>) -> Self {
         self.assign_queue = Some(queue);
+        self
+    }
+
+    /// How committed outbox items reach their queues (see [`outbox`]): sent at once by default.
+    pub fn with_outbox_delivery(mut self, delivery: outbox::OutboxDelivery) -> Self {
+        self.delivery = delivery;
         self
     }
 
@@ -96,6 +103,7 @@ impl Docket {
             clock: self.clock.as_ref(),
             notify_queue: self.notify_queue.as_deref(),
             assign_queue: self.assign_queue.as_deref(),
+            delivery: &self.delivery,
             depth,
         }
     }

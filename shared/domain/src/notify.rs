@@ -51,6 +51,9 @@ pub struct NotifyMessage {
     /// their address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<crate::confirm::ConfirmRequest>,
+    /// Instead of notifying the entry, acknowledge the new email case to its sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<crate::inbound::AckRequest>,
 }
 
 /// One person to email about an entry.

@@ -1,22 +1,36 @@
-//! The outbox: queue messages that could not be sent when their change committed.
+//! The transactional outbox: every queue message a change announces (notifications, case
+//! events, acknowledgements, confirmation requests) is written as an outbox item (`OUTBOX` /
+//! `<ulid>` in the cases table, oldest first) in the change's own transaction, so a committed
+//! change can never lose its announcements and an uncommitted one never announces anything.
 //!
-//! A committed change announces itself on the notify and assign queues. When a queue is down,
-//! the message is not dropped: it is written as an outbox item (`OUTBOX` / `<ulid>` in the
-//! cases table, oldest first), and the relay sends it later — locally a timer in `docket serve`,
-//! on AWS the assign function on a one-minute schedule. The consumers are idempotent (a
-//! notification is sent once per entry and recipient, a case event's rule steps are claimed by
-//! its event id), so a message relayed twice has one effect.
+//! Delivering the items is a separate step, at least once:
+//! - [`OutboxDelivery::Immediate`]: the process that committed sends them right away and deletes
+//!   them (tests, one-shot tools);
+//! - [`OutboxDelivery::Deferred`]: the committing process only wakes a relay — locally the relay
+//!   task of `docket serve`, on AWS the assign function fed by the cases table's DynamoDB
+//!   stream (`relay_items`) with a one-minute schedule as the backstop (`relay_outbox`).
+//!
+//! An item whose queue refuses it stays where it is and is sent by the next relay run. The
+//! consumers are idempotent (a notification is sent once per entry and recipient, an
+//! acknowledgement once per case, a case event's rule steps are claimed by its event id), so an
+//! item relayed twice has one effect.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use docket_ports::Queue;
-use docket_store::{Query, WriteOp};
+use docket_store::{Item, Query, WriteOp};
 
 use crate::Docket;
+use crate::cases::Cases;
 use crate::clock::new_id;
 use crate::directory::from_item;
 use crate::error::{DomainError, DomainResult};
+use crate::events::{CaseEvent, Trigger};
+use crate::notify::NotifyMessage;
 use crate::schema::{CASES, OUTBOX_PARTITION, keyed_item, outbox_item};
+use crate::stream::StreamEntry;
 
 /// Which queue an outbox item is for.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,27 +49,168 @@ pub struct OutboxItem {
     /// The FIFO group (the case id) of an assign-queue message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// Why the first send failed.
-    pub error: String,
 }
 
-/// Sends a queue message, or keeps it in the outbox when the queue refuses it. Only a failure
-/// of the store as well loses it, and that is logged.
-pub(crate) async fn send_or_keep(store: &dyn docket_store::ItemStore, queue: &dyn Queue, target: OutboxQueue, body: String, group: Option<&str>) {
-    let sent = match group {
-        Some(group) => queue.send_grouped(&body, group).await,
-        None => queue.send(&body).await,
-    };
-    let Err(error) = sent else { return };
-    let item = OutboxItem { id: new_id(), queue: target, body, group: group.map(str::to_owned), error: error.to_string() };
-    let kept = match keyed_item(outbox_item(&item.id), &item) {
-        Ok(record) => store.write(WriteOp::put(CASES, record)).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match kept {
-        Ok(()) => tracing::warn!(queue = ?target, outbox = %item.id, %error, "queue refused a message: kept in the outbox"),
-        Err(store_error) => tracing::error!(queue = ?target, %error, %store_error, body = %item.body, "queue and store both failed: message lost"),
+impl OutboxItem {
+    fn put(&self) -> DomainResult<WriteOp> {
+        Ok(WriteOp::put(CASES, keyed_item(outbox_item(&self.id), self)?))
     }
+}
+
+/// How a process hands committed outbox items to their queues.
+#[derive(Clone, Default)]
+pub enum OutboxDelivery {
+    /// Sends them as soon as their change committed, then deletes them.
+    #[default]
+    Immediate,
+    /// Leaves them to a relay; the function (if any) wakes it.
+    Deferred(Option<Arc<dyn Fn() + Send + Sync>>),
+}
+
+/// The queue messages one change announces, gathered while the change is built and written in
+/// its transaction ([`Cases::transact_with`]).
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) items: Vec<OutboxItem>,
+}
+
+impl Effects {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, queue: OutboxQueue, body: String, group: Option<&str>) {
+        self.items.push(OutboxItem { id: new_id(), queue, body, group: group.map(str::to_owned) });
+    }
+
+    pub(crate) fn append(&mut self, other: Effects) {
+        self.items.extend(other.items);
+    }
+
+    /// The writes of the items, for the change's transaction.
+    pub(crate) fn ops(&self) -> DomainResult<Vec<WriteOp>> {
+        self.items.iter().map(OutboxItem::put).collect()
+    }
+
+    pub(crate) fn notify_message(&mut self, message: &NotifyMessage) {
+        match serde_json::to_string(message) {
+            Ok(body) => self.push(OutboxQueue::Notify, body, None),
+            Err(error) => tracing::error!(case_id = %message.case_id, %error, "cannot encode a notify message"),
+        }
+    }
+}
+
+impl Cases<'_> {
+    /// Announces new entries to their followers (nothing where no notify queue is configured).
+    pub(crate) fn notify_effect(&self, effects: &mut Effects, entries: &[StreamEntry]) {
+        for entry in entries {
+            self.notify_to_effect(effects, entry, &[]);
+        }
+    }
+
+    /// The notification of one entry: to `users` only when some are named, else to its followers.
+    pub(crate) fn notify_to_effect(&self, effects: &mut Effects, entry: &StreamEntry, users: &[String]) {
+        if self.notify_queue.is_none() {
+            return;
+        }
+        effects.notify_message(&NotifyMessage { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), to: users.to_vec(), confirm: None, ack: None });
+    }
+
+    /// A case event for the assign worker (nothing where no assign queue is configured).
+    pub(crate) fn announce_effect(&self, effects: &mut Effects, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
+        if self.assign_queue.is_none() {
+            return;
+        }
+        let event = CaseEvent { event_id: new_id(), trigger, case_id: case_id.to_owned(), entry_id: entry_id.map(str::to_owned), changed, depth: self.depth };
+        match serde_json::to_string(&event) {
+            Ok(body) => effects.push(OutboxQueue::Assign, body, Some(case_id)),
+            Err(error) => tracing::error!(%case_id, %error, "cannot encode a case event"),
+        }
+    }
+
+    /// Commits `ops` together with the outbox items of `effects`.
+    pub(crate) async fn transact_with(&self, mut ops: Vec<WriteOp>, effects: &Effects) -> Result<(), DomainError> {
+        ops.extend(effects.ops()?);
+        self.store.transact(ops).await?;
+        Ok(())
+    }
+
+    /// Writes and delivers the announcements of a change committed without them. The change
+    /// stands either way: a store failure here is logged with what was lost.
+    pub(crate) async fn announce_committed(&self, effects: Effects) {
+        if effects.is_empty() {
+            return;
+        }
+        let written = match effects.ops() {
+            Ok(ops) => self.store.transact(ops).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = written {
+            tracing::error!(%error, items = ?effects.items, "announcements of a committed change lost");
+            return;
+        }
+        self.deliver(effects).await;
+    }
+
+    /// Hands the items of a committed change on, as the process's delivery says.
+    pub(crate) async fn deliver(&self, effects: Effects) {
+        if effects.is_empty() {
+            return;
+        }
+        match self.delivery {
+            OutboxDelivery::Deferred(wake) => {
+                if let Some(wake) = wake {
+                    wake();
+                }
+            }
+            OutboxDelivery::Immediate => {
+                let sent = send_items(self.notify_queue, self.assign_queue, &effects.items).await;
+                if let Err(error) = delete_items(self.store, &sent).await {
+                    // They are sent; the relay sends them again, which the consumers absorb.
+                    tracing::warn!(%error, "sent outbox items could not be deleted");
+                }
+            }
+        }
+    }
+}
+
+/// Sends items in order and returns the ids of those their queue took; stops at the first
+/// refusal (that queue is down: the rest waits for the relay, in order).
+async fn send_items(notify: Option<&dyn Queue>, assign: Option<&dyn Queue>, items: &[OutboxItem]) -> Vec<String> {
+    let mut sent = Vec::new();
+    for item in items {
+        let queue = match item.queue {
+            OutboxQueue::Notify => notify,
+            OutboxQueue::Assign => assign,
+        };
+        let Some(queue) = queue else {
+            tracing::error!(outbox = %item.id, queue = ?item.queue, "no such queue is configured: the item waits in the outbox");
+            break;
+        };
+        let result = match &item.group {
+            Some(group) => queue.send_grouped(&item.body, group).await,
+            None => queue.send(&item.body).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(outbox = %item.id, queue = ?item.queue, %error, "a queue refused a message: it waits in the outbox");
+            break;
+        }
+        sent.push(item.id.clone());
+    }
+    sent
+}
+
+/// Deletes relayed items, a transaction per hundred.
+async fn delete_items(store: &dyn docket_store::ItemStore, ids: &[String]) -> Result<(), docket_store::StoreError> {
+    for chunk in ids.chunks(docket_store::MAX_TRANSACTION_OPS) {
+        let ops: Vec<WriteOp> = chunk.iter().map(|id| WriteOp::delete(CASES, outbox_item(id))).collect();
+        if ops.len() == 1 {
+            store.write(ops.into_iter().next().expect("one op")).await?;
+        } else {
+            store.transact(ops).await?;
+        }
+    }
+    Ok(())
 }
 
 /// What one relay run did.
@@ -67,33 +222,22 @@ pub struct Relayed {
 }
 
 impl Docket {
-    /// Sends up to `max` outbox items, oldest first, deleting each once its queue took it.
-    /// Stops at the first refusal of a queue (it is down; the rest waits for the next run).
+    /// Sends up to `max` outbox items, oldest first, deleting those their queue took. Stops at
+    /// the first refusal of a queue (it is down; the rest waits for the next run).
     pub async fn relay_outbox(&self, max: usize) -> DomainResult<Relayed> {
         let page = self.store().query(Query::table(CASES, OUTBOX_PARTITION).limit(max.clamp(1, 1000))).await?;
-        let mut relayed = Relayed::default();
-        let total = page.items.len();
-        for record in page.items {
-            let item: OutboxItem = from_item(record)?;
-            let queue = match item.queue {
-                OutboxQueue::Notify => self.notify_queue.as_deref(),
-                OutboxQueue::Assign => self.assign_queue.as_deref(),
-            }
-            .ok_or_else(|| DomainError::Internal(format!("no {:?} queue is configured to relay the outbox", item.queue)))?;
-            let sent = match &item.group {
-                Some(group) => queue.send_grouped(&item.body, group).await,
-                None => queue.send(&item.body).await,
-            };
-            if let Err(error) = sent {
-                tracing::warn!(outbox = %item.id, %error, "outbox relay: the queue still refuses messages");
-                relayed.waiting = total - relayed.sent;
-                return Ok(relayed);
-            }
-            self.store().write(WriteOp::delete(CASES, outbox_item(&item.id))).await?;
-            relayed.sent += 1;
-        }
+        self.relay_items(page.items).await
+    }
+
+    /// Relays the given outbox items (as stored: a relay's query, or the new images of a
+    /// DynamoDB stream batch), in order, deleting those their queue took.
+    pub async fn relay_items(&self, records: Vec<Item>) -> DomainResult<Relayed> {
+        let items = records.into_iter().map(from_item::<OutboxItem>).collect::<DomainResult<Vec<_>>>()?;
+        let sent = send_items(self.notify_queue.as_deref(), self.assign_queue.as_deref(), &items).await;
+        delete_items(self.store(), &sent).await?;
+        let relayed = Relayed { sent: sent.len(), waiting: items.len() - sent.len() };
         if relayed.sent > 0 {
-            tracing::info!(sent = relayed.sent, "outbox relayed");
+            tracing::info!(sent = relayed.sent, waiting = relayed.waiting, "outbox relayed");
         }
         Ok(relayed)
     }
