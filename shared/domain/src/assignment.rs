@@ -139,13 +139,16 @@ impl Cases<'_> {
                 ops.push(op);
                 labels.push(Label::Plain);
             }
-            match self.store.transact(ops).await {
+            let mut effects = crate::outbox::Effects::default();
+            self.notify_effect(&mut effects, &entries);
+            self.announce_effect(&mut effects, Trigger::CaseUpdated, &new.id, None, changed_fields(&case, &new));
+            match self.transact_with(ops, &effects).await {
                 Ok(()) => {}
                 Err(e) if e.is_condition_failure() => {
                     // Lost a race (the case, the pointer or the count moved), unless this was a
                     // retried attempt whose first try had committed.
                     if self.by_id(case_id).await?.is_some_and(|stored| stored == new) {
-                        self.assigned(&case, &new, &entries).await?;
+                        self.deliver(effects).await;
                         return Ok(Assignment::Assigned(Box::new(new)));
                     }
                     if e.failed_operation().is_some_and(|i| matches!(labels.get(i), Some(Label::Reference { .. }))) {
@@ -155,19 +158,11 @@ impl Cases<'_> {
                 }
                 Err(e) => return Err(e.into()),
             }
-            self.assigned(&case, &new, &entries).await?;
+            self.deliver(effects).await;
             tracing::info!(case = new.number, assignee = %chosen.id, team_id, ?rule, "case assigned by rule");
             return Ok(Assignment::Assigned(Box::new(new)));
         }
         Err(DomainError::Transient(format!("case {case_id}: too many concurrent assignments, try again")))
-    }
-
-    /// The follow-ups of a committed assignment (whose transaction made the assignee follow):
-    /// the assignee and the other followers are notified, and the change is announced.
-    async fn assigned(&self, old: &Case, new: &Case, entries: &[crate::stream::StreamEntry]) -> DomainResult<()> {
-        self.notify(entries).await;
-        self.announce(Trigger::CaseUpdated, &new.id, None, changed_fields(old, new)).await;
-        Ok(())
     }
 }
 

@@ -221,8 +221,10 @@ impl Automation<'_> {
             RuleAction::NotifyUsers { user_ids, message } => {
                 let notice = SystemEvent::RuleNotice { rule_id: rule.id.clone(), rule_name: rule.name.clone(), user_ids: user_ids.clone(), message: message.clone() };
                 let entry = StreamEntry::system(&case.id, notice, author.clone(), self.docket.clock().now());
-                self.docket.store().write(entry_put(&entry)?).await?;
-                cases.notify_to(&entry, user_ids).await;
+                let mut effects = crate::outbox::Effects::default();
+                cases.notify_to_effect(&mut effects, &entry, user_ids);
+                cases.transact_with(vec![entry_put(&entry)?], &effects).await?;
+                cases.deliver(effects).await;
                 format!("notice queued for {} users", user_ids.len())
             }
             RuleAction::PostInternalNote { body } => {
@@ -239,9 +241,11 @@ impl Automation<'_> {
                     email: None,
                     created_at: self.docket.clock().now(),
                 };
-                self.docket.store().write(entry_put(&entry)?).await?;
-                cases.notify(std::slice::from_ref(&entry)).await;
-                cases.announce(Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new()).await;
+                let mut effects = crate::outbox::Effects::default();
+                cases.notify_effect(&mut effects, std::slice::from_ref(&entry));
+                cases.announce_effect(&mut effects, Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new());
+                cases.transact_with(vec![entry_put(&entry)?], &effects).await?;
+                cases.deliver(effects).await;
                 "internal note posted".into()
             }
             RuleAction::CreateCase { subject, description, priority, team_ids, as_child } => {

@@ -17,6 +17,7 @@ use crate::model::*;
 use crate::schema::{self, CASES, COUNTERS, case_keys};
 use crate::follows::{Follow, follow_ops};
 use crate::events::Trigger;
+use crate::outbox::Effects;
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
@@ -99,6 +100,35 @@ pub struct Created {
     pub replayed: bool,
 }
 
+/// A new case built and checked, not yet numbered or written.
+pub(crate) struct Opening {
+    pub(crate) case: Case,
+    /// Its `created` system entry.
+    pub(crate) created: StreamEntry,
+    /// Follows written with the case.
+    core_follows: Vec<Follow>,
+    /// Follows of users who follow every new case, written after it.
+    pub(crate) auto_follows: Vec<Follow>,
+}
+
+impl Opening {
+    /// The writes of the case under `number`: the case (0), its number (1), its created entry,
+    /// links, reference checks and follows, each labelled.
+    pub(crate) fn ops(&mut self, number: u64) -> DomainResult<(Vec<WriteOp>, Vec<Label>)> {
+        self.case.number = number;
+        let mut ops = vec![WriteOp::put_if(CASES, case_item(&self.case)?, Condition::NotExists), WriteOp::put_if(CASES, number_item(&self.case), Condition::NotExists)];
+        let mut labels = vec![Label::Plain, Label::Plain];
+        ops.push(entry_put(&self.created)?);
+        labels.push(Label::Plain);
+        add_link_ops(&self.case, None, &mut ops, &mut labels);
+        for follow in &self.core_follows {
+            ops.extend(follow_ops(follow));
+        }
+        labels.resize(ops.len(), Label::Plain);
+        Ok((ops, labels))
+    }
+}
+
 pub struct Cases<'a> {
     pub(crate) store: &'a dyn ItemStore,
     pub(crate) clock: &'a dyn Clock,
@@ -177,7 +207,7 @@ impl<'a> Cases<'a> {
     async fn open_case(
         &self,
         author: &Author,
-        mut fields: CaseFields,
+        fields: CaseFields,
         idempotency_key: Option<&str>,
         pending_sender: Option<PendingSender>,
     ) -> DomainResult<Created> {
@@ -192,53 +222,32 @@ impl<'a> Cases<'a> {
             }
             None => None,
         };
-        if fields.account_id.is_none()
-            && let Some(primary) = fields.contact_ids.first()
-            && let Some(contact) = self.directory().get::<Contact>(primary).await?
-        {
-            fields.account_id = contact.account_id;
-        }
-        let now = self.clock.now();
-        let audit = Audit { created_at: now, created_by: actor.to_owned(), updated_at: now, updated_by: actor.to_owned(), version: 1 };
-        let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
-        let source = fields.source.unwrap_or_default();
-        let mut case = build(new_id(), 0, status, source, fields, audit)?;
-        case.pending_sender = pending_sender;
-        self.check_users(&case, None).await?;
-        let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
-
+        let mut opening = self.prepare_open(author, fields, pending_sender).await?;
+        let mut effects = Effects::default();
+        self.opened_effects(&opening, &mut effects);
         for _ in 0..3 {
             let number = self.store.increment(COUNTERS, &schema::case_number_counter(), "value", 1).await?;
-            case.number = u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?;
-            let mut ops = vec![WriteOp::put_if(CASES, case_item(&case)?, Condition::NotExists)];
-            let mut labels = vec![Label::Plain];
-            ops.push(WriteOp::put_if(CASES, number_item(&case), Condition::NotExists));
-            labels.push(Label::Plain);
+            let number = u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?;
+            let (mut ops, mut labels) = opening.ops(number)?;
             if let Some(key) = &idempotency {
-                ops.push(WriteOp::put_if(CASES, idempotency_item(actor, key, &case, now), Condition::NotExists));
-                labels.push(Label::Idempotency);
+                ops.insert(2, WriteOp::put_if(CASES, idempotency_item(actor, key, &opening.case, opening.case.audit.created_at), Condition::NotExists));
+                labels.insert(2, Label::Idempotency);
             }
-            let created_entry = StreamEntry::system(&case.id, SystemEvent::Created, author.clone(), now);
-            ops.push(entry_put(&created_entry)?);
-            labels.push(Label::Plain);
-            add_link_ops(&case, None, &mut ops, &mut labels);
-            for follow in &core_follows {
-                for op in follow_ops(follow) {
-                    ops.push(op);
-                    labels.push(Label::Plain);
-                }
-            }
-            let outcome = self.store.transact(ops).await;
+            let outcome = self.transact_with(ops, &effects).await;
             if let Err(e) = &outcome
                 && e.is_condition_failure()
-                && self.by_id(&case.id).await?.is_some_and(|stored| stored.number == case.number)
+                && self.by_id(&opening.case.id).await?.is_some_and(|stored| stored.number == opening.case.number)
             {
                 // A retried attempt whose first try had committed: the case is ours (its id is
                 // new to this call), so the creation succeeded.
-                return self.created(case, &auto_follows, created_entry).await;
+                self.after_open(&opening, effects).await?;
+                return Ok(Created { case: opening.case, replayed: false });
             }
             match outcome {
-                Ok(()) => return self.created(case, &auto_follows, created_entry).await,
+                Ok(()) => {
+                    self.after_open(&opening, effects).await?;
+                    return Ok(Created { case: opening.case, replayed: false });
+                }
                 // Another creation holds this number (only after a counter restore): take the next.
                 Err(e) if e.failed_operation() == Some(1) => continue,
                 Err(e) if e.failed_operation() == Some(2) && idempotency.is_some() => {
@@ -254,16 +263,43 @@ impl<'a> Cases<'a> {
         Err(DomainError::Transient("could not allocate a case number".into()))
     }
 
-    /// What follows a committed creation: automatic follows, then the notification.
-    async fn created(&self, case: Case, auto_follows: &[Follow], entry: StreamEntry) -> DomainResult<Created> {
-        tracing::info!(case = case.number, case_id = %case.id, "case created");
-        self.add_follows(auto_follows).await?;
-        self.notify(std::slice::from_ref(&entry)).await;
-        if let Some(sender) = &case.pending_sender {
-            crate::confirm::request(self, &case.id, &entry.id, &sender.email).await;
+    /// A new case built and checked, its follows chosen, ready to be given a number and written.
+    pub(crate) async fn prepare_open(&self, author: &Author, mut fields: CaseFields, pending_sender: Option<PendingSender>) -> DomainResult<Opening> {
+        let actor = author.audit_name();
+        if fields.account_id.is_none()
+            && let Some(primary) = fields.contact_ids.first()
+            && let Some(contact) = self.directory().get::<Contact>(primary).await?
+        {
+            fields.account_id = contact.account_id;
         }
-        self.announce(Trigger::CaseCreated, &case.id, None, Vec::new()).await;
-        Ok(Created { case, replayed: false })
+        let now = self.clock.now();
+        let audit = Audit { created_at: now, created_by: actor.clone(), updated_at: now, updated_by: actor, version: 1 };
+        let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+        let source = fields.source.unwrap_or_default();
+        let mut case = build(new_id(), 0, status, source, fields, audit)?;
+        case.pending_sender = pending_sender;
+        self.check_users(&case, None).await?;
+        let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
+        let created = StreamEntry::system(&case.id, SystemEvent::Created, author.clone(), now);
+        Ok(Opening { case, created, core_follows, auto_follows })
+    }
+
+    /// What a new case announces: its creation entry to followers, the confirmation request of
+    /// an unconfirmed sender, and `case_created` to the workflow.
+    pub(crate) fn opened_effects(&self, opening: &Opening, effects: &mut Effects) {
+        self.notify_effect(effects, std::slice::from_ref(&opening.created));
+        if let Some(sender) = &opening.case.pending_sender {
+            crate::confirm::request(self, effects, &opening.case.id, &opening.created.id, &sender.email);
+        }
+        self.announce_effect(effects, Trigger::CaseCreated, &opening.case.id, None, Vec::new());
+    }
+
+    /// What follows a committed creation: automatic follows, then its announcements.
+    pub(crate) async fn after_open(&self, opening: &Opening, effects: Effects) -> DomainResult<()> {
+        tracing::info!(case = opening.case.number, case_id = %opening.case.id, "case created");
+        self.add_follows(&opening.auto_follows).await?;
+        self.deliver(effects).await;
+        Ok(())
     }
 
     async fn replay(&self, actor: &str, key: &str) -> DomainResult<Option<Case>> {
@@ -409,7 +445,10 @@ impl<'a> Cases<'a> {
     /// the follow-ups: follows, notifications and the `case_updated` event.
     pub(crate) async fn commit(&self, old: &Case, new: &Case, author: &Author) -> DomainResult<()> {
         let (ops, labels, entries) = change_ops(old, new, author)?;
-        if let Err(e) = self.store.transact(ops).await {
+        let mut effects = Effects::default();
+        self.notify_effect(&mut effects, &entries);
+        self.announce_effect(&mut effects, Trigger::CaseUpdated, &new.id, None, changed_fields(old, new));
+        if let Err(e) = self.transact_with(ops, &effects).await {
             // A retried attempt whose first try had committed finds exactly our version stored.
             let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == *new);
             if !ours {
@@ -418,8 +457,7 @@ impl<'a> Cases<'a> {
         }
         tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
         self.follow_changes(old, new).await?;
-        self.notify(&entries).await;
-        self.announce(Trigger::CaseUpdated, &new.id, None, changed_fields(old, new)).await;
+        self.deliver(effects).await;
         Ok(())
     }
 

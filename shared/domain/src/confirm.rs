@@ -85,14 +85,13 @@ fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// Queues the confirmation mail of a new case whose sender is unconfirmed. The case is committed
-/// already: a queue that refuses the message leaves it in the outbox, never a failed submission.
-pub(crate) async fn request(cases: &Cases<'_>, case_id: &str, entry_id: &str, email: &str) {
+/// The confirmation mail of a new case whose sender is unconfirmed, as an outbox item of the
+/// case's own transaction.
+pub(crate) fn request(cases: &Cases<'_>, effects: &mut crate::outbox::Effects, case_id: &str, entry_id: &str, email: &str) {
     if cases.notify_queue.is_none() {
         tracing::warn!(case_id, "no notify queue: the web-form sender is not asked to confirm");
         return;
     }
-    let mut effects = crate::outbox::Effects::default();
     effects.notify_message(&NotifyMessage {
         case_id: case_id.to_owned(),
         entry_id: entry_id.to_owned(),
@@ -100,7 +99,6 @@ pub(crate) async fn request(cases: &Cases<'_>, case_id: &str, entry_id: &str, em
         confirm: Some(ConfirmRequest { email: email.to_owned() }),
         ack: None,
     });
-    cases.announce_committed(effects).await;
 }
 
 /// Sends the confirmation mail of a case (the notify worker), once however often the message is

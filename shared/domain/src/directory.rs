@@ -469,10 +469,17 @@ impl<'a> Directory<'a> {
 
     /// Stores a new record with its lookup items, checking references and uniqueness atomically.
     pub async fn insert<E: Entity>(&self, entity: &E) -> DomainResult<()> {
+        let (ops, labels) = self.insert_ops(entity)?;
+        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+    }
+
+    /// The writes inserting a new record (its item, its unique lookups, checks of what it
+    /// refers to), for a transaction of a larger change.
+    pub(crate) fn insert_ops<E: Entity>(&self, entity: &E) -> DomainResult<(Vec<WriteOp>, Vec<Label>)> {
         let mut ops = vec![WriteOp::put_if(DIRECTORY, to_item(entity)?, Condition::NotExists)];
         let mut labels = vec![Label::Unique { field: "id", value: entity.id().to_owned() }];
         self.add_links(entity, &[], &[], &mut ops, &mut labels);
-        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+        Ok((ops, labels))
     }
 
     /// Replaces `old` by `new` if `old` is still the stored version.

@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cases::Cases;
 
 /// Rule runs in a row after which rules no longer run on the changes they make.
 pub const MAX_RULE_DEPTH: u8 = 3;
@@ -51,13 +50,4 @@ pub struct CaseEvent {
     pub changed: Vec<String>,
     #[serde(default)]
     pub depth: u8,
-}
-
-impl Cases<'_> {
-    /// Announces a committed change on the assign queue, through the outbox.
-    pub(crate) async fn announce(&self, trigger: Trigger, case_id: &str, entry_id: Option<&str>, changed: Vec<String>) {
-        let mut effects = crate::outbox::Effects::default();
-        self.announce_effect(&mut effects, trigger, case_id, entry_id, changed);
-        self.announce_committed(effects).await;
-    }
 }

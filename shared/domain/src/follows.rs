@@ -16,7 +16,7 @@ use crate::directory::{Directory, from_item};
 use crate::error::{DomainError, DomainResult};
 use crate::model::{Case, Contact, User};
 use crate::schema::{CASES, DIRECTORY, case_keys};
-use crate::stream::{Author, AuthorKind, StreamEntry};
+use crate::stream::{Author, AuthorKind};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -221,21 +221,5 @@ impl Cases<'_> {
                 }
             }
         }
-    }
-
-    /// Puts new entries on the notify queue. The entries are committed already: a queue
-    /// failure is logged with the entry ids, never turned into a failed request.
-    pub(crate) async fn notify(&self, entries: &[StreamEntry]) {
-        for entry in entries {
-            self.notify_to(entry, &[]).await;
-        }
-    }
-
-    /// Queues the notification of one entry: to `users` only when some are named, else to its
-    /// followers.
-    pub(crate) async fn notify_to(&self, entry: &StreamEntry, users: &[String]) {
-        let mut effects = crate::outbox::Effects::default();
-        self.notify_to_effect(&mut effects, entry, users);
-        self.announce_committed(effects).await;
     }
 }

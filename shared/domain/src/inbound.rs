@@ -25,7 +25,9 @@ use crate::model::*;
 use crate::access::Principal;
 use crate::notify::{MailSettings, MessageIdRecord, ReplyToken, TokenIssue, reply_token};
 use crate::ratelimit::FixedWindow;
-use crate::schema::{CASES, directory_keys, keyed_item};
+use crate::follows::Follow;
+use crate::outbox::Effects;
+use crate::schema::{CASES, COUNTERS, directory_keys, keyed_item};
 use crate::stream::{AttachmentRef, Attachment, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
 use crate::validate;
 
@@ -123,11 +125,6 @@ fn source_key(source_id: &str) -> Key {
     Key::new(format!("INBOUNDSRC#{source_id}"), "INBOUND")
 }
 
-/// The entry one inbound message became (by its log id), written with the entry.
-fn appended_key(log_id: &str) -> Key {
-    Key::new(format!("INBOUNDENTRY#{log_id}"), "INBOUND")
-}
-
 fn message_claim_key(message_id: &str) -> Key {
     Key::new(format!("INBOUNDMSG#{message_id}"), "INBOUND")
 }
@@ -135,33 +132,41 @@ fn message_claim_key(message_id: &str) -> Key {
 /// The inbound pipeline, built per message from the application and its outbound mailer.
 pub struct Inbound<'a> {
     pub docket: &'a Docket,
-    /// Sends acknowledgements; none where acknowledgements are not sent.
+    /// Sends the acknowledgement right after the commit where outbox items are delivered
+    /// immediately; elsewhere (and without one) the notify worker sends it.
     pub mailer: Option<&'a dyn Mailer>,
     pub settings: &'a MailSettings,
 }
 
-/// One attempt at a message: its log id names everything the message makes (the raw copy,
-/// its entry, the idempotency key of its case), so an attempt resumed after a failure finds the
-/// work already done instead of doing it twice.
-struct Attempt {
+/// Everything one message changes, gathered while it is decided and committed as one
+/// transaction with its log line and source item: a message has all its effects or none, and a
+/// delivery tried again finds the log line (one case, one line) or starts afresh.
+struct Work {
     log_id: String,
     raw_key: String,
-    /// Whether a retried delivery would find this log id: by the source item, or by the
-    /// Message-ID claim.
-    pinned: bool,
+    ops: Vec<WriteOp>,
+    /// Its queue messages (notifications, case events, the acknowledgement) as outbox items.
+    effects: Effects,
+    /// Follows of users who follow every new case, written after the commit (they may be many).
+    auto_follows: Vec<Follow>,
+    /// Contacts this message creates, not stored yet: a second mention finds them here.
+    new_contacts: Vec<Contact>,
+    /// Where in `ops` the number item of a new case is: a conflict there means the counter is
+    /// behind the numbers in use (a restored table).
+    number_op: Option<usize>,
 }
 
-impl Attempt {
-    fn new() -> Self {
-        Attempt { pinned: false, ..Self::resumed(new_id()) }
-    }
-    fn resumed(log_id: String) -> Self {
-        let raw_key = format!("inbound/{log_id}.eml");
-        Attempt { log_id, raw_key, pinned: true }
-    }
-    /// The idempotency key of the case this message opens.
-    fn case_key(&self) -> String {
-        format!("inbound:{}", self.log_id)
+impl Work {
+    fn new(log_id: &str, raw_key: &str) -> Self {
+        Work {
+            log_id: log_id.to_owned(),
+            raw_key: raw_key.to_owned(),
+            ops: Vec::new(),
+            effects: Effects::default(),
+            auto_follows: Vec::new(),
+            new_contacts: Vec::new(),
+            number_op: None,
+        }
     }
 }
 
@@ -278,87 +283,144 @@ impl Inbound<'_> {
     /// Takes one message through the pipeline. Errors are transient (retry the delivery);
     /// everything about the message itself ends as a logged outcome.
     pub async fn receive(&self, mail: InboundMail) -> DomainResult<InboundLogEntry> {
-        let store = self.docket.store();
-        // A delivery seen before: logged already (change nothing), or cut short (resume it with
-        // the same log id, so every step finds what the first attempt did).
-        let mut attempt = match store.get(CASES, &source_key(&mail.source_id)).await?.and_then(|i| i.get("log_id").and_then(Value::as_str).map(str::to_owned)) {
-            Some(log_id) => match self.log_entry(&log_id).await? {
-                Some(entry) => return Ok(entry),
-                None => Attempt::resumed(log_id),
-            },
-            // Pinned to its source only once it is about to store something (`pin`).
-            None => Attempt::new(),
-        };
+        // A delivery seen before changes nothing: its log line is the answer.
+        if let Some(entry) = self.logged(&mail.source_id).await? {
+            return Ok(entry);
+        }
+        let log_id = new_id();
+        let raw_key = format!("inbound/{log_id}.eml");
         self.docket
             .blobs()?
-            .put(&attempt.raw_key, "message/rfc822", mail.raw.clone())
+            .put(&raw_key, "message/rfc822", mail.raw.clone())
             .await
             .map_err(|e| DomainError::Transient(format!("cannot keep the raw message: {e}")))?;
         let settings = self.docket.directory().settings().await?;
         let limits = Limits { max_bytes: usize::try_from(settings.max_message_bytes).unwrap_or(usize::MAX), ..Limits::default() };
+        for _ in 0..MAX_CONFLICTS {
+            let mut work = Work::new(&log_id, &raw_key);
+            let (decision, headers) = self.decide_message(&mail, &settings, &limits, &mut work).await?;
+            let entry = InboundLogEntry {
+                id: log_id.clone(),
+                received_at: self.docket.clock().now(),
+                source_id: mail.source_id.clone(),
+                message_id: headers.message_id,
+                from: headers.from,
+                to: mail.envelope_to.clone(),
+                subject: headers.subject,
+                outcome: decision.outcome,
+                rule: decision.rule,
+                reason: decision.reason,
+                mailbox_id: decision.mailbox_id,
+                case_id: decision.case.as_ref().map(|c| c.id.clone()),
+                case_number: decision.case.as_ref().map(|c| c.number),
+                raw_blob_key: Some(raw_key.clone()),
+                acknowledged: decision.acknowledged,
+            };
+            let number_op = work.number_op;
+            match self.commit(&mut work, &entry).await {
+                Ok(()) => {
+                    tracing::info!(outcome = ?entry.outcome, rule = ?entry.rule, reason = %entry.reason, case = ?entry.case_number, source = %entry.source_id, "inbound mail");
+                    return self.after_commit(work, entry).await;
+                }
+                Err(e) if e.is_condition_failure() => {
+                    // The same source, delivered twice at once: the other delivery's line stands.
+                    if let Some(entry) = self.logged(&mail.source_id).await? {
+                        return Ok(entry);
+                    }
+                    if number_op.is_some() && e.failed_operation() == number_op {
+                        // The counter is behind the numbers in use: move it past this one.
+                        self.docket.store().increment(COUNTERS, &crate::schema::case_number_counter(), "value", 1).await?;
+                    }
+                    // Something this message depends on moved meanwhile (its Message-ID was
+                    // claimed, a contact or a case number was taken, the case changed): decide
+                    // again on what is stored now.
+                    tracing::debug!(source = %mail.source_id, error = %e, "inbound mail raced a concurrent change: deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Transient("the message kept racing concurrent changes; try again".into()))
+    }
 
+    /// The log line of a source delivered before, if any.
+    async fn logged(&self, source_id: &str) -> DomainResult<Option<InboundLogEntry>> {
+        let source = self.docket.store().get(CASES, &source_key(source_id)).await?;
+        match source.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str) {
+            Some(log_id) => self.log_entry(log_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Parses the message and decides what it becomes; the headers for its log line.
+    async fn decide_message(&self, mail: &InboundMail, settings: &Settings, limits: &Limits, work: &mut Work) -> DomainResult<(Decision, LogHeaders)> {
         let trusted = |mut message: InboundMessage| {
             if !mail.received_by_ses {
                 message.auto.ses = Default::default();
             }
             message
         };
-        let (decision, headers) = match parse(&mail.raw, &limits) {
+        Ok(match parse(&mail.raw, limits) {
             Ok(message) => {
                 let message = trusted(message);
                 let headers = LogHeaders::of(&message);
-                (self.decide(&mail, &message, &settings, &mut attempt).await?, headers)
+                (self.decide(mail, &message, settings, work).await?, headers)
             }
-            Err(limit) if limit.is_limit() => match parse_headers_only(&mail.raw, &limits) {
+            Err(limit) if limit.is_limit() => match parse_headers_only(&mail.raw, limits) {
                 Ok(headers_only) => {
                     let message = trusted(InboundMessage::without_body(headers_only));
                     let headers = LogHeaders::of(&message);
                     let note = format!("The message ({} bytes) was not imported: {limit}.", mail.raw.len());
-                    (self.decide_oversize(&mail, &message, &settings, &mut attempt, note).await?, headers)
+                    (self.decide_oversize(mail, &message, settings, work, note).await?, headers)
                 }
                 Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("oversize and unreadable: {e}")), LogHeaders::default()),
             },
             Err(e) => (Decision::plain(InboundOutcome::Rejected, format!("not a readable message: {e}")), LogHeaders::default()),
-        };
-
-        let Attempt { log_id, raw_key: raw_blob_key, .. } = attempt;
-        let entry = InboundLogEntry {
-            id: log_id.clone(),
-            received_at: self.docket.clock().now(),
-            source_id: mail.source_id.clone(),
-            message_id: headers.message_id,
-            from: headers.from,
-            to: mail.envelope_to.clone(),
-            subject: headers.subject,
-            outcome: decision.outcome,
-            rule: decision.rule,
-            reason: decision.reason,
-            mailbox_id: decision.mailbox_id,
-            case_id: decision.case.as_ref().map(|c| c.id.clone()),
-            case_number: decision.case.as_ref().map(|c| c.number),
-            raw_blob_key: Some(raw_blob_key),
-            acknowledged: decision.acknowledged,
-        };
-        store
-            .transact(vec![
-                WriteOp::put(CASES, keyed_item(Key::new(LOG_PARTITION, log_id.clone()), &entry)?),
-                WriteOp::put(CASES, keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": log_id }))?),
-            ])
-            .await?;
-        tracing::info!(outcome = ?entry.outcome, rule = ?entry.rule, reason = %entry.reason, case = ?entry.case_number, source = %entry.source_id, "inbound mail");
-        Ok(entry)
+        })
     }
 
-    /// Makes sure a retried delivery of this source resumes under this attempt's log id before
-    /// anything is stored. Mail with a Message-ID is pinned by its claim; other mail by an
-    /// early write of the source item.
-    async fn pin(&self, mail: &InboundMail, attempt: &mut Attempt) -> DomainResult<()> {
-        if !attempt.pinned {
-            let item = keyed_item(source_key(&mail.source_id), serde_json::json!({ "log_id": attempt.log_id }))?;
-            self.docket.store().write(WriteOp::put(CASES, item)).await?;
-            attempt.pinned = true;
+    /// Commits the message's work with its log line and source item, in one transaction.
+    async fn commit(&self, work: &mut Work, entry: &InboundLogEntry) -> Result<(), docket_store::StoreError> {
+        let encode = |e: DomainError| docket_store::StoreError::Validation(e.to_string());
+        let mut ops = std::mem::take(&mut work.ops);
+        ops.push(WriteOp::put(CASES, keyed_item(Key::new(LOG_PARTITION, entry.id.clone()), entry).map_err(encode)?));
+        ops.push(WriteOp::put_if(CASES, keyed_item(source_key(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?, Condition::NotExists));
+        ops.extend(work.effects.ops().map_err(encode)?);
+        let ops = without_redundant_checks(ops);
+        if ops.len() > docket_store::MAX_TRANSACTION_OPS {
+            return Err(docket_store::StoreError::Validation(format!("the message makes {} writes, more than one transaction holds", ops.len())));
         }
-        Ok(())
+        self.docket.store().transact(ops).await
+    }
+
+    /// What follows the commit: the automatic follows of a new case, the delivery of its queue
+    /// messages, and the acknowledgement where this process sends it.
+    async fn after_commit(&self, mut work: Work, mut entry: InboundLogEntry) -> DomainResult<InboundLogEntry> {
+        let cases = self.docket.cases();
+        if let Err(error) = cases.add_follows(&work.auto_follows).await {
+            tracing::warn!(case = ?entry.case_number, %error, "automatic follows of a new email case not written");
+        }
+        let immediate = matches!(self.docket.delivery, crate::outbox::OutboxDelivery::Immediate);
+        let ack = match self.mailer {
+            Some(mailer) if immediate => work.effects.take_ack().map(|item| (mailer, item)),
+            _ => None,
+        };
+        cases.deliver(std::mem::take(&mut work.effects)).await;
+        if let Some((mailer, item)) = ack {
+            let notifier = crate::notify::Notifier { docket: self.docket, mailer, settings: self.settings };
+            match notifier.handle(&item.body).await {
+                // Done (or never possible): the outbox item has served.
+                Ok(_) | Err(crate::error::WorkError::Poison(_)) => {
+                    if let Err(error) = self.docket.store().write(WriteOp::delete(CASES, crate::schema::outbox_item(&item.id))).await {
+                        tracing::warn!(%error, "the acknowledgement's outbox item was not deleted; the worker will find it sent");
+                    }
+                }
+                Err(error) => tracing::warn!(case = ?entry.case_number, %error, "acknowledgement not sent yet: it waits in the outbox"),
+            }
+            if let Some(updated) = self.log_entry(&entry.id).await? {
+                entry = updated;
+            }
+        }
+        Ok(entry)
     }
 
     async fn log_entry(&self, id: &str) -> DomainResult<Option<InboundLogEntry>> {
@@ -366,7 +428,7 @@ impl Inbound<'_> {
     }
 
     /// The full decision for a parsed message.
-    async fn decide(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, attempt: &mut Attempt) -> DomainResult<Decision> {
+    async fn decide(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, work: &mut Work) -> DomainResult<Decision> {
         let verdicts = &message.auto.ses;
         if verdicts.virus == Verdict::Fail {
             return Ok(Decision::plain(InboundOutcome::Quarantined, "the receiving system found a virus"));
@@ -387,10 +449,9 @@ impl Inbound<'_> {
                 && let Some(case) = self.case_of_message_id(&original).await?
             {
                 let note = format!("Delivery failed{}{}", bounce.recipient.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(), bounce.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default());
-                self.pin(mail, attempt).await?;
-                self.append(&case, message, &Author::system(), Visibility::Internal, attempt, Some(note), false).await?;
+                self.append(&case, message, &Author::system(), Visibility::Internal, work, Some(note), false).await?;
                 if let Some(recipient) = &bounce.recipient {
-                    self.flag_bounced(recipient).await?;
+                    self.flag_bounced(recipient, work)?;
                 }
                 return Ok(Decision { case: Some(case), rule: Some(ThreadRule::MessageId), ..decision(InboundOutcome::Appended, "bounce of our mail, attached to its case".into()) });
             }
@@ -408,8 +469,7 @@ impl Inbound<'_> {
             return match settings.junk_policy {
                 JunkPolicy::Drop => Ok(decision(outcome, format!("junk: {reason}; kept raw, no case"))),
                 JunkPolicy::JunkCase => {
-                    self.pin(mail, attempt).await?;
-                    let case = self.junk_case(message, &mailbox, attempt).await?;
+                    let case = self.junk_case(message, &mailbox, work).await?;
                     Ok(Decision { case: Some(case), rule: Some(ThreadRule::NewCase), ..decision(outcome, format!("junk: {reason}; opened as a Cancelled case")) })
                 }
             };
@@ -418,37 +478,29 @@ impl Inbound<'_> {
             return Ok(decision(InboundOutcome::Suppressed, "mail from one of our own mailboxes (a loop)".into()));
         }
         if let Some(message_id) = &message.message_id {
-            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": attempt.log_id }))?;
-            match self.docket.store().write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
-                Ok(()) => attempt.pinned = true,
-                Err(e) if e.is_condition_failure() => {
-                    // Received before: a duplicate if that delivery was logged; otherwise it was
-                    // cut short (a crash, a failed acknowledgement, a client that gave up and
-                    // sent it again): finish its work under its log id instead of starting anew.
-                    let earlier = self.docket.store().get(CASES, &message_claim_key(message_id)).await?;
-                    let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
-                    match earlier_log {
-                        Some(log_id) if self.log_entry(&log_id).await?.is_none() => {
-                            attempt.log_id = log_id;
-                            attempt.pinned = true;
-                        }
-                        _ => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
+            // The claim commits with the log line: one that exists was logged, unless an
+            // earlier version of the pipeline left it behind cut short (then it is taken over).
+            let store = self.docket.store();
+            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": work.log_id }))?;
+            let earlier = store.get(CASES, &message_claim_key(message_id)).await?;
+            let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
+            let condition = match (&earlier, earlier_log) {
+                (None, _) => Condition::NotExists,
+                (Some(_), Some(log_id)) if self.log_entry(&log_id).await?.is_none() => Condition::equals("log_id", log_id),
+                (Some(_), _) => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
+            };
+            work.ops.push(WriteOp::put_if(CASES, claim, condition));
         }
-        self.pin(mail, attempt).await?;
-        let mut decided = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, attempt).await?;
+        let mut decided = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, work).await?;
         decided.mailbox_id = mailbox_id;
         Ok(decided)
     }
 
     /// F26: an oversize message still reaches its case (or opens one) with its headers.
-    async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, attempt: &mut Attempt, note: String) -> DomainResult<Decision> {
+    async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, work: &mut Work, note: String) -> DomainResult<Decision> {
         let mut message = message.clone();
         message.visible_text = format!("[{note}]");
-        let mut decision = self.decide(mail, &message, settings, attempt).await?;
+        let mut decision = self.decide(mail, &message, settings, work).await?;
         decision.reason = format!("{}; {note}", decision.reason);
         Ok(decision)
     }
@@ -580,22 +632,22 @@ impl Inbound<'_> {
         }
     }
 
-    async fn thread_and_store(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender_address: &str, at: &Attempt) -> DomainResult<Decision> {
+    async fn thread_and_store(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender_address: &str, work: &mut Work) -> DomainResult<Decision> {
         let authenticated = sender_authenticated(mail, &message.auto.ses);
-        let Some(sender) = self.sender(message, mailbox, sender_address, authenticated).await? else {
+        let Some(sender) = self.sender(message, mailbox, sender_address, authenticated, work).await? else {
             return Ok(Decision::plain(InboundOutcome::Rejected, format!("unknown sender {sender_address} and mailbox {} takes mail only from known contacts", mailbox.name)));
         };
         let mut notes = Vec::new();
         let threaded = self.thread(mail, message, settings, &sender, sender_address, &mut notes).await?;
         let mut decision = match threaded {
-            Some(threaded) => self.store_reply(message, settings, mailbox, sender, sender_address, at, threaded).await?,
+            Some(threaded) => self.store_reply(message, settings, mailbox, sender, sender_address, work, threaded).await?,
             None => {
                 let sender = match sender {
                     // Naming no case, unverified staff mail opens nothing as staff: the rules
                     // for any other sender apply.
                     Sender::UnverifiedStaff => {
                         notes.push(format!("{sender_address} is a staff address but the mail is not authenticated: handled as from any sender"));
-                        match self.contact_sender(message, mailbox, sender_address).await? {
+                        match self.contact_sender(message, mailbox, sender_address, work).await? {
                             Some(contact) => Sender::Contact(contact),
                             None => {
                                 return Ok(Decision::plain(
@@ -607,8 +659,8 @@ impl Inbound<'_> {
                     }
                     other => other,
                 };
-                let case = self.new_case(message, mailbox, &sender, None, at).await?;
-                let (acknowledged, why) = self.acknowledged(&case, message, mailbox, sender_address, settings).await?;
+                let case = self.new_case(message, mailbox, &sender, None, work).await?;
+                let (acknowledged, why) = self.acknowledgement(&case, message, mailbox, &sender, sender_address, settings, work).await?;
                 let reason = format!("no thread matched: new case{why}");
                 Decision { outcome: InboundOutcome::Created, rule: Some(ThreadRule::NewCase), reason, mailbox_id: None, case: Some(case), acknowledged }
             }
@@ -623,13 +675,13 @@ impl Inbound<'_> {
     /// A message threaded to a case: an entry of the visibility it inherits (F21), the status
     /// policy of F22 for public replies.
     #[allow(clippy::too_many_arguments)]
-    async fn store_reply(&self, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender: Sender, sender_address: &str, at: &Attempt, threaded: Threaded) -> DomainResult<Decision> {
+    async fn store_reply(&self, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender: Sender, sender_address: &str, work: &mut Work, threaded: Threaded) -> DomainResult<Decision> {
         let Threaded { case, rule, context } = threaded;
         let visibility = reply_visibility(sender.trust(), context);
         let unverified = matches!(sender, Sender::UnverifiedStaff);
         if visibility == Visibility::Internal {
             let note = unverified.then(|| format!("Unauthenticated mail from the staff address {sender_address}: not verified, kept internal."));
-            self.append(&case, message, &sender.author(), Visibility::Internal, at, note, unverified).await?;
+            self.append(&case, message, &sender.author(), Visibility::Internal, work, note, unverified).await?;
             let reason = if unverified {
                 "unauthenticated mail from a staff address: added to the case as an internal entry flagged unverified"
             } else {
@@ -646,18 +698,18 @@ impl Inbound<'_> {
         let now = self.docket.clock().now();
         let start_new = phase == Phase::Final && reopen_window.is_some_and(|days| now - case.audit.updated_at >= time::Duration::days(i64::from(days)));
         if !start_new {
-            self.append(&case, message, &sender.author(), Visibility::Public, at, None, false).await?;
+            self.append(&case, message, &sender.author(), Visibility::Public, work, None, false).await?;
             let (case, outcome, reason) = if phase == Phase::Open {
                 (case, InboundOutcome::Appended, "reply added to the open case".to_owned())
             } else {
                 let from = case.status;
-                let reopened = self.docket.cases().reopen(&case, &sender.author()).await?;
+                let reopened = self.reopen(&case, &sender.author(), work).await?;
                 (reopened, InboundOutcome::Reopened, format!("reply to a {} case reopened it", from.as_str()))
             };
             return Ok(Decision { outcome, rule: Some(rule), reason, mailbox_id: None, case: Some(case), acknowledged: false });
         }
-        let case = self.new_case(message, mailbox, &sender, Some(&case.id), at).await?;
-        let (acknowledged, why) = self.acknowledged(&case, message, mailbox, sender_address, settings).await?;
+        let case = self.new_case(message, mailbox, &sender, Some(&case.id), work).await?;
+        let (acknowledged, why) = self.acknowledgement(&case, message, mailbox, &sender, sender_address, settings, work).await?;
         Ok(Decision {
             outcome: InboundOutcome::NewLinked,
             rule: Some(rule),
@@ -668,9 +720,21 @@ impl Inbound<'_> {
         })
     }
 
+    /// F22: a reply reopens a waiting or final case, in the message's transaction (conditional
+    /// on the version read: a concurrent change makes the message be decided again).
+    async fn reopen(&self, case: &Case, author: &Author, work: &mut Work) -> DomainResult<Case> {
+        let cases = self.docket.cases();
+        let new = cases.patched(case, serde_json::json!({ "status": CaseStatus::Reopened }), author).await?;
+        let (ops, _, entries) = crate::cases::change_ops(case, &new, author)?;
+        work.ops.extend(ops);
+        cases.notify_effect(&mut work.effects, &entries);
+        cases.announce_effect(&mut work.effects, crate::events::Trigger::CaseUpdated, &new.id, None, crate::cases::changed_fields(case, &new));
+        Ok(new)
+    }
+
     /// The sender as a user or contact; unknown senders become contacts when the mailbox says
     /// so. A staff address counts as staff only when the mail is authenticated.
-    async fn sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str, authenticated: bool) -> DomainResult<Option<Sender>> {
+    async fn sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str, authenticated: bool, work: &mut Work) -> DomainResult<Option<Sender>> {
         let directory = self.docket.directory();
         if let Some(id) = directory.owner_of(&directory_keys::user_email(address)).await?
             && let Some(user) = directory.get::<User>(&id).await?
@@ -678,11 +742,11 @@ impl Inbound<'_> {
         {
             return Ok(Some(if authenticated { Sender::Staff(user) } else { Sender::UnverifiedStaff }));
         }
-        Ok(self.contact_sender(message, mailbox, address).await?.map(Sender::Contact))
+        Ok(self.contact_sender(message, mailbox, address, work).await?.map(Sender::Contact))
     }
 
     /// The contact of the sender; unknown senders become contacts when the mailbox says so.
-    async fn contact_sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str) -> DomainResult<Option<Contact>> {
+    async fn contact_sender(&self, message: &InboundMessage, mailbox: &Mailbox, address: &str, work: &mut Work) -> DomainResult<Option<Contact>> {
         if let Some(contact) = self.docket.directory().contact_by_email(address).await? {
             return Ok(Some(contact));
         }
@@ -690,11 +754,15 @@ impl Inbound<'_> {
             return Ok(None);
         }
         let name = message.from.as_ref().and_then(|a| a.name.clone()).filter(|n| !n.trim().is_empty());
-        self.contact_for(address, name).await
+        self.contact_for(address, name, work).await
     }
 
-    /// Finds or creates the contact of an address, linked to the account owning its domain.
-    async fn contact_for(&self, address: &str, name: Option<String>) -> DomainResult<Option<Contact>> {
+    /// Finds the contact of an address, or creates it (in the message's transaction) linked to
+    /// the account owning its domain.
+    async fn contact_for(&self, address: &str, name: Option<String>, work: &mut Work) -> DomainResult<Option<Contact>> {
+        if let Some(contact) = work.new_contacts.iter().find(|c| c.emails.iter().any(|e| e.eq_ignore_ascii_case(address.trim()))) {
+            return Ok(Some(contact.clone()));
+        }
         let directory = self.docket.directory();
         if let Some(contact) = directory.contact_by_email(address).await? {
             return Ok(Some(contact));
@@ -710,25 +778,26 @@ impl Inbound<'_> {
         let audit = Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 };
         let fields = ContactFields { name, emails: vec![address.clone()], phone: None, account_id: account.map(|a| a.id), portal: None };
         let contact = Contact::build(new_id(), fields, audit)?;
-        match directory.insert(&contact).await {
-            Ok(()) => Ok(Some(contact)),
-            // Created meanwhile by a concurrent message from the same sender.
-            Err(DomainError::Conflict { .. }) => directory.contact_by_email(&address).await,
-            Err(e) => Err(e),
-        }
+        // Created by a concurrent message from the same sender meanwhile: the unique address
+        // lookup fails the transaction, and the message is decided again with that contact.
+        work.ops.extend(directory.insert_ops(&contact)?.0);
+        work.new_contacts.push(contact.clone());
+        Ok(Some(contact))
     }
 
-    async fn new_case(&self, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, parent: Option<&str>, at: &Attempt) -> DomainResult<Case> {
+    async fn new_case(&self, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, parent: Option<&str>, work: &mut Work) -> DomainResult<Case> {
         let mut contact_ids = Vec::new();
+        let mut account_id = None;
         if let Sender::Contact(c) = sender {
             contact_ids.push(c.id.clone());
+            account_id = c.account_id.clone();
         }
         // F23: addresses in Cc (and other To addresses) collaborate; the sender stays primary.
         for address in message.cc.iter().chain(message.to.iter()).map(|a| a.email.to_lowercase()) {
             if contact_ids.len() >= crate::cases::MAX_CONTACTS || self.is_our_address(&address).await? || docket_mail::inbound::plus_token(&address).is_some() {
                 continue;
             }
-            if let Some(contact) = self.contact_for(&address, None).await?
+            if let Some(contact) = self.contact_for(&address, None, work).await?
                 && !contact_ids.contains(&contact.id)
             {
                 contact_ids.push(contact.id);
@@ -743,7 +812,7 @@ impl Inbound<'_> {
             case_type: None,
             category: None,
             source: Some(Source::Email),
-            account_id: None,
+            account_id,
             contact_ids,
             lead_id: None,
             assignee_id: None,
@@ -753,12 +822,41 @@ impl Inbound<'_> {
             parent_id: parent.map(str::to_owned),
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
-        let case = self.docket.cases().open(&sender.author(), fields, Some(&at.case_key())).await?.case;
-        self.append(&case, message, &sender.author(), Visibility::Public, at, None, false).await?;
+        let case = self.open(&sender.author(), fields, None, work).await?;
+        self.append(&case, message, &sender.author(), Visibility::Public, work, None, false).await?;
         Ok(case)
     }
 
-    async fn junk_case(&self, message: &InboundMessage, mailbox: &Mailbox, at: &Attempt) -> DomainResult<Case> {
+    /// Opens a case in the message's transaction: numbered by the counter as read now (the
+    /// counter's write is conditional on that value, so two messages never share a number),
+    /// announced unless it is junk (`status` set: opened directly in that status).
+    async fn open(&self, author: &Author, fields: CaseFields, status: Option<CaseStatus>, work: &mut Work) -> DomainResult<Case> {
+        let cases = self.docket.cases();
+        let mut opening = cases.prepare_open(author, fields, None).await?;
+        let key = crate::schema::case_number_counter();
+        let current = self.docket.store().get(COUNTERS, &key).await?.and_then(|i| i.get("value").and_then(Value::as_i64));
+        let number = current.unwrap_or(0) + 1;
+        let condition = match current {
+            Some(value) => Condition::equals("value", value),
+            None => Condition::NotExists,
+        };
+        work.ops.push(WriteOp::put_if(COUNTERS, keyed_item(key, serde_json::json!({ "value": number }))?, condition));
+        if let Some(status) = status {
+            opening.case.status = status;
+        }
+        let (ops, _) = opening.ops(u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?)?;
+        // `ops` starts with the case and its number item.
+        work.number_op = Some(work.ops.len() + 1);
+        work.ops.extend(ops);
+        if status.is_none() {
+            cases.opened_effects(&opening, &mut work.effects);
+            work.auto_follows.extend(opening.auto_follows.iter().cloned());
+        }
+        Ok(opening.case)
+    }
+
+    /// Junk kept as a Cancelled internal case: no assignment, no rules, no notifications.
+    async fn junk_case(&self, message: &InboundMessage, mailbox: &Mailbox, work: &mut Work) -> DomainResult<Case> {
         let fields = CaseFields {
             subject: format!("[junk] {}", message.clean_subject).chars().filter(|c| !c.is_control()).take(validate::MAX_SUBJECT).collect(),
             description: truncated(&message.visible_text),
@@ -777,25 +875,19 @@ impl Inbound<'_> {
             parent_id: None,
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
-        let cases = self.docket.cases_without_events();
-        let case = cases.open(&Author::system(), fields, Some(&at.case_key())).await?.case;
-        self.append(&case, message, &Author::system(), Visibility::Internal, at, None, false).await?;
-        cases.set_status_as_system(&case, CaseStatus::Cancelled).await
+        let case = self.open(&Author::system(), fields, Some(CaseStatus::Cancelled), work).await?;
+        self.append(&case, message, &Author::system(), Visibility::Internal, work, None, false).await?;
+        Ok(case)
     }
 
-    /// Writes the message as an `email_received` entry with its attachments.
+    /// Writes the message as an `email_received` entry with its attachments (their bytes go to
+    /// the blob store now; their records with the entry). Its Message-ID threads replies for
+    /// people on the case, followers are notified, and mail from people starts workflow rules.
     #[allow(clippy::too_many_arguments)]
-    async fn append(&self, case: &Case, message: &InboundMessage, author: &Author, visibility: Visibility, at: &Attempt, note: Option<String>, unverified: bool) -> DomainResult<StreamEntry> {
-        if let Some(entry) = self.appended(at).await? {
-            // An earlier attempt wrote it; what followed may not have happened, and is safe to
-            // repeat: notifications go once per recipient, the event keeps its id.
-            self.after_append(&entry, message, author).await?;
-            return Ok(entry);
-        }
+    async fn append(&self, case: &Case, message: &InboundMessage, author: &Author, visibility: Visibility, work: &mut Work, note: Option<String>, unverified: bool) -> DomainResult<StreamEntry> {
         let blobs = self.docket.blobs()?;
         let transient = |e: docket_ports::PortError| DomainError::Transient(e.to_string());
         let entry_id = new_id();
-        let mut ops = Vec::new();
         let mut refs = Vec::new();
         for attachment in message.attachments.iter().take(MAX_ATTACHMENTS) {
             let id = new_id();
@@ -813,7 +905,7 @@ impl Inbound<'_> {
                 entry_id: Some(entry_id.clone()),
                 visibility: Some(visibility),
             };
-            ops.push(WriteOp::put(CASES, keyed_item(attachment_key(&case.id, &id), &stored)?));
+            work.ops.push(WriteOp::put(CASES, keyed_item(attachment_key(&case.id, &id), &stored)?));
             refs.push(AttachmentRef { id, name: stored.name, content_type, size: stored.size });
         }
         let html_blob_key = match &message.html_sanitized {
@@ -840,7 +932,7 @@ impl Inbound<'_> {
                 to: message.to.iter().map(|a| a.email.clone()).collect(),
                 cc: message.cc.iter().map(|a| a.email.clone()).collect(),
                 subject: message.subject.clone(),
-                raw_blob_key: Some(at.raw_key.clone()),
+                raw_blob_key: Some(work.raw_key.clone()),
                 html_blob_key,
                 quoted_text: message.quoted_text.as_deref().map(|q| truncated_to(q, MAX_QUOTED_CHARS)),
                 note,
@@ -848,185 +940,90 @@ impl Inbound<'_> {
             }),
             created_at: self.docket.clock().now(),
         };
-        ops.insert(0, entry_put(&entry)?);
-        let claim = serde_json::json!({ "case_id": entry.case_id, "entry_id": entry.id });
-        ops.insert(1, WriteOp::put_if(CASES, keyed_item(appended_key(&at.log_id), claim)?, Condition::NotExists));
-        match self.docket.store().transact(ops).await {
-            Ok(()) => {}
-            Err(e) if e.is_condition_failure() && e.failed_operation() == Some(1) => {
-                // A concurrent attempt at the same message got there first.
-                let entry = self.appended(at).await?.ok_or_else(|| DomainError::Transient("the message's entry is being written".into()))?;
-                return Ok(entry);
-            }
-            Err(e) => return Err(e.into()),
+        work.ops.push(entry_put(&entry)?);
+        // Never over one we issued (a sender may copy our Message-IDs into theirs).
+        if let Some(message_id) = &message.message_id
+            && MessageIdRecord::find(self.docket.store(), message_id).await?.is_none()
+        {
+            let record = MessageIdRecord { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), recipient_id: None, ours: Some(false), internal: Some(entry.is_internal()) };
+            work.ops.push(WriteOp::put_if(CASES, keyed_item(crate::notify::message_id_key(message_id), &record)?, Condition::NotExists));
         }
-        self.after_append(&entry, message, author).await?;
+        // Junk is nobody's business; bounces (by the system) are told but start no rules.
+        let junk = case.status == CaseStatus::Cancelled && author.kind == AuthorKind::System && case.category.as_deref() == Some("junk");
+        if !junk {
+            let cases = self.docket.cases();
+            cases.notify_effect(&mut work.effects, std::slice::from_ref(&entry));
+            if author.kind != AuthorKind::System {
+                cases.announce_effect(&mut work.effects, crate::events::Trigger::EmailReceived, &entry.case_id, Some(&entry.id), Vec::new());
+            }
+        }
         Ok(entry)
     }
 
-    /// The entry an earlier attempt at this message wrote, if any.
-    async fn appended(&self, at: &Attempt) -> DomainResult<Option<StreamEntry>> {
-        let store = self.docket.store();
-        let Some(claim) = store.get(CASES, &appended_key(&at.log_id)).await? else { return Ok(None) };
-        let (Some(case_id), Some(entry_id)) = (claim.get("case_id").and_then(Value::as_str), claim.get("entry_id").and_then(Value::as_str)) else { return Ok(None) };
-        self.docket.cases().entry(case_id, entry_id).await
-    }
-
-    /// What follows a stored message: its Message-ID threads replies (for people on the case),
-    /// followers are notified, workflow rules hear of mail from people.
-    async fn after_append(&self, entry: &StreamEntry, message: &InboundMessage, author: &Author) -> DomainResult<()> {
-        if let Some(message_id) = &message.message_id {
-            let record = MessageIdRecord { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), recipient_id: None, ours: Some(false), internal: Some(entry.is_internal()) };
-            // Never over one we issued (a sender may copy our Message-IDs into theirs).
-            record.record_new(self.docket.store(), message_id).await?;
-        }
-        let cases = self.docket.cases();
-        cases.notify(std::slice::from_ref(entry)).await;
-        // Mail from people starts workflow rules; bounces and junk (written by the system) do not.
-        if author.kind != AuthorKind::System {
-            let event_id = format!("mail-{}", entry.id);
-            let _ = event_id;
-            cases.announce(crate::events::Trigger::EmailReceived, &entry.case_id, Some(&entry.id), Vec::new()).await;
-        }
-        Ok(())
-    }
-
-    async fn flag_bounced(&self, address: &str) -> DomainResult<()> {
+    fn flag_bounced(&self, address: &str, work: &mut Work) -> DomainResult<()> {
         let item = keyed_item(Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
-        self.docket.store().write(WriteOp::put(CASES, item)).await?;
+        work.ops.push(WriteOp::put(CASES, item));
         Ok(())
     }
 
-    /// F27: acknowledges a new email case to its sender. Returns whether it went out, and
-    /// why not (a `; …` suffix for the inbound log) when it did not.
-    async fn acknowledged(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender_address: &str, settings: &Settings) -> DomainResult<(bool, String)> {
-        Ok(match self.acknowledge(case, message, mailbox, sender_address, settings).await? {
-            Ok(()) => (true, String::new()),
-            Err(why) if why.is_empty() => (false, String::new()),
-            Err(why) => (false, format!("; no acknowledgement: {why}")),
-        })
-    }
-
-    /// Sends the acknowledgement unless a rule says not to (`Err(why)`; empty where the mailbox
-    /// simply does not acknowledge). Sent at most once per case: a redelivered message never
-    /// acknowledges twice, and a permanent refusal by the provider is reported, not retried.
-    async fn acknowledge(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender_address: &str, settings: &Settings) -> DomainResult<Result<(), String>> {
-        let Some(mailer) = self.mailer else { return Ok(Err(String::new())) };
-        if !mailbox.auto_ack {
-            return Ok(Err(String::new()));
+    /// F27: whether a new email case is acknowledged to its sender, and why not (a `; …`
+    /// suffix for the inbound log). The acknowledgement itself is an outbox item of the
+    /// message's transaction, sent once per case by [`send_ack`].
+    #[allow(clippy::too_many_arguments)]
+    async fn acknowledgement(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, sender_address: &str, settings: &Settings, work: &mut Work) -> DomainResult<(bool, String)> {
+        let no = |why: &str| Ok((false, format!("; no acknowledgement: {why}")));
+        let deliverable = self.mailer.is_some() || self.docket.cases().notify_queue.is_some();
+        if !mailbox.auto_ack || !deliverable {
+            return Ok((false, String::new()));
         }
-        if blacklisted(&settings.blacklist, sender_address).is_some() || self.is_our_address(sender_address).await? {
-            return Ok(Err("the sender is blacklisted or one of our addresses".into()));
+        if blacklisted(&settings.blacklist, sender_address).is_some() {
+            return no("the sender is blacklisted");
         }
         if forged_by_verdicts(&message.auto.ses) {
-            return Ok(Err("the receiving system's checks show the sender forged (SPF and DKIM failed, or DMARC failed)".into()));
+            return no("the receiving system's checks show the sender forged (SPF and DKIM failed, or DMARC failed)");
         }
-        let store = self.docket.store();
-        if store.get(CASES, &Key::new(format!("BOUNCED#{sender_address}"), "BOUNCED")).await?.is_some() {
-            return Ok(Err("mail to the sender bounced before".into()));
+        if self.docket.store().get(CASES, &bounced_key(sender_address)).await?.is_some() {
+            return no("mail to the sender bounced before");
         }
-        let Some(contact) = self.docket.directory().contact_by_email(sender_address).await? else { return Ok(Err("the sender is no contact".into())) };
-        let claim = keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": "sending" }))?;
-        match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
-            Ok(()) => {}
-            // An earlier delivery of this message acknowledged it (or is doing so).
-            Err(e) if e.is_condition_failure() => return ack_state(store, &case.id).await,
-            Err(e) => return Err(e.into()),
-        }
-        let outcome = self.send_ack(mailer, case, message, mailbox, &contact, sender_address, settings).await;
-        let (state, result) = match outcome {
-            Ok(result) => (if result.is_ok() { "sent" } else { "skipped" }, result),
-            Err(e @ DomainError::Transient(_)) => {
-                // Nothing went out: free the claim so the retried delivery acknowledges.
-                let _ = store.write(WriteOp::delete(CASES, ack_claim_key(&case.id))).await;
-                return Err(e);
-            }
-            Err(e) => ("failed", Err(format!("the acknowledgement failed: {e}"))),
-        };
-        // `sending` already reads as sent (a crash after the send must not resend), so only an
-        // acknowledgement that did not go out needs its claim rewritten.
-        if let Err(reason) = &result {
-            store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(&case.id), serde_json::json!({ "state": state, "reason": reason }))?)).await?;
-        }
-        Ok(result)
-    }
-
-    /// Composes and sends one acknowledgement. Rate limits are counted here, after the claim,
-    /// so a redelivery does not count twice.
-    #[allow(clippy::too_many_arguments)]
-    async fn send_ack(&self, mailer: &dyn Mailer, case: &Case, message: &InboundMessage, mailbox: &Mailbox, contact: &Contact, sender_address: &str, settings: &Settings) -> DomainResult<Result<(), String>> {
-        let (store, clock) = (self.docket.store(), self.docket.clock());
-        let per_sender = FixedWindow { name: format!("ack#{sender_address}"), limit: settings.ack_limit_count, window_secs: i64::from(settings.ack_limit_window_minutes.max(1)) * 60 };
-        let per_mailbox = FixedWindow { name: format!("ackmailbox#{}", mailbox.id), limit: settings.ack_limit_per_mailbox_per_hour, window_secs: 3600 };
-        for (window, what) in [(per_sender, "to this sender"), (per_mailbox, "from this mailbox")] {
-            match window.hit(store, clock, what).await {
-                Ok(()) => {}
-                Err(DomainError::RateLimited { reason, .. }) => {
-                    tracing::info!(case = case.number, %reason, "acknowledgement skipped: rate limit");
-                    return Ok(Err(format!("rate limit: {reason}")));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let number = self.docket.cases().mask().await?.format(case.number);
-        let issue = TokenIssue { internal: false, valid_days: settings.reply_token_days, now: clock.now().unix_timestamp() };
-        let token = reply_token(store, &case.id, &contact.id, sender_address, issue).await?;
-        let reply_base = mailbox.addresses.first().cloned().unwrap_or_else(|| self.settings.reply_to.clone());
-        let text = mailbox
-            .ack_text
-            .clone()
-            .unwrap_or_else(|| "Thank you for your message. We opened case {number} and will answer as soon as we can.\n\nReply to this email to add to the case.".into())
-            .replace("{number}", &number)
-            .replace("{subject}", &case.subject);
-        let message_id = format!("ack.{}@{}", case.id.to_lowercase(), self.settings.message_id_domain);
-        let outgoing = OutgoingMessage {
-            from: self.settings.from.clone(),
-            to: vec![Address { name: Some(contact.name.clone()), email: sender_address.to_owned() }],
-            reply_to: Some(Address { name: Some(mailbox.name.clone()), email: crate::notify::plus_address_of(&reply_base, &token) }),
-            subject: format!("{number} {}", case.subject),
-            text,
-            html: None,
-            message_id: message_id.clone(),
+        let Sender::Contact(contact) = sender else { return no("the sender is no contact") };
+        let request = AckRequest {
+            log_id: work.log_id.clone(),
+            contact_id: contact.id.clone(),
+            email: sender_address.to_owned(),
+            mailbox_id: mailbox.id.clone(),
             in_reply_to: message.message_id.clone(),
-            references: message.message_id.iter().cloned().collect(),
-            auto_submitted: AutoSubmitted::AutoReplied,
-            extra_headers: Vec::new(),
         };
-        // Some clients' Message-IDs hold characters we never put in a header; the
-        // acknowledgement then goes out without In-Reply-To rather than not at all.
-        let composed = match compose(&outgoing) {
-            Err(docket_mail::compose::ComposeError::InvalidMessageId(_)) => compose(&OutgoingMessage { in_reply_to: None, references: Vec::new(), ..outgoing }),
-            other => other,
-        };
-        let raw = match composed {
-            Ok(raw) => raw,
-            Err(e) => {
-                tracing::warn!(case = case.number, error = %e, "acknowledgement not composed");
-                return Ok(Err(format!("it could not be composed: {e}")));
-            }
-        };
-        let provider_id = match mailer.send(OutboundMail { from: self.settings.from.email.clone(), to: vec![sender_address.to_owned()], raw }).await {
-            Ok(id) => id,
-            // Refused for good (SES MessageRejected, an invalid address): recorded, not retried.
-            Err(PortError::Invalid(m)) => {
-                tracing::warn!(case = case.number, error = %m, "acknowledgement refused by the mail provider");
-                return Ok(Err(format!("the mail provider refused it: {m}")));
-            }
-            Err(e) => return Err(DomainError::Transient(format!("acknowledgement not sent: {e}"))),
-        };
-        // It went out: from here on nothing may make a retry send it again.
-        let record = MessageIdRecord { case_id: case.id.clone(), entry_id: "ack".into(), recipient_id: Some(contact.id.clone()), ours: Some(true), internal: Some(false) };
-        let mut ids = vec![message_id];
-        if let Some(domain) = &self.settings.provider_message_id_domain {
-            ids.push(format!("{provider_id}@{domain}"));
-        }
-        for id in ids {
-            if let Err(error) = record.record(store, &id).await {
-                tracing::warn!(case = case.number, %error, "the acknowledgement's Message-ID was not recorded; replies thread by token");
-            }
-        }
-        Ok(Ok(()))
+        work.effects.notify_message(&crate::notify::NotifyMessage { case_id: case.id.clone(), entry_id: ACK_ENTRY.into(), to: Vec::new(), confirm: None, ack: Some(request) });
+        Ok((true, String::new()))
     }
+}
+
+/// The entry id of an acknowledgement in notify messages and Message-ID records.
+const ACK_ENTRY: &str = "ack";
+
+/// How often one message is decided again after racing concurrent changes.
+const MAX_CONFLICTS: usize = 5;
+
+fn bounced_key(address: &str) -> Key {
+    Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED")
+}
+
+/// Drops checks of items the same transaction writes: the write carries its own condition, and
+/// DynamoDB refuses two operations on one item (a new contact is both written and referred to
+/// by the new case).
+fn without_redundant_checks(ops: Vec<WriteOp>) -> Vec<WriteOp> {
+    let written: std::collections::HashSet<(String, Key)> =
+        ops.iter().filter(|op| !matches!(op, WriteOp::Check { .. })).filter_map(|op| op.key().map(|k| (op.table().to_owned(), k))).collect();
+    ops.into_iter().filter(|op| !matches!(op, WriteOp::Check { table, key, .. } if written.contains(&(table.clone(), key.clone())))).collect()
+}
+
+/// What became of an acknowledgement.
+enum AckOutcome {
+    Sent,
+    /// Not sent, by a rule (a rate limit, a mailbox gone): logged.
+    Skipped(String),
+    /// Not sent, for good (refused by the provider): logged and noted on the case.
+    Failed(String),
 }
 
 /// Claims the acknowledgement of a case (`state`: sending, sent, skipped, failed).
@@ -1034,15 +1031,141 @@ fn ack_claim_key(case_id: &str) -> Key {
     Key::new(format!("ACK#{case_id}"), "ACK")
 }
 
-/// What an earlier delivery's acknowledgement came to.
-async fn ack_state(store: &dyn docket_store::ItemStore, case_id: &str) -> DomainResult<Result<(), String>> {
-    let item = store.get(CASES, &ack_claim_key(case_id)).await?;
-    let state = item.as_ref().and_then(|i| i.get("state")).and_then(Value::as_str).unwrap_or("sending");
-    let reason = item.as_ref().and_then(|i| i.get("reason")).and_then(Value::as_str).unwrap_or_default();
-    Ok(match state {
-        "sent" | "sending" => Ok(()),
-        _ => Err(reason.to_owned()),
-    })
+/// Sends the acknowledgement of a new email case (the notify worker, or the pipeline right
+/// after its commit): at most once per case — the claim is taken before the send, so neither a
+/// redelivered outbox item nor a crash after the send makes a second one. A transient failure
+/// frees the claim (nothing went out) for the retry; anything else is reported in the inbound
+/// log, and a refusal by the provider also on the case, and never undoes the case.
+pub(crate) async fn send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &str, request: &AckRequest) -> Result<crate::notify::Handled, crate::error::WorkError> {
+    let store = notifier.docket.store();
+    let claim = keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": "sending" }))?;
+    match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
+        Ok(()) => {}
+        Err(e) if e.is_condition_failure() => return Ok(crate::notify::Handled { sent: 0, already_sent: 1 }),
+        Err(e) => return Err(DomainError::from(e).into()),
+    }
+    let outcome = match compose_and_send_ack(notifier, case_id, request).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Nothing went out: free the claim so the retry acknowledges.
+            let _ = store.write(WriteOp::delete(CASES, ack_claim_key(case_id))).await;
+            return Err(e.into());
+        }
+    };
+    let (state, why) = match outcome {
+        // `sending` already reads as sent (a crash after the send must not resend).
+        AckOutcome::Sent => return Ok(crate::notify::Handled { sent: 1, already_sent: 0 }),
+        AckOutcome::Skipped(why) => ("skipped", why),
+        AckOutcome::Failed(why) => ("failed", why),
+    };
+    store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": state, "reason": why }))?)).await.map_err(DomainError::from)?;
+    if state == "failed" {
+        let now = notifier.docket.clock().now();
+        let entry = StreamEntry {
+            id: new_id(),
+            case_id: case_id.to_owned(),
+            kind: EntryKind::Post,
+            visibility: Visibility::Internal,
+            author: Author::system(),
+            body: format!("The acknowledgement to {} was not sent: {why}", request.email),
+            system: None,
+            attachments: Vec::new(),
+            email_customer: false,
+            email: None,
+            created_at: now,
+        };
+        store.write(entry_put(&entry)?).await.map_err(DomainError::from)?;
+    }
+    let log_key = Key::new(LOG_PARTITION, request.log_id.clone());
+    if let Some(item) = store.get(CASES, &log_key).await.map_err(DomainError::from)? {
+        let mut line: InboundLogEntry = from_item(item)?;
+        line.acknowledged = false;
+        line.reason.push_str(&format!("; no acknowledgement: {why}"));
+        store.write(WriteOp::put(CASES, keyed_item(log_key, &line)?)).await.map_err(DomainError::from)?;
+    }
+    Ok(crate::notify::Handled::default())
+}
+
+/// Composes and sends one acknowledgement. Rate limits are counted here, after the claim, so a
+/// redelivery does not count twice.
+async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &str, request: &AckRequest) -> DomainResult<AckOutcome> {
+    let (docket, settings) = (notifier.docket, notifier.settings);
+    let (store, clock) = (docket.store(), docket.clock());
+    let Some(case) = docket.cases().find(case_id).await? else { return Ok(AckOutcome::Skipped("the case no longer exists".into())) };
+    let directory = docket.directory();
+    let Some(mailbox) = directory.get::<Mailbox>(&request.mailbox_id).await? else { return Ok(AckOutcome::Skipped("the mailbox no longer exists".into())) };
+    let Some(contact) = directory.get::<Contact>(&request.contact_id).await? else { return Ok(AckOutcome::Skipped("the contact no longer exists".into())) };
+    let limits = directory.settings().await?;
+    let per_sender = FixedWindow { name: format!("ack#{}", request.email), limit: limits.ack_limit_count, window_secs: i64::from(limits.ack_limit_window_minutes.max(1)) * 60 };
+    let per_mailbox = FixedWindow { name: format!("ackmailbox#{}", mailbox.id), limit: limits.ack_limit_per_mailbox_per_hour, window_secs: 3600 };
+    for (window, what) in [(per_sender, "to this sender"), (per_mailbox, "from this mailbox")] {
+        match window.hit(store, clock, what).await {
+            Ok(()) => {}
+            Err(DomainError::RateLimited { reason, .. }) => {
+                tracing::info!(case = case.number, %reason, "acknowledgement skipped: rate limit");
+                return Ok(AckOutcome::Skipped(format!("rate limit: {reason}")));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let number = docket.cases().mask().await?.format(case.number);
+    let issue = TokenIssue { internal: false, valid_days: limits.reply_token_days, now: clock.now().unix_timestamp() };
+    let token = reply_token(store, &case.id, &contact.id, &request.email, issue).await?;
+    let reply_base = mailbox.addresses.first().cloned().unwrap_or_else(|| settings.reply_to.clone());
+    let text = mailbox
+        .ack_text
+        .clone()
+        .unwrap_or_else(|| "Thank you for your message. We opened case {number} and will answer as soon as we can.\n\nReply to this email to add to the case.".into())
+        .replace("{number}", &number)
+        .replace("{subject}", &case.subject);
+    let message_id = format!("ack.{}@{}", case.id.to_lowercase(), settings.message_id_domain);
+    let outgoing = OutgoingMessage {
+        from: settings.from.clone(),
+        to: vec![Address { name: Some(contact.name.clone()), email: request.email.clone() }],
+        reply_to: Some(Address { name: Some(mailbox.name.clone()), email: crate::notify::plus_address_of(&reply_base, &token) }),
+        subject: format!("{number} {}", case.subject),
+        text,
+        html: None,
+        message_id: message_id.clone(),
+        in_reply_to: request.in_reply_to.clone(),
+        references: request.in_reply_to.iter().cloned().collect(),
+        auto_submitted: AutoSubmitted::AutoReplied,
+        extra_headers: Vec::new(),
+    };
+    // Some clients' Message-IDs hold characters we never put in a header; the acknowledgement
+    // then goes out without In-Reply-To rather than not at all.
+    let composed = match compose(&outgoing) {
+        Err(docket_mail::compose::ComposeError::InvalidMessageId(_)) => compose(&OutgoingMessage { in_reply_to: None, references: Vec::new(), ..outgoing }),
+        other => other,
+    };
+    let raw = match composed {
+        Ok(raw) => raw,
+        Err(e) => {
+            tracing::warn!(case = case.number, error = %e, "acknowledgement not composed");
+            return Ok(AckOutcome::Skipped(format!("it could not be composed: {e}")));
+        }
+    };
+    let provider_id = match notifier.mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![request.email.clone()], raw }).await {
+        Ok(id) => id,
+        // Refused for good (SES MessageRejected, an invalid address): recorded, not retried.
+        Err(PortError::Invalid(m)) => {
+            tracing::warn!(case = case.number, error = %m, "acknowledgement refused by the mail provider");
+            return Ok(AckOutcome::Failed(format!("the mail provider refused it: {m}")));
+        }
+        Err(e) => return Err(DomainError::Transient(format!("acknowledgement not sent: {e}"))),
+    };
+    // It went out: from here on nothing may make a retry send it again.
+    let record = MessageIdRecord { case_id: case.id.clone(), entry_id: ACK_ENTRY.into(), recipient_id: Some(contact.id.clone()), ours: Some(true), internal: Some(false) };
+    let mut ids = vec![message_id];
+    if let Some(domain) = &settings.provider_message_id_domain {
+        ids.push(format!("{provider_id}@{domain}"));
+    }
+    for id in ids {
+        if let Err(error) = record.record(store, &id).await {
+            tracing::warn!(case = case.number, %error, "the acknowledgement's Message-ID was not recorded; replies thread by token");
+        }
+    }
+    Ok(AckOutcome::Sent)
 }
 
 impl Docket {

@@ -314,10 +314,12 @@ impl Cases<'_> {
             WriteOp::check(DIRECTORY, directory_keys::entity(Article::KIND, &article.id), Condition::Exists),
             entry_put(&entry)?,
         ];
-        match self.store.transact(ops).await {
+        let mut effects = crate::outbox::Effects::default();
+        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
+        match self.transact_with(ops, &effects).await {
             Ok(()) => {
                 tracing::info!(case = case.number, article = %article.id, "article linked");
-                self.notify(&[entry]).await;
+                self.deliver(effects).await;
                 Ok((link, true))
             }
             Err(e) if e.failed_operation() == Some(0) => Ok((self.article_link(&case, &article.id).await?.unwrap_or(link), false)),
@@ -344,10 +346,12 @@ impl Cases<'_> {
             WriteOp::delete(DIRECTORY, directory_keys::article_case_link(article_id, &case.id)),
             entry_put(&entry)?,
         ];
-        match self.store.transact(ops).await {
+        let mut effects = crate::outbox::Effects::default();
+        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
+        match self.transact_with(ops, &effects).await {
             Ok(()) => {
                 tracing::info!(case = case.number, article = %article_id, "article unlinked");
-                self.notify(&[entry]).await;
+                self.deliver(effects).await;
                 Ok(())
             }
             Err(e) if e.failed_operation() == Some(0) => Err(not_linked()),

@@ -108,12 +108,6 @@ impl Docket {
         }
     }
 
-    /// Cases whose changes announce no case events (junk mail must not start assignment or
-    /// workflow rules).
-    pub(crate) fn cases_without_events(&self) -> Cases<'_> {
-        Cases { assign_queue: None, ..self.cases() }
-    }
-
     pub fn directory(&self) -> Directory<'_> {
         Directory::new(self.store.as_ref())
     }

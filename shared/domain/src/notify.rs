@@ -132,6 +132,9 @@ impl Notifier<'_> {
         if let Some(request) = &message.confirm {
             return crate::confirm::send(self, &message.case_id, request).await;
         }
+        if let Some(request) = &message.ack {
+            return crate::inbound::send_ack(self, &message.case_id, request).await;
+        }
         let cases = self.docket.cases();
         let Some(case) = cases.find(&message.case_id).await? else {
             return Err(NotifyError::Poison(format!("case {} does not exist", message.case_id)));

@@ -26,7 +26,7 @@ use crate::Docket;
 use crate::cases::Cases;
 use crate::clock::new_id;
 use crate::directory::from_item;
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::events::{CaseEvent, Trigger};
 use crate::notify::NotifyMessage;
 use crate::schema::{CASES, OUTBOX_PARTITION, keyed_item, outbox_item};
@@ -83,8 +83,13 @@ impl Effects {
         self.items.push(OutboxItem { id: new_id(), queue, body, group: group.map(str::to_owned) });
     }
 
-    pub(crate) fn append(&mut self, other: Effects) {
-        self.items.extend(other.items);
+    /// Takes the acknowledgement out (its outbox item stays written), for a process that
+    /// sends it itself right after the commit.
+    pub(crate) fn take_ack(&mut self) -> Option<OutboxItem> {
+        let index = self.items.iter().position(|item| {
+            item.queue == OutboxQueue::Notify && serde_json::from_str::<NotifyMessage>(&item.body).is_ok_and(|m| m.ack.is_some())
+        })?;
+        Some(self.items.remove(index))
     }
 
     /// The writes of the items, for the change's transaction.
@@ -129,27 +134,9 @@ impl Cases<'_> {
     }
 
     /// Commits `ops` together with the outbox items of `effects`.
-    pub(crate) async fn transact_with(&self, mut ops: Vec<WriteOp>, effects: &Effects) -> Result<(), DomainError> {
-        ops.extend(effects.ops()?);
-        self.store.transact(ops).await?;
-        Ok(())
-    }
-
-    /// Writes and delivers the announcements of a change committed without them. The change
-    /// stands either way: a store failure here is logged with what was lost.
-    pub(crate) async fn announce_committed(&self, effects: Effects) {
-        if effects.is_empty() {
-            return;
-        }
-        let written = match effects.ops() {
-            Ok(ops) => self.store.transact(ops).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = written {
-            tracing::error!(%error, items = ?effects.items, "announcements of a committed change lost");
-            return;
-        }
-        self.deliver(effects).await;
+    pub(crate) async fn transact_with(&self, mut ops: Vec<WriteOp>, effects: &Effects) -> Result<(), docket_store::StoreError> {
+        ops.extend(effects.ops().map_err(|e| docket_store::StoreError::Validation(e.to_string()))?);
+        self.store.transact(ops).await
     }
 
     /// Hands the items of a committed change on, as the process's delivery says.

@@ -439,7 +439,10 @@ impl Cases<'_> {
             created_at: self.clock.now(),
         };
         ops.insert(0, entry_put(&entry)?);
-        self.store.transact(ops).await.map_err(|e| {
+        let mut effects = crate::outbox::Effects::default();
+        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
+        self.announce_effect(&mut effects, crate::events::Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new());
+        self.transact_with(ops, &effects).await.map_err(|e| {
             if e.is_condition_failure() {
                 DomainError::Conflict { field: "attachment_ids".into(), reason: "an attachment was posted meanwhile".into() }
             } else {
@@ -447,8 +450,7 @@ impl Cases<'_> {
             }
         })?;
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
-        self.notify(std::slice::from_ref(&entry)).await;
-        self.announce(crate::events::Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new()).await;
+        self.deliver(effects).await;
         Ok((case, entry))
     }
 
