@@ -22,6 +22,7 @@ on_both_engines!(
     a_transient_mail_failure_is_retried_into_one_case_and_one_acknowledgement,
     a_permanent_refusal_is_logged_and_never_repeats_the_case,
     a_crash_before_the_log_line_resumes_into_one_case,
+    a_crash_after_the_commit_sends_everything_once_from_the_outbox,
     a_queue_outage_loses_no_notification,
 );
 
@@ -205,22 +206,35 @@ async fn a_transient_mail_failure_is_retried_into_one_case_and_one_acknowledgeme
         let from = format!("ada{n}@{}", world.domain);
         let subject = format!("Printer {n}");
         let raw = world.mail(&from, &subject, &format!("t{n}@c.test"));
-        // WHEN the first attempt fails on the acknowledgement
-        let first = world.deliver(&format!("src-{n}"), &raw).await;
-        assert!(matches!(first, Err(docket_domain::DomainError::Transient(_))), "{first:?}");
-        // AND the message is delivered again (by the same source, or as a new one: an SMTP client retrying)
+        // WHEN the acknowledgement fails right after the message committed
+        let first = world.deliver(&format!("src-{n}"), &raw).await.expect("the message is taken");
+        // THEN the case stands and its acknowledgement waits in the outbox
+        assert_eq!((first.outcome, first.acknowledged), (InboundOutcome::Created, true), "{first:?}");
+        assert_eq!(world.acks_to(&from).await, 0);
+        // AND a second delivery (by the same source, or as a new one: an SMTP client retrying)
+        // changes nothing
         let source = if retry_source == "same" { format!("src-{n}") } else { format!("src-{n}-again") };
         let second = world.deliver(&source, &raw).await.expect("the retry succeeds");
-        // THEN there is one case, one log line saying it was created and acknowledged, one acknowledgement
-        assert_eq!(second.outcome, InboundOutcome::Created, "{second:?}");
-        assert!(second.acknowledged, "{second:?}");
+        if retry_source == "same" {
+            assert_eq!(second, first);
+        } else {
+            assert_eq!(second.outcome, InboundOutcome::Duplicate, "{second:?}");
+        }
+        // WHEN the relay runs (twice) and the notify worker works the queue
+        let relayed = world.api.docket.relay_outbox(100).await.expect("relay");
+        assert_eq!(relayed.sent, 1, "the acknowledgement: {relayed:?}");
+        world.api.docket.relay_outbox(100).await.expect("relay again");
+        world.drain().await;
+        // THEN one case, one created line, one mail entry, one acknowledgement
         assert_eq!(world.cases_with(&subject).await, 1, "retry by {retry_source} source");
-        assert_eq!(world.log_lines_of(&format!("t{n}@c.test")).await.len(), 1);
+        let lines = world.log_lines_of(&format!("t{n}@c.test")).await;
+        assert_eq!(lines.iter().filter(|l| l["outcome"] == "created").count(), 1, "{lines:?}");
         assert_eq!(world.acks_to(&from).await, 1);
-        assert_eq!(world.email_entries(second.case_number.unwrap()).await, 1);
+        assert_eq!(world.email_entries(first.case_number.unwrap()).await, 1);
         // AND a third delivery changes nothing but a duplicate line
         let third = world.deliver(&format!("src-{n}-third"), &raw).await.expect("a duplicate");
         assert_eq!(third.outcome, InboundOutcome::Duplicate);
+        world.drain().await;
         assert_eq!((world.cases_with(&subject).await, world.acks_to(&from).await), (1, 1));
     }
 }
@@ -235,14 +249,52 @@ async fn a_permanent_refusal_is_logged_and_never_repeats_the_case(engine: Engine
     let first = world.deliver("p-src", &raw).await.expect("the case is kept");
     let again = world.deliver("p-src", &raw).await.expect("redelivery");
     let other = world.deliver("p-src-2", &raw).await.expect("another delivery");
-    // THEN the case stands, the refusal is in its log line, and nothing is tried twice
+    // THEN the case stands, the refusal is in its log line and on the case, and nothing is tried twice
     assert_eq!((first.outcome, first.acknowledged), (InboundOutcome::Created, false), "{first:?}");
     assert!(first.reason.contains("refused"), "{}", first.reason);
     assert_eq!(again, first);
     assert_eq!(other.outcome, InboundOutcome::Duplicate);
     assert_eq!(world.cases_with("Refused").await, 1);
     assert_eq!(world.log_lines_of("p1@c.test").await.len(), 2, "the created line and the duplicate's");
+    let stream = world.list(&format!("/cases/{}/stream", first.case_number.unwrap())).await;
+    let notes: Vec<&Value> = stream.iter().filter(|e| e["visibility"] == "internal" && e["body"].as_str().is_some_and(|b| b.contains("was not sent"))).collect();
+    assert_eq!(notes.len(), 1, "{stream:?}");
+    assert_eq!(world.api.docket.relay_outbox(100).await.expect("relay").sent, 0, "nothing of the acknowledgement is left to send");
+    world.drain().await;
     assert_eq!(world.mailer.attempts.load(Ordering::SeqCst), 1, "one attempt at the acknowledgement");
+    assert_eq!(world.acks_to(&from).await, 0);
+}
+
+async fn a_crash_after_the_commit_sends_everything_once_from_the_outbox(engine: Engine) {
+    // GIVEN an agent who follows every new case, and a process that dies right after a
+    // message committed, before it handed anything to a queue or the mailer (a deferred
+    // delivery whose relay never ran stands for it)
+    let world = world(engine).await;
+    world.api.create(&world.admin, "/users", json!({"name": "Eve", "email": format!("eve@{}", world.domain), "role": "agent", "preferences": {"auto_follow": true}})).await;
+    let dying = world.api.docket.clone().with_outbox_delivery(docket_domain::outbox::OutboxDelivery::Deferred(None));
+    let from = format!("dora@{}", world.domain);
+    let raw = world.mail(&from, "Died after commit", "d1@c.test");
+    let pipeline = Inbound { docket: &dying, mailer: Some(world.mailer.as_ref() as &dyn Mailer), settings: &world.handler.settings };
+    let line = pipeline.receive(InboundMail { source_id: "d-src".into(), envelope_to: vec![world.address.clone()], raw: raw.clone(), ..InboundMail::default() }).await.expect("committed");
+    assert_eq!((line.outcome, line.acknowledged), (InboundOutcome::Created, true), "{line:?}");
+    world.drain().await;
+    assert_eq!(world.acks_to(&from).await, 0, "nothing went out before the crash");
+    // WHEN a relay runs after the restart, twice, and the worker works the queue twice
+    let relayed = world.api.docket.relay_outbox(100).await.expect("relay");
+    assert!(relayed.sent >= 3, "the created and mail notifications and the acknowledgement: {relayed:?}");
+    world.drain().await;
+    world.api.docket.relay_outbox(100).await.expect("relay again");
+    world.drain().await;
+    // THEN the acknowledgement and each notification of the mail went out exactly once
+    assert_eq!(world.acks_to(&from).await, 1);
+    let number = line.case_number.unwrap();
+    let stream = world.list(&format!("/cases/{number}/stream")).await;
+    let entry = stream.iter().find(|e| e["kind"] == "email_received").unwrap();
+    let counts = world.notifications_of(entry["id"].as_str().unwrap()).await;
+    assert_eq!(counts.len(), 1, "Eve is told of the mail: {counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    // AND the message delivered again is a duplicate
+    assert_eq!(world.deliver("d-src-2", &raw).await.expect("duplicate").outcome, InboundOutcome::Duplicate);
 }
 
 async fn a_crash_before_the_log_line_resumes_into_one_case(engine: Engine) {
