@@ -23,6 +23,7 @@ on_both_engines!(
     a_permanent_refusal_is_logged_and_never_repeats_the_case,
     a_crash_before_the_log_line_resumes_into_one_case,
     a_crash_after_the_commit_sends_everything_once_from_the_outbox,
+    concurrent_messages_from_a_new_sender_share_one_contact_and_never_a_number,
     a_queue_outage_loses_no_notification,
 );
 
@@ -357,6 +358,34 @@ async fn a_queue_outage_loses_no_notification(engine: Engine) {
         assert!(world.sent.messages_with(&admin_email).iter().any(|raw| raw.contains(post["body"].as_str().unwrap())));
     }
     let _ = agent;
+}
+
+async fn concurrent_messages_from_a_new_sender_share_one_contact_and_never_a_number(engine: Engine) {
+    // GIVEN four messages from one unknown sender, delivered at the same time (each message
+    // commits its contact, case number and case in one transaction, so they race)
+    let world = world(engine).await;
+    let from = format!("fay@{}", world.domain);
+    let raws: Vec<Vec<u8>> = (0..4).map(|i| world.mail(&from, &format!("Race {i}"), &format!("race{i}@c.test"))).collect();
+    let (a, b, c, d) = tokio::join!(
+        world.deliver("race-0", &raws[0]),
+        world.deliver("race-1", &raws[1]),
+        world.deliver("race-2", &raws[2]),
+        world.deliver("race-3", &raws[3]),
+    );
+    // THEN each opened its own case under its own number, all for one new contact
+    let lines = [a, b, c, d].map(|line| line.expect("each message is taken"));
+    assert!(lines.iter().all(|l| l.outcome == InboundOutcome::Created), "{lines:?}");
+    let mut numbers: Vec<u64> = lines.iter().map(|l| l.case_number.unwrap()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 4, "{numbers:?}");
+    let contacts = world.list("/contacts?limit=100").await;
+    let fays: Vec<&Value> = contacts.iter().filter(|c| c["emails"].as_array().is_some_and(|e| e.iter().any(|e| e == &json!(from)))).collect();
+    assert_eq!(fays.len(), 1, "{contacts:?}");
+    for number in numbers {
+        let case = world.api.call(Method::GET, &format!("/cases/{number}"), Some(&world.admin), None).await;
+        assert_eq!(case.body["contact_ids"], json!([fays[0]["id"]]), "{}", case.body);
+    }
 }
 
 async fn post_all(world: &World, token: &str, number: u64, bodies: &[&str]) -> Vec<Value> {

@@ -1283,6 +1283,21 @@ mod tests {
     }
 
     #[test]
+    fn checks_of_items_the_transaction_writes_are_dropped() {
+        let contact = Key::new("CONTACT#1", "CONTACT");
+        let team = Key::new("TEAM#1", "TEAM");
+        let ops = vec![
+            WriteOp::put_if("directory", keyed_item(contact.clone(), serde_json::json!({})).unwrap(), Condition::NotExists),
+            WriteOp::check("directory", contact.clone(), Condition::Exists),
+            WriteOp::check("directory", team.clone(), Condition::Exists),
+            WriteOp::check("cases", contact.clone(), Condition::Exists),
+        ];
+        let kept = without_redundant_checks(ops);
+        let described: Vec<(bool, String, Key)> = kept.iter().map(|op| (matches!(op, WriteOp::Check { .. }), op.table().to_owned(), op.key().unwrap())).collect();
+        assert_eq!(described, vec![(false, "directory".into(), contact.clone()), (true, "directory".into(), team), (true, "cases".into(), contact)]);
+    }
+
+    #[test]
     fn plus_addresses_belong_to_their_mailbox() {
         let of = |address: &str| mailbox_address(address);
         assert_eq!(of("Support@X.example"), ("support@x.example".into(), false));
