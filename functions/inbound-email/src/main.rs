@@ -7,6 +7,7 @@ use std::sync::Arc;
 use docket_aws::{DynamoItemStore, S3BlobStore, SesMailer, SqsQueue};
 use docket_domain::Docket;
 use docket_domain::clock::SystemClock;
+use docket_domain::outbox::OutboxDelivery;
 use docket_inbound_email::InboundHandler;
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -22,7 +23,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let blob_bucket = std::env::var("DOCKET_BLOB_BUCKET").map_err(|_| "DOCKET_BLOB_BUCKET is not set")?;
     let store = DynamoItemStore::new(docket_aws::config::dynamo_client(&sdk), config.table_prefix.clone(), docket_domain::schema::tables());
     let s3 = docket_aws::config::s3_client(&sdk);
-    let mut docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_blobs(Arc::new(S3BlobStore::new(s3.clone(), blob_bucket, String::new())));
+    // On AWS the cases table's DynamoDB stream hands every committed outbox item to the assign
+    // function, which sends it (a schedule relays what the stream could not). Sending here too
+    // would put every message on its queue twice, so this function only commits the items.
+    let mut docket = Docket::new(Arc::new(store), Arc::new(SystemClock))
+        .with_outbox_delivery(OutboxDelivery::Deferred(None))
+        .with_blobs(Arc::new(S3BlobStore::new(s3.clone(), blob_bucket, String::new())));
     // Entries made from mail are announced like any other, so followers hear about replies.
     if let Ok(url) = std::env::var("DOCKET_NOTIFY_QUEUE_URL")
         && !url.is_empty()

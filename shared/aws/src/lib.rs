@@ -15,5 +15,5 @@ mod sqs;
 
 pub use sqs::SqsQueue;
 
-pub use dynamo::DynamoItemStore;
+pub use dynamo::{DynamoItemStore, item_from_stream_image};
 pub use s3::S3BlobStore;
