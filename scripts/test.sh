@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Docket: installs the AWS emulator and the template linter when missing,
-# starts moto_server on a free 127.0.0.1 port for the DynamoDB tests, runs clippy (warnings are
+# starts moto_server on a free 127.0.0.1 port for the DynamoDB tests, checks rustfmt, runs clippy (warnings are
 # errors), the workspace tests and cfn-lint, and stops the emulator again. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,12 @@ fi
 export DOCKET_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
+
+log "cargo fmt --all --check"
+if ! cargo fmt --version >/dev/null 2>&1; then
+    rustup component add rustfmt
+fi
+cargo fmt --all --check
 
 log "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings

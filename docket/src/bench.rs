@@ -309,10 +309,8 @@ async fn fanout(counts: &[usize]) -> Result<(), String> {
         let cases = docket.cases();
         let case = cases.create(&admin, serde_json::json!({"subject": "Fan-out"}), None).await.map_err(|e| e.to_string())?.case;
         for i in 0..count {
-            let user = docket
-                .create_user_unchecked(&format!("Follower {i}"), &format!("follower{i}@bench.test"), Role::Agent)
-                .await
-                .map_err(|e| e.to_string())?;
+            let user =
+                docket.create_user_unchecked(&format!("Follower {i}"), &format!("follower{i}@bench.test"), Role::Agent).await.map_err(|e| e.to_string())?;
             cases.follow(&admin, &case.id, Some(&user.id)).await.map_err(|e| e.to_string())?;
         }
         let (_, entry) = cases.post(&admin, &case.id, serde_json::json!({"body": "One entry for everyone"})).await.map_err(|e| e.to_string())?;
@@ -334,9 +332,7 @@ async fn fanout(counts: &[usize]) -> Result<(), String> {
 }
 
 async fn notify_latency(runs: usize) -> Result<(), String> {
-    let queue = Arc::new(crate::worker::WakingQueue::new(
-        docket_embedded::SqliteQueue::in_memory("notify", 5).map_err(|e| e.to_string())?,
-    ));
+    let queue = Arc::new(crate::worker::WakingQueue::new(docket_embedded::SqliteQueue::in_memory("notify", 5).map_err(|e| e.to_string())?));
     let (docket, admin) = local_docket().await?;
     let docket = docket.with_notify_queue(queue.clone());
     let outbox = temp_path("outbox");
@@ -434,7 +430,13 @@ async fn ingest(counts: &[usize]) -> Result<(), String> {
         for (i, raw) in messages.into_iter().enumerate() {
             let begun = Instant::now();
             let entry = pipeline
-                .receive(docket_domain::inbound::InboundMail { source_id: format!("bench:{i}"), envelope_to: vec![to.into()], raw, received_by_ses: false, trusted_sender: false })
+                .receive(docket_domain::inbound::InboundMail {
+                    source_id: format!("bench:{i}"),
+                    envelope_to: vec![to.into()],
+                    raw,
+                    received_by_ses: false,
+                    trusted_sender: false,
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             latencies.push(begun.elapsed());

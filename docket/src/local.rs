@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docket_api::{AppState, Authenticator, TokenKeys, router_serving_blobs};
+use docket_assign::AssignHandler;
 use docket_domain::clock::SystemClock;
 use docket_domain::model::{Contact, User};
+use docket_domain::notify::MailSettings;
 use docket_domain::schema::directory_keys;
 use docket_domain::{Docket, Principal};
-use docket_domain::notify::MailSettings;
 use docket_embedded::{FileBlobStore, OutboxMailer, SqliteItemStore, SqliteQueue};
 use docket_mail::compose::Address;
-use docket_assign::AssignHandler;
 use docket_notify::NotifyHandler;
 
 use crate::mail_in::PipelineSink;
@@ -57,8 +57,7 @@ pub fn open(data: &Path) -> Result<Installation, String> {
 /// token secret.
 fn open_with(data: &Path, blob_url: Option<&str>) -> Result<Installation, String> {
     std::fs::create_dir_all(data).map_err(|e| format!("cannot create data folder {}: {e}", data.display()))?;
-    let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables())
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let store = SqliteItemStore::open(&data.join(DATABASE_FILE), docket_domain::schema::tables()).map_err(|e| format!("cannot open the database: {e}"))?;
     let secret = load_or_create_secret(&data.join(SECRET_FILE))?;
     let queue = |name: &str| -> Result<Arc<WakingQueue>, String> {
         let queue = SqliteQueue::open(&data.join(DATABASE_FILE), name, MAX_RECEIVES).map_err(|e| format!("cannot open the {name} queue: {e}"))?;
@@ -139,11 +138,8 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base_url = public_base_url(public_url.as_deref(), address);
     let installation = open_with(data, Some(&base_url))?;
-    let (admin, created) = installation
-        .docket
-        .ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL)
-        .await
-        .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
+    let (admin, created) =
+        installation.docket.ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL).await.map_err(|e| format!("cannot prepare the first admin: {e}"))?;
     let smtp_listener = tokio::net::TcpListener::bind(smtp).await.map_err(|e| format!("cannot listen for SMTP on {smtp}: {e}"))?;
     let smtp_address = smtp_listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, %smtp_address, %base_url, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
@@ -160,8 +156,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
         email = admin.email,
         id = admin.id,
     );
-    let mailer: Arc<dyn docket_ports::Mailer> =
-        Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
+    let mailer: Arc<dyn docket_ports::Mailer> = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
     let settings = MailSettings { public_url: Some(base_url.clone()), ..local_mail_settings() };
     let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings });
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -241,11 +236,8 @@ pub async fn print_token(data: &Path, who: Option<&str>, ttl: Duration) -> Resul
     let principal = match who {
         Some(who) => resolve(&installation.docket, who).await?,
         None => {
-            let (admin, _): (User, bool) = installation
-                .docket
-                .ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL)
-                .await
-                .map_err(|e| format!("cannot prepare the first admin: {e}"))?;
+            let (admin, _): (User, bool) =
+                installation.docket.ensure_admin(FIRST_ADMIN_NAME, FIRST_ADMIN_EMAIL).await.map_err(|e| format!("cannot prepare the first admin: {e}"))?;
             Principal::Staff(admin)
         }
     };

@@ -186,7 +186,8 @@ mod tests {
         let installation = crate::local::open(&temp_dir("ingest")).unwrap();
         let docket = installation.docket.clone();
         let (admin, _) = docket.ensure_admin("Admin", "admin@docket.localhost").await.unwrap();
-        let _: Mailbox = docket.directory_service().create(&Principal::Staff(admin), serde_json::json!({"name": "Support", "addresses": [MAILBOX]})).await.unwrap();
+        let _: Mailbox =
+            docket.directory_service().create(&Principal::Staff(admin), serde_json::json!({"name": "Support", "addresses": [MAILBOX]})).await.unwrap();
         let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).unwrap());
         PipelineSink { docket, mailer, settings: crate::local::local_mail_settings(), trusted_sender: false }
     }
@@ -231,7 +232,9 @@ mod tests {
         std::fs::write(dir.join("o3vrnil0e2ic28tr"), b"Subject: one\r\n\r\nx\r\n").unwrap();
         std::fs::write(dir.join("two.eml"), b"Subject: two\r\n\r\nx\r\n").unwrap();
         std::fs::write(dir.join(".DS_Store"), b"junk").unwrap();
-        let names = |any_name| messages_at(&dir, any_name).unwrap().into_iter().map(|(n, _)| Path::new(&n).file_name().unwrap().to_string_lossy().into_owned()).collect::<Vec<_>>();
+        let names = |any_name| {
+            messages_at(&dir, any_name).unwrap().into_iter().map(|(n, _)| Path::new(&n).file_name().unwrap().to_string_lossy().into_owned()).collect::<Vec<_>>()
+        };
         // THEN --ses takes both messages, a plain ingest only the .eml one
         assert_eq!(names(true), ["o3vrnil0e2ic28tr", "two.eml"]);
         assert_eq!(names(false), ["two.eml"]);

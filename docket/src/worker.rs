@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use docket_embedded::SqliteQueue;
 use docket_assign::AssignHandler;
+use docket_embedded::SqliteQueue;
 use docket_notify::{NotifyHandler, Outcome};
 use docket_ports::{Delivery, PortError, Queue};
 use tokio::sync::{Notify, watch};

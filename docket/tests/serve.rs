@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 const DOCKET: &str = env!("CARGO_BIN_EXE_docket");
 
 fn temp_data_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("docket-serve-test-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+    let dir = std::env::temp_dir().join(format!(
+        "docket-serve-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -66,7 +70,9 @@ fn send_smtp(address: &str, from: &str, to: &str, message: &str) {
         }
     };
     expect("220");
-    for (command, code) in [("EHLO test.local".to_owned(), "250"), (format!("MAIL FROM:<{from}>"), "250"), (format!("RCPT TO:<{to}>"), "250"), ("DATA".into(), "354")] {
+    for (command, code) in
+        [("EHLO test.local".to_owned(), "250"), (format!("MAIL FROM:<{from}>"), "250"), (format!("RCPT TO:<{to}>"), "250"), ("DATA".into(), "354")]
+    {
         writer.write_all(format!("{command}\r\n").as_bytes()).unwrap();
         expect(code);
     }
@@ -114,7 +120,8 @@ async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
         .unwrap();
     assert_eq!(mailbox.status(), 201);
     // WHEN a customer's mail arrives on the SMTP port
-    let first = "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <p1@customer.test>\r\n\r\nSmoke from tray 2.\r\n";
+    let first =
+        "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <p1@customer.test>\r\n\r\nSmoke from tray 2.\r\n";
     send_smtp(&smtp, "ada@customer.test", "support@acme.test", first);
     // THEN a case is open and its acknowledgement is in the outbox
     let case: Value = http.get(format!("{base}/cases/1")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
@@ -125,7 +132,8 @@ async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
     assert_eq!(acks.len(), 1, "one acknowledgement expected");
     // WHEN the customer replies to the acknowledgement's Reply-To
     let reply_to = header(&acks[0], "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
-    let reply = format!("From: Ada <ada@customer.test>\r\nTo: {reply_to}\r\nSubject: Re: your mail\r\nMessage-ID: <p2@customer.test>\r\n\r\nStill smoking.\r\n");
+    let reply =
+        format!("From: Ada <ada@customer.test>\r\nTo: {reply_to}\r\nSubject: Re: your mail\r\nMessage-ID: <p2@customer.test>\r\n\r\nStill smoking.\r\n");
     send_smtp(&smtp, "ada@customer.test", &reply_to, &reply);
     // THEN it is on case 1, and an agent reply reaches Ada through the outbox, whose own
     // Reply-To brings her next answer back to the case too
@@ -142,10 +150,13 @@ async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
     let notices = outbox_with(&outbox, "Technician on the way");
     assert_eq!(notices.len(), 1);
     let notice_reply_to = header(&notices[0], "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
-    let answer = format!("From: Ada <ada@customer.test>\r\nTo: {notice_reply_to}\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <p3@customer.test>\r\n\r\nThanks, fixed.\r\n");
+    let answer = format!(
+        "From: Ada <ada@customer.test>\r\nTo: {notice_reply_to}\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <p3@customer.test>\r\n\r\nThanks, fixed.\r\n"
+    );
     send_smtp(&smtp, "ada@customer.test", &notice_reply_to, &answer);
     let log: Value = http.get(format!("{base}/inbound-log")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    let outcomes: Vec<(String, Value)> = log["items"].as_array().unwrap().iter().map(|e| (e["outcome"].as_str().unwrap().to_owned(), e["case_number"].clone())).collect();
+    let outcomes: Vec<(String, Value)> =
+        log["items"].as_array().unwrap().iter().map(|e| (e["outcome"].as_str().unwrap().to_owned(), e["case_number"].clone())).collect();
     assert_eq!(outcomes, vec![("appended".to_owned(), json!(1)), ("appended".to_owned(), json!(1)), ("created".to_owned(), json!(1))]);
     let _ = child.kill();
     let _ = child.wait();
@@ -164,7 +175,12 @@ async fn forged_senders_and_borrowed_tokens_fail_over_smtp() {
     assert_eq!(post("/mailboxes", json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true})).await.unwrap().status(), 201);
     let contact = post("/contacts", json!({"name": "Ada", "emails": ["ada@customer.test"], "portal": {"role": "own_cases"}})).await.unwrap();
     assert_eq!(contact.status(), 201);
-    send_smtp(&smtp, "ada@customer.test", "support@acme.test", "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <t1@customer.test>\r\n\r\nSmoke.\r\n");
+    send_smtp(
+        &smtp,
+        "ada@customer.test",
+        "support@acme.test",
+        "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <t1@customer.test>\r\n\r\nSmoke.\r\n",
+    );
     let outbox = data.join("outbox");
     let ack = outbox_with(&outbox, "In-Reply-To: <t1@customer.test>").pop().expect("an acknowledgement");
     let token_address = header(&ack, "Reply-To").and_then(|v| v.split(['<', '>']).nth(1).map(str::to_owned)).expect("Reply-To");
@@ -175,7 +191,12 @@ async fn forged_senders_and_borrowed_tokens_fail_over_smtp() {
     let forged = "From: Administrator <admin@docket.localhost>\r\nTo: support@acme.test\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <f1@evil.test>\r\n\r\nPHISH: log in at http://evil.test\r\n";
     send_smtp(&smtp, "admin@docket.localhost", "support@acme.test", forged);
     // AND someone writes to a tag of the mailbox
-    send_smtp(&smtp, "bob@customer.test", "support+orders@acme.test", "From: bob@customer.test\r\nTo: support+orders@acme.test\r\nSubject: Order 12\r\nMessage-ID: <o1@customer.test>\r\n\r\nWhere is it?\r\n");
+    send_smtp(
+        &smtp,
+        "bob@customer.test",
+        "support+orders@acme.test",
+        "From: bob@customer.test\r\nTo: support+orders@acme.test\r\nSubject: Order 12\r\nMessage-ID: <o1@customer.test>\r\n\r\nWhere is it?\r\n",
+    );
     // THEN Ada's portal shows neither the code nor the forged mail
     let portal = token(&data, Some("ada@customer.test"));
     let seen = http.get(format!("{base}/cases/1/stream")).bearer_auth(&portal).send().await.unwrap().text().await.unwrap();
@@ -183,7 +204,8 @@ async fn forged_senders_and_borrowed_tokens_fail_over_smtp() {
     assert!(!seen.contains("CODE-998877") && !seen.contains("PHISH"), "{seen}");
     // AND the forged mail is on the case for staff, internal and flagged unverified
     let staff: Value = http.get(format!("{base}/cases/1/stream")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    let phish = staff["items"].as_array().unwrap().iter().find(|e| e["body"].as_str().is_some_and(|b| b.contains("PHISH"))).expect("the forged mail is on the case");
+    let phish =
+        staff["items"].as_array().unwrap().iter().find(|e| e["body"].as_str().is_some_and(|b| b.contains("PHISH"))).expect("the forged mail is on the case");
     assert_eq!((&phish["visibility"], &phish["email"]["unverified"]), (&json!("internal"), &json!(true)), "{phish}");
     // AND the log tells each outcome: the code opened a case of its own, the tagged mail reached the mailbox
     let log: Value = http.get(format!("{base}/inbound-log")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
@@ -363,10 +385,19 @@ async fn ten_emails_to_a_round_robin_mailbox_are_spread_over_its_team_and_each_a
         let id = create(&http, &base, &admin, "/users", json!({"name": name, "email": email, "role": "agent", "team_ids": [team]})).await;
         agents.push((id, email));
     }
-    create(&http, &base, &admin, "/mailboxes", json!({"name": "Support", "addresses": ["support@acme.test"], "team_id": team, "assignment_rule": "round_robin"})).await;
+    create(
+        &http,
+        &base,
+        &admin,
+        "/mailboxes",
+        json!({"name": "Support", "addresses": ["support@acme.test"], "team_id": team, "assignment_rule": "round_robin"}),
+    )
+    .await;
     // WHEN ten customers write in a row
     for i in 0..10 {
-        let message = format!("From: Customer {i} <c{i}@customer.test>\r\nTo: support@acme.test\r\nSubject: Problem {i}\r\nMessage-ID: <m{i}@customer.test>\r\n\r\nPlease help ({i}).\r\n");
+        let message = format!(
+            "From: Customer {i} <c{i}@customer.test>\r\nTo: support@acme.test\r\nSubject: Problem {i}\r\nMessage-ID: <m{i}@customer.test>\r\n\r\nPlease help ({i}).\r\n"
+        );
         send_smtp(&smtp, &format!("c{i}@customer.test"), "support@acme.test", &message);
     }
     // THEN the ten cases are assigned over the three agents, within one of each other
@@ -538,7 +569,8 @@ async fn a_large_attachment_goes_by_signed_url_through_the_running_server() {
     let id = ticket["attachment_id"].as_str().unwrap();
     let completed = http.post(format!("{base}/cases/{case}/attachments/uploads/{id}/complete")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(completed.status(), 201);
-    let posted = http.post(format!("{base}/cases/{case}/stream")).bearer_auth(&admin).json(&json!({"body": "the dump", "attachment_ids": [id]})).send().await.unwrap();
+    let posted =
+        http.post(format!("{base}/cases/{case}/stream")).bearer_auth(&admin).json(&json!({"body": "the dump", "attachment_ids": [id]})).send().await.unwrap();
     assert_eq!(posted.status(), 201);
 
     // THEN the customer gets a download URL to the same server that serves the bytes as a download

@@ -27,9 +27,8 @@ pub enum Engine {
 
 /// The emulator endpoint; panics with instructions when the test command did not provide one.
 pub fn aws_endpoint() -> String {
-    std::env::var("DOCKET_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("DOCKET_TEST_AWS_ENDPOINT is not set: run scripts/test.sh, which starts moto_server and sets it")
-    })
+    std::env::var("DOCKET_TEST_AWS_ENDPOINT")
+        .unwrap_or_else(|_| panic!("DOCKET_TEST_AWS_ENDPOINT is not set: run scripts/test.sh, which starts moto_server and sets it"))
 }
 
 /// A fresh, empty store of the given engine holding `tables`.
@@ -175,7 +174,8 @@ impl TestApi {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        let body =
+            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
         Reply { status, headers, body }
     }
 }
@@ -245,12 +245,7 @@ impl SentMail {
 
     /// Raw messages that mention `marker` (a case id, a message id) anywhere.
     pub async fn messages_with(&self, marker: &str) -> Vec<String> {
-        self.raw_messages()
-            .await
-            .into_iter()
-            .map(|raw| String::from_utf8_lossy(&raw).into_owned())
-            .filter(|raw| raw.contains(marker))
-            .collect()
+        self.raw_messages().await.into_iter().map(|raw| String::from_utf8_lossy(&raw).into_owned()).filter(|raw| raw.contains(marker)).collect()
     }
 }
 

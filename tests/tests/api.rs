@@ -41,13 +41,7 @@ fn id(v: &Value) -> String {
 /// A contact with portal access (own cases) and a token for it.
 async fn portal_contact(api: &TestApi, name: &str, email: &str, account_id: Option<&str>) -> (Value, String) {
     let admin = api.admin_token();
-    let contact = create(
-        api,
-        &admin,
-        "/contacts",
-        json!({"name": name, "emails": [email], "account_id": account_id, "portal": {"role": "own_cases"}}),
-    )
-    .await;
+    let contact = create(api, &admin, "/contacts", json!({"name": name, "emails": [email], "account_id": account_id, "portal": {"role": "own_cases"}})).await;
     let token = api.token(&id(&contact));
     (contact, token)
 }
@@ -66,9 +60,7 @@ async fn admin_creates_contact_and_case_lists_it_and_updates_it_with_etag(engine
     // WHEN the admin creates a contact and a case for it
     let contact = create(&api, &admin, "/contacts", json!({"name": "Ada Lovelace", "emails": ["Ada@Example.com"]})).await;
     assert_eq!(contact["emails"], json!(["ada@example.com"]));
-    let created = api
-        .call(POST, "/cases", Some(&admin), Some(json!({"subject": "Printer on fire", "priority": "High", "contact_ids": [id(&contact)]})))
-        .await;
+    let created = api.call(POST, "/cases", Some(&admin), Some(json!({"subject": "Printer on fire", "priority": "High", "contact_ids": [id(&contact)]}))).await;
     // THEN the case is New, numbered, shown through the default mask, with an ETag
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["status"], "New");
@@ -329,7 +321,9 @@ async fn directory_keeps_addresses_and_domains_unique(engine: Engine) {
     create(&api, &admin, "/accounts", json!({"name": "Acme", "email_domains": ["acme.example"]})).await;
     // THEN a second contact with the same address, or account with the same domain, conflicts
     api.call(POST, "/contacts", Some(&admin), Some(json!({"name": "Imposter", "emails": ["ADA@example.com"]}))).await.assert_problem(409, Some("emails"));
-    api.call(POST, "/accounts", Some(&admin), Some(json!({"name": "Acme 2", "email_domains": ["acme.example"]}))).await.assert_problem(409, Some("email_domains"));
+    api.call(POST, "/accounts", Some(&admin), Some(json!({"name": "Acme 2", "email_domains": ["acme.example"]})))
+        .await
+        .assert_problem(409, Some("email_domains"));
     // WHEN Ada changes address THEN the old one is free again and the new one is hers
     let path = format!("/contacts/{}", id(&ada));
     let moved = api.send(PATCH, &path, Some(&admin), &[("if-match", "\"1\"")], Some(json!({"emails": ["ada@new.example"]}).to_string())).await;
@@ -340,7 +334,9 @@ async fn directory_keeps_addresses_and_domains_unique(engine: Engine) {
     assert_eq!(found.id, id(&ada));
     // AND a stale If-Match on the directory is 412, links to missing records 422
     api.send(PATCH, &path, Some(&admin), &[("if-match", "\"1\"")], Some(json!({"name": "Ada L"}).to_string())).await.assert_problem(412, Some("If-Match"));
-    api.call(POST, "/users", Some(&admin), Some(json!({"name": "Z", "email": "z@x.example", "role": "agent", "team_ids": ["ghost"]}))).await.assert_problem(422, Some("team_ids"));
+    api.call(POST, "/users", Some(&admin), Some(json!({"name": "Z", "email": "z@x.example", "role": "agent", "team_ids": ["ghost"]})))
+        .await
+        .assert_problem(422, Some("team_ids"));
     api.call(POST, "/contacts", Some(&admin), Some(json!({"name": "Q", "account_id": "ghost"}))).await.assert_problem(422, Some("account_id"));
     // AND lists are sorted by name
     let listed = api.call(GET, "/contacts", Some(&admin), None).await;
@@ -406,11 +402,17 @@ async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {
     let (old_contacts, new_contacts) = (ids("Old contact", "/contacts", 15).await, ids("New contact", "/contacts", 15).await);
     let account = create(&api, &admin, "/accounts", json!({"name": "Acme"})).await;
     let lead = create(&api, &admin, "/leads", json!({"name": "Prospect"})).await;
-    let (old_parent, parent) = (create(&api, &admin, "/cases", json!({"subject": "old parent"})).await, create(&api, &admin, "/cases", json!({"subject": "parent"})).await);
+    let (old_parent, parent) =
+        (create(&api, &admin, "/cases", json!({"subject": "old parent"})).await, create(&api, &admin, "/cases", json!({"subject": "parent"})).await);
     let mailbox = create(&api, &admin, "/mailboxes", json!({"name": "Box", "addresses": ["box@fits.example"]})).await;
     let agent = create(&api, &admin, "/users", json!({"name": "New assignee", "email": "assignee@fits.example", "role": "agent"})).await;
     let case = api
-        .call(POST, "/cases", Some(&admin), Some(json!({"subject": "full", "team_ids": old_teams, "contact_ids": old_contacts, "parent_id": id(&old_parent), "assignee_id": api.admin.id})))
+        .call(
+            POST,
+            "/cases",
+            Some(&admin),
+            Some(json!({"subject": "full", "team_ids": old_teams, "contact_ids": old_contacts, "parent_id": id(&old_parent), "assignee_id": api.admin.id})),
+        )
         .await;
     assert_eq!(case.status, 201, "{}", case.body);
     // WHEN every link, the assignee (two open-case counts), the parent (two child links), the
@@ -429,5 +431,7 @@ async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {
     assert_eq!(changed.body["contact_ids"].as_array().map(Vec::len), Some(15));
     let mut too_many = new_contacts.clone();
     too_many.push(old_contacts[0].clone());
-    patch(&api, &admin, &format!("/cases/{}", id(&case.body)), &changed.etag(), json!({"contact_ids": too_many})).await.assert_problem(422, Some("contact_ids"));
+    patch(&api, &admin, &format!("/cases/{}", id(&case.body)), &changed.etag(), json!({"contact_ids": too_many}))
+        .await
+        .assert_problem(422, Some("contact_ids"));
 }

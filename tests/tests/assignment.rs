@@ -71,10 +71,8 @@ impl World {
 
     async fn patch(&self, case: &Value, body: Value) -> Value {
         let current = self.api.call(Method::GET, &format!("/cases/{}", id_of(case)), Some(&self.admin), None).await;
-        let reply = self
-            .api
-            .send(Method::PATCH, &format!("/cases/{}", id_of(case)), Some(&self.admin), &[("if-match", &current.etag())], Some(body.to_string()))
-            .await;
+        let reply =
+            self.api.send(Method::PATCH, &format!("/cases/{}", id_of(case)), Some(&self.admin), &[("if-match", &current.etag())], Some(body.to_string())).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body
     }
@@ -308,10 +306,8 @@ async fn a_mailbox_rule_assigns_the_cases_of_its_mailbox(engine: Engine) {
     let team = id_of(&w.api.create(&w.admin, "/teams", json!({"name": "Mail team"})).await);
     let members = w.agents(&team, 2).await;
     let address = format!("help-{}@support.example", ulid::Ulid::new().to_string().to_lowercase());
-    let mailbox = w
-        .api
-        .create(&w.admin, "/mailboxes", json!({"name": "Help", "addresses": [address], "team_id": team, "assignment_rule": "round_robin"}))
-        .await;
+    let mailbox =
+        w.api.create(&w.admin, "/mailboxes", json!({"name": "Help", "addresses": [address], "team_id": team, "assignment_rule": "round_robin"})).await;
     // WHEN four cases are opened for the mailbox (as mail would open them)
     let mut cases = Vec::new();
     for i in 0..4 {

@@ -12,10 +12,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use docket_e2e::{Engine, store_with};
-use docket_store::{
-    CancelReason, Condition, Cursor, IndexSpec, Item, ItemStore, Key, Page, Query, SortKeyRange,
-    StoreError, TableSpec, Update, WriteOp,
-};
+use docket_store::{CancelReason, Condition, Cursor, IndexSpec, Item, ItemStore, Key, Page, Query, SortKeyRange, StoreError, TableSpec, Update, WriteOp};
 use serde_json::{Value, json};
 
 const ITEMS: &str = "items";
@@ -24,10 +21,7 @@ const BY_OWNER: &str = "by_owner";
 
 fn tables() -> Vec<TableSpec> {
     vec![
-        TableSpec {
-            name: ITEMS,
-            indexes: vec![IndexSpec { name: BY_OWNER, partition_attribute: "owner", sort_attribute: "rank" }],
-        },
+        TableSpec { name: ITEMS, indexes: vec![IndexSpec { name: BY_OWNER, partition_attribute: "owner", sort_attribute: "rank" }] },
         TableSpec { name: COUNTERS, indexes: vec![] },
     ]
 }
@@ -141,12 +135,7 @@ fn assert_no_duplicates(items: &[Item]) {
 macro_rules! assert_refused {
     ($result:expr, $pattern:pat) => {{
         let result = $result;
-        assert!(
-            matches!(result, Err($pattern)),
-            "expected Err({}), got {:?}",
-            stringify!($pattern),
-            result
-        );
+        assert!(matches!(result, Err($pattern)), "expected Err({}), got {:?}", stringify!($pattern), result);
     }};
 }
 
@@ -202,12 +191,7 @@ async fn whole_floats_read_back_as_integers(engine: Engine) {
     // GIVEN floats whose values are whole, at the top and nested, beside a fractional one
     // (DynamoDB numbers carry no integer/float type, so 2.0 and 2 are one number)
     let store = fresh(engine).await;
-    put(
-        &*store,
-        ITEMS,
-        json!({"pk": "num", "sk": "1", "two": 2.0, "negative_zero": -0.0, "big": 1e18, "half": 2.5, "nested": {"list": [3.0, 3.5]}}),
-    )
-    .await;
+    put(&*store, ITEMS, json!({"pk": "num", "sk": "1", "two": 2.0, "negative_zero": -0.0, "big": 1e18, "half": 2.5, "nested": {"list": [3.0, 3.5]}})).await;
 
     // WHEN the item is read back
     let read = stored(&*store, ITEMS, "num", "1").await;
@@ -246,9 +230,7 @@ async fn put_if_not_exists_refuses_an_existing_item(engine: Engine) {
     put(&*store, ITEMS, first.clone()).await;
 
     // WHEN a put with NotExists writes the same key
-    let result = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "user", "sk": "ana", "name": "Impostor"})), Condition::NotExists))
-        .await;
+    let result = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "user", "sk": "ana", "name": "Impostor"})), Condition::NotExists)).await;
 
     // THEN it fails with ConditionFailed and the item is unchanged
     assert_refused!(result, StoreError::ConditionFailed);
@@ -272,17 +254,14 @@ async fn equals_condition_guards_the_version(engine: Engine) {
     put(&*store, ITEMS, v3.clone()).await;
 
     // WHEN a put expects version 2
-    let result = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1", "version": 4, "body": "stale"})), Condition::equals("version", 2)))
-        .await;
+    let result =
+        store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1", "version": 4, "body": "stale"})), Condition::equals("version", 2))).await;
     // THEN it fails and the item is unchanged
     assert_refused!(result, StoreError::ConditionFailed);
     assert_eq!(stored(&*store, ITEMS, "doc", "1").await, v3);
 
     // WHEN the version is compared with the text "3" (another type)
-    let result = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1", "version": 4})), Condition::equals("version", "3")))
-        .await;
+    let result = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1", "version": 4})), Condition::equals("version", "3"))).await;
     // THEN it fails too: values of different types are never equal
     assert_refused!(result, StoreError::ConditionFailed);
     assert_eq!(stored(&*store, ITEMS, "doc", "1").await, v3);
@@ -300,12 +279,8 @@ async fn equals_condition_guards_the_version(engine: Engine) {
     assert_eq!(stored(&*store, ITEMS, "doc", "1").await, v5);
 
     // WHEN Equals names an attribute the item lacks, or an item that does not exist
-    let lacks = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1"})), Condition::equals("owner", "ana")))
-        .await;
-    let missing = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "2", "version": 1})), Condition::equals("version", 0)))
-        .await;
+    let lacks = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "1"})), Condition::equals("owner", "ana"))).await;
+    let missing = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "2", "version": 1})), Condition::equals("version", 0))).await;
     // THEN both fail and nothing moves
     assert_refused!(lacks, StoreError::ConditionFailed);
     assert_refused!(missing, StoreError::ConditionFailed);
@@ -315,12 +290,8 @@ async fn equals_condition_guards_the_version(engine: Engine) {
     // AND Equals compares nested values and strings exactly
     let nested = json!({"pk": "doc", "sk": "3", "meta": {"tags": ["a", "b"]}, "state": "open"});
     put(&*store, ITEMS, nested.clone()).await;
-    let wrong_order = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "3"})), Condition::equals("meta", json!({"tags": ["b", "a"]}))))
-        .await;
-    let wrong_case = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "3"})), Condition::equals("state", "Open")))
-        .await;
+    let wrong_order = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "3"})), Condition::equals("meta", json!({"tags": ["b", "a"]})))).await;
+    let wrong_case = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "doc", "sk": "3"})), Condition::equals("state", "Open"))).await;
     assert_refused!(wrong_order, StoreError::ConditionFailed);
     assert_refused!(wrong_case, StoreError::ConditionFailed);
     assert_eq!(stored(&*store, ITEMS, "doc", "3").await, nested);
@@ -499,9 +470,7 @@ async fn update_sets_removes_and_adds(engine: Engine) {
     assert_eq!(stored(&*store, ITEMS, "up", "1").await["count"], json!(-5));
 
     // WHEN adding to an attribute that is not an integer
-    let result = store
-        .write(update_op(ITEMS, key("up", "1"), Update { add: vec![("name".into(), 1)], ..Update::default() }, None))
-        .await;
+    let result = store.write(update_op(ITEMS, key("up", "1"), Update { add: vec![("name".into(), 1)], ..Update::default() }, None)).await;
     // THEN it is refused and nothing changed
     assert_refused!(result, StoreError::Validation(_));
     assert_eq!(stored(&*store, ITEMS, "up", "1").await["name"], json!("new"));
@@ -512,21 +481,14 @@ async fn update_creates_a_missing_item(engine: Engine) {
     let store = fresh(engine).await;
 
     // WHEN an update sets, removes and adds on it
-    let update = Update {
-        set: sets(&[("title", json!("created by update"))]),
-        remove: vec!["nothing".into()],
-        add: vec![("hits".into(), 7)],
-    };
+    let update = Update { set: sets(&[("title", json!("created by update"))]), remove: vec!["nothing".into()], add: vec![("hits".into(), 7)] };
     store.write(update_op(ITEMS, key("new", "1"), update, None)).await.expect("update of a missing item");
 
     // THEN the item exists with its keys, the set value, and the add counted from 0
     assert_eq!(stored(&*store, ITEMS, "new", "1").await, json!({"pk": "new", "sk": "1", "title": "created by update", "hits": 7}));
 
     // AND an update that only adds creates the item too
-    store
-        .write(update_op(COUNTERS, key("c", "1"), Update { add: vec![("n".into(), 1)], ..Update::default() }, None))
-        .await
-        .expect("add-only update");
+    store.write(update_op(COUNTERS, key("c", "1"), Update { add: vec![("n".into(), 1)], ..Update::default() }, None)).await.expect("add-only update");
     assert_eq!(stored(&*store, COUNTERS, "c", "1").await, json!({"pk": "c", "sk": "1", "n": 1}));
 
     // AND an empty update creates an item holding only its keys
@@ -534,9 +496,7 @@ async fn update_creates_a_missing_item(engine: Engine) {
     assert_eq!(stored(&*store, ITEMS, "new", "empty").await, json!({"pk": "new", "sk": "empty"}));
 
     // AND an update requiring the item to exist does not create it
-    let result = store
-        .write(update_op(ITEMS, key("new", "2"), Update { add: vec![("hits".into(), 1)], ..Update::default() }, Some(Condition::Exists)))
-        .await;
+    let result = store.write(update_op(ITEMS, key("new", "2"), Update { add: vec![("hits".into(), 1)], ..Update::default() }, Some(Condition::Exists))).await;
     assert_refused!(result, StoreError::ConditionFailed);
     assert_eq!(get(&*store, ITEMS, "new", "2").await, None);
 }
@@ -625,10 +585,9 @@ async fn cancelled_transaction_reports_each_operation_in_order(engine: Engine) {
     // THEN it is cancelled with the reasons [None, ConditionFailed, None, ConditionFailed], in order
     let error = result.expect_err("the transaction must be cancelled");
     match &error {
-        StoreError::TransactionCancelled { reasons } => assert_eq!(
-            reasons,
-            &[CancelReason::None, CancelReason::ConditionFailed, CancelReason::None, CancelReason::ConditionFailed]
-        ),
+        StoreError::TransactionCancelled { reasons } => {
+            assert_eq!(reasons, &[CancelReason::None, CancelReason::ConditionFailed, CancelReason::None, CancelReason::ConditionFailed])
+        }
         other => panic!("expected TransactionCancelled, got {other:?}"),
     }
     assert!(error.is_condition_failure());
@@ -706,10 +665,7 @@ async fn transaction_touching_one_item_twice_is_refused(engine: Engine) {
 
     // AND a check plus a write of the same item is refused too
     let result = store
-        .transact(vec![
-            WriteOp::check(ITEMS, key("twice", "1"), Condition::NotExists),
-            WriteOp::put(ITEMS, item(json!({"pk": "twice", "sk": "1"}))),
-        ])
+        .transact(vec![WriteOp::check(ITEMS, key("twice", "1"), Condition::NotExists), WriteOp::put(ITEMS, item(json!({"pk": "twice", "sk": "1"})))])
         .await;
     assert_refused!(result, StoreError::Validation(_));
     assert_eq!(get(&*store, ITEMS, "twice", "1").await, None);
@@ -1094,10 +1050,7 @@ async fn index_follows_puts_updates_and_deletes(engine: Engine) {
     assert_eq!(in_cy, [item(json!({"pk": "x", "sk": "1", "owner": "cy", "rank": "r1", "title": "moved"}))]);
 
     // WHEN an update removes x's rank
-    store
-        .write(update_op(ITEMS, key("x", "1"), Update { remove: vec!["rank".into()], ..Update::default() }, None))
-        .await
-        .expect("remove rank");
+    store.write(update_op(ITEMS, key("x", "1"), Update { remove: vec!["rank".into()], ..Update::default() }, None)).await.expect("remove rank");
     // THEN x is no longer indexed at all
     assert!(owned_by("cy").await.is_empty());
 
@@ -1114,10 +1067,7 @@ async fn index_follows_puts_updates_and_deletes(engine: Engine) {
 
     // WHEN a transaction adds z and deletes y
     store
-        .transact(vec![
-            WriteOp::put(ITEMS, item(json!({"pk": "z", "sk": "1", "owner": "cy", "rank": "r4"}))),
-            WriteOp::delete(ITEMS, key("y", "1")),
-        ])
+        .transact(vec![WriteOp::put(ITEMS, item(json!({"pk": "z", "sk": "1", "owner": "cy", "rank": "r4"}))), WriteOp::delete(ITEMS, key("y", "1"))])
         .await
         .expect("transaction");
     // THEN the index shows z and no longer y
@@ -1129,9 +1079,7 @@ async fn index_follows_puts_updates_and_deletes(engine: Engine) {
     assert_eq!(owned_by("cy").await, std::slice::from_ref(&z));
 
     // AND a refused write leaves the index as it was
-    let refused = store
-        .write(WriteOp::put_if(ITEMS, item(json!({"pk": "z", "sk": "1", "owner": "ana", "rank": "r1"})), Condition::NotExists))
-        .await;
+    let refused = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "z", "sk": "1", "owner": "ana", "rank": "r1"})), Condition::NotExists)).await;
     assert_refused!(refused, StoreError::ConditionFailed);
     assert_eq!(owned_by("cy").await, [z]);
     assert!(owned_by("ana").await.is_empty());
@@ -1171,9 +1119,7 @@ async fn concurrent_creates_have_one_winner(engine: Engine) {
         .map(|writer| {
             let store = store.clone();
             tokio::spawn(async move {
-                let result = store
-                    .write(WriteOp::put_if(ITEMS, item(json!({"pk": "race", "sk": "1", "writer": writer})), Condition::NotExists))
-                    .await;
+                let result = store.write(WriteOp::put_if(ITEMS, item(json!({"pk": "race", "sk": "1", "writer": writer})), Condition::NotExists)).await;
                 (writer, result)
             })
         })
@@ -1263,9 +1209,8 @@ async fn unknown_table_is_refused(engine: Engine) {
     assert_refused!(store.query(Query::index("nope", BY_OWNER, "a")).await, StoreError::Validation(_));
 
     // AND a transaction naming it is refused as a whole: its valid write is not applied
-    let result = store
-        .transact(vec![WriteOp::put(ITEMS, item(json!({"pk": "a", "sk": "b"}))), WriteOp::put("nope", item(json!({"pk": "a", "sk": "b"})))])
-        .await;
+    let result =
+        store.transact(vec![WriteOp::put(ITEMS, item(json!({"pk": "a", "sk": "b"}))), WriteOp::put("nope", item(json!({"pk": "a", "sk": "b"})))]).await;
     assert_refused!(result, StoreError::Validation(_));
     assert_eq!(get(&*store, ITEMS, "a", "b").await, None);
 }
@@ -1298,9 +1243,7 @@ async fn items_without_keys_are_refused(engine: Engine) {
     for bad in keyless {
         // WHEN an item without string pk and sk is put, alone or in a transaction
         let alone = store.write(WriteOp::put(ITEMS, item(bad.clone()))).await;
-        let in_transaction = store
-            .transact(vec![WriteOp::put(ITEMS, item(json!({"pk": "ok", "sk": "ok"}))), WriteOp::put(ITEMS, item(bad.clone()))])
-            .await;
+        let in_transaction = store.transact(vec![WriteOp::put(ITEMS, item(json!({"pk": "ok", "sk": "ok"}))), WriteOp::put(ITEMS, item(bad.clone()))]).await;
         // THEN it is refused as invalid, and the transaction's other write is not applied
         assert!(matches!(alone, Err(StoreError::Validation(_))), "{bad} alone gave {alone:?}");
         assert!(matches!(in_transaction, Err(StoreError::Validation(_))), "{bad} in a transaction gave {in_transaction:?}");
@@ -1377,15 +1320,9 @@ async fn index_attributes_must_be_strings(engine: Engine) {
     assert_eq!(all(&*store, Query::index(ITEMS, BY_OWNER, "ana")).await, [item(indexed)]);
 
     // AND setting an index attribute to a string, or removing it, is fine
-    store
-        .write(update_op(ITEMS, key("typed", "2"), Update { set: sets(&[("owner", json!("bo"))]), ..Update::default() }, None))
-        .await
-        .expect("string owner");
+    store.write(update_op(ITEMS, key("typed", "2"), Update { set: sets(&[("owner", json!("bo"))]), ..Update::default() }, None)).await.expect("string owner");
     assert_eq!(item_keys(&all(&*store, Query::index(ITEMS, BY_OWNER, "bo")).await), [("typed".to_owned(), "2".to_owned())]);
-    store
-        .write(update_op(ITEMS, key("typed", "2"), Update { remove: vec!["owner".into()], ..Update::default() }, None))
-        .await
-        .expect("remove owner");
+    store.write(update_op(ITEMS, key("typed", "2"), Update { remove: vec!["owner".into()], ..Update::default() }, None)).await.expect("remove owner");
     assert!(all(&*store, Query::index(ITEMS, BY_OWNER, "bo")).await.is_empty());
 }
 

@@ -152,12 +152,18 @@ async fn world(engine: Engine) -> World {
 
 impl World {
     fn mail(&self, from: &str, subject: &str, message_id: &str) -> Vec<u8> {
-        format!("From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n", self.address).into_bytes()
+        format!(
+            "From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n",
+            self.address
+        )
+        .into_bytes()
     }
 
     async fn deliver(&self, source_id: &str, raw: &[u8]) -> Result<InboundLogEntry, docket_domain::DomainError> {
         let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref() as &dyn Mailer), settings: &self.handler.settings };
-        pipeline.receive(InboundMail { source_id: source_id.into(), envelope_to: vec![self.address.clone()], raw: raw.to_vec(), ..InboundMail::default() }).await
+        pipeline
+            .receive(InboundMail { source_id: source_id.into(), envelope_to: vec![self.address.clone()], raw: raw.to_vec(), ..InboundMail::default() })
+            .await
     }
 
     async fn list(&self, path: &str) -> Vec<Value> {
@@ -258,7 +264,8 @@ async fn a_permanent_refusal_is_logged_and_never_repeats_the_case(engine: Engine
     assert_eq!(world.cases_with("Refused").await, 1);
     assert_eq!(world.log_lines_of("p1@c.test").await.len(), 2, "the created line and the duplicate's");
     let stream = world.list(&format!("/cases/{}/stream", first.case_number.unwrap())).await;
-    let notes: Vec<&Value> = stream.iter().filter(|e| e["visibility"] == "internal" && e["body"].as_str().is_some_and(|b| b.contains("was not sent"))).collect();
+    let notes: Vec<&Value> =
+        stream.iter().filter(|e| e["visibility"] == "internal" && e["body"].as_str().is_some_and(|b| b.contains("was not sent"))).collect();
     assert_eq!(notes.len(), 1, "{stream:?}");
     assert_eq!(world.api.docket.relay_outbox(100).await.expect("relay").sent, 0, "nothing of the acknowledgement is left to send");
     world.drain().await;
@@ -271,12 +278,18 @@ async fn a_crash_after_the_commit_sends_everything_once_from_the_outbox(engine: 
     // message committed, before it handed anything to a queue or the mailer (a deferred
     // delivery whose relay never ran stands for it)
     let world = world(engine).await;
-    world.api.create(&world.admin, "/users", json!({"name": "Eve", "email": format!("eve@{}", world.domain), "role": "agent", "preferences": {"auto_follow": true}})).await;
+    world
+        .api
+        .create(&world.admin, "/users", json!({"name": "Eve", "email": format!("eve@{}", world.domain), "role": "agent", "preferences": {"auto_follow": true}}))
+        .await;
     let dying = world.api.docket.clone().with_outbox_delivery(docket_domain::outbox::OutboxDelivery::Deferred(None));
     let from = format!("dora@{}", world.domain);
     let raw = world.mail(&from, "Died after commit", "d1@c.test");
     let pipeline = Inbound { docket: &dying, mailer: Some(world.mailer.as_ref() as &dyn Mailer), settings: &world.handler.settings };
-    let line = pipeline.receive(InboundMail { source_id: "d-src".into(), envelope_to: vec![world.address.clone()], raw: raw.clone(), ..InboundMail::default() }).await.expect("committed");
+    let line = pipeline
+        .receive(InboundMail { source_id: "d-src".into(), envelope_to: vec![world.address.clone()], raw: raw.clone(), ..InboundMail::default() })
+        .await
+        .expect("committed");
     assert_eq!((line.outcome, line.acknowledged), (InboundOutcome::Created, true), "{line:?}");
     world.drain().await;
     assert_eq!(world.acks_to(&from).await, 0, "nothing went out before the crash");
@@ -305,7 +318,10 @@ async fn a_crash_before_the_log_line_resumes_into_one_case(engine: Engine) {
     let from = format!("carol@{}", world.domain);
     world.api.portal_contact("Carol", &from, None, json!({"role": "own_cases"})).await;
     // AND an agent who follows every new case, and so is told of the mail
-    world.api.create(&world.admin, "/users", json!({"name": "Dan", "email": format!("dan@{}", world.domain), "role": "agent", "preferences": {"auto_follow": true}})).await;
+    world
+        .api
+        .create(&world.admin, "/users", json!({"name": "Dan", "email": format!("dan@{}", world.domain), "role": "agent", "preferences": {"auto_follow": true}}))
+        .await;
     world.store.crash_before_log.store(true, Ordering::SeqCst);
     let raw = world.mail(&from, "Crash", "k1@c.test");
     let first = world.deliver("k-src", &raw).await;

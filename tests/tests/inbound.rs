@@ -40,7 +40,12 @@ async fn world(engine: Engine, closed_case_policy: Value) -> World {
     // Every world gets its own address, so mail read back from a shared emulator stays apart.
     let address = format!("support-{}@acme.test", ulid::Ulid::new().to_string().to_lowercase());
     let mailbox = api
-        .call(Method::POST, "/mailboxes", Some(&admin), Some(json!({"name": "Support", "addresses": [address], "auto_ack": true, "closed_case_policy": closed_case_policy})))
+        .call(
+            Method::POST,
+            "/mailboxes",
+            Some(&admin),
+            Some(json!({"name": "Support", "addresses": [address], "auto_ack": true, "closed_case_policy": closed_case_policy})),
+        )
         .await;
     assert_eq!(mailbox.status, 201, "{}", mailbox.body);
     let settings = MailSettings {
@@ -56,7 +61,13 @@ async fn world(engine: Engine, closed_case_policy: Value) -> World {
 impl World {
     async fn receive_to(&self, to: &str, raw: String) -> InboundLogEntry {
         let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
-        let mail = InboundMail { source_id: format!("test:{}", ulid::Ulid::new()), envelope_to: vec![to.to_owned()], raw: raw.into_bytes(), received_by_ses: false, trusted_sender: false };
+        let mail = InboundMail {
+            source_id: format!("test:{}", ulid::Ulid::new()),
+            envelope_to: vec![to.to_owned()],
+            raw: raw.into_bytes(),
+            received_by_ses: false,
+            trusted_sender: false,
+        };
         pipeline.receive(mail).await.expect("pipeline")
     }
 
@@ -71,7 +82,10 @@ impl World {
     async fn set_status(&self, number: u64, status: &str) {
         let case = self.api.call(Method::GET, &format!("/cases/{number}"), Some(&self.admin), None).await;
         let etag = case.etag();
-        let reply = self.api.send(Method::PATCH, &format!("/cases/{number}"), Some(&self.admin), &[("if-match", &etag)], Some(json!({"status": status}).to_string())).await;
+        let reply = self
+            .api
+            .send(Method::PATCH, &format!("/cases/{number}"), Some(&self.admin), &[("if-match", &etag)], Some(json!({"status": status}).to_string()))
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
 
@@ -113,7 +127,17 @@ async fn a_new_message_opens_a_case_and_a_reply_to_the_acknowledgement_appends(e
     assert!(reply_to.contains('+'), "{reply_to}");
     let ack_id = header(ack, "Message-ID").expect("ack Message-ID");
     let reply = world
-        .receive_to(&reply_to, message("Ada Lovelace <ada@customer.test>", &reply_to, "Re: whatever the client wrote", "m2@customer.test", &format!("In-Reply-To: {ack_id}\r\n"), "Still smoking."))
+        .receive_to(
+            &reply_to,
+            message(
+                "Ada Lovelace <ada@customer.test>",
+                &reply_to,
+                "Re: whatever the client wrote",
+                "m2@customer.test",
+                &format!("In-Reply-To: {ack_id}\r\n"),
+                "Still smoking.",
+            ),
+        )
         .await;
     // THEN it lands on the same case by its reply token, without a second acknowledgement
     assert_eq!((reply.outcome, reply.rule), (InboundOutcome::Appended, Some(ThreadRule::ReplyToken)), "{reply:?}");
@@ -122,12 +146,20 @@ async fn a_new_message_opens_a_case_and_a_reply_to_the_acknowledgement_appends(e
     assert_eq!(world.acks_of(first.case_id.as_deref().unwrap()).await.len(), 1);
     // AND both messages are on the case's stream (created, first mail, reply)
     let stream = world.api.call(Method::GET, &format!("/cases/{number}/stream"), Some(&world.admin), None).await;
-    let bodies: Vec<&str> = stream.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "email_received").filter_map(|e| e["body"].as_str()).collect();
+    let bodies: Vec<&str> =
+        stream.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "email_received").filter_map(|e| e["body"].as_str()).collect();
     assert_eq!(bodies.len(), 2, "{}", stream.body);
     assert!(bodies[0].contains("Still smoking."));
     // AND a reply quoting only our Message-ID threads too
     let by_id = world
-        .receive(message("Ada Lovelace <ada@customer.test>", &world.address, "no number here", "m3@customer.test", &format!("References: <x@y.test> {ack_id}\r\n"), "Thanks"))
+        .receive(message(
+            "Ada Lovelace <ada@customer.test>",
+            &world.address,
+            "no number here",
+            "m3@customer.test",
+            &format!("References: <x@y.test> {ack_id}\r\n"),
+            "Thanks",
+        ))
         .await;
     assert_eq!((by_id.outcome, by_id.rule, by_id.case_number), (InboundOutcome::Appended, Some(ThreadRule::MessageId), Some(number)));
 }
@@ -161,7 +193,8 @@ async fn a_stranger_quoting_a_case_number_gets_a_new_case(engine: Engine) {
     let number = carol.case_number.unwrap();
     let before = world.stream_len(number).await;
     // WHEN a stranger writes with Carol's case number in the subject (the "ticket trick")
-    let stranger = world.receive(message("mallory@evil.test", &world.address, &format!("Re: [#{number}] Invoice question"), "x1@evil.test", "", "Add me please")).await;
+    let stranger =
+        world.receive(message("mallory@evil.test", &world.address, &format!("Re: [#{number}] Invoice question"), "x1@evil.test", "", "Add me please")).await;
     // THEN the stranger gets a case of their own and Carol's case is untouched
     assert_eq!((stranger.outcome, stranger.rule), (InboundOutcome::Created, Some(ThreadRule::NewCase)), "{stranger:?}");
     assert_ne!(stranger.case_number, Some(number));
@@ -171,8 +204,19 @@ async fn a_stranger_quoting_a_case_number_gets_a_new_case(engine: Engine) {
 async fn automatic_mail_opens_nothing_and_gets_no_acknowledgement(engine: Engine) {
     // GIVEN a mailbox, WHEN an out-of-office reply and a mailing-list message arrive
     let world = world(engine, json!({"mode": "reopen"})).await;
-    let ooo = world.receive(message("dan@customer.test", &world.address, "Out of office", "o1@customer.test", "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n", "I am away")).await;
-    let list = world.receive(message("news@list.test", &world.address, "Weekly digest", "l1@list.test", "List-Id: <news.list.test>\r\nPrecedence: list\r\n", "News")).await;
+    let ooo = world
+        .receive(message(
+            "dan@customer.test",
+            &world.address,
+            "Out of office",
+            "o1@customer.test",
+            "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n",
+            "I am away",
+        ))
+        .await;
+    let list = world
+        .receive(message("news@list.test", &world.address, "Weekly digest", "l1@list.test", "List-Id: <news.list.test>\r\nPrecedence: list\r\n", "News"))
+        .await;
     // THEN neither opens a case nor gets an acknowledgement, and both are logged with a reason
     for entry in [&ooo, &list] {
         assert_eq!(entry.outcome, InboundOutcome::Suppressed, "{entry:?}");
@@ -198,7 +242,13 @@ async fn the_same_message_twice_gives_one_entry(engine: Engine) {
     assert_eq!(world.stream_len(number).await, entries);
     // AND the very same delivery again changes nothing at all, not even the log
     let pipeline = Inbound { docket: &world.api.docket, mailer: Some(world.mailer.as_ref()), settings: &world.settings };
-    let source = InboundMail { source_id: "test:same-source".into(), envelope_to: vec![world.address.clone()], raw: raw.into_bytes(), received_by_ses: false, trusted_sender: false };
+    let source = InboundMail {
+        source_id: "test:same-source".into(),
+        envelope_to: vec![world.address.clone()],
+        raw: raw.into_bytes(),
+        received_by_ses: false,
+        trusted_sender: false,
+    };
     let a = pipeline.receive(source.clone()).await.unwrap();
     let b = pipeline.receive(source).await.unwrap();
     assert_eq!(a, b);
@@ -214,9 +264,8 @@ async fn mail_to_no_mailbox_and_junk_are_logged_not_lost(engine: Engine) {
     let world = world(engine, json!({"mode": "reopen"})).await;
     let nowhere = world.receive_to("sales@acme.test", message("fred@customer.test", "sales@acme.test", "Hello", "n1@customer.test", "", "?")).await;
     let daemon = world.receive(message("MAILER-DAEMON@relay.test", &world.address, "Undeliverable", "d1@relay.test", "", "gone")).await;
-    let hostile = world
-        .receive(message("gina@customer.test", &world.address, "=?utf-8?Q?Hi=0D=0ABcc:_victim@evil.test?=", "h1@customer.test", "", "body"))
-        .await;
+    let hostile =
+        world.receive(message("gina@customer.test", &world.address, "=?utf-8?Q?Hi=0D=0ABcc:_victim@evil.test?=", "h1@customer.test", "", "body")).await;
     // THEN each is logged with its reason; the hostile one is a case whose subject is one line
     assert_eq!(nowhere.outcome, InboundOutcome::Rejected);
     assert!(nowhere.reason.contains("no group mailbox"), "{}", nowhere.reason);

@@ -64,17 +64,27 @@ async fn every_corpus_message_gets_its_expected_outcome() {
         .await
         .unwrap();
     let (mailer, _) = docket_e2e::mailer(Engine::Sqlite).await;
-    let settings = MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None, public_url: None };
+    let settings = MailSettings {
+        from: Address { name: None, email: TEST_MAIL_FROM.into() },
+        reply_to: TEST_MAIL_FROM.into(),
+        message_id_domain: "docket.test".into(),
+        provider_message_id_domain: None,
+        public_url: None,
+    };
     let pipeline = Inbound { docket: &docket, mailer: Some(Arc::as_ref(&mailer)), settings: &settings };
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let mut files: Vec<String> = std::fs::read_dir(&corpus).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".eml")).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&corpus).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".eml")).collect();
     files.sort();
     let listed: Vec<&str> = EXPECTED.iter().map(|(f, _, _)| *f).collect();
     assert_eq!(files, listed, "every corpus file needs an expected outcome here");
     for (file, outcome, acknowledged) in EXPECTED {
         // WHEN it arrives
         let raw = std::fs::read(corpus.join(file)).unwrap();
-        let entry = pipeline.receive(InboundMail { source_id: format!("corpus:{file}"), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false }).await.unwrap();
+        let entry = pipeline
+            .receive(InboundMail { source_id: format!("corpus:{file}"), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false })
+            .await
+            .unwrap();
         // THEN it gets its outcome, with a reason, and an acknowledgement only when expected
         assert_eq!((entry.outcome, entry.acknowledged), (*outcome, *acknowledged), "{file}: {}", entry.reason);
         assert!(!entry.reason.is_empty());

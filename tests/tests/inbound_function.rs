@@ -65,7 +65,13 @@ impl Fixture {
             raw_bucket: BUCKET.into(),
             raw_prefix: PREFIX.into(),
             mailer: Arc::clone(&mailer),
-            settings: MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None, public_url: None },
+            settings: MailSettings {
+                from: Address { name: None, email: TEST_MAIL_FROM.into() },
+                reply_to: TEST_MAIL_FROM.into(),
+                message_id_domain: "docket.test".into(),
+                provider_message_id_domain: None,
+                public_url: None,
+            },
         };
         Self { mailbox_id: mailbox.body["id"].as_str().unwrap().to_owned(), api, admin, inbound_bucket, handler }
     }

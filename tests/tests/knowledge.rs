@@ -85,7 +85,9 @@ async fn portal_users_read_only_published_portal_visible_articles(engine: Engine
     let admin = api.admin_token();
     let draft = api.create(&admin, "/articles", json!({"title": "Printer drivers (draft)", "portal_visible": true})).await;
     let staff_only = api.create(&admin, "/articles", json!({"title": "Printer fleet contract", "status": "published"})).await;
-    let public = api.create(&admin, "/articles", json!({"title": "Printer paper jams", "status": "published", "portal_visible": true, "body": "<p>Open tray 2</p>"})).await;
+    let public = api
+        .create(&admin, "/articles", json!({"title": "Printer paper jams", "status": "published", "portal_visible": true, "body": "<p>Open tray 2</p>"}))
+        .await;
     let (_, portal) = api.portal_contact("Paula", "paula@customer.example", None, json!({"role": "own_cases"})).await;
     // WHEN the portal user lists, searches and reads articles
     let listed = api.call(GET, "/articles", Some(&portal), None).await;

@@ -140,7 +140,8 @@ async fn an_agent_uploads_eight_megabytes_by_url_and_a_customer_downloads_them(e
     assert_eq!(ticket["method"], "PUT");
     assert_eq!(ticket["headers"], json!({"content-type": "application/pdf", "if-none-match": "*"}));
     assert_eq!(ticket["max_size"], EIGHT_MB);
-    let expires_at = time::OffsetDateTime::parse(ticket["expires_at"].as_str().expect("expires_at"), &time::format_description::well_known::Rfc3339).expect("RFC 3339");
+    let expires_at =
+        time::OffsetDateTime::parse(ticket["expires_at"].as_str().expect("expires_at"), &time::format_description::well_known::Rfc3339).expect("RFC 3339");
     let validity = expires_at - before;
     assert!(validity > time::Duration::minutes(14) && validity <= time::Duration::minutes(16), "{validity}");
     let url = ticket["upload_url"].as_str().expect("upload_url");
@@ -166,7 +167,10 @@ async fn an_agent_uploads_eight_megabytes_by_url_and_a_customer_downloads_them(e
     w.api.call(GET, &url_path, Some(&w.customer), None).await.assert_problem(404, None);
 
     // WHEN the agent posts it publicly and the customer asks for a download URL and fetches it
-    let post = w.api.call(POST, &format!("{}/stream", w.case_path), Some(&w.agent), Some(json!({"body": "Here are the logs", "attachment_ids": [attachment_id]}))).await;
+    let post = w
+        .api
+        .call(POST, &format!("{}/stream", w.case_path), Some(&w.agent), Some(json!({"body": "Here are the logs", "attachment_ids": [attachment_id]})))
+        .await;
     assert_eq!(post.status, 201, "{}", post.body);
     let link = w.api.call(GET, &url_path, Some(&w.customer), None).await;
     assert_eq!(link.status, 200, "{}", link.body);
@@ -179,7 +183,10 @@ async fn an_agent_uploads_eight_megabytes_by_url_and_a_customer_downloads_them(e
     // emulator ignores it, so there the signed parameters are checked)
     assert_eq!(downloaded.status(), 200);
     let disposition = docket_ports::attachment_disposition(name);
-    assert!(disposition.starts_with("attachment; ") && disposition.contains("filename*=UTF-8''%C3%9Cbersicht%20%22Q3%22%3B%20filename%3Devil.html.pdf"), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; ") && disposition.contains("filename*=UTF-8''%C3%9Cbersicht%20%22Q3%22%3B%20filename%3Devil.html.pdf"),
+        "{disposition}"
+    );
     assert_eq!(header(&downloaded, "content-type").as_deref(), Some("application/pdf"));
     match engine {
         Engine::Sqlite => {
@@ -304,7 +311,8 @@ async fn only_the_uploader_completes_an_upload(engine: Engine) {
     // AND only the customer may post it
     let by_agent = w.api.call(POST, &format!("{}/stream", w.case_path), Some(&w.agent), Some(json!({"attachment_ids": [id]}))).await;
     by_agent.assert_problem(422, Some("attachment_ids"));
-    let by_customer = w.api.call(POST, &format!("{}/stream", w.case_path), Some(&w.customer), Some(json!({"body": "see screenshot", "attachment_ids": [id]}))).await;
+    let by_customer =
+        w.api.call(POST, &format!("{}/stream", w.case_path), Some(&w.customer), Some(json!({"body": "see screenshot", "attachment_ids": [id]}))).await;
     assert_eq!(by_customer.status, 201, "{}", by_customer.body);
 }
 

@@ -19,10 +19,7 @@ use serde_json::Value;
 
 /// A recipient no other test uses, so a test's mail is easy to tell apart on the shared emulator.
 fn unique_recipient() -> String {
-    format!(
-        "customer-{}@customer.example",
-        ulid::Ulid::new().to_string().to_lowercase()
-    )
+    format!("customer-{}@customer.example", ulid::Ulid::new().to_string().to_lowercase())
 }
 
 fn message_to(recipient: &str, subject: &str) -> OutgoingMessage {
@@ -42,37 +39,20 @@ fn message_to(recipient: &str, subject: &str) -> OutgoingMessage {
 }
 
 fn outbound(message: &OutgoingMessage) -> OutboundMail {
-    OutboundMail {
-        from: message.from.email.clone(),
-        to: message.to.iter().map(|to| to.email.clone()).collect(),
-        raw: compose(message).expect("composes"),
-    }
+    OutboundMail { from: message.from.email.clone(), to: message.to.iter().map(|to| to.email.clone()).collect(), raw: compose(message).expect("composes") }
 }
 
 /// The raw message the adapter sent under `id`.
 async fn sent_raw(sent: &SentMail, id: &str) -> Vec<u8> {
     match sent {
-        SentMail::Outbox(dir) => {
-            std::fs::read(dir.join(id)).unwrap_or_else(|e| panic!("outbox file {id}: {e}"))
-        }
+        SentMail::Outbox(dir) => std::fs::read(dir.join(id)).unwrap_or_else(|e| panic!("outbox file {id}: {e}")),
         SentMail::Ses(endpoint) => {
             // The emulator lists every message sent by every test on the server
             // (scripts/moto_serial.py answers with SES's raw messages alone).
-            let messages: Vec<Value> = reqwest::get(format!("{endpoint}/docket-test/ses-raw-messages"))
-                .await
-                .expect("emulator")
-                .json()
-                .await
-                .expect("a JSON list of raw messages");
-            let message = messages
-                .iter()
-                .find(|message| message["id"] == id)
-                .unwrap_or_else(|| panic!("the emulator has no message {id}"));
-            message["raw_data"]
-                .as_str()
-                .expect("raw_data")
-                .as_bytes()
-                .to_vec()
+            let messages: Vec<Value> =
+                reqwest::get(format!("{endpoint}/docket-test/ses-raw-messages")).await.expect("emulator").json().await.expect("a JSON list of raw messages");
+            let message = messages.iter().find(|message| message["id"] == id).unwrap_or_else(|| panic!("the emulator has no message {id}"));
+            message["raw_data"].as_str().expect("raw_data").as_bytes().to_vec()
         }
     }
 }
@@ -101,32 +81,15 @@ async fn composed_mail_arrives_byte_for_byte_under_the_returned_id(engine: Engin
     // THEN the provider id is returned and the message left exactly as composed
     assert!(!id.trim().is_empty(), "empty provider id");
     let arrived = sent_raw(&sent, &id).await;
-    assert_eq!(
-        String::from_utf8_lossy(&arrived),
-        String::from_utf8_lossy(&raw)
-    );
+    assert_eq!(String::from_utf8_lossy(&arrived), String::from_utf8_lossy(&raw));
     assert_eq!(arrived, raw, "byte for byte");
     let parsed = MessageParser::default().parse(&arrived).expect("parses");
-    assert_eq!(
-        parsed.subject(),
-        Some("[#42] Grüße — we received your message")
-    );
-    let to: Vec<_> = parsed
-        .to()
-        .expect("To")
-        .iter()
-        .filter_map(|a| a.address())
-        .collect();
+    assert_eq!(parsed.subject(), Some("[#42] Grüße — we received your message"));
+    let to: Vec<_> = parsed.to().expect("To").iter().filter_map(|a| a.address()).collect();
     assert_eq!(to, [recipient.as_str()]);
     assert_eq!(parsed.message_id(), Some(message.message_id.as_str()));
-    assert_eq!(
-        parsed.in_reply_to().as_text(),
-        Some("inbound-1@customer.example")
-    );
-    assert_eq!(
-        parsed.header("Auto-Submitted").and_then(|v| v.as_text()),
-        Some("auto-replied")
-    );
+    assert_eq!(parsed.in_reply_to().as_text(), Some("inbound-1@customer.example"));
+    assert_eq!(parsed.header("Auto-Submitted").and_then(|v| v.as_text()), Some("auto-replied"));
 }
 
 async fn hostile_subject_arrives_as_one_line_without_a_bcc(engine: Engine) {
@@ -141,38 +104,16 @@ async fn hostile_subject_arrives_as_one_line_without_a_bcc(engine: Engine) {
     // THEN it arrives with no Bcc header and one single-line subject
     let arrived = sent_raw(&sent, &id).await;
     let lines = header_lines(&arrived);
-    assert!(
-        !lines
-            .iter()
-            .any(|line| line.to_ascii_lowercase().starts_with("bcc:")),
-        "a Bcc header arrived: {lines:?}"
-    );
-    let subject_at: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, line)| line.to_ascii_lowercase().starts_with("subject:"))
-        .map(|(index, _)| index)
-        .collect();
+    assert!(!lines.iter().any(|line| line.to_ascii_lowercase().starts_with("bcc:")), "a Bcc header arrived: {lines:?}");
+    let subject_at: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, line)| line.to_ascii_lowercase().starts_with("subject:")).map(|(index, _)| index).collect();
     assert_eq!(subject_at.len(), 1, "one Subject header: {lines:?}");
-    assert_eq!(
-        lines[subject_at[0]],
-        "Subject: Hi Bcc: attacker@evil.example"
-    );
-    assert!(
-        lines
-            .get(subject_at[0] + 1)
-            .is_none_or(|next| !next.starts_with([' ', '\t'])),
-        "the subject is not folded onto a second line: {lines:?}"
-    );
+    assert_eq!(lines[subject_at[0]], "Subject: Hi Bcc: attacker@evil.example");
+    assert!(lines.get(subject_at[0] + 1).is_none_or(|next| !next.starts_with([' ', '\t'])), "the subject is not folded onto a second line: {lines:?}");
     let parsed = MessageParser::default().parse(&arrived).expect("parses");
     assert!(parsed.bcc().is_none());
     assert_eq!(parsed.subject(), Some("Hi Bcc: attacker@evil.example"));
-    let to: Vec<_> = parsed
-        .to()
-        .expect("To")
-        .iter()
-        .filter_map(|a| a.address())
-        .collect();
+    let to: Vec<_> = parsed.to().expect("To").iter().filter_map(|a| a.address()).collect();
     assert_eq!(to, [recipient.as_str()]);
 }
 
@@ -195,10 +136,7 @@ async fn each_send_gets_an_id_of_its_own(engine: Engine) {
 async fn mail_without_recipients_is_refused_as_invalid(engine: Engine) {
     // GIVEN a composed message and an envelope without recipients
     let (mailer, _) = mailer(engine).await;
-    let mail = OutboundMail {
-        to: vec![],
-        ..outbound(&message_to(&unique_recipient(), "nobody"))
-    };
+    let mail = OutboundMail { to: vec![], ..outbound(&message_to(&unique_recipient(), "nobody")) };
 
     // WHEN it is sent
     let result = mailer.send(mail).await;

@@ -246,7 +246,8 @@ async fn making_a_case_internal_unfollows_its_portal_users(engine: Engine) {
     let kinds: Vec<&str> = followers.body["items"].as_array().unwrap().iter().filter_map(|f| f["kind"].as_str()).collect();
     assert!(kinds.contains(&"contact"), "{}", followers.body);
     // WHEN the case is made internal
-    let updated = world.api.send(Method::PATCH, &cast.case_path, Some(&cast.admin), &[("if-match", "\"1\"")], Some(json!({"internal": true}).to_string())).await;
+    let updated =
+        world.api.send(Method::PATCH, &cast.case_path, Some(&cast.admin), &[("if-match", "\"1\"")], Some(json!({"internal": true}).to_string())).await;
     assert_eq!(updated.status, 200, "{}", updated.body);
     // THEN no contact follows it any more, and the portal user's follow list is empty
     let followers = world.api.call(Method::GET, &format!("{}/followers", cast.case_path), Some(&cast.admin), None).await;
@@ -287,5 +288,7 @@ async fn attachments_follow_the_visibility_of_their_entry(engine: Engine) {
     let public = api.call(Method::GET, &path(&open.body), Some(&cast.portal_token), None).await;
     assert_eq!(public.status, 200);
     // AND an attachment cannot be posted twice
-    api.call(Method::POST, &stream, Some(&cast.admin), Some(json!({"body": "again", "attachment_ids": [id(&open.body)]}))).await.assert_problem(422, Some("attachment_ids"));
+    api.call(Method::POST, &stream, Some(&cast.admin), Some(json!({"body": "again", "attachment_ids": [id(&open.body)]})))
+        .await
+        .assert_problem(422, Some("attachment_ids"));
 }

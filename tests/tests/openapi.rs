@@ -62,10 +62,8 @@ fn every_operation_documents_its_success_and_parameters() {
     let doc = document();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let path_params: BTreeSet<&str> = path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
-        let declared: BTreeSet<&str> = item["parameters"]
-            .as_array()
-            .map(|ps| ps.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect())
-            .unwrap_or_default();
+        let declared: BTreeSet<&str> =
+            item["parameters"].as_array().map(|ps| ps.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect()).unwrap_or_default();
         assert_eq!(path_params, declared, "{path}: path parameters");
         for (method, operation) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
             let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}: responses"));

@@ -38,7 +38,8 @@ impl MotoStreams {
     }
 
     async fn call(&self, target: &str, body: Value) -> Value {
-        let authorization = format!("AWS4-HMAC-SHA256 Credential=test/20260101/{}/dynamodb/aws4_request, SignedHeaders=host;x-amz-target, Signature=0", self.region);
+        let authorization =
+            format!("AWS4-HMAC-SHA256 Credential=test/20260101/{}/dynamodb/aws4_request, SignedHeaders=host;x-amz-target, Signature=0", self.region);
         let response = self
             .http
             .post(&self.endpoint)
@@ -70,7 +71,10 @@ impl MotoStreams {
         let mut records = Vec::new();
         for shard in shards {
             let iterator = self
-                .call("DynamoDBStreams_20120810.GetShardIterator", json!({"StreamArn": stream, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}))
+                .call(
+                    "DynamoDBStreams_20120810.GetShardIterator",
+                    json!({"StreamArn": stream, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+                )
                 .await;
             let page = self.call("DynamoDBStreams_20120810.GetRecords", json!({"ShardIterator": iterator["ShardIterator"], "Limit": 1000})).await;
             for mut record in page["Records"].as_array().cloned().unwrap_or_default() {
@@ -281,7 +285,8 @@ async fn a_notify_outage_holds_back_the_refused_record_and_every_later_one() {
     let raw = world.raw_records().await;
     let records: Vec<Record> = raw.iter().map(record).collect();
     world.notify_outage.accepts.store(1, Ordering::SeqCst);
-    let notify_positions: Vec<usize> = records.iter().enumerate().filter(|(_, r)| r.outbox.as_ref().is_some_and(|(_, q, _)| q == "notify")).map(|(i, _)| i).collect();
+    let notify_positions: Vec<usize> =
+        records.iter().enumerate().filter(|(_, r)| r.outbox.as_ref().is_some_and(|(_, q, _)| q == "notify")).map(|(i, _)| i).collect();
     let refused = notify_positions[1];
     assert!(refused + 1 < records.len(), "records follow the refused one: {records:?}");
     let (before, after) = records.split_at(refused);
@@ -334,7 +339,11 @@ async fn a_queue_down_from_the_start_reports_the_whole_batch() {
 async fn the_sample_stream_event_is_relayed_in_order(engine: Engine) {
     // GIVEN the assign handler on fresh queues, and the stream sample of events/
     let (notify, assign) = (docket_e2e::queue(engine, 5).await, docket_e2e::assign_queue(engine, 5).await);
-    let docket = docket_e2e::docket(engine).await.with_notify_queue(notify.clone()).with_assign_queue(assign.clone()).with_outbox_delivery(OutboxDelivery::Deferred(None));
+    let docket = docket_e2e::docket(engine)
+        .await
+        .with_notify_queue(notify.clone())
+        .with_assign_queue(assign.clone())
+        .with_outbox_delivery(OutboxDelivery::Deferred(None));
     let handler = AssignHandler { docket };
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/dynamodb-outbox.json");
     let event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("the sample")).expect("JSON");

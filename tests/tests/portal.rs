@@ -122,7 +122,10 @@ async fn portal_users_never_see_internal_entries_attachments_or_unpublished_arti
     let internal_file = id_of(&upload(&w.api, &admin, &case_id, "internal.txt").await.body);
     let unposted_file = id_of(&upload(&w.api, &admin, &case_id, "unposted.txt").await.body);
     let public_reply = w.api.create(&admin, &format!("{case}/stream"), json!({"body": "We are on it", "attachment_ids": [public_file]})).await;
-    let internal_note = w.api.create(&admin, &format!("{case}/stream"), json!({"body": "Customer is on credit hold", "internal": true, "attachment_ids": [internal_file]})).await;
+    let internal_note = w
+        .api
+        .create(&admin, &format!("{case}/stream"), json!({"body": "Customer is on credit hold", "internal": true, "attachment_ids": [internal_file]}))
+        .await;
     // AND a published portal-visible article, a draft and an internal-only article linked to it
     let visible = w.api.create(&admin, "/articles", json!({"title": "How invoices work", "status": "published", "portal_visible": true})).await;
     let draft = w.api.create(&admin, "/articles", json!({"title": "Invoice errors (draft)", "portal_visible": true})).await;
@@ -161,10 +164,7 @@ async fn portal_users_never_see_internal_entries_attachments_or_unpublished_arti
 async fn portal_users_cannot_open_cases_without_the_grant_nor_use_staff_routes(engine: Engine) {
     // GIVEN a portal user who may not open cases, and one who may
     let w = world(engine).await;
-    let (reader, reader_token) = w
-        .api
-        .portal_contact("Rita Reader", "rita@acme.example", None, json!({"role": "own_cases", "can_create_cases": false}))
-        .await;
+    let (reader, reader_token) = w.api.portal_contact("Rita Reader", "rita@acme.example", None, json!({"role": "own_cases", "can_create_cases": false})).await;
     // WHEN the reader tries to open a case THEN 403, and nothing is created
     w.api.call(POST, "/cases", Some(&reader_token), Some(json!({"subject": "Please help"}))).await.assert_problem(403, None);
     assert!(ids(&w.api.call(GET, "/cases", Some(&reader_token), None).await).is_empty());

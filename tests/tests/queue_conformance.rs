@@ -43,9 +43,7 @@ async fn fresh(engine: Engine) -> Arc<dyn Queue> {
         Engine::Sqlite => Arc::new(SqliteQueue::in_memory(&name, MAX_RECEIVES).expect("open in-memory queue")),
         Engine::Dynamo => {
             let sdk = emulator_sdk_config(&aws_endpoint()).await;
-            let queue = SqsQueue::create_with_dead_letter(sqs_client(&sdk), &name, MAX_RECEIVES)
-                .await
-                .expect("create queues on the emulator");
+            let queue = SqsQueue::create_with_dead_letter(sqs_client(&sdk), &name, MAX_RECEIVES).await.expect("create queues on the emulator");
             Arc::new(queue)
         }
     }
@@ -55,9 +53,7 @@ async fn fresh(engine: Engine) -> Arc<dyn Queue> {
 async fn fresh_fifo() -> Arc<SqsQueue> {
     let name = format!("q{}", ulid::Ulid::new().to_string().to_lowercase());
     let sdk = emulator_sdk_config(&aws_endpoint()).await;
-    let queue = SqsQueue::create_fifo_with_dead_letter(sqs_client(&sdk), &name, MAX_RECEIVES)
-        .await
-        .expect("create FIFO queues on the emulator");
+    let queue = SqsQueue::create_fifo_with_dead_letter(sqs_client(&sdk), &name, MAX_RECEIVES).await.expect("create FIFO queues on the emulator");
     assert!(queue.is_fifo(), "{name}.fifo is not taken for a FIFO queue");
     Arc::new(queue)
 }
@@ -333,11 +329,7 @@ async fn unicode_and_large_bodies_survive_intact(engine: Engine) {
     let queue = fresh(engine).await;
     let large = "Größe 🎫 ".repeat(200 * 1024 / "Größe 🎫 ".len());
     assert!(large.len() > 200_000 && large.len() <= 256 * 1024, "large body is {} bytes", large.len());
-    let bodies = vec![
-        "Ünïcødé ✓ — 日本語のチケット — Ελληνικά — 🎫🧾".to_owned(),
-        "tab\there\r\nnew line\n{\"json\": [1, 2, \"trois\"]}".to_owned(),
-        large,
-    ];
+    let bodies = vec!["Ünïcødé ✓ — 日本語のチケット — Ελληνικά — 🎫🧾".to_owned(), "tab\there\r\nnew line\n{\"json\": [1, 2, \"trois\"]}".to_owned(), large];
     send_all(&*queue, &bodies).await;
 
     // WHEN they are received
@@ -413,10 +405,8 @@ async fn messages_of_a_group_come_back_in_send_order() {
     // GIVEN a FIFO queue with the events of two cases sent interleaved, five each
     let queue = fresh_fifo().await;
     let mut messages = Vec::new();
-    let bodies: Vec<(String, String)> = (1..=5)
-        .flat_map(|n| [("case-1", n), ("case-2", n)])
-        .map(|(group, n)| (group.to_owned(), format!("{group} event {n}")))
-        .collect();
+    let bodies: Vec<(String, String)> =
+        (1..=5).flat_map(|n| [("case-1", n), ("case-2", n)]).map(|(group, n)| (group.to_owned(), format!("{group} event {n}"))).collect();
     for (group, body) in &bodies {
         messages.push((group.as_str(), body.as_str()));
     }
@@ -456,17 +446,13 @@ async fn two_sends_of_the_same_body_are_two_messages() {
     assert_eq!(HashSet::from([&first, &second, &third]).len(), 3, "{first} {second} {third}");
     let deliveries = receive_in_turn(&*queue, 3).await;
     assert!(deliveries.iter().all(|d| d.body == "case 7 changed"), "deliveries: {deliveries:?}");
-    assert_eq!(
-        deliveries.iter().map(|d| d.message_id.clone()).collect::<HashSet<_>>(),
-        HashSet::from([first, second, third])
-    );
+    assert_eq!(deliveries.iter().map(|d| d.message_id.clone()).collect::<HashSet<_>>(), HashSet::from([first, second, third]));
 }
 
 async fn an_unacknowledged_message_is_redelivered_before_the_rest_of_its_group() {
     // GIVEN two events of case 1, and one of case 2
     let queue = fresh_fifo().await;
-    let ids = send_all_grouped(&*queue, &[("case-1", "case-1 first"), ("case-1", "case-1 second"), ("case-2", "case-2 only")])
-        .await;
+    let ids = send_all_grouped(&*queue, &[("case-1", "case-1 first"), ("case-1", "case-1 second"), ("case-2", "case-2 only")]).await;
 
     // WHEN the first event of case 1 is received with a short visibility timeout and not acknowledged
     let first = queue.receive(1, SHORT).await.expect("first receive");
@@ -514,11 +500,8 @@ async fn an_unacknowledged_message_is_redelivered_before_the_rest_of_its_group()
 async fn of_a_batch_the_acknowledged_are_gone_and_the_released_one_returns() {
     // GIVEN a batch received with events of three cases, two of them of case 1
     let queue = fresh_fifo().await;
-    let ids = send_all_grouped(
-        &*queue,
-        &[("case-1", "case-1 opened"), ("case-2", "case-2 opened"), ("case-1", "case-1 replied"), ("case-3", "case-3 opened")],
-    )
-    .await;
+    let ids =
+        send_all_grouped(&*queue, &[("case-1", "case-1 opened"), ("case-2", "case-2 opened"), ("case-1", "case-1 replied"), ("case-3", "case-3 opened")]).await;
     let batch = receive_exactly(&*queue, 4, HOLD).await;
     assert!(batch.iter().all(|d| d.receive_count == 1), "batch: {batch:?}");
     // (in send order within case 1)

@@ -73,7 +73,13 @@ impl World {
             Via::TrustedListener => (raw, false, true),
             Via::Ses(verdicts) => (format!("{verdicts}X-SES-RECEIPT: AEFBQUFBQUFB\r\n{raw}"), true, false),
         };
-        let mail = InboundMail { source_id: format!("test:{}", ulid::Ulid::new()), envelope_to: vec![to.to_owned()], raw: raw.into_bytes(), received_by_ses, trusted_sender };
+        let mail = InboundMail {
+            source_id: format!("test:{}", ulid::Ulid::new()),
+            envelope_to: vec![to.to_owned()],
+            raw: raw.into_bytes(),
+            received_by_ses,
+            trusted_sender,
+        };
         pipeline.receive(mail).await.expect("pipeline")
     }
 
@@ -124,7 +130,14 @@ async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a
     let ada = world.customer("ada");
     let (contact, portal) = world.api.portal_contact("Ada", &ada, None, json!({"role": "own_cases"})).await;
     let opened = world
-        .receive(message(&format!("Ada <{ada}>"), &world.address, "Printer on fire", "p1@c.test", &format!("Cc: someone-else@{}\r\n", world.domain), "Smoke.\r\n\r\n> older quoted text\r\n"))
+        .receive(message(
+            &format!("Ada <{ada}>"),
+            &world.address,
+            "Printer on fire",
+            "p1@c.test",
+            &format!("Cc: someone-else@{}\r\n", world.domain),
+            "Smoke.\r\n\r\n> older quoted text\r\n",
+        ))
         .await;
     let number = opened.case_number.expect("a case");
     let admin_id = world.api.admin.id.clone();
@@ -137,12 +150,20 @@ async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a
     let note = world.api.create(&bob, &format!("/cases/{number}/stream"), json!({"body": "SECRET-NOTE: the customer owes us money", "internal": true})).await;
     world.drain().await;
     let admin_email = world.api.admin.email.clone();
-    let notification = world.mail_to(&admin_email).await.into_iter().find(|raw| raw.contains(&id_of(&note).to_lowercase())).expect("the admin is told of the note");
+    let notification =
+        world.mail_to(&admin_email).await.into_iter().find(|raw| raw.contains(&id_of(&note).to_lowercase())).expect("the admin is told of the note");
     let token_address = reply_to(&notification);
     let answer = world
         .receive_via(
             &token_address,
-            message(&admin_email, &token_address, &format!("Re: [#{number}] Printer on fire"), "a1@acme.test", "", "Agreed, chase them.\r\n\r\n> SECRET-NOTE: the customer owes us money\r\n"),
+            message(
+                &admin_email,
+                &token_address,
+                &format!("Re: [#{number}] Printer on fire"),
+                "a1@acme.test",
+                "",
+                "Agreed, chase them.\r\n\r\n> SECRET-NOTE: the customer owes us money\r\n",
+            ),
             Via::TrustedListener,
         )
         .await;
@@ -153,14 +174,22 @@ async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a
     assert_eq!(stored["visibility"], "internal", "{stored}");
     assert_eq!(stored["author"]["id"], json!(admin_id));
     // AND a staff mail of unknown context (only the number in the subject) is internal too
-    let by_number = world.receive_via(&world.address, message(&admin_email, &world.address, &format!("Re: [#{number}]"), "a2@acme.test", "", "Number-only staff mail"), Via::TrustedListener).await;
+    let by_number = world
+        .receive_via(
+            &world.address,
+            message(&admin_email, &world.address, &format!("Re: [#{number}]"), "a2@acme.test", "", "Number-only staff mail"),
+            Via::TrustedListener,
+        )
+        .await;
     assert_eq!((by_number.outcome, by_number.rule), (InboundOutcome::Appended, Some(ThreadRule::SubjectNumber)), "{by_number:?}");
     world.drain().await;
     // AND the customer's portal shows neither, nor the note, and the stream entries they get are
     // a projection: no quoted history, no raw-message keys, no staff ids, no one else's Cc
     let reply = world.api.call(Method::GET, &format!("/cases/{number}/stream"), Some(&portal), None).await;
     let text = reply.body.to_string();
-    for secret in ["SECRET-NOTE", "Agreed, chase them", "Number-only staff mail", "older quoted text", "raw_blob_key", "quoted_text", "someone-else@", &admin_id] {
+    for secret in
+        ["SECRET-NOTE", "Agreed, chase them", "Number-only staff mail", "older quoted text", "raw_blob_key", "quoted_text", "someone-else@", &admin_id]
+    {
         assert!(!text.contains(secret), "the portal shows {secret:?}: {text}");
     }
     assert!(text.contains("Smoke."), "the customer sees their own mail: {text}");
@@ -174,9 +203,16 @@ async fn a_staff_reply_to_an_internal_note_stays_internal_and_portal_users_see_a
     // reaches the customer
     let public = world.api.create(&bob, &format!("/cases/{number}/stream"), json!({"body": "We are looking into it."})).await;
     world.drain().await;
-    let notification = world.mail_to(&admin_email).await.into_iter().find(|raw| raw.contains(&id_of(&public).to_lowercase())).expect("the admin is told of the reply");
+    let notification =
+        world.mail_to(&admin_email).await.into_iter().find(|raw| raw.contains(&id_of(&public).to_lowercase())).expect("the admin is told of the reply");
     let token_address = reply_to(&notification);
-    let answer = world.receive_via(&token_address, message(&admin_email, &token_address, "Re: whatever", "a3@acme.test", "", "PUBLIC-ANSWER: fixed tomorrow"), Via::TrustedListener).await;
+    let answer = world
+        .receive_via(
+            &token_address,
+            message(&admin_email, &token_address, "Re: whatever", "a3@acme.test", "", "PUBLIC-ANSWER: fixed tomorrow"),
+            Via::TrustedListener,
+        )
+        .await;
     assert_eq!((answer.rule, answer.case_number), (Some(ThreadRule::ReplyToken), Some(number)), "{answer:?}");
     world.drain().await;
     let text = world.api.call(Method::GET, &format!("/cases/{number}/stream"), Some(&portal), None).await.body.to_string();
@@ -197,7 +233,13 @@ async fn reply_tokens_thread_only_mail_from_their_addressee(engine: Engine) {
     let ack = world.mail_to(&ada).await.into_iter().find(|raw| raw.contains("Refund")).expect("an acknowledgement");
     let token_address = reply_to(&ack);
     // WHEN a third party's mail (a sign-up code from some website) is sent to that address
-    let spam = world.receive_via(&token_address, message("noreply-codes@website.test", &token_address, "Your sign-up code", "s1@website.test", "", "CODE-123456"), Via::Plain).await;
+    let spam = world
+        .receive_via(
+            &token_address,
+            message("noreply-codes@website.test", &token_address, "Your sign-up code", "s1@website.test", "", "CODE-123456"),
+            Via::Plain,
+        )
+        .await;
     // THEN it does not thread into Ada's case: it is handled as if no token were there, and the log says why
     assert_ne!(spam.case_number, Some(number), "{spam:?}");
     assert_eq!(spam.rule, Some(ThreadRule::NewCase), "{spam:?}");
@@ -225,7 +267,8 @@ async fn plus_addresses_with_unknown_tokens_reach_the_mailbox(engine: Engine) {
     // WHEN mail comes to a tag, to a forged token and to a token-shaped unknown plus part
     for plus in ["orders", "abcdefghijklmnopqrstuvwx", "x"] {
         let to = format!("{local}+{plus}@{domain}");
-        let entry = world.receive_via(&to, message(&world.customer(plus), &to, &format!("About {plus}"), &format!("{plus}@c.test"), "", "Hello"), Via::Plain).await;
+        let entry =
+            world.receive_via(&to, message(&world.customer(plus), &to, &format!("About {plus}"), &format!("{plus}@c.test"), "", "Hello"), Via::Plain).await;
         // THEN it belongs to the mailbox: a new case, acknowledged
         assert_eq!((entry.outcome, entry.rule), (InboundOutcome::Created, Some(ThreadRule::NewCase)), "{plus}: {entry:?}");
         assert!(entry.acknowledged, "{entry:?}");
@@ -246,10 +289,21 @@ async fn forged_staff_senders_land_internal_and_unverified(engine: Engine) {
     let sent_before = world.mail_to(&ada).await.len();
     // WHEN mail forged with the agent's address names the case, over a plain listener and through SES without a pass
     let forged = world
-        .receive(message(&agent_email, &world.address, &format!("Re: [#{number}] Login broken"), "f1@evil.test", "", "PHISH: reset your password at http://evil.test"))
+        .receive(message(
+            &agent_email,
+            &world.address,
+            &format!("Re: [#{number}] Login broken"),
+            "f1@evil.test",
+            "",
+            "PHISH: reset your password at http://evil.test",
+        ))
         .await;
     let forged_ses = world
-        .receive_via(&world.address, message(&agent_email, &world.address, &format!("Re: [#{number}]"), "f2@evil.test", "", "PHISH-2"), Via::Ses(SES_UNAUTHENTICATED))
+        .receive_via(
+            &world.address,
+            message(&agent_email, &world.address, &format!("Re: [#{number}]"), "f2@evil.test", "", "PHISH-2"),
+            Via::Ses(SES_UNAUTHENTICATED),
+        )
         .await;
     world.drain().await;
     // THEN each lands on the case as an internal entry flagged unverified, by no staff member
@@ -275,7 +329,9 @@ async fn forged_staff_senders_land_internal_and_unverified(engine: Engine) {
     assert_ne!(case["audit"]["created_by"], agent["id"], "{case}");
     assert!(fresh.reason.contains("not authenticated"), "{}", fresh.reason);
     // AND the same agent, authenticated by SES, answering by number, is believed (internal: unknown context)
-    let real = world.receive_via(&world.address, message(&agent_email, &world.address, &format!("Re: [#{number}]"), "g1@acme.test", "", "Genuine note"), Via::Ses(SES_PASS)).await;
+    let real = world
+        .receive_via(&world.address, message(&agent_email, &world.address, &format!("Re: [#{number}]"), "g1@acme.test", "", "Genuine note"), Via::Ses(SES_PASS))
+        .await;
     assert_eq!((real.outcome, real.case_number), (InboundOutcome::Appended, Some(number)), "{real:?}");
     let stream = world.stream(&world.admin, number).await;
     let genuine = stream.iter().find(|e| e["body"].as_str().is_some_and(|b| b.contains("Genuine note"))).expect("on the case");
@@ -302,7 +358,9 @@ async fn acknowledgements_are_capped_per_mailbox_and_refused_to_forged_senders(e
     // WHEN SES says the sender is forged (another world, under the cap)
     let world = self::world(engine).await;
     let victim = world.customer("victim");
-    let forged = world.receive_via(&world.address, message(&victim, &world.address, "Click here: http://evil.test", "v1@c.test", "", "spam"), Via::Ses(SES_FORGED)).await;
+    let forged = world
+        .receive_via(&world.address, message(&victim, &world.address, "Click here: http://evil.test", "v1@c.test", "", "spam"), Via::Ses(SES_FORGED))
+        .await;
     // THEN a case may open, but no acknowledgement carries the attacker's subject to the victim
     assert!(!forged.acknowledged, "{forged:?}");
     assert!(forged.reason.contains("forged"), "{}", forged.reason);

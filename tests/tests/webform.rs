@@ -277,7 +277,8 @@ async fn submissions_open_unverified_cases_and_never_echo_the_case(engine: Engin
     let form_id = form(&api, json!({"name": "Quick question", "mailbox_id": mailbox, "fields": {"subject": "optional", "name": "optional"}})).await;
     // WHEN someone submits under the known contact's address and another name, as an HTML form
     // would (urlencoded)
-    let known_reply = submit_urlencoded(&api, &form_id, "name=Someone+Else&email=KNOWN%40customer.example&subject=Refund&message=Please+refund+order+%2399").await;
+    let known_reply =
+        submit_urlencoded(&api, &form_id, "name=Someone+Else&email=KNOWN%40customer.example&subject=Refund&message=Please+refund+order+%2399").await;
     // THEN it is received and the case waits for the address's owner: no contact, no account
     assert_eq!(known_reply.status, 202, "{}", known_reply.body);
     assert_eq!(known_reply.body, received());
@@ -362,7 +363,8 @@ async fn a_submission_naming_an_existing_customer_reaches_them_only_as_a_confirm
     let messages = room.work_queue().await;
     // THEN no queued message carried the submitted text, and one asked for a confirmation
     assert!(messages.iter().all(|m| !m.contains(&marker)), "{messages:?}");
-    let confirm_requests: Vec<Value> = messages.iter().map(|m| serde_json::from_str::<Value>(m).expect("json")).filter(|m| m.get("confirm").is_some()).collect();
+    let confirm_requests: Vec<Value> =
+        messages.iter().map(|m| serde_json::from_str::<Value>(m).expect("json")).filter(|m| m.get("confirm").is_some()).collect();
     assert_eq!(confirm_requests.len(), 1, "{messages:?}");
     assert_eq!(confirm_requests[0]["confirm"], json!({"email": pat_address}));
     assert_eq!(confirm_requests[0]["case_id"], case_id.as_str());
@@ -404,7 +406,8 @@ async fn a_submission_naming_an_existing_customer_reaches_them_only_as_a_confirm
     assert_eq!(ids(&api.call(GET, "/cases", Some(&boss_token), None).await), vec![case_id.clone()]);
     // AND the stream tells the staff, and the customer's record was not touched
     let stream = api.call(GET, &format!("/cases/{case_id}/stream"), Some(&admin), None).await.body;
-    let confirmed_entry = stream["items"].as_array().expect("items").iter().find(|e| e["system"]["event"] == "sender_confirmed").expect("sender_confirmed entry");
+    let confirmed_entry =
+        stream["items"].as_array().expect("items").iter().find(|e| e["system"]["event"] == "sender_confirmed").expect("sender_confirmed entry");
     assert_eq!(confirmed_entry["system"]["email"], pat_address.as_str());
     assert_eq!(confirmed_entry["visibility"], "internal");
     let stored = api.call(GET, &format!("/contacts/{}", id_of(&pat)), Some(&admin), None).await.body;
@@ -520,8 +523,12 @@ async fn abusive_and_malformed_submissions_create_nothing(engine: Engine) {
     submit(&api, &form_id, &[], json!({"name": "A", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
     submit(&api, &form_id, &[], json!({"name": "A", "email": "not-an-address", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
     submit(&api, &form_id, &[], json!({"email": "a@b.example", "subject": "s", "message": "m"})).await.assert_problem(422, Some("name"));
-    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "two\r\nlines", "message": "m"})).await.assert_problem(422, Some("subject"));
-    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "s", "message": "m", "phone": "1"})).await.assert_problem(422, Some("phone"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "two\r\nlines", "message": "m"}))
+        .await
+        .assert_problem(422, Some("subject"));
+    submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "s", "message": "m", "phone": "1"}))
+        .await
+        .assert_problem(422, Some("phone"));
     submit(&api, &form_id, &[], json!({"name": "A", "email": ["a@b.example"], "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
     // AND unknown and disabled forms are refused, and a page of a foreign origin too
     submit(&api, "01NOSUCHFORM", &[], valid.clone()).await.assert_problem(404, None);
@@ -621,9 +628,7 @@ async fn cors_answers_only_allowed_origins(engine: Engine) {
     let path = format!("/forms/{form_id}/submissions");
     let valid = json!({"name": "Vic", "email": "vic@visitors.example", "subject": "Hi", "message": "Hello"});
     // WHEN that site's page sends a preflight THEN it is allowed, for POST with a JSON body
-    let preflight = api
-        .send(OPTIONS, &path, None, &[("origin", "https://www.customer.example"), ("access-control-request-method", "POST")], None)
-        .await;
+    let preflight = api.send(OPTIONS, &path, None, &[("origin", "https://www.customer.example"), ("access-control-request-method", "POST")], None).await;
     assert_eq!(preflight.status, 204, "{}", preflight.body);
     let header_of = |reply: &Reply, name: header::HeaderName| reply.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     assert_eq!(header_of(&preflight, header::ACCESS_CONTROL_ALLOW_ORIGIN).as_deref(), Some("https://www.customer.example"));
@@ -664,7 +669,12 @@ async fn admins_configure_forms_and_the_embed_page_is_escaped(engine: Engine) {
     let agent = api.token(&id_of(&agent));
     // WHEN the admin configures a form whose name holds markup
     let created = api
-        .call(POST, "/forms", Some(&admin), Some(json!({"name": "Help <script>alert(1)</script> & \"more\"", "allowed_origins": ["HTTPS://Shop.Example/"], "fields": {"subject": "optional"}})))
+        .call(
+            POST,
+            "/forms",
+            Some(&admin),
+            Some(json!({"name": "Help <script>alert(1)</script> & \"more\"", "allowed_origins": ["HTTPS://Shop.Example/"], "fields": {"subject": "optional"}})),
+        )
         .await;
     // THEN it is stored with normalised origins, defaults filled in
     assert_eq!(created.status, 201, "{}", created.body);

@@ -200,10 +200,16 @@ async fn rules_are_managed_by_admins(engine: Engine) {
         (invalid(json!([]), json!([{"action": "set_fields", "fields": {"subject": "Hacked"}}])), "actions[0].fields"),
         (invalid(json!([]), json!([{"action": "add_followers", "user_ids": []}])), "actions[0].user_ids"),
         (
-            invalid(json!([{"field": "status", "op": "is", "value": "New"}, {"field": "priority", "op": "in", "value": "Urgent"}]), json!([{"action": "post_internal_note", "body": "x"}])),
+            invalid(
+                json!([{"field": "status", "op": "is", "value": "New"}, {"field": "priority", "op": "in", "value": "Urgent"}]),
+                json!([{"action": "post_internal_note", "body": "x"}]),
+            ),
             "conditions[1].value",
         ),
-        (invalid(json!([{"field": "priority", "op": "is", "value": "Critical"}]), json!([{"action": "post_internal_note", "body": "x"}])), "conditions[0].value"),
+        (
+            invalid(json!([{"field": "priority", "op": "is", "value": "Critical"}]), json!([{"action": "post_internal_note", "body": "x"}])),
+            "conditions[0].value",
+        ),
         (invalid(json!([]), json!([{"action": "notify_users", "user_ids": ["nobody-01"], "message": "hi"}])), "actions"),
         (invalid(json!([]), json!([{"action": "assign_to_team", "team_id": "no-such-team"}])), "actions"),
     ];
@@ -413,7 +419,9 @@ async fn link_mailbox_makes_the_mailbox_the_cases(engine: Engine) {
     let w = world(engine).await;
     let team = id_of(&w.create("/teams", json!({"name": "Accounts"})).await);
     let (member, _) = w.agent("Ines", json!({"team_ids": [team]})).await;
-    let mailbox = id_of(&w.create("/mailboxes", json!({"name": "Billing", "addresses": ["billing@docket.test"], "team_id": team, "assignment_rule": "round_robin"})).await);
+    let mailbox = id_of(
+        &w.create("/mailboxes", json!({"name": "Billing", "addresses": ["billing@docket.test"], "team_id": team, "assignment_rule": "round_robin"})).await,
+    );
     w.rule(json!({
         "name": "Invoices to billing",
         "trigger": "case_created",
@@ -461,7 +469,9 @@ async fn notify_users_queues_a_notice_for_the_named_users(engine: Engine) {
     let w = world(engine).await;
     let (n1, _) = w.agent("Nia", json!({})).await;
     let (n2, _) = w.agent("Ned", json!({})).await;
-    let rule = w.rule(json!({"name": "Heads up", "trigger": "case_created", "actions": [{"action": "notify_users", "user_ids": [n1, n2], "message": "Have a look"}]})).await;
+    let rule = w
+        .rule(json!({"name": "Heads up", "trigger": "case_created", "actions": [{"action": "notify_users", "user_ids": [n1, n2], "message": "Have a look"}]}))
+        .await;
     // WHEN a case is created
     let case_id = id_of(&w.case(json!({"subject": "Look"})).await);
     w.take_and_forget_notifications().await;
@@ -650,9 +660,7 @@ async fn a_disabled_rule_does_not_run(engine: Engine) {
 async fn rules_run_in_position_order(engine: Engine) {
     // GIVEN two rules setting the category: the one created first, named first, runs later
     let w = world(engine).await;
-    let set = |name: &str, position: u32, category: &str| {
-        json!({"name": name, "position": position, "trigger": "case_created", "actions": [{"action": "set_fields", "fields": {"category": category}}]})
-    };
+    let set = |name: &str, position: u32, category: &str| json!({"name": name, "position": position, "trigger": "case_created", "actions": [{"action": "set_fields", "fields": {"category": category}}]});
     let later = w.rule(set("A later", 2, "second")).await;
     let earlier = w.rule(set("B earlier", 1, "first")).await;
     // WHEN a case is created
@@ -795,7 +803,13 @@ async fn email_received_rules_look_at_the_mail(engine: Engine) {
         let raw = format!(
             "From: Kim <kim@customer.test>\r\nTo: {address}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}@customer.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
         );
-        InboundMail { source_id: format!("test:{}", ulid::Ulid::new()), envelope_to: vec![address.clone()], raw: raw.into_bytes(), received_by_ses: false, trusted_sender: false }
+        InboundMail {
+            source_id: format!("test:{}", ulid::Ulid::new()),
+            envelope_to: vec![address.clone()],
+            raw: raw.into_bytes(),
+            received_by_ses: false,
+            trusted_sender: false,
+        }
     };
     // WHEN a mail opens a case without the word, and the customer then asks for a Refund
     let first = pipeline.receive(receive("Order 7", "m1", "Where is my order?")).await.expect("pipeline");

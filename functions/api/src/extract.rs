@@ -18,16 +18,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The media type of a request body, lower-cased, without parameters.
 fn media_type(request: &Request) -> String {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 fn is_json(media_type: &str) -> bool {
@@ -161,21 +152,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
-        let version = value
-            .to_str()
-            .ok()
-            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|v| v.parse::<u64>().ok());
+        let version = value.to_str().ok().map(|v| v.trim().trim_start_matches("W/").trim_matches('"')).and_then(|v| v.parse::<u64>().ok());
         match version {
             Some(v) => Ok(IfMatch(Some(v))),
             // An ETag we never issued cannot match the current version.
-            None => Err(Problem::new(
-                StatusCode::PRECONDITION_FAILED,
-                "stale-version",
-                "Stale version",
-                "If-Match does not name a version of this resource",
-            )
-            .with_field("If-Match")),
+            None => Err(Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Stale version", "If-Match does not name a version of this resource")
+                .with_field("If-Match")),
         }
     }
 }
@@ -217,8 +199,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 pub fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     match limit.unwrap_or(25) {
         n @ 1..=100 => Ok(n),
-        _ => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", "limit must be between 1 and 100")
-            .with_field("limit")),
+        _ => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", "limit must be between 1 and 100").with_field("limit")),
     }
 }
 

@@ -22,14 +22,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
-        Problem {
-            kind: format!("urn:docket:problem:{slug}"),
-            title,
-            status: status.as_u16(),
-            detail: detail.into(),
-            field: None,
-            retry_after_secs: None,
-        }
+        Problem { kind: format!("urn:docket:problem:{slug}"), title, status: status.as_u16(), detail: detail.into(), field: None, retry_after_secs: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -55,18 +48,11 @@ impl From<DomainError> for Problem {
         let detail = error.to_string();
         match error {
             DomainError::NotFound { .. } => Problem::not_found(detail),
-            DomainError::Validation { field, .. } => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid field", detail).with_field(field)
-            }
-            DomainError::Conflict { field, .. } => {
-                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail).with_field(field)
-            }
-            DomainError::StaleVersion { .. } => {
-                Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Stale version", detail).with_field("If-Match")
-            }
+            DomainError::Validation { field, .. } => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid field", detail).with_field(field),
+            DomainError::Conflict { field, .. } => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail).with_field(field),
+            DomainError::StaleVersion { .. } => Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Stale version", detail).with_field("If-Match"),
             DomainError::VersionRequired => {
-                Problem::new(StatusCode::PRECONDITION_REQUIRED, "version-required", "If-Match required", detail)
-                    .with_field("If-Match")
+                Problem::new(StatusCode::PRECONDITION_REQUIRED, "version-required", "If-Match required", detail).with_field("If-Match")
             }
             DomainError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
             DomainError::Unauthenticated(_) => Problem::unauthenticated(detail),

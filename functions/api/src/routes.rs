@@ -5,11 +5,11 @@ mod forms;
 mod knowledge;
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
@@ -81,11 +81,7 @@ pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
     table
 }
 
-fn directory_routes<E: Entity>(
-    table: &mut Vec<(&'static str, &'static str, MethodRouter<AppState>)>,
-    collection: &'static str,
-    member: &'static str,
-) {
+fn directory_routes<E: Entity>(table: &mut Vec<(&'static str, &'static str, MethodRouter<AppState>)>, collection: &'static str, member: &'static str) {
     table.push(("POST", collection, post(create_entity::<E>)));
     table.push(("GET", collection, get(list_entities::<E>)));
     table.push(("GET", member, get(get_entity::<E>)));
@@ -213,28 +209,17 @@ struct CaseListQuery {
     cursor: Option<String>,
 }
 
-async fn list_cases(
-    State(state): State<AppState>,
-    Caller(principal): Caller,
-    QueryParams(query): QueryParams<CaseListQuery>,
-) -> ApiResult<Response> {
+async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<CaseListQuery>) -> ApiResult<Response> {
     let status = query
         .status
         .as_deref()
         .map(|s| {
             CaseStatus::parse(s).ok_or_else(|| {
-                Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", format!("unknown status {s:?}"))
-                    .with_field("status")
+                Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", format!("unknown status {s:?}")).with_field("status")
             })
         })
         .transpose()?;
-    let filter = CaseFilter {
-        status,
-        assignee_id: query.assignee_id,
-        team_id: query.team_id,
-        account_id: query.account_id,
-        contact_id: query.contact_id,
-    };
+    let filter = CaseFilter { status, assignee_id: query.assignee_id, team_id: query.team_id, account_id: query.account_id, contact_id: query.contact_id };
     let cases = state.docket.cases();
     let (items, next) = cases.list(&principal, filter, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     let mask = cases.mask().await?;
@@ -274,13 +259,8 @@ async fn create_entity<E: Entity>(State(state): State<AppState>, Caller(principa
     Ok(versioned(StatusCode::CREATED, &entity, entity.audit().version))
 }
 
-async fn list_entities<E: Entity>(
-    State(state): State<AppState>,
-    Caller(principal): Caller,
-    QueryParams(query): QueryParams<PageQuery>,
-) -> ApiResult<Response> {
-    let (items, next) =
-        state.docket.directory_service().list::<E>(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+async fn list_entities<E: Entity>(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {
+    let (items, next) = state.docket.directory_service().list::<E>(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     Ok(listing(items, next).into_response())
 }
 
@@ -318,12 +298,7 @@ async fn list_stream(
     Ok(listing(items, next).into_response())
 }
 
-async fn post_entry(
-    State(state): State<AppState>,
-    Caller(principal): Caller,
-    Path(case_ref): Path<String>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
+async fn post_entry(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let (_, entry) = state.docket.cases().post(&principal, &case_ref, body).await?;
     // The author sees what they would see in the stream: a portal user gets the projection.
     Ok((StatusCode::CREATED, Json(entry.projected_for(&principal))).into_response())
@@ -394,23 +369,21 @@ fn expiry(request: &docket_ports::PresignedRequest) -> String {
 
 /// The answer to an announced upload: the request the client sends straight to the blob store
 /// (S3, or the local server's `/blobs` routes), with the headers it must send as given.
-async fn begin_upload(
-    State(state): State<AppState>,
-    Caller(principal): Caller,
-    Path(case_ref): Path<String>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
+async fn begin_upload(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let start = state.docket.cases().begin_upload(&principal, &case_ref, body, state.docket.blobs()?).await?;
     let headers: serde_json::Map<String, Value> = start.request.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect();
-    Ok((StatusCode::CREATED, Json(json!({
-        "attachment_id": start.upload.id,
-        "upload_url": start.request.url,
-        "method": start.request.method,
-        "headers": headers,
-        "expires_at": expiry(&start.request),
-        "max_size": start.upload.size,
-    })))
-    .into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "attachment_id": start.upload.id,
+            "upload_url": start.request.url,
+            "method": start.request.method,
+            "headers": headers,
+            "expires_at": expiry(&start.request),
+            "max_size": start.upload.size,
+        })),
+    )
+        .into_response())
 }
 
 async fn complete_upload(
@@ -480,11 +453,7 @@ fn follower(principal: &Principal, follower_id: &str) -> Option<String> {
     (follower_id != "me" && follower_id != principal.id()).then(|| follower_id.to_owned())
 }
 
-async fn add_follower(
-    State(state): State<AppState>,
-    Caller(principal): Caller,
-    Path((case_ref, follower_id)): Path<(String, String)>,
-) -> ApiResult<Response> {
+async fn add_follower(State(state): State<AppState>, Caller(principal): Caller, Path((case_ref, follower_id)): Path<(String, String)>) -> ApiResult<Response> {
     let who = follower(&principal, &follower_id);
     let follow = state.docket.cases().follow(&principal, &case_ref, who.as_deref()).await?;
     Ok(Json(follow).into_response())

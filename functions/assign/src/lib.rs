@@ -109,7 +109,8 @@ impl AssignHandler {
             }
         }
         let (indexes, items): (Vec<usize>, Vec<Item>) = outbox.into_iter().unzip();
-        let relayed = if items.is_empty() { Default::default() } else { self.docket.relay_items(items).await.map_err(|e| format!("outbox relay failed: {e}"))? };
+        let relayed =
+            if items.is_empty() { Default::default() } else { self.docket.relay_items(items).await.map_err(|e| format!("outbox relay failed: {e}"))? };
         // relay_items sends in order and stops at the first refusal: what it sent is a prefix.
         let first_failed = indexes.get(relayed.sent).copied().or(unreadable);
         let mut failures = Vec::new();
@@ -177,9 +178,7 @@ mod tests {
 
     #[test]
     fn both_queues_are_required() {
-        let lookup = |missing: &'static str| {
-            move |name: &str| (name != missing).then(|| format!("https://sqs.example/{name}"))
-        };
+        let lookup = |missing: &'static str| move |name: &str| (name != missing).then(|| format!("https://sqs.example/{name}"));
         assert!(Config::from_lookup(lookup("DOCKET_ASSIGN_QUEUE_URL")).unwrap_err().contains("DOCKET_ASSIGN_QUEUE_URL"));
         assert!(Config::from_lookup(lookup("DOCKET_NOTIFY_QUEUE_URL")).unwrap_err().contains("DOCKET_NOTIFY_QUEUE_URL"));
         let config = Config::from_lookup(lookup("nothing")).expect("complete configuration");

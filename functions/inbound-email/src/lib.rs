@@ -196,7 +196,12 @@ mod tests {
     #[test]
     fn events_are_told_apart_by_their_source() {
         let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-        for (file, ses) in [("ses-inbound-new-message.json", true), ("ses-inbound-bcc.json", true), ("s3-inbound-new-message.json", false), ("s3-inbound-two-messages.json", false)] {
+        for (file, ses) in [
+            ("ses-inbound-new-message.json", true),
+            ("ses-inbound-bcc.json", true),
+            ("s3-inbound-new-message.json", false),
+            ("s3-inbound-two-messages.json", false),
+        ] {
             let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(events.join(file)).unwrap()).unwrap();
             let event = InboundEvent::from_json(value).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(matches!(event, InboundEvent::Ses(_)), ses, "{file}");

@@ -23,15 +23,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// always set because the SDK has none by default: a stalled connection would otherwise hold a
 /// request until the Lambda itself times out.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let region =
-        RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
-    let timeouts = TimeoutConfig::builder()
-        .operation_timeout(OPERATION_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(region)
-        .timeout_config(timeouts);
+    let region = RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+    let timeouts = TimeoutConfig::builder().operation_timeout(OPERATION_TIMEOUT).operation_attempt_timeout(ATTEMPT_TIMEOUT).build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region).timeout_config(timeouts);
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }
@@ -72,11 +66,6 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
         .await
         .to_builder()
         .retry_config(RetryConfig::standard().with_max_attempts(10).with_max_backoff(Duration::from_millis(500)))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(120))
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        )
+        .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(120)).operation_attempt_timeout(Duration::from_secs(60)).build())
         .build()
 }

@@ -18,15 +18,14 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TransactWriteItem, Update as UpdateAction,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnValue, ScalarAttributeType, TransactWriteItem, Update as UpdateAction,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use docket_store::{
-    CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange,
-    StoreError, TableSpec, Update, WriteOp, validate_item, validate_transaction,
+    CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange, StoreError, TableSpec, Update, WriteOp, validate_item,
+    validate_transaction,
 };
 use serde_json::Value;
 
@@ -47,11 +46,7 @@ const TABLE_READY_WAIT: Duration = Duration::from_secs(120);
 const NEVER_WRITTEN_ATTRIBUTE: &str = "__docket_never_written";
 
 /// Cancellation reasons that say "try again" rather than "refused".
-const RETRYABLE_CANCELLATIONS: [&str; 3] = [
-    "TransactionConflict",
-    "ThrottlingError",
-    "ProvisionedThroughputExceeded",
-];
+const RETRYABLE_CANCELLATIONS: [&str; 3] = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
 
 /// Error codes of the service worth retrying: the SDK has already retried them, but a caller
 /// (a queue consumer, a client) may still try later.
@@ -66,10 +61,7 @@ const TRANSIENT_ERROR_CODES: [&str; 8] = [
     "TransactionInProgressException",
 ];
 
-const DYNAMODB: Service = Service {
-    name: "DynamoDB",
-    transient_codes: &TRANSIENT_ERROR_CODES,
-};
+const DYNAMODB: Service = Service { name: "DynamoDB", transient_codes: &TRANSIENT_ERROR_CODES };
 
 /// Puts a prepared write's [`Target`] (table, condition, placeholder maps) on a request builder.
 /// The SDK has one builder per kind of write, alone or in a transaction, with these setters alike
@@ -77,17 +69,8 @@ const DYNAMODB: Service = Service {
 /// placeholders its expressions use.
 macro_rules! targeting {
     ($builder:expr, $target:expr) => {{
-        let Target {
-            table,
-            condition,
-            names,
-            values,
-        } = $target;
-        $builder
-            .table_name(table)
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
+        let Target { table, condition, names, values } = $target;
+        $builder.table_name(table).set_condition_expression(condition).set_expression_attribute_names(names).set_expression_attribute_values(values)
     }};
 }
 
@@ -103,11 +86,7 @@ impl DynamoItemStore {
     /// `table_prefix` separates deployments (and test runs) sharing one account; `tables` are the
     /// only logical tables this store accepts.
     pub fn new(client: Client, table_prefix: impl Into<String>, tables: Vec<TableSpec>) -> Self {
-        Self {
-            client,
-            table_prefix: table_prefix.into(),
-            tables,
-        }
+        Self { client, table_prefix: table_prefix.into(), tables }
     }
 
     /// Creates every declared table that does not exist yet (on demand billing) and waits until
@@ -129,10 +108,7 @@ impl DynamoItemStore {
                 .await;
             match created {
                 Ok(_) => tracing::info!(table = %table, "created DynamoDB table"),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
                 Err(error) => return Err(classify(error)),
             }
             self.client
@@ -140,12 +116,7 @@ impl DynamoItemStore {
                 .table_name(&table)
                 .wait(TABLE_READY_WAIT)
                 .await
-                .map_err(|error| {
-                    StoreError::Backend(format!(
-                        "table {table} did not become active: {}",
-                        DisplayErrorContext(&error)
-                    ))
-                })?;
+                .map_err(|error| StoreError::Backend(format!("table {table} did not become active: {}", DisplayErrorContext(&error))))?;
         }
         Ok(())
     }
@@ -155,10 +126,7 @@ impl DynamoItemStore {
     }
 
     fn spec(&self, table: &str) -> Result<&TableSpec, StoreError> {
-        self.tables
-            .iter()
-            .find(|spec| spec.name == table)
-            .ok_or_else(|| StoreError::Validation(format!("unknown table {table}")))
+        self.tables.iter().find(|spec| spec.name == table).ok_or_else(|| StoreError::Validation(format!("unknown table {table}")))
     }
 
     /// The physical name of a declared table; undeclared ones are refused as the SQLite engine does.
@@ -172,9 +140,7 @@ impl DynamoItemStore {
         let spec = self.spec(op.table())?;
         let mut placeholders = Placeholders::default();
         let (action, condition) = match op {
-            WriteOp::Put {
-                item, condition, ..
-            } => {
+            WriteOp::Put { item, condition, .. } => {
                 validate_item(item)?;
                 require_string_index_keys(spec, item)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
@@ -188,39 +154,19 @@ impl DynamoItemStore {
             WriteOp::Check { key, condition, .. } => {
                 require_addressable(key)?;
                 // ConditionCheck insists on an expression even when the condition always holds.
-                let condition = optional_condition(Some(condition), &mut placeholders)?
-                    .unwrap_or_else(|| always_true(&mut placeholders));
+                let condition = optional_condition(Some(condition), &mut placeholders)?.unwrap_or_else(|| always_true(&mut placeholders));
                 (Action::Check(key_attributes(key)), Some(condition))
             }
-            WriteOp::Update {
-                key,
-                update,
-                condition,
-                ..
-            } => {
+            WriteOp::Update { key, update, condition, .. } => {
                 require_addressable(key)?;
                 require_string_index_updates(spec, update)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 let expression = update_expression(update, &mut placeholders)?;
-                (
-                    Action::Update {
-                        key: key_attributes(key),
-                        expression,
-                    },
-                    condition,
-                )
+                (Action::Update { key: key_attributes(key), expression }, condition)
             }
         };
         let (names, values) = placeholders.into_maps();
-        Ok(PreparedWrite {
-            action,
-            target: Target {
-                table: self.physical_name(spec.name),
-                condition,
-                names,
-                values,
-            },
-        })
+        Ok(PreparedWrite { action, target: Target { table: self.physical_name(spec.name), condition, names, values } })
     }
 }
 
@@ -232,80 +178,37 @@ impl ItemStore for DynamoItemStore {
         if key.pk.is_empty() || key.sk.is_empty() {
             return Ok(None);
         }
-        let output = self
-            .client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key_attributes(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
+        let output = self.client.get_item().table_name(table).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(classify)?;
         output.item.map(item_from_attributes).transpose()
     }
 
     async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
-        if let WriteOp::Check {
-            table,
-            key,
-            condition,
-        } = &op
-        {
+        if let WriteOp::Check { table, key, condition } = &op {
             require_addressable(key)?;
             // A check writes nothing, so a consistent read judged by the port's own rules is as
             // good as a one-item transaction, at half the cost.
             let current = self.get(table, key).await?;
-            return if condition.holds(current.as_ref()) {
-                Ok(())
-            } else {
-                Err(StoreError::ConditionFailed)
-            };
+            return if condition.holds(current.as_ref()) { Ok(()) } else { Err(StoreError::ConditionFailed) };
         }
         let PreparedWrite { action, target } = self.prepare(&op)?;
         match action {
-            Action::Put(item) => targeting!(self.client.put_item(), target)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map(drop)
-                .map_err(classify),
-            Action::Delete(key) => targeting!(self.client.delete_item(), target)
-                .set_key(Some(key))
-                .send()
-                .await
-                .map(drop)
-                .map_err(classify),
-            Action::Update { key, expression } => targeting!(self.client.update_item(), target)
-                .set_key(Some(key))
-                .update_expression(expression)
-                .send()
-                .await
-                .map(drop)
-                .map_err(classify),
-            Action::Check(_) => Err(StoreError::Backend(
-                "a lone check is answered by a read".into(),
-            )),
+            Action::Put(item) => targeting!(self.client.put_item(), target).set_item(Some(item)).send().await.map(drop).map_err(classify),
+            Action::Delete(key) => targeting!(self.client.delete_item(), target).set_key(Some(key)).send().await.map(drop).map_err(classify),
+            Action::Update { key, expression } => {
+                targeting!(self.client.update_item(), target).set_key(Some(key)).update_expression(expression).send().await.map(drop).map_err(classify)
+            }
+            Action::Check(_) => Err(StoreError::Backend("a lone check is answered by a read".into())),
         }
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
-        let items = ops
-            .iter()
-            .map(|op| self.prepare(op).and_then(PreparedWrite::into_transact_item))
-            .collect::<Result<Vec<_>, _>>()?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let items = ops.iter().map(|op| self.prepare(op).and_then(PreparedWrite::into_transact_item)).collect::<Result<Vec<_>, _>>()?;
+        let sent = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match sent {
             Ok(_) => Ok(()),
             Err(error) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                    error.as_service_error()
-                {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() {
                     return Err(cancellation(cancelled));
                 }
                 Err(classify(error))
@@ -313,13 +216,7 @@ impl ItemStore for DynamoItemStore {
         }
     }
 
-    async fn increment(
-        &self,
-        table: &str,
-        key: &Key,
-        attribute: &str,
-        by: i64,
-    ) -> Result<i64, StoreError> {
+    async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
         require_addressable(key)?;
         let spec = self.spec(table)?;
         // Adding makes a number, which no index key attribute may hold.
@@ -328,11 +225,7 @@ impl ItemStore for DynamoItemStore {
         }
         let table = self.physical_name(spec.name);
         let mut placeholders = Placeholders::default();
-        let expression = format!(
-            "ADD {} {}",
-            placeholders.name(attribute),
-            placeholders.value(AttributeValue::N(by.to_string()))
-        );
+        let expression = format!("ADD {} {}", placeholders.name(attribute), placeholders.value(AttributeValue::N(by.to_string())));
         let (names, values) = placeholders.into_maps();
         let output = self
             .client
@@ -347,50 +240,28 @@ impl ItemStore for DynamoItemStore {
             .send()
             .await
             .map_err(classify)?;
-        match output
-            .attributes
-            .as_ref()
-            .and_then(|attributes| attributes.get(attribute))
-        {
+        match output.attributes.as_ref().and_then(|attributes| attributes.get(attribute)) {
             // DynamoDB numbers hold fractions and 38 digits; the port's counters are i64.
-            Some(AttributeValue::N(number)) => number.parse::<i64>().map_err(|_| {
-                StoreError::Validation(format!("attribute {attribute} is not an i64: {number}"))
-            }),
-            _ => Err(StoreError::Backend(format!(
-                "UpdateItem returned no number for {attribute}"
-            ))),
+            Some(AttributeValue::N(number)) => {
+                number.parse::<i64>().map_err(|_| StoreError::Validation(format!("attribute {attribute} is not an i64: {number}")))
+            }
+            _ => Err(StoreError::Backend(format!("UpdateItem returned no number for {attribute}"))),
         }
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         if !(1..=MAX_QUERY_LIMIT).contains(&query.limit) {
-            return Err(StoreError::Validation(format!(
-                "a query limit must be between 1 and {MAX_QUERY_LIMIT}"
-            )));
+            return Err(StoreError::Validation(format!("a query limit must be between 1 and {MAX_QUERY_LIMIT}")));
         }
         let spec = self.spec(&query.table)?;
         let shape = match &query.index {
-            None => KeyShape {
-                index: None,
-                partition: PK,
-                sort: SK,
-            },
+            None => KeyShape { index: None, partition: PK, sort: SK },
             Some(name) => {
-                let index = spec.index(name).ok_or_else(|| {
-                    StoreError::Validation(format!("table {} has no index {name}", query.table))
-                })?;
-                KeyShape {
-                    index: Some(index.name),
-                    partition: index.partition_attribute,
-                    sort: index.sort_attribute,
-                }
+                let index = spec.index(name).ok_or_else(|| StoreError::Validation(format!("table {} has no index {name}", query.table)))?;
+                KeyShape { index: Some(index.name), partition: index.partition_attribute, sort: index.sort_attribute }
             }
         };
-        let mut start_key = query
-            .after
-            .as_ref()
-            .map(|cursor| shape.start_key(cursor, &query))
-            .transpose()?;
+        let mut start_key = query.after.as_ref().map(|cursor| shape.start_key(cursor, &query)).transpose()?;
         // No stored key is empty, so these queries find nothing; DynamoDB would refuse them.
         let Some(range) = reachable_range(&query.range) else {
             return Ok(Page::default());
@@ -400,11 +271,7 @@ impl ItemStore for DynamoItemStore {
         }
 
         let mut placeholders = Placeholders::default();
-        let mut key_condition = format!(
-            "{} = {}",
-            placeholders.name(shape.partition),
-            placeholders.value(AttributeValue::S(query.partition.clone()))
-        );
+        let mut key_condition = format!("{} = {}", placeholders.name(shape.partition), placeholders.value(AttributeValue::S(query.partition.clone())));
         if let Some(sort_condition) = sort_key_condition(&range, shape.sort, &mut placeholders) {
             key_condition = format!("{key_condition} AND {sort_condition}");
         }
@@ -417,8 +284,7 @@ impl ItemStore for DynamoItemStore {
         let mut page_end: Option<Attributes> = None;
         // DynamoDB also ends a page at 1 MB; keep reading so a page is short only at the end.
         loop {
-            let remaining = i32::try_from(query.limit - items.len())
-                .map_err(|_| StoreError::Validation("query limit too large".into()))?;
+            let remaining = i32::try_from(query.limit - items.len()).map_err(|_| StoreError::Validation("query limit too large".into()))?;
             let output = self
                 .client
                 .query()
@@ -453,10 +319,7 @@ impl ItemStore for DynamoItemStore {
                 }
                 None => return Ok(Page { items, next: None }),
                 Some(last) if items.len() >= query.limit => {
-                    return Ok(Page {
-                        items,
-                        next: Some(encode_cursor(&last)?),
-                    });
+                    return Ok(Page { items, next: Some(encode_cursor(&last)?) });
                 }
                 Some(last) => start_key = Some(last),
             }
@@ -494,31 +357,12 @@ impl PreparedWrite {
         let PreparedWrite { action, target } = self;
         let item = TransactWriteItem::builder();
         let item = match action {
-            Action::Put(attributes) => item.put(
-                targeting!(Put::builder(), target)
-                    .set_item(Some(attributes))
-                    .build()
-                    .map_err(build_failure)?,
-            ),
-            Action::Delete(key) => item.delete(
-                targeting!(Delete::builder(), target)
-                    .set_key(Some(key))
-                    .build()
-                    .map_err(build_failure)?,
-            ),
-            Action::Check(key) => item.condition_check(
-                targeting!(ConditionCheck::builder(), target)
-                    .set_key(Some(key))
-                    .build()
-                    .map_err(build_failure)?,
-            ),
-            Action::Update { key, expression } => item.update(
-                targeting!(UpdateAction::builder(), target)
-                    .set_key(Some(key))
-                    .update_expression(expression)
-                    .build()
-                    .map_err(build_failure)?,
-            ),
+            Action::Put(attributes) => item.put(targeting!(Put::builder(), target).set_item(Some(attributes)).build().map_err(build_failure)?),
+            Action::Delete(key) => item.delete(targeting!(Delete::builder(), target).set_key(Some(key)).build().map_err(build_failure)?),
+            Action::Check(key) => item.condition_check(targeting!(ConditionCheck::builder(), target).set_key(Some(key)).build().map_err(build_failure)?),
+            Action::Update { key, expression } => {
+                item.update(targeting!(UpdateAction::builder(), target).set_key(Some(key)).update_expression(expression).build().map_err(build_failure)?)
+            }
         };
         Ok(item.build())
     }
@@ -562,16 +406,11 @@ fn require_string_index_updates(spec: &TableSpec, update: &Update) -> Result<(),
 
 /// The index keyed by the attribute, if any.
 fn index_keyed_by(spec: &TableSpec, attribute: &str) -> Option<&'static str> {
-    spec.indexes
-        .iter()
-        .find(|index| index.partition_attribute == attribute || index.sort_attribute == attribute)
-        .map(|index| index.name)
+    spec.indexes.iter().find(|index| index.partition_attribute == attribute || index.sort_attribute == attribute).map(|index| index.name)
 }
 
 fn index_key_type(index: &str, attribute: &str) -> StoreError {
-    StoreError::Validation(format!(
-        "attribute {attribute} is a key of index {index} and must be a string"
-    ))
+    StoreError::Validation(format!("attribute {attribute} is a key of index {index} and must be a string"))
 }
 
 /// What one attribute ends up as once all of an update's changes are applied in the port's order
@@ -611,16 +450,12 @@ fn net_changes(update: &Update) -> Result<Vec<(&str, NetChange)>, StoreError> {
         };
         let folded = match &changes[index].1 {
             NetChange::Set(value) => {
-                let current = value.as_i64().ok_or_else(|| {
-                    StoreError::Validation(format!("attribute {name} is not an integer"))
-                })?;
+                let current = value.as_i64().ok_or_else(|| StoreError::Validation(format!("attribute {name} is not an integer")))?;
                 NetChange::Set(Value::from(current.checked_add(*by).ok_or_else(overflow)?))
             }
             // Removed then added: the attribute starts again from 0.
             NetChange::Remove => NetChange::Set(Value::from(*by)),
-            NetChange::Add(earlier) => {
-                NetChange::Add(earlier.checked_add(*by).ok_or_else(overflow)?)
-            }
+            NetChange::Add(earlier) => NetChange::Add(earlier.checked_add(*by).ok_or_else(overflow)?),
         };
         changes[index].1 = folded;
     }
@@ -628,10 +463,7 @@ fn net_changes(update: &Update) -> Result<Vec<(&str, NetChange)>, StoreError> {
 }
 
 /// `SET #a = :a, … REMOVE #r, … ADD #n :n, …` with only the clauses that have something to do.
-fn update_expression(
-    update: &Update,
-    placeholders: &mut Placeholders,
-) -> Result<String, StoreError> {
+fn update_expression(update: &Update, placeholders: &mut Placeholders) -> Result<String, StoreError> {
     let mut sets = Vec::new();
     let mut removes = Vec::new();
     let mut adds = Vec::new();
@@ -639,18 +471,12 @@ fn update_expression(
         match change {
             NetChange::Set(value) => {
                 let name = placeholders.name(name);
-                sets.push(format!(
-                    "{name} = {}",
-                    placeholders.value(value_to_attribute(&value)?)
-                ));
+                sets.push(format!("{name} = {}", placeholders.value(value_to_attribute(&value)?)));
             }
             NetChange::Remove => removes.push(placeholders.name(name)),
             NetChange::Add(by) => {
                 let name = placeholders.name(name);
-                adds.push(format!(
-                    "{name} {}",
-                    placeholders.value(AttributeValue::N(by.to_string()))
-                ));
+                adds.push(format!("{name} {}", placeholders.value(AttributeValue::N(by.to_string()))));
             }
         }
     }
@@ -668,21 +494,13 @@ fn update_expression(
 
 /// Reads a cancelled transaction's reasons, one per operation in the order they were given.
 fn cancellation(cancelled: &TransactionCanceledException) -> StoreError {
-    let mut codes: Vec<String> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|reason| reason.code().unwrap_or("None").to_owned())
-        .collect();
+    let mut codes: Vec<String> = cancelled.cancellation_reasons().iter().map(|reason| reason.code().unwrap_or("None").to_owned()).collect();
     if codes.is_empty() {
         // Some emulators only list the reasons in the message: "... reasons [None, ConditionalCheckFailed]".
         codes = reasons_from_message(cancelled.message().unwrap_or_default());
     }
     let condition_failed = codes.iter().any(|code| code == "ConditionalCheckFailed");
-    if !condition_failed
-        && codes
-            .iter()
-            .any(|code| RETRYABLE_CANCELLATIONS.contains(&code.as_str()))
-    {
+    if !condition_failed && codes.iter().any(|code| RETRYABLE_CANCELLATIONS.contains(&code.as_str())) {
         return StoreError::Transient(format!("transaction cancelled: {}", codes.join(", ")));
     }
     let reasons = codes
@@ -703,11 +521,7 @@ fn reasons_from_message(message: &str) -> Vec<String> {
     let Some(close) = message[open..].find(']') else {
         return Vec::new();
     };
-    message[open + 1..open + close]
-        .split(',')
-        .map(|code| code.trim().to_owned())
-        .filter(|code| !code.is_empty())
-        .collect()
+    message[open + 1..open + close].split(',').map(|code| code.trim().to_owned()).filter(|code| !code.is_empty()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -790,10 +604,7 @@ fn fold(condition: &Condition) -> Folded<'_> {
 }
 
 /// The ConditionExpression of a write, `None` when the write is unconditional in effect.
-fn optional_condition(
-    condition: Option<&Condition>,
-    placeholders: &mut Placeholders,
-) -> Result<Option<String>, StoreError> {
+fn optional_condition(condition: Option<&Condition>, placeholders: &mut Placeholders) -> Result<Option<String>, StoreError> {
     match condition.map(fold) {
         None | Some(Folded::Always) => Ok(None),
         Some(folded) => render(&folded, placeholders).map(Some),
@@ -835,10 +646,7 @@ fn render(folded: &Folded<'_>, placeholders: &mut Placeholders) -> Result<String
             }
             Condition::Equals(name, value) => {
                 let name = placeholders.name(name);
-                format!(
-                    "{name} = {}",
-                    placeholders.value(value_to_attribute(value)?)
-                )
+                format!("{name} = {}", placeholders.value(value_to_attribute(value)?))
             }
             Condition::And(_) | Condition::Or(_) => render(&fold(test), placeholders)?,
         }),
@@ -859,42 +667,24 @@ impl KeyShape {
     /// The attributes of an item that a LastEvaluatedKey of this query holds: the table's key and,
     /// on an index, the index's key.
     fn key_of(&self, attributes: &Attributes) -> Attributes {
-        [PK, SK, self.partition, self.sort]
-            .into_iter()
-            .filter_map(|name| {
-                attributes
-                    .get(name)
-                    .map(|value| (name.to_owned(), value.clone()))
-            })
-            .collect()
+        [PK, SK, self.partition, self.sort].into_iter().filter_map(|name| attributes.get(name).map(|value| (name.to_owned(), value.clone()))).collect()
     }
 
     /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query:
     /// DynamoDB would answer those with a ValidationException, which is the caller's mistake.
     fn start_key(&self, cursor: &Cursor, query: &Query) -> Result<Attributes, StoreError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(cursor.0.as_bytes())
-            .map_err(|_| StoreError::InvalidCursor)?;
-        let key: BTreeMap<String, String> =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
+        let key: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
         let mut expected = vec![PK, SK, self.partition, self.sort];
         expected.sort_unstable();
         expected.dedup();
-        let names_match =
-            key.len() == expected.len() && expected.iter().all(|name| key.contains_key(*name));
-        let in_partition = key
-            .get(self.partition)
-            .is_some_and(|value| *value == query.partition);
-        let in_range = key
-            .get(self.sort)
-            .is_some_and(|value| query.range.contains(value));
+        let names_match = key.len() == expected.len() && expected.iter().all(|name| key.contains_key(*name));
+        let in_partition = key.get(self.partition).is_some_and(|value| *value == query.partition);
+        let in_range = key.get(self.sort).is_some_and(|value| query.range.contains(value));
         if !(names_match && in_partition && in_range) {
             return Err(StoreError::InvalidCursor);
         }
-        Ok(key
-            .into_iter()
-            .map(|(name, value)| (name, AttributeValue::S(value)))
-            .collect())
+        Ok(key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect())
     }
 }
 
@@ -904,9 +694,7 @@ fn encode_cursor(last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> 
         match value {
             AttributeValue::S(text) => key.insert(name.as_str(), text.as_str()),
             _ => {
-                return Err(StoreError::Backend(format!(
-                    "key attribute {name} of a page end is not a string"
-                )));
+                return Err(StoreError::Backend(format!("key attribute {name} of a page end is not a string")));
             }
         };
     }
@@ -922,23 +710,15 @@ fn reachable_range(range: &SortKeyRange) -> Option<SortKeyRange> {
         SortKeyRange::Equals(value) if value.is_empty() => None,
         SortKeyRange::BeginsWith(prefix) if prefix.is_empty() => Some(SortKeyRange::All),
         SortKeyRange::Between(low, high) if low > high || high.is_empty() => None,
-        SortKeyRange::Between(low, high) if low.is_empty() => {
-            Some(SortKeyRange::AtMost(high.clone()))
-        }
+        SortKeyRange::Between(low, high) if low.is_empty() => Some(SortKeyRange::AtMost(high.clone())),
         SortKeyRange::AtLeast(low) if low.is_empty() => Some(SortKeyRange::All),
         SortKeyRange::AtMost(high) if high.is_empty() => None,
         other => Some(other.clone()),
     }
 }
 
-fn sort_key_condition(
-    range: &SortKeyRange,
-    attribute: &str,
-    placeholders: &mut Placeholders,
-) -> Option<String> {
-    let value = |text: &String, placeholders: &mut Placeholders| {
-        placeholders.value(AttributeValue::S(text.clone()))
-    };
+fn sort_key_condition(range: &SortKeyRange, attribute: &str, placeholders: &mut Placeholders) -> Option<String> {
+    let value = |text: &String, placeholders: &mut Placeholders| placeholders.value(AttributeValue::S(text.clone()));
     let condition = match range {
         SortKeyRange::All => return None,
         SortKeyRange::Equals(target) => {
@@ -970,11 +750,7 @@ fn sort_key_condition(
 // Tables
 
 fn key_element(attribute: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(attribute)
-        .key_type(key_type)
-        .build()
-        .map_err(build_failure)
+    KeySchemaElement::builder().attribute_name(attribute).key_type(key_type).build().map_err(build_failure)
 }
 
 /// Every attribute used as a key of the table or of one of its indexes, each declared once.
@@ -989,19 +765,11 @@ fn attribute_definitions(spec: &TableSpec) -> Result<Vec<AttributeDefinition>, S
     }
     attributes
         .into_iter()
-        .map(|attribute| {
-            AttributeDefinition::builder()
-                .attribute_name(attribute)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build_failure)
-        })
+        .map(|attribute| AttributeDefinition::builder().attribute_name(attribute).attribute_type(ScalarAttributeType::S).build().map_err(build_failure))
         .collect()
 }
 
-fn global_secondary_indexes(
-    spec: &TableSpec,
-) -> Result<Option<Vec<GlobalSecondaryIndex>>, StoreError> {
+fn global_secondary_indexes(spec: &TableSpec) -> Result<Option<Vec<GlobalSecondaryIndex>>, StoreError> {
     if spec.indexes.is_empty() {
         // DynamoDB refuses an empty list of indexes.
         return Ok(None);
@@ -1013,11 +781,7 @@ fn global_secondary_indexes(
                 .index_name(index.name)
                 .key_schema(key_element(index.partition_attribute, KeyType::Hash)?)
                 .key_schema(key_element(index.sort_attribute, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .map_err(build_failure)
         })
@@ -1029,30 +793,22 @@ fn global_secondary_indexes(
 // Conversions and errors
 
 fn key_attributes(key: &Key) -> Attributes {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(key.pk.clone())),
-        (SK.to_owned(), AttributeValue::S(key.sk.clone())),
-    ])
+    HashMap::from([(PK.to_owned(), AttributeValue::S(key.pk.clone())), (SK.to_owned(), AttributeValue::S(key.sk.clone()))])
 }
 
 fn value_to_attribute(value: &Value) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)
-        .map_err(|error| StoreError::Validation(format!("value cannot be stored: {error}")))
+    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value).map_err(|error| StoreError::Validation(format!("value cannot be stored: {error}")))
 }
 
 fn item_to_attributes(item: &Item) -> Result<Attributes, StoreError> {
-    serde_dynamo::aws_sdk_dynamodb_1::to_item(item)
-        .map_err(|error| StoreError::Validation(format!("item cannot be stored: {error}")))
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(item).map_err(|error| StoreError::Validation(format!("item cannot be stored: {error}")))
 }
 
 fn item_from_attributes(attributes: Attributes) -> Result<Item, StoreError> {
     if !attributes.values().all(is_json_shaped) {
-        return Err(StoreError::Backend(
-            "stored item holds binary or unknown attribute types".into(),
-        ));
+        return Err(StoreError::Backend("stored item holds binary or unknown attribute types".into()));
     }
-    serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
-        .map_err(|error| StoreError::Backend(format!("stored item cannot be read: {error}")))
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes).map_err(|error| StoreError::Backend(format!("stored item cannot be read: {error}")))
 }
 
 /// The item of a DynamoDB stream record's image (`dynamodb.NewImage` of a Lambda stream event:
@@ -1060,15 +816,11 @@ fn item_from_attributes(attributes: Attributes) -> Result<Item, StoreError> {
 /// serde_dynamo's `AttributeValue`, so numbers, maps and lists come out exactly as a `get` or
 /// `query` returns them. Binary attributes are refused as the store refuses them.
 pub fn item_from_stream_image(image: Value) -> Result<Item, StoreError> {
-    let attributes: serde_dynamo::Item = serde_json::from_value(image)
-        .map_err(|error| StoreError::Backend(format!("not a DynamoDB image: {error}")))?;
+    let attributes: serde_dynamo::Item = serde_json::from_value(image).map_err(|error| StoreError::Backend(format!("not a DynamoDB image: {error}")))?;
     if !attributes.inner().values().all(is_json_shaped_image) {
-        return Err(StoreError::Backend(
-            "stream image holds binary attributes".into(),
-        ));
+        return Err(StoreError::Backend("stream image holds binary attributes".into()));
     }
-    serde_dynamo::from_item(attributes)
-        .map_err(|error| StoreError::Backend(format!("stream image cannot be read: {error}")))
+    serde_dynamo::from_item(attributes).map_err(|error| StoreError::Backend(format!("stream image cannot be read: {error}")))
 }
 
 /// [`is_json_shaped`] for serde_dynamo's own attribute type, which stream images are read into
@@ -1087,12 +839,7 @@ fn is_json_shaped_image(value: &serde_dynamo::AttributeValue) -> bool {
 /// serde_dynamo, which panics on attribute types newer than itself.
 fn is_json_shaped(value: &AttributeValue) -> bool {
     match value {
-        AttributeValue::S(_)
-        | AttributeValue::N(_)
-        | AttributeValue::Bool(_)
-        | AttributeValue::Null(_)
-        | AttributeValue::Ss(_)
-        | AttributeValue::Ns(_) => true,
+        AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::Bool(_) | AttributeValue::Null(_) | AttributeValue::Ss(_) | AttributeValue::Ns(_) => true,
         AttributeValue::L(values) => values.iter().all(is_json_shaped),
         AttributeValue::M(values) => values.values().all(is_json_shaped),
         _ => false,
@@ -1135,19 +882,10 @@ mod tests {
         assert_eq!(expression, None);
         assert!(placeholders.names.is_empty() && placeholders.values.is_empty());
 
-        let never = Condition::And(vec![
-            Condition::equals("status", "open"),
-            Condition::Or(vec![]),
-        ]);
+        let never = Condition::And(vec![Condition::equals("status", "open"), Condition::Or(vec![])]);
         let (expression, placeholders) = rendered(&never);
-        assert_eq!(
-            expression.as_deref(),
-            Some("attribute_exists(#n0) AND attribute_not_exists(#n0)")
-        );
-        assert!(
-            placeholders.values.is_empty(),
-            "the dropped Equals must not leave a value behind"
-        );
+        assert_eq!(expression.as_deref(), Some("attribute_exists(#n0) AND attribute_not_exists(#n0)"));
+        assert!(placeholders.values.is_empty(), "the dropped Equals must not leave a value behind");
 
         let always = Condition::Or(vec![Condition::Exists, Condition::And(vec![])]);
         assert_eq!(rendered(&always).0, None);
@@ -1155,34 +893,18 @@ mod tests {
 
     #[test]
     fn nested_conditions_are_parenthesised() {
-        let condition = Condition::Or(vec![
-            Condition::NotExists,
-            Condition::And(vec![
-                Condition::AttributeExists("a".into()),
-                Condition::equals("b", 2),
-            ]),
-        ]);
+        let condition = Condition::Or(vec![Condition::NotExists, Condition::And(vec![Condition::AttributeExists("a".into()), Condition::equals("b", 2)])]);
         let (expression, placeholders) = rendered(&condition);
-        assert_eq!(
-            expression.as_deref(),
-            Some("(attribute_not_exists(#n0)) OR ((attribute_exists(#n1)) AND (#n2 = :v0))")
-        );
+        assert_eq!(expression.as_deref(), Some("(attribute_not_exists(#n0)) OR ((attribute_exists(#n1)) AND (#n2 = :v0))"));
         assert_eq!(placeholders.names.get("#n2").map(String::as_str), Some("b"));
-        assert_eq!(
-            placeholders.values.get(":v0"),
-            Some(&AttributeValue::N("2".into()))
-        );
+        assert_eq!(placeholders.values.get(":v0"), Some(&AttributeValue::N("2".into())));
     }
 
     #[test]
     fn condition_and_update_placeholders_do_not_collide() {
         let mut placeholders = Placeholders::default();
-        let condition = optional_condition(Some(&Condition::equals("v", 1)), &mut placeholders)
-            .expect("renders");
-        let update = Update {
-            set: vec![("v".into(), json!(2))],
-            ..Update::default()
-        };
+        let condition = optional_condition(Some(&Condition::equals("v", 1)), &mut placeholders).expect("renders");
+        let update = Update { set: vec![("v".into(), json!(2))], ..Update::default() };
         let expression = update_expression(&update, &mut placeholders).expect("renders");
         assert_eq!(condition.as_deref(), Some("#n0 = :v0"));
         assert_eq!(expression, "SET #n1 = :v1");
@@ -1191,49 +913,21 @@ mod tests {
     #[test]
     fn updates_fold_to_one_change_per_attribute_as_apply_defines() {
         let update = Update {
-            set: vec![
-                ("a".into(), json!(1)),
-                ("b".into(), json!("x")),
-                ("a".into(), json!(5)),
-            ],
+            set: vec![("a".into(), json!(1)), ("b".into(), json!("x")), ("a".into(), json!(5))],
             remove: vec!["b".into(), "c".into()],
-            add: vec![
-                ("a".into(), 2),
-                ("c".into(), 3),
-                ("d".into(), 4),
-                ("d".into(), 1),
-            ],
+            add: vec![("a".into(), 2), ("c".into(), 3), ("d".into(), 4), ("d".into(), 1)],
         };
         let mut placeholders = Placeholders::default();
         let expression = update_expression(&update, &mut placeholders).expect("renders");
-        assert_eq!(
-            expression,
-            "SET #n0 = :v0, #n2 = :v1 REMOVE #n1 ADD #n3 :v2"
-        );
-        assert_eq!(
-            placeholders.values.get(":v0"),
-            Some(&AttributeValue::N("7".into()))
-        );
+        assert_eq!(expression, "SET #n0 = :v0, #n2 = :v1 REMOVE #n1 ADD #n3 :v2");
+        assert_eq!(placeholders.values.get(":v0"), Some(&AttributeValue::N("7".into())));
         assert_eq!(placeholders.names.get("#n2").map(String::as_str), Some("c"));
-        assert_eq!(
-            placeholders.values.get(":v1"),
-            Some(&AttributeValue::N("3".into()))
-        );
-        assert_eq!(
-            placeholders.values.get(":v2"),
-            Some(&AttributeValue::N("5".into()))
-        );
+        assert_eq!(placeholders.values.get(":v1"), Some(&AttributeValue::N("3".into())));
+        assert_eq!(placeholders.values.get(":v2"), Some(&AttributeValue::N("5".into())));
 
-        let adds_to_text = Update {
-            set: vec![("a".into(), json!("x"))],
-            add: vec![("a".into(), 1)],
-            ..Update::default()
-        };
+        let adds_to_text = Update { set: vec![("a".into(), json!("x"))], add: vec![("a".into(), 1)], ..Update::default() };
         let mut placeholders = Placeholders::default();
-        assert!(matches!(
-            update_expression(&adds_to_text, &mut placeholders),
-            Err(StoreError::Validation(_))
-        ));
+        assert!(matches!(update_expression(&adds_to_text, &mut placeholders), Err(StoreError::Validation(_))));
     }
 
     #[test]
@@ -1241,29 +935,17 @@ mod tests {
         let mut placeholders = Placeholders::default();
         let expression = update_expression(&Update::default(), &mut placeholders).expect("renders");
         assert_eq!(expression, "REMOVE #n0");
-        assert_eq!(
-            placeholders.names.get("#n0").map(String::as_str),
-            Some(NEVER_WRITTEN_ATTRIBUTE)
-        );
+        assert_eq!(placeholders.names.get("#n0").map(String::as_str), Some(NEVER_WRITTEN_ATTRIBUTE));
     }
 
     #[test]
     fn ranges_dynamodb_would_refuse_are_rewritten() {
         let range = |r: SortKeyRange| reachable_range(&r);
         assert_eq!(range(SortKeyRange::Equals(String::new())), None);
-        assert_eq!(
-            range(SortKeyRange::BeginsWith(String::new())),
-            Some(SortKeyRange::All)
-        );
+        assert_eq!(range(SortKeyRange::BeginsWith(String::new())), Some(SortKeyRange::All));
         assert_eq!(range(SortKeyRange::Between("b".into(), "a".into())), None);
-        assert_eq!(
-            range(SortKeyRange::Between(String::new(), "a".into())),
-            Some(SortKeyRange::AtMost("a".into()))
-        );
-        assert_eq!(
-            range(SortKeyRange::AtLeast(String::new())),
-            Some(SortKeyRange::All)
-        );
+        assert_eq!(range(SortKeyRange::Between(String::new(), "a".into())), Some(SortKeyRange::AtMost("a".into())));
+        assert_eq!(range(SortKeyRange::AtLeast(String::new())), Some(SortKeyRange::All));
         assert_eq!(range(SortKeyRange::AtMost(String::new())), None);
         let ordinary = SortKeyRange::Between("a".into(), "b".into());
         assert_eq!(range(ordinary.clone()), Some(ordinary));
@@ -1271,11 +953,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_other_queries() {
-        let shape = KeyShape {
-            index: Some("by_owner"),
-            partition: "owner",
-            sort: "updated",
-        };
+        let shape = KeyShape { index: Some("by_owner"), partition: "owner", sort: "updated" };
         let last = HashMap::from([
             ("pk".to_owned(), AttributeValue::S("case#1".into())),
             ("sk".to_owned(), AttributeValue::S("meta".into())),
@@ -1287,43 +965,21 @@ mod tests {
         assert_eq!(shape.start_key(&cursor, &query).expect("decodes"), last);
 
         let other_partition = Query::index("cases", "by_owner", "bo");
-        assert!(matches!(
-            shape.start_key(&cursor, &other_partition),
-            Err(StoreError::InvalidCursor)
-        ));
+        assert!(matches!(shape.start_key(&cursor, &other_partition), Err(StoreError::InvalidCursor)));
         let out_of_range = query.clone().range(SortKeyRange::AtLeast("2025".into()));
-        assert!(matches!(
-            shape.start_key(&cursor, &out_of_range),
-            Err(StoreError::InvalidCursor)
-        ));
-        let table_shape = KeyShape {
-            index: None,
-            partition: PK,
-            sort: SK,
-        };
-        assert!(matches!(
-            table_shape.start_key(&cursor, &Query::table("cases", "case#1")),
-            Err(StoreError::InvalidCursor)
-        ));
+        assert!(matches!(shape.start_key(&cursor, &out_of_range), Err(StoreError::InvalidCursor)));
+        let table_shape = KeyShape { index: None, partition: PK, sort: SK };
+        assert!(matches!(table_shape.start_key(&cursor, &Query::table("cases", "case#1")), Err(StoreError::InvalidCursor)));
         for garbage in ["", "e30", "!!", "bnVsbA"] {
             let garbage = Cursor(garbage.into());
-            assert!(
-                matches!(
-                    shape.start_key(&garbage, &query),
-                    Err(StoreError::InvalidCursor)
-                ),
-                "{garbage:?}"
-            );
+            assert!(matches!(shape.start_key(&garbage, &query), Err(StoreError::InvalidCursor)), "{garbage:?}");
         }
     }
 
     #[test]
     fn cancellation_reasons_can_be_read_from_the_message() {
         let message = "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]";
-        assert_eq!(
-            reasons_from_message(message),
-            ["None", "ConditionalCheckFailed"]
-        );
+        assert_eq!(reasons_from_message(message), ["None", "ConditionalCheckFailed"]);
         assert!(reasons_from_message("no list here").is_empty());
     }
 
@@ -1332,30 +988,15 @@ mod tests {
         let cancelled = |codes: &[&str]| {
             let mut builder = TransactionCanceledException::builder();
             for code in codes {
-                builder = builder.cancellation_reasons(
-                    aws_sdk_dynamodb::types::CancellationReason::builder()
-                        .code(*code)
-                        .build(),
-                );
+                builder = builder.cancellation_reasons(aws_sdk_dynamodb::types::CancellationReason::builder().code(*code).build());
             }
             cancellation(&builder.build())
         };
-        assert!(matches!(
-            cancelled(&["None", "TransactionConflict"]),
-            StoreError::Transient(_)
-        ));
-        match cancelled(&[
-            "TransactionConflict",
-            "ConditionalCheckFailed",
-            "ValidationError",
-        ]) {
+        assert!(matches!(cancelled(&["None", "TransactionConflict"]), StoreError::Transient(_)));
+        match cancelled(&["TransactionConflict", "ConditionalCheckFailed", "ValidationError"]) {
             StoreError::TransactionCancelled { reasons } => assert_eq!(
                 reasons,
-                [
-                    CancelReason::Other("TransactionConflict".into()),
-                    CancelReason::ConditionFailed,
-                    CancelReason::Other("ValidationError".into())
-                ]
+                [CancelReason::Other("TransactionConflict".into()), CancelReason::ConditionFailed, CancelReason::Other("ValidationError".into())]
             ),
             other => panic!("unexpected {other:?}"),
         }
@@ -1365,34 +1006,16 @@ mod tests {
     fn failed_conditions_and_refused_requests_keep_their_meaning() {
         // GIVEN answers of DynamoDB with a failed condition, a refused request and throttling
         let answer = |code: &str| {
-            let error = aws_sdk_dynamodb::operation::put_item::PutItemError::generic(
-                aws_sdk_dynamodb::error::ErrorMetadata::builder()
-                    .code(code)
-                    .message("m")
-                    .build(),
-            );
-            SdkError::service_error(
-                error,
-                HttpResponse::new(400.try_into().expect("valid status"), "".into()),
-            )
+            let error =
+                aws_sdk_dynamodb::operation::put_item::PutItemError::generic(aws_sdk_dynamodb::error::ErrorMetadata::builder().code(code).message("m").build());
+            SdkError::service_error(error, HttpResponse::new(400.try_into().expect("valid status"), "".into()))
         };
 
         // WHEN classified THEN each becomes the store error the port defines for it
-        assert!(matches!(
-            classify(answer("ConditionalCheckFailedException")),
-            StoreError::ConditionFailed
-        ));
-        assert!(
-            matches!(classify(answer("ValidationException")), StoreError::Validation(m) if m == "m")
-        );
-        assert!(matches!(
-            classify(answer("ProvisionedThroughputExceededException")),
-            StoreError::Transient(_)
-        ));
-        assert!(matches!(
-            classify(answer("AccessDeniedException")),
-            StoreError::Backend(_)
-        ));
+        assert!(matches!(classify(answer("ConditionalCheckFailedException")), StoreError::ConditionFailed));
+        assert!(matches!(classify(answer("ValidationException")), StoreError::Validation(m) if m == "m"));
+        assert!(matches!(classify(answer("ProvisionedThroughputExceededException")), StoreError::Transient(_)));
+        assert!(matches!(classify(answer("AccessDeniedException")), StoreError::Backend(_)));
     }
 
     #[test]
@@ -1462,18 +1085,9 @@ mod tests {
 
     #[test]
     fn unknown_attribute_types_are_refused_rather_than_panicking() {
-        let binary = HashMap::from([(
-            "blob".to_owned(),
-            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])),
-        )]);
-        assert!(matches!(
-            item_from_attributes(binary),
-            Err(StoreError::Backend(_))
-        ));
+        let binary = HashMap::from([("blob".to_owned(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])))]);
+        assert!(matches!(item_from_attributes(binary), Err(StoreError::Backend(_))));
         let numbers = HashMap::from([("n".to_owned(), AttributeValue::N("12".into()))]);
-        assert_eq!(
-            item_from_attributes(numbers).expect("reads")["n"],
-            json!(12)
-        );
+        assert_eq!(item_from_attributes(numbers).expect("reads")["n"], json!(12));
     }
 }

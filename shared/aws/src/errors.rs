@@ -65,26 +65,16 @@ where
     tracing::debug!(error = %described, action = action.unwrap_or_default(), "{} call failed", service.name);
     let prefix = prefix(action);
     match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Classified::Transient(format!("{prefix}{described}"))
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Classified::Transient(format!("{prefix}{described}")),
         SdkError::ServiceError(context) => {
-            let answer = Answer {
-                error: context.err(),
-                code: context.err().code().unwrap_or_default(),
-                message: context.err().message().unwrap_or_default(),
-                action,
-            };
+            let answer =
+                Answer { error: context.err(), code: context.err().code().unwrap_or_default(), message: context.err().message().unwrap_or_default(), action };
             if let Some(mapped) = specific(&answer) {
                 return Classified::Specific(mapped);
             }
             let status = context.raw().status();
             let text = format!("{prefix}HTTP {} {}: {}", status.as_u16(), answer.code, answer.message);
-            if service.transient_codes.contains(&answer.code) || status.is_server_error() {
-                Classified::Transient(text)
-            } else {
-                Classified::Backend(text)
-            }
+            if service.transient_codes.contains(&answer.code) || status.is_server_error() { Classified::Transient(text) } else { Classified::Backend(text) }
         }
         _ => Classified::Backend(format!("{prefix}{described}")),
     }
@@ -121,10 +111,7 @@ mod tests {
 
     use super::*;
 
-    const TEST: Service = Service {
-        name: "Test",
-        transient_codes: &["SlowDown"],
-    };
+    const TEST: Service = Service { name: "Test", transient_codes: &["SlowDown"] };
 
     fn answer(status: u16, code: &str) -> SdkError<GetObjectError, HttpResponse> {
         let error = GetObjectError::generic(ErrorMetadata::builder().code(code).message("m").build());
@@ -156,8 +143,6 @@ mod tests {
         assert!(matches!(classified(None, answer(400, "Mine")), Classified::Specific(m) if m == "Mine: m"));
         assert!(matches!(classified(None, answer(400, "SlowDown")), Classified::Transient(_)));
         assert!(matches!(classified(None, answer(500, "Whatever")), Classified::Transient(_)));
-        assert!(
-            matches!(classified(Some("act"), answer(403, "Whatever")), Classified::Backend(m) if m == "act: HTTP 403 Whatever: m")
-        );
+        assert!(matches!(classified(Some("act"), answer(403, "Whatever")), Classified::Backend(m) if m == "act: HTTP 403 Whatever: m"));
     }
 }

@@ -5,9 +5,9 @@
 //! share ([`config`]); and the SQS batch handling the queue-driven functions share ([`lambda`]).
 
 pub mod config;
-pub mod lambda;
 mod dynamo;
 mod errors;
+pub mod lambda;
 mod ses;
 pub use ses::SesMailer;
 mod s3;

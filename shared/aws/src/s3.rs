@@ -19,31 +19,21 @@ use aws_sdk_s3::presigning::{PresignedRequest as SdkPresignedRequest, Presigning
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use docket_ports::{
-    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, UploadGrant,
-    attachment_disposition, validate_blob_key, validate_content_type, validate_presigning,
+    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, UploadGrant, attachment_disposition, validate_blob_key, validate_content_type,
+    validate_presigning,
 };
 
 use crate::errors::{self, Service};
 
 /// Error codes S3 answers when a retry may succeed: it is overloaded or a conflicting operation
 /// is in flight, or the upload stalled (`RequestTimeout` comes with HTTP 400, not 5xx).
-const TRANSIENT_ERROR_CODES: [&str; 7] = [
-    "SlowDown",
-    "RequestTimeout",
-    "InternalError",
-    "ServiceUnavailable",
-    "OperationAborted",
-    "Throttling",
-    "ThrottlingException",
-];
+const TRANSIENT_ERROR_CODES: [&str; 7] =
+    ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "OperationAborted", "Throttling", "ThrottlingException"];
 
 /// Error codes meaning the request itself is unacceptable, so a retry would fail alike.
 const INVALID_REQUEST_CODES: [&str; 3] = ["InvalidArgument", "KeyTooLongError", "EntityTooLarge"];
 
-const S3: Service = Service {
-    name: "S3",
-    transient_codes: &TRANSIENT_ERROR_CODES,
-};
+const S3: Service = Service { name: "S3", transient_codes: &TRANSIENT_ERROR_CODES };
 
 /// [`BlobStore`] on an S3 bucket. Cloning is cheap: the SDK client is shared.
 #[derive(Debug, Clone)]
@@ -57,11 +47,7 @@ impl S3BlobStore {
     /// A store keeping the blob `key` as the object `{prefix}{key}` of `bucket`. The prefix is
     /// used as given (end it with `/` to get a folder), so several stores can share a bucket.
     pub fn new(client: Client, bucket: String, prefix: String) -> Self {
-        S3BlobStore {
-            client,
-            bucket,
-            prefix,
-        }
+        S3BlobStore { client, bucket, prefix }
     }
 
     /// Creates the bucket, for tests and local set-ups (deployed buckets come from the template).
@@ -75,27 +61,11 @@ impl S3BlobStore {
             .region()
             .map(|region| region.as_ref())
             .filter(|region| *region != "us-east-1")
-            .map(|region| {
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region))
-                    .build()
-            });
-        let created = self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .set_create_bucket_configuration(location)
-            .send()
-            .await;
+            .map(|region| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build());
+        let created = self.client.create_bucket().bucket(&self.bucket).set_create_bucket_configuration(location).send().await;
         match created {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
-            {
-                Ok(())
-            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
             Err(error) => Err(classify(&format!("create bucket {}", self.bucket), error)),
         }
     }
@@ -107,12 +77,7 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn put(
-        &self,
-        key: &str,
-        content_type: &str,
-        bytes: Vec<u8>,
-    ) -> Result<BlobInfo, PortError> {
+    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<BlobInfo, PortError> {
         validate_blob_key(key)?;
         validate_content_type(content_type)?;
         let size = bytes.len() as u64;
@@ -125,23 +90,12 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
             .map_err(|error| classify(&format!("put blob {key}"), error))?;
-        Ok(BlobInfo {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            size,
-        })
+        Ok(BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size })
     }
 
     async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError> {
         validate_blob_key(key)?;
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await
-        {
+        let output = match self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await {
             Ok(output) => output,
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Err(PortError::NotFound(format!("blob {key}")));
@@ -149,50 +103,25 @@ impl BlobStore for S3BlobStore {
             Err(error) => return Err(classify(&format!("get blob {key}"), error)),
         };
         // Every put sets a content type; S3's own default stands in for objects written by others.
-        let content_type = output
-            .content_type()
-            .unwrap_or("binary/octet-stream")
-            .to_owned();
+        let content_type = output.content_type().unwrap_or("binary/octet-stream").to_owned();
         let bytes = output
             .body
             .collect()
             .await
             // The headers arrived but the body did not: the connection broke, a retry may succeed.
-            .map_err(|error| {
-                PortError::Transient(format!(
-                    "read body of blob {key}: {}",
-                    DisplayErrorContext(&error)
-                ))
-            })?
+            .map_err(|error| PortError::Transient(format!("read body of blob {key}: {}", DisplayErrorContext(&error))))?
             .into_bytes()
             .to_vec();
-        Ok((
-            BlobInfo {
-                key: key.to_owned(),
-                content_type,
-                size: bytes.len() as u64,
-            },
-            bytes,
-        ))
+        Ok((BlobInfo { key: key.to_owned(), content_type, size: bytes.len() as u64 }, bytes))
     }
 
     async fn head(&self, key: &str) -> Result<BlobInfo, PortError> {
         validate_blob_key(key)?;
-        let output = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await
-        {
+        let output = match self.client.head_object().bucket(&self.bucket).key(self.object_key(key)).send().await {
             Ok(output) => output,
             // A HEAD answer has no body, so no error code: S3 says 404 (with s3:ListBucket on
             // the bucket; without it, 403, which stays a failure).
-            Err(error)
-                if error.as_service_error().is_some_and(|e| e.is_not_found())
-                    || error.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
-            {
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) || error.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
                 return Err(PortError::NotFound(format!("blob {key}")));
             }
             Err(error) => return Err(classify(&format!("head blob {key}"), error)),
@@ -201,21 +130,10 @@ impl BlobStore for S3BlobStore {
             .content_length()
             .and_then(|length| u64::try_from(length).ok())
             .ok_or_else(|| PortError::Backend(format!("S3 gave no size for blob {key}")))?;
-        Ok(BlobInfo {
-            key: key.to_owned(),
-            content_type: output
-                .content_type()
-                .unwrap_or("binary/octet-stream")
-                .to_owned(),
-            size,
-        })
+        Ok(BlobInfo { key: key.to_owned(), content_type: output.content_type().unwrap_or("binary/octet-stream").to_owned(), size })
     }
 
-    async fn presign_upload(
-        &self,
-        grant: &UploadGrant,
-        valid_for: Duration,
-    ) -> Result<PresignedRequest, PortError> {
+    async fn presign_upload(&self, grant: &UploadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError> {
         validate_presigning(&grant.key, &grant.content_type, valid_for)?;
         // The content type and `If-None-Match: *` are signed headers: S3 refuses the PUT
         // unless the client sends them as given, and refuses it once the object exists. The
@@ -233,11 +151,7 @@ impl BlobStore for S3BlobStore {
         Ok(presigned_request(&presigned, valid_for))
     }
 
-    async fn presign_download(
-        &self,
-        grant: &DownloadGrant,
-        valid_for: Duration,
-    ) -> Result<PresignedRequest, PortError> {
+    async fn presign_download(&self, grant: &DownloadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError> {
         validate_presigning(&grant.key, &grant.content_type, valid_for)?;
         // The response-* query parameters are part of the signature: S3 answers with these
         // headers, and the client cannot change them.
@@ -269,8 +183,7 @@ impl BlobStore for S3BlobStore {
 }
 
 fn presigning_config(valid_for: Duration) -> Result<PresigningConfig, PortError> {
-    PresigningConfig::expires_in(valid_for)
-        .map_err(|error| PortError::Invalid(format!("presigning: {error}")))
+    PresigningConfig::expires_in(valid_for).map_err(|error| PortError::Invalid(format!("presigning: {error}")))
 }
 
 /// The port's view of a request the SDK presigned: its method, URL and the headers the client
@@ -279,10 +192,7 @@ fn presigned_request(presigned: &SdkPresignedRequest, valid_for: Duration) -> Pr
     PresignedRequest {
         method: presigned.method().to_owned(),
         url: presigned.uri().to_owned(),
-        headers: presigned
-            .headers()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-            .collect(),
+        headers: presigned.headers().map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned())).collect(),
         // The SDK signs from the current time, just before this.
         expires_at: SystemTime::now() + valid_for,
     }
@@ -294,12 +204,7 @@ fn classify<E>(action: &str, error: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    errors::classify(&S3, Some(action), error, |answer| {
-        INVALID_REQUEST_CODES
-            .contains(&answer.code)
-            .then(|| PortError::Invalid(answer.summary()))
-    })
-    .into()
+    errors::classify(&S3, Some(action), error, |answer| INVALID_REQUEST_CODES.contains(&answer.code).then(|| PortError::Invalid(answer.summary()))).into()
 }
 
 #[cfg(test)]
@@ -344,7 +249,11 @@ mod tests {
         assert_eq!(put.headers, vec![("content-type".to_owned(), "application/pdf".to_owned()), ("if-none-match".to_owned(), "*".to_owned())]);
         assert_eq!(get.method, "GET");
         assert!(get.url.contains("response-content-type=application%2Fpdf"), "{}", get.url);
-        assert!(get.url.contains("response-content-disposition=attachment%3B%20filename%3D%22a%20_b_.pdf%22%3B%20filename%2A%3DUTF-8%27%27a%2520%2522b%2522.pdf"), "{}", get.url);
+        assert!(
+            get.url.contains("response-content-disposition=attachment%3B%20filename%3D%22a%20_b_.pdf%22%3B%20filename%2A%3DUTF-8%27%27a%2520%2522b%2522.pdf"),
+            "{}",
+            get.url
+        );
         assert!(get.headers.is_empty(), "{:?}", get.headers);
     }
 }

@@ -19,18 +19,9 @@ use crate::errors::{self, Service};
 
 /// Error codes of SES worth retrying later: the SDK has already retried them, but a queue
 /// consumer may still try again on its next delivery.
-const TRANSIENT_ERROR_CODES: [&str; 5] = [
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "ServiceUnavailable",
-    "InternalFailure",
-];
+const TRANSIENT_ERROR_CODES: [&str; 5] = ["Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable", "InternalFailure"];
 
-const SES: Service = Service {
-    name: "SES",
-    transient_codes: &TRANSIENT_ERROR_CODES,
-};
+const SES: Service = Service { name: "SES", transient_codes: &TRANSIENT_ERROR_CODES };
 
 /// [`Mailer`] on SES. Cloning is cheap: the SDK client is shared.
 #[derive(Debug, Clone)]
@@ -50,19 +41,8 @@ impl Mailer for SesMailer {
         // Before calling SES: an empty Destinations list would make SES fall back on the
         // message's headers, and the outbox adapter refuses the same mail alike.
         validate_outbound_mail(&mail)?;
-        let raw_message = RawMessage::builder()
-            .data(Blob::new(mail.raw))
-            .build()
-            .map_err(|error| PortError::Invalid(format!("raw message: {error}")))?;
-        let sent = self
-            .client
-            .send_raw_email()
-            .source(mail.from)
-            .set_destinations(Some(mail.to))
-            .raw_message(raw_message)
-            .send()
-            .await
-            .map_err(classify)?;
+        let raw_message = RawMessage::builder().data(Blob::new(mail.raw)).build().map_err(|error| PortError::Invalid(format!("raw message: {error}")))?;
+        let sent = self.client.send_raw_email().source(mail.from).set_destinations(Some(mail.to)).raw_message(raw_message).send().await.map_err(classify)?;
         Ok(sent.message_id().to_owned())
     }
 }
@@ -73,9 +53,7 @@ impl Mailer for SesMailer {
 /// failure someone has to look at.
 fn classify(error: SdkError<SendRawEmailError, HttpResponse>) -> PortError {
     errors::classify(&SES, None, error, |answer| {
-        let refused = answer.error.is_message_rejected()
-            || answer.error.is_mail_from_domain_not_verified_exception()
-            || answer.code == "InvalidParameterValue";
+        let refused = answer.error.is_message_rejected() || answer.error.is_mail_from_domain_not_verified_exception() || answer.code == "InvalidParameterValue";
         refused.then(|| PortError::Invalid(answer.summary()))
     })
     .into()
@@ -89,10 +67,7 @@ mod tests {
 
     use super::*;
 
-    fn service_error(
-        status: u16,
-        error: SendRawEmailError,
-    ) -> SdkError<SendRawEmailError, HttpResponse> {
+    fn service_error(status: u16, error: SendRawEmailError) -> SdkError<SendRawEmailError, HttpResponse> {
         // The SDK's status and body types convert from plain values; this crate does not depend
         // on the smithy crates defining them.
         let response = HttpResponse::new(status.try_into().expect("valid status"), "".into());
@@ -106,39 +81,22 @@ mod tests {
     #[test]
     fn refused_messages_are_invalid() {
         // GIVEN the errors SES gives for a message it will never accept
-        let rejected = SendRawEmailError::MessageRejected(
-            MessageRejected::builder().message("unverified").build(),
-        );
-        let domain = SendRawEmailError::MailFromDomainNotVerifiedException(
-            MailFromDomainNotVerifiedException::builder()
-                .message("no")
-                .build(),
-        );
+        let rejected = SendRawEmailError::MessageRejected(MessageRejected::builder().message("unverified").build());
+        let domain = SendRawEmailError::MailFromDomainNotVerifiedException(MailFromDomainNotVerifiedException::builder().message("no").build());
         for error in [rejected, domain, generic("InvalidParameterValue")] {
             // WHEN classified THEN they are invalid requests
             let classified = classify(service_error(400, error));
-            assert!(
-                matches!(classified, PortError::Invalid(_)),
-                "{classified:?}"
-            );
+            assert!(matches!(classified, PortError::Invalid(_)), "{classified:?}");
         }
     }
 
     #[test]
     fn throttling_and_server_errors_are_transient() {
         // GIVEN throttling (as SES returns it) and a server error of any code
-        for (status, code) in [
-            (400, "Throttling"),
-            (400, "ThrottlingException"),
-            (503, "ServiceUnavailable"),
-            (500, "Whatever"),
-        ] {
+        for (status, code) in [(400, "Throttling"), (400, "ThrottlingException"), (503, "ServiceUnavailable"), (500, "Whatever")] {
             // WHEN classified THEN they are worth retrying
             let classified = classify(service_error(status, generic(code)));
-            assert!(
-                matches!(classified, PortError::Transient(_)),
-                "{code}: {classified:?}"
-            );
+            assert!(matches!(classified, PortError::Transient(_)), "{code}: {classified:?}");
         }
     }
 
@@ -146,10 +104,7 @@ mod tests {
     fn other_refusals_are_backend_failures() {
         // GIVEN a paused account WHEN classified THEN someone has to look at it
         let classified = classify(service_error(400, generic("AccountSendingPausedException")));
-        assert!(
-            matches!(classified, PortError::Backend(_)),
-            "{classified:?}"
-        );
+        assert!(matches!(classified, PortError::Backend(_)), "{classified:?}");
     }
 
     #[tokio::test]
@@ -163,13 +118,7 @@ mod tests {
         let mailer = SesMailer::new(Client::from_conf(config));
 
         // WHEN a mail without recipients is sent
-        let result = mailer
-            .send(OutboundMail {
-                from: "a@b.example".to_owned(),
-                to: vec![],
-                raw: b"Subject: x\r\n\r\n".to_vec(),
-            })
-            .await;
+        let result = mailer.send(OutboundMail { from: "a@b.example".to_owned(), to: vec![], raw: b"Subject: x\r\n\r\n".to_vec() }).await;
 
         // THEN it is refused as invalid without a call (which would have failed to connect)
         assert!(matches!(result, Err(PortError::Invalid(_))), "{result:?}");

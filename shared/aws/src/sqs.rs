@@ -27,9 +27,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use docket_ports::{
-    Delivery, MAX_RECEIVE_BATCH, PortError, Queue, validate_max_receives, validate_queue_body, validate_receive,
-};
+use docket_ports::{Delivery, MAX_RECEIVE_BATCH, PortError, Queue, validate_max_receives, validate_queue_body, validate_receive};
 
 use crate::errors::{self, Service};
 
@@ -66,8 +64,7 @@ const TRANSIENT_ERROR_CODES: [&str; 9] = [
 
 /// Error codes for a queue or message that is not there (the JSON protocol spells them with the
 /// `AWS.SimpleQueueService.` prefix, the query protocol without).
-const NOT_FOUND_ERROR_CODES: [&str; 3] =
-    ["ReceiptHandleIsInvalid", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"];
+const NOT_FOUND_ERROR_CODES: [&str; 3] = ["ReceiptHandleIsInvalid", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"];
 
 /// Error codes for a request SQS refuses as malformed.
 const INVALID_REQUEST_CODES: [&str; 10] = [
@@ -125,9 +122,7 @@ impl SqsQueue {
     /// `send` and `send_grouped` give every message (no content-based deduplication).
     pub async fn create_fifo_with_dead_letter(client: Client, name: &str, max_receives: u32) -> Result<Self, PortError> {
         if name.ends_with(FIFO_SUFFIX) {
-            return Err(PortError::Invalid(format!(
-                "queue name {name:?} must be given without the {FIFO_SUFFIX} suffix, which is added to it"
-            )));
+            return Err(PortError::Invalid(format!("queue name {name:?} must be given without the {FIFO_SUFFIX} suffix, which is added to it")));
         }
         Self::create_pair(client, name, max_receives, true).await
     }
@@ -158,8 +153,7 @@ impl SqsQueue {
             .attributes
             .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| PortError::Backend("GetQueueAttributes answered without the queue ARN".into()))?;
-        let redrive_policy =
-            serde_json::json!({ "deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receives }).to_string();
+        let redrive_policy = serde_json::json!({ "deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receives }).to_string();
         let queue_url = create_queue(format!("{name}{suffix}"))
             .attributes(QueueAttributeName::RedrivePolicy, redrive_policy)
             .send()
@@ -204,20 +198,11 @@ impl SqsQueue {
     }
 
     async fn change_visibility(&self, queue_url: &str, receipt: &str, seconds: i32) -> Result<(), PortError> {
-        let result = self
-            .client
-            .change_message_visibility()
-            .queue_url(queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(seconds)
-            .send()
-            .await;
+        let result = self.client.change_message_visibility().queue_url(queue_url).receipt_handle(receipt).visibility_timeout(seconds).send().await;
         match result {
             Ok(_) => Ok(()),
             // Releasing a message that is already visible has nothing left to do.
-            Err(SdkError::ServiceError(context)) if seconds == 0 && context.err().code() == Some(MESSAGE_NOT_IN_FLIGHT) => {
-                Ok(())
-            }
+            Err(SdkError::ServiceError(context)) if seconds == 0 && context.err().code() == Some(MESSAGE_NOT_IN_FLIGHT) => Ok(()),
             Err(error) => Err(classify("ChangeMessageVisibility", error)),
         }
     }
@@ -232,9 +217,7 @@ fn validate_group_id(group: &str) -> Result<(), PortError> {
     }
     let chars = group.chars().count();
     if chars > MAX_GROUP_ID_CHARS {
-        return Err(PortError::Invalid(format!(
-            "message group id is {chars} characters long, over SQS's limit of {MAX_GROUP_ID_CHARS}"
-        )));
+        return Err(PortError::Invalid(format!("message group id is {chars} characters long, over SQS's limit of {MAX_GROUP_ID_CHARS}")));
     }
     if let Some(refused) = group.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(PortError::Invalid(format!(
@@ -258,9 +241,7 @@ fn delivery_of(message: Message) -> Result<Delivery, PortError> {
         .as_ref()
         .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .ok_or_else(|| missing("ApproximateReceiveCount"))?;
-    let receive_count = receive_count
-        .parse::<u32>()
-        .map_err(|_| PortError::Backend(format!("ApproximateReceiveCount {receive_count:?} is not a count")))?;
+    let receive_count = receive_count.parse::<u32>().map_err(|_| PortError::Backend(format!("ApproximateReceiveCount {receive_count:?} is not a count")))?;
     Ok(Delivery {
         message_id: message.message_id.ok_or_else(|| missing("a message id"))?,
         receipt: message.receipt_handle.ok_or_else(|| missing("a receipt handle"))?,
@@ -318,13 +299,7 @@ impl Queue for SqsQueue {
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), PortError> {
-        self.client
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt)
-            .send()
-            .await
-            .map_err(|e| classify("DeleteMessage", e))?;
+        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.map_err(|e| classify("DeleteMessage", e))?;
         Ok(())
     }
 

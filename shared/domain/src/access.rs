@@ -43,9 +43,7 @@ impl Principal {
         match self {
             Principal::Staff(user) => match (user.role, user.scope) {
                 (Role::Admin, _) | (Role::Agent, Scope::All) => true,
-                (Role::Agent, Scope::Team) => {
-                    is_own(user, case) || case.team_ids.iter().any(|t| user.team_ids.contains(t))
-                }
+                (Role::Agent, Scope::Team) => is_own(user, case) || case.team_ids.iter().any(|t| user.team_ids.contains(t)),
                 (Role::Agent, Scope::Own) => is_own(user, case),
             },
             Principal::Portal(contact) => {
@@ -54,9 +52,7 @@ impl Principal {
                     return false;
                 }
                 case.contact_ids.contains(&contact.id)
-                    || (portal.role == PortalRole::AccountCases
-                        && contact.account_id.is_some()
-                        && case.account_id == contact.account_id)
+                    || (portal.role == PortalRole::AccountCases && contact.account_id.is_some() && case.account_id == contact.account_id)
             }
         }
     }

@@ -79,12 +79,7 @@ impl Cases<'_> {
 
     /// How many open cases a user is the assignee of.
     pub async fn open_case_count(&self, user_id: &str) -> DomainResult<i64> {
-        Ok(self
-            .store
-            .get(COUNTERS, &schema::open_cases_counter(user_id))
-            .await?
-            .and_then(|item| item.get("value").and_then(Value::as_i64))
-            .unwrap_or(0))
+        Ok(self.store.get(COUNTERS, &schema::open_cases_counter(user_id)).await?.and_then(|item| item.get("value").and_then(Value::as_i64)).unwrap_or(0))
     }
 
     /// Gives an unassigned open case to a member of `team_id` chosen by `rule`.

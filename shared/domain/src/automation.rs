@@ -66,7 +66,12 @@ impl Automation<'_> {
             let matching: Vec<String> = rules.iter().filter(|r| r.matches(&case, entry.as_ref())).map(|r| r.id.clone()).collect();
             if !matching.is_empty() {
                 tracing::warn!(case = case.number, depth = event.depth, rules = ?matching, "workflow rules stopped at the depth limit");
-                let stopped = StreamEntry::system(&case.id, SystemEvent::RulesStopped { depth: event.depth, rule_ids: matching }, Author::system(), self.docket.clock().now());
+                let stopped = StreamEntry::system(
+                    &case.id,
+                    SystemEvent::RulesStopped { depth: event.depth, rule_ids: matching },
+                    Author::system(),
+                    self.docket.clock().now(),
+                );
                 self.log_once(&event, "LIMIT", stopped).await?;
                 worked.stopped_at_depth = true;
             }
@@ -184,7 +189,11 @@ impl Automation<'_> {
                             (!c.team_ids.contains(team_id)).then(|| json!({ "team_ids": with(&c.team_ids, std::slice::from_ref(team_id), MAX_TEAMS) }))
                         })
                         .await?;
-                    if new.team_ids.contains(team_id) { format!("team {team_id} added") } else { format!("team {team_id} not added: the case has {MAX_TEAMS} teams") }
+                    if new.team_ids.contains(team_id) {
+                        format!("team {team_id} added")
+                    } else {
+                        format!("team {team_id} not added: the case has {MAX_TEAMS} teams")
+                    }
                 }
             }
             RuleAction::SetFields { fields } => {
@@ -219,7 +228,8 @@ impl Automation<'_> {
                 }
             }
             RuleAction::NotifyUsers { user_ids, message } => {
-                let notice = SystemEvent::RuleNotice { rule_id: rule.id.clone(), rule_name: rule.name.clone(), user_ids: user_ids.clone(), message: message.clone() };
+                let notice =
+                    SystemEvent::RuleNotice { rule_id: rule.id.clone(), rule_name: rule.name.clone(), user_ids: user_ids.clone(), message: message.clone() };
                 let entry = StreamEntry::system(&case.id, notice, author.clone(), self.docket.clock().now());
                 let mut effects = crate::outbox::Effects::default();
                 cases.notify_to_effect(&mut effects, &entry, user_ids);
@@ -293,7 +303,13 @@ impl Automation<'_> {
     }
 
     /// The team and rule an `assign_by_rule` action uses.
-    async fn assignment_of(&self, cases: &Cases<'_>, case: &Case, team_id: Option<&str>, rule: Option<AssignmentRule>) -> DomainResult<(String, AssignmentRule)> {
+    async fn assignment_of(
+        &self,
+        cases: &Cases<'_>,
+        case: &Case,
+        team_id: Option<&str>,
+        rule: Option<AssignmentRule>,
+    ) -> DomainResult<(String, AssignmentRule)> {
         let missing = || DomainError::invalid("actions", "no team with an assignment rule applies to the case");
         match (team_id, rule) {
             (Some(team), Some(rule)) => Ok((team.to_owned(), rule)),

@@ -11,13 +11,13 @@ use crate::access::Principal;
 use crate::clock::{Clock, new_id};
 use crate::directory::{Directory, Entity, Label, Reference, explain_cancel, from_item, reference_check};
 use crate::error::{DomainError, DomainResult};
+use crate::events::Trigger;
 use crate::fields;
+use crate::follows::{Follow, follow_ops};
 use crate::mask::CaseNumberMask;
 use crate::model::*;
-use crate::schema::{self, CASES, COUNTERS, case_keys};
-use crate::follows::{Follow, follow_ops};
-use crate::events::Trigger;
 use crate::outbox::Effects;
+use crate::schema::{self, CASES, COUNTERS, case_keys};
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
@@ -116,7 +116,8 @@ impl Opening {
     /// links, reference checks and follows, each labelled.
     pub(crate) fn ops(&mut self, number: u64) -> DomainResult<(Vec<WriteOp>, Vec<Label>)> {
         self.case.number = number;
-        let mut ops = vec![WriteOp::put_if(CASES, case_item(&self.case)?, Condition::NotExists), WriteOp::put_if(CASES, number_item(&self.case), Condition::NotExists)];
+        let mut ops =
+            vec![WriteOp::put_if(CASES, case_item(&self.case)?, Condition::NotExists), WriteOp::put_if(CASES, number_item(&self.case), Condition::NotExists)];
         let mut labels = vec![Label::Plain, Label::Plain];
         ops.push(entry_put(&self.created)?);
         labels.push(Label::Plain);
@@ -329,11 +330,7 @@ impl<'a> Cases<'a> {
 
     /// Finds a case by id, by number (`42`) or by its masked number (`[#42]`).
     pub async fn find(&self, reference: &str) -> DomainResult<Option<Case>> {
-        let number = if reference.bytes().all(|b| b.is_ascii_digit()) {
-            reference.parse::<u64>().ok()
-        } else {
-            self.mask().await?.read(reference)
-        };
+        let number = if reference.bytes().all(|b| b.is_ascii_digit()) { reference.parse::<u64>().ok() } else { self.mask().await?.read(reference) };
         match number {
             Some(n) => {
                 let Some(item) = self.store.get(CASES, &case_keys::number(n)).await? else { return Ok(None) };
@@ -355,13 +352,7 @@ impl<'a> Cases<'a> {
     }
 
     /// Lists cases newest first, restricted to what the caller may see.
-    pub async fn list(
-        &self,
-        principal: &Principal,
-        filter: CaseFilter,
-        limit: usize,
-        mut after: Option<Cursor>,
-    ) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
+    pub async fn list(&self, principal: &Principal, filter: CaseFilter, limit: usize, mut after: Option<Cursor>) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
         // Portal users read through their own partition, never through the global ones; the
         // filters they send can only narrow that further.
         let (query, via_links) = match principal {
@@ -486,8 +477,7 @@ impl<'a> Cases<'a> {
 
     /// Changes a case's status on behalf of a channel (mail, workflows), not a person editing it.
     pub async fn set_status_by(&self, case: &Case, status: CaseStatus, author: &Author) -> DomainResult<Case> {
-        self.change_by(case, author, |current| (current.status != status).then(|| serde_json::json!({ "status": status })))
-            .await
+        self.change_by(case, author, |current| (current.status != status).then(|| serde_json::json!({ "status": status }))).await
     }
 
     /// A reply to a waiting or final case reopens it (F22).
@@ -746,11 +736,7 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
         return Vec::new();
     };
     const BOOKKEEPING: [&str; 3] = ["version", "updated_at", "updated_by"];
-    after
-        .iter()
-        .filter(|(name, value)| !BOOKKEEPING.contains(&name.as_str()) && before.get(*name) != Some(*value))
-        .map(|(name, _)| name.clone())
-        .collect()
+    after.iter().filter(|(name, value)| !BOOKKEEPING.contains(&name.as_str()) && before.get(*name) != Some(*value)).map(|(name, _)| name.clone()).collect()
 }
 
 /// The query that serves a filter, and whether it reads link items rather than cases.

@@ -128,7 +128,10 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     let outcome = async {
         let expires_at = (docket.clock().now() + CONFIRM_VALIDITY).unix_timestamp();
         let record = json!({ "token": token, "case_id": case.id, "email": sender.email, "expires_at": expires_at });
-        store.write(WriteOp::put_if(CASES, keyed_item(token_key(&token), record)?, Condition::NotExists)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
+        store
+            .write(WriteOp::put_if(CASES, keyed_item(token_key(&token), record)?, Condition::NotExists))
+            .await
+            .map_err(|e| NotifyError::Retry(e.to_string()))?;
         deliver(notifier, &case, sender, &token, public_url).await
     }
     .await;

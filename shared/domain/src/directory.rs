@@ -151,16 +151,9 @@ impl Entity for User {
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
         let mut keys = vec![OwnedKey { key: directory_keys::user_email(&self.email), unique_field: Some("email") }];
-        keys.extend(
-            self.team_ids
-                .iter()
-                .map(|t| OwnedKey { key: directory_keys::team_member(t, &self.id), unique_field: None }),
-        );
+        keys.extend(self.team_ids.iter().map(|t| OwnedKey { key: directory_keys::team_member(t, &self.id), unique_field: None }));
         if self.preferences.auto_follow && self.active {
-            keys.push(OwnedKey {
-                key: Key::new(crate::follows::AUTO_FOLLOW_PARTITION, format!("USER#{}", self.id)),
-                unique_field: None,
-            });
+            keys.push(OwnedKey { key: Key::new(crate::follows::AUTO_FOLLOW_PARTITION, format!("USER#{}", self.id)), unique_field: None });
         }
         keys
     }
@@ -187,10 +180,7 @@ impl Entity for Team {
         Ok(Team {
             id,
             name: validate::line("name", &f.name, MAX_NAME)?,
-            description: f
-                .description
-                .map(|d| validate::long_text("description", &d, 4000))
-                .transpose()?,
+            description: f.description.map(|d| validate::long_text("description", &d, 4000)).transpose()?,
             assignment_rule: f.assignment_rule,
             audit,
         })
@@ -218,12 +208,7 @@ impl Entity for Account {
 
     entity_accessors!();
     fn fields(&self) -> AccountFields {
-        AccountFields {
-            name: self.name.clone(),
-            email_domains: self.email_domains.clone(),
-            website: self.website.clone(),
-            phone: self.phone.clone(),
-        }
+        AccountFields { name: self.name.clone(), email_domains: self.email_domains.clone(), website: self.website.clone(), phone: self.phone.clone() }
     }
     fn build(id: String, f: AccountFields, audit: Audit) -> DomainResult<Self> {
         Ok(Account {
@@ -236,10 +221,7 @@ impl Entity for Account {
         })
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
-        self.email_domains
-            .iter()
-            .map(|d| OwnedKey { key: directory_keys::account_domain(d), unique_field: Some("email_domains") })
-            .collect()
+        self.email_domains.iter().map(|d| OwnedKey { key: directory_keys::account_domain(d), unique_field: Some("email_domains") }).collect()
     }
 }
 
@@ -286,10 +268,7 @@ impl Entity for Contact {
         references("account_id", Account::KIND, self.account_id.clone())
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
-        self.emails
-            .iter()
-            .map(|e| OwnedKey { key: directory_keys::contact_email(e), unique_field: Some("emails") })
-            .collect()
+        self.emails.iter().map(|e| OwnedKey { key: directory_keys::contact_email(e), unique_field: Some("emails") }).collect()
     }
 }
 
@@ -311,13 +290,7 @@ impl Entity for Lead {
 
     entity_accessors!();
     fn fields(&self) -> LeadFields {
-        LeadFields {
-            name: self.name.clone(),
-            email: self.email.clone(),
-            company: self.company.clone(),
-            phone: self.phone.clone(),
-            status: self.status,
-        }
+        LeadFields { name: self.name.clone(), email: self.email.clone(), company: self.company.clone(), phone: self.phone.clone(), status: self.status }
     }
     fn build(id: String, f: LeadFields, audit: Audit) -> DomainResult<Self> {
         Ok(Lead {
@@ -364,13 +337,10 @@ pub(crate) fn reference_check(reference: &Reference) -> WriteOp {
 /// Explains a cancelled transaction whose operations were labelled with the field they serve.
 pub(crate) fn explain_cancel(error: docket_store::StoreError, labels: &[Label]) -> DomainError {
     match error.failed_operation().and_then(|i| labels.get(i)) {
-        Some(Label::Reference { field, kind, id }) => {
-            DomainError::invalid(field, format!("{kind} {id} does not exist"))
+        Some(Label::Reference { field, kind, id }) => DomainError::invalid(field, format!("{kind} {id} does not exist")),
+        Some(Label::Unique { field, value }) => {
+            DomainError::Conflict { field: (*field).to_owned(), reason: format!("{value} is already used by another record") }
         }
-        Some(Label::Unique { field, value }) => DomainError::Conflict {
-            field: (*field).to_owned(),
-            reason: format!("{value} is already used by another record"),
-        },
         Some(Label::Version { expected }) => DomainError::StaleVersion { expected: *expected },
         Some(Label::Idempotency) | Some(Label::Plain) | None => DomainError::from(error),
     }
@@ -410,10 +380,7 @@ impl<'a> Directory<'a> {
 
     /// Lists records of a kind sorted by name.
     pub async fn list<E: Entity>(&self, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
-        let Page { items, next } = self
-            .store
-            .query(Query::index(DIRECTORY, DIRECTORY_BY_KIND, E::KIND).limit(limit).after(after))
-            .await?;
+        let Page { items, next } = self.store.query(Query::index(DIRECTORY, DIRECTORY_BY_KIND, E::KIND).limit(limit).after(after)).await?;
         Ok((items.into_iter().map(from_item).collect::<DomainResult<_>>()?, next))
     }
 
@@ -450,10 +417,8 @@ impl<'a> Directory<'a> {
         let mut ids = Vec::new();
         let mut after = None;
         while ids.len() < max {
-            let mut query = Query::table(DIRECTORY, partition)
-                .range(docket_store::SortKeyRange::BeginsWith(prefix.into()))
-                .limit(500.min(max - ids.len()))
-                .after(after);
+            let mut query =
+                Query::table(DIRECTORY, partition).range(docket_store::SortKeyRange::BeginsWith(prefix.into())).limit(500.min(max - ids.len())).after(after);
             if !ascending {
                 query = query.descending();
             }
@@ -498,14 +463,7 @@ impl<'a> Directory<'a> {
     }
 
     /// Adds lookup items the record gains and existence checks for references it gains.
-    fn add_links<E: Entity>(
-        &self,
-        entity: &E,
-        existing_keys: &[OwnedKey],
-        existing_refs: &[String],
-        ops: &mut Vec<WriteOp>,
-        labels: &mut Vec<Label>,
-    ) {
+    fn add_links<E: Entity>(&self, entity: &E, existing_keys: &[OwnedKey], existing_refs: &[String], ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
         for owned in entity.owned_keys().iter().filter(|k| !existing_keys.contains(k)) {
             let item = owned_item(owned, E::KIND, entity.id());
             match owned.unique_field {
@@ -579,13 +537,7 @@ impl<'a> DirectoryService<'a> {
         Self::may_write::<E>(principal)?;
         let fields: E::Fields = fields::parse(body)?;
         let now = self.clock.now();
-        let audit = Audit {
-            created_at: now,
-            created_by: principal.id().to_owned(),
-            updated_at: now,
-            updated_by: principal.id().to_owned(),
-            version: 1,
-        };
+        let audit = Audit { created_at: now, created_by: principal.id().to_owned(), updated_at: now, updated_by: principal.id().to_owned(), version: 1 };
         let entity = E::build(crate::clock::new_id(), fields, audit)?;
         guard_admin_only_fields::<E>(principal, None, &entity)?;
         self.directory.insert(&entity).await?;
@@ -597,24 +549,13 @@ impl<'a> DirectoryService<'a> {
         self.directory.require(id).await
     }
 
-    pub async fn list<E: Entity>(
-        &self,
-        principal: &Principal,
-        limit: usize,
-        after: Option<Cursor>,
-    ) -> DomainResult<(Vec<E>, Option<Cursor>)> {
+    pub async fn list<E: Entity>(&self, principal: &Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
         Self::may_read::<E>(principal)?;
         self.directory.list(limit, after).await
     }
 
     /// Applies a merge patch; `if_match` is the version the caller read, when it sent one.
-    pub async fn update<E: Entity>(
-        &self,
-        principal: &Principal,
-        id: &str,
-        patch: Value,
-        if_match: Option<u64>,
-    ) -> DomainResult<E> {
+    pub async fn update<E: Entity>(&self, principal: &Principal, id: &str, patch: Value, if_match: Option<u64>) -> DomainResult<E> {
         Self::may_write::<E>(principal)?;
         let old: E = self.directory.require(id).await?;
         if let Some(expected) = if_match
@@ -722,10 +663,7 @@ impl Entity for Mailbox {
         references("team_id", Team::KIND, self.team_id.clone())
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
-        self.addresses
-            .iter()
-            .map(|a| OwnedKey { key: directory_keys::mailbox_address(a), unique_field: Some("addresses") })
-            .collect()
+        self.addresses.iter().map(|a| OwnedKey { key: directory_keys::mailbox_address(a), unique_field: Some("addresses") }).collect()
     }
 }
 

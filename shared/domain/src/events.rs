@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// Rule runs in a row after which rules no longer run on the changes they make.
 pub const MAX_RULE_DEPTH: u8 = 3;
 

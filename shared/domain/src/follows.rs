@@ -72,12 +72,7 @@ impl Cases<'_> {
         loop {
             let page = self
                 .store
-                .query(
-                    Query::table(CASES, case_keys::case(case_id).pk)
-                        .range(SortKeyRange::BeginsWith("FOLLOWER#".into()))
-                        .limit(500)
-                        .after(after),
-                )
+                .query(Query::table(CASES, case_keys::case(case_id).pk).range(SortKeyRange::BeginsWith("FOLLOWER#".into())).limit(500).after(after))
                 .await?;
             for item in page.items {
                 follows.push(from_item::<Follow>(item)?);
@@ -188,10 +183,7 @@ impl Cases<'_> {
 
     /// Cases the caller follows (and may still see), most recently created first.
     pub async fn followed(&self, principal: &Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
-        let page = self
-            .store
-            .query(Query::table(CASES, format!("FOLLOWS#{}", principal.id())).descending().limit(limit).after(after))
-            .await?;
+        let page = self.store.query(Query::table(CASES, format!("FOLLOWS#{}", principal.id())).descending().limit(limit).after(after)).await?;
         let mut cases = Vec::new();
         for item in page.items {
             if let Some(id) = item.get("case_id").and_then(Value::as_str)

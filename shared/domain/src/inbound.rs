@@ -17,18 +17,18 @@ use docket_ports::{Mailer, OutboundMail, PortError};
 use docket_store::{Condition, Cursor, Key, Query, WriteOp};
 
 use crate::Docket;
+use crate::access::Principal;
 use crate::cases::CaseFields;
 use crate::clock::new_id;
 use crate::directory::{ContactFields, Entity, from_item};
 use crate::error::{DomainError, DomainResult};
-use crate::model::*;
-use crate::access::Principal;
-use crate::notify::{MailSettings, MessageIdRecord, ReplyToken, TokenIssue, reply_token};
-use crate::ratelimit::FixedWindow;
 use crate::follows::Follow;
+use crate::model::*;
+use crate::notify::{MailSettings, MessageIdRecord, ReplyToken, TokenIssue, reply_token};
 use crate::outbox::Effects;
+use crate::ratelimit::FixedWindow;
 use crate::schema::{CASES, COUNTERS, directory_keys, keyed_item};
-use crate::stream::{AttachmentRef, Attachment, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
+use crate::stream::{Attachment, AttachmentRef, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
 use crate::validate;
 
 /// One message as the receiving system handed it over.
@@ -383,7 +383,11 @@ impl Inbound<'_> {
         let encode = |e: DomainError| docket_store::StoreError::Validation(e.to_string());
         let mut ops = std::mem::take(&mut work.ops);
         ops.push(WriteOp::put(CASES, keyed_item(Key::new(LOG_PARTITION, entry.id.clone()), entry).map_err(encode)?));
-        ops.push(WriteOp::put_if(CASES, keyed_item(source_key(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?, Condition::NotExists));
+        ops.push(WriteOp::put_if(
+            CASES,
+            keyed_item(source_key(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?,
+            Condition::NotExists,
+        ));
         ops.extend(work.effects.ops().map_err(encode)?);
         let ops = without_redundant_checks(ops);
         if ops.len() > docket_store::MAX_TRANSACTION_OPS {
@@ -448,12 +452,20 @@ impl Inbound<'_> {
             if let Some(original) = bounce.original_message_id.as_deref().and_then(normalize_message_id)
                 && let Some(case) = self.case_of_message_id(&original).await?
             {
-                let note = format!("Delivery failed{}{}", bounce.recipient.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(), bounce.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default());
+                let note = format!(
+                    "Delivery failed{}{}",
+                    bounce.recipient.as_deref().map(|r| format!(" to {r}")).unwrap_or_default(),
+                    bounce.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+                );
                 self.append(&case, message, &Author::system(), Visibility::Internal, work, Some(note), false).await?;
                 if let Some(recipient) = &bounce.recipient {
                     self.flag_bounced(recipient, work)?;
                 }
-                return Ok(Decision { case: Some(case), rule: Some(ThreadRule::MessageId), ..decision(InboundOutcome::Appended, "bounce of our mail, attached to its case".into()) });
+                return Ok(Decision {
+                    case: Some(case),
+                    rule: Some(ThreadRule::MessageId),
+                    ..decision(InboundOutcome::Appended, "bounce of our mail, attached to its case".into())
+                });
             }
             return Ok(decision(InboundOutcome::Suppressed, "delivery status report".into()));
         }
@@ -463,14 +475,19 @@ impl Inbound<'_> {
         let junk = if verdicts.spam == Verdict::Fail {
             Some((InboundOutcome::Junk, "the receiving system judged it spam".to_owned()))
         } else {
-            blacklisted(&settings.blacklist, &sender_address).map(|entry| (InboundOutcome::Dropped, format!("the sender matches the blacklist entry {entry:?}")))
+            blacklisted(&settings.blacklist, &sender_address)
+                .map(|entry| (InboundOutcome::Dropped, format!("the sender matches the blacklist entry {entry:?}")))
         };
         if let Some((outcome, reason)) = junk {
             return match settings.junk_policy {
                 JunkPolicy::Drop => Ok(decision(outcome, format!("junk: {reason}; kept raw, no case"))),
                 JunkPolicy::JunkCase => {
                     let case = self.junk_case(message, &mailbox, work).await?;
-                    Ok(Decision { case: Some(case), rule: Some(ThreadRule::NewCase), ..decision(outcome, format!("junk: {reason}; opened as a Cancelled case")) })
+                    Ok(Decision {
+                        case: Some(case),
+                        rule: Some(ThreadRule::NewCase),
+                        ..decision(outcome, format!("junk: {reason}; opened as a Cancelled case"))
+                    })
                 }
             };
         }
@@ -497,7 +514,14 @@ impl Inbound<'_> {
     }
 
     /// F26: an oversize message still reaches its case (or opens one) with its headers.
-    async fn decide_oversize(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, work: &mut Work, note: String) -> DomainResult<Decision> {
+    async fn decide_oversize(
+        &self,
+        mail: &InboundMail,
+        message: &InboundMessage,
+        settings: &Settings,
+        work: &mut Work,
+        note: String,
+    ) -> DomainResult<Decision> {
         let mut message = message.clone();
         message.visible_text = format!("[{note}]");
         let mut decision = self.decide(mail, &message, settings, work).await?;
@@ -553,7 +577,15 @@ impl Inbound<'_> {
     /// F21: the case the message belongs to, the rule that found it and what it answers.
     /// Threading hints that do not hold (a token issued to someone else, an expired token, a
     /// customer's Message-ID quoted by a stranger) are ignored, and `notes` says why.
-    async fn thread(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, sender: &Sender, sender_address: &str, notes: &mut Vec<String>) -> DomainResult<Option<Threaded>> {
+    async fn thread(
+        &self,
+        mail: &InboundMail,
+        message: &InboundMessage,
+        settings: &Settings,
+        sender: &Sender,
+        sender_address: &str,
+        notes: &mut Vec<String>,
+    ) -> DomainResult<Option<Threaded>> {
         if message.auto.ses.dmarc == Verdict::Fail {
             // Forged senders must never reach an existing conversation.
             return Ok(None);
@@ -589,7 +621,10 @@ impl Inbound<'_> {
         }
         let mask = cases.mask().await?;
         let (prefix, suffix) = mask.parts();
-        for (text, rule) in [(Some(message.subject.as_str()), ThreadRule::SubjectNumber), (settings.number_in_body.then_some(message.visible_text.as_str()), ThreadRule::BodyNumber)] {
+        for (text, rule) in [
+            (Some(message.subject.as_str()), ThreadRule::SubjectNumber),
+            (settings.number_in_body.then_some(message.visible_text.as_str()), ThreadRule::BodyNumber),
+        ] {
             let Some(text) = text else { continue };
             for number in docket_mail::inbound::find_numbers(text, prefix, suffix) {
                 // Unverified staff mail naming a case lands on it, internal and flagged.
@@ -632,10 +667,21 @@ impl Inbound<'_> {
         }
     }
 
-    async fn thread_and_store(&self, mail: &InboundMail, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender_address: &str, work: &mut Work) -> DomainResult<Decision> {
+    async fn thread_and_store(
+        &self,
+        mail: &InboundMail,
+        message: &InboundMessage,
+        settings: &Settings,
+        mailbox: &Mailbox,
+        sender_address: &str,
+        work: &mut Work,
+    ) -> DomainResult<Decision> {
         let authenticated = sender_authenticated(mail, &message.auto.ses);
         let Some(sender) = self.sender(message, mailbox, sender_address, authenticated, work).await? else {
-            return Ok(Decision::plain(InboundOutcome::Rejected, format!("unknown sender {sender_address} and mailbox {} takes mail only from known contacts", mailbox.name)));
+            return Ok(Decision::plain(
+                InboundOutcome::Rejected,
+                format!("unknown sender {sender_address} and mailbox {} takes mail only from known contacts", mailbox.name),
+            ));
         };
         let mut notes = Vec::new();
         let threaded = self.thread(mail, message, settings, &sender, sender_address, &mut notes).await?;
@@ -652,7 +698,10 @@ impl Inbound<'_> {
                             None => {
                                 return Ok(Decision::plain(
                                     InboundOutcome::Rejected,
-                                    format!("{sender_address} is a staff address but the mail is not authenticated, and mailbox {} takes mail only from known contacts", mailbox.name),
+                                    format!(
+                                        "{sender_address} is a staff address but the mail is not authenticated, and mailbox {} takes mail only from known contacts",
+                                        mailbox.name
+                                    ),
                                 ));
                             }
                         }
@@ -675,7 +724,16 @@ impl Inbound<'_> {
     /// A message threaded to a case: an entry of the visibility it inherits (F21), the status
     /// policy of F22 for public replies.
     #[allow(clippy::too_many_arguments)]
-    async fn store_reply(&self, message: &InboundMessage, settings: &Settings, mailbox: &Mailbox, sender: Sender, sender_address: &str, work: &mut Work, threaded: Threaded) -> DomainResult<Decision> {
+    async fn store_reply(
+        &self,
+        message: &InboundMessage,
+        settings: &Settings,
+        mailbox: &Mailbox,
+        sender: Sender,
+        sender_address: &str,
+        work: &mut Work,
+        threaded: Threaded,
+    ) -> DomainResult<Decision> {
         let Threaded { case, rule, context } = threaded;
         let visibility = reply_visibility(sender.trust(), context);
         let unverified = matches!(sender, Sender::UnverifiedStaff);
@@ -687,7 +745,14 @@ impl Inbound<'_> {
             } else {
                 "reply added to the case as an internal entry (it answers something internal, or staff mail of unknown context)"
             };
-            return Ok(Decision { outcome: InboundOutcome::Appended, rule: Some(rule), reason: reason.into(), mailbox_id: None, case: Some(case), acknowledged: false });
+            return Ok(Decision {
+                outcome: InboundOutcome::Appended,
+                rule: Some(rule),
+                reason: reason.into(),
+                mailbox_id: None,
+                case: Some(case),
+                acknowledged: false,
+            });
         }
         let reopen_window = match mailbox.closed_case_policy {
             ClosedCasePolicy::Reopen => None,
@@ -884,7 +949,16 @@ impl Inbound<'_> {
     /// the blob store now; their records with the entry). Its Message-ID threads replies for
     /// people on the case, followers are notified, and mail from people starts workflow rules.
     #[allow(clippy::too_many_arguments)]
-    async fn append(&self, case: &Case, message: &InboundMessage, author: &Author, visibility: Visibility, work: &mut Work, note: Option<String>, unverified: bool) -> DomainResult<StreamEntry> {
+    async fn append(
+        &self,
+        case: &Case,
+        message: &InboundMessage,
+        author: &Author,
+        visibility: Visibility,
+        work: &mut Work,
+        note: Option<String>,
+        unverified: bool,
+    ) -> DomainResult<StreamEntry> {
         let blobs = self.docket.blobs()?;
         let transient = |e: docket_ports::PortError| DomainError::Transient(e.to_string());
         let entry_id = new_id();
@@ -892,7 +966,11 @@ impl Inbound<'_> {
         for attachment in message.attachments.iter().take(MAX_ATTACHMENTS) {
             let id = new_id();
             let blob_key = crate::stream::attachment_blob_key(&case.id, &id);
-            let content_type = if docket_ports::validate_content_type(&attachment.content_type).is_ok() { attachment.content_type.clone() } else { "application/octet-stream".to_owned() };
+            let content_type = if docket_ports::validate_content_type(&attachment.content_type).is_ok() {
+                attachment.content_type.clone()
+            } else {
+                "application/octet-stream".to_owned()
+            };
             blobs.put(&blob_key, &content_type, attachment.bytes.clone()).await.map_err(transient)?;
             let stored = Attachment {
                 id: id.clone(),
@@ -945,7 +1023,13 @@ impl Inbound<'_> {
         if let Some(message_id) = &message.message_id
             && MessageIdRecord::find(self.docket.store(), message_id).await?.is_none()
         {
-            let record = MessageIdRecord { case_id: entry.case_id.clone(), entry_id: entry.id.clone(), recipient_id: None, ours: Some(false), internal: Some(entry.is_internal()) };
+            let record = MessageIdRecord {
+                case_id: entry.case_id.clone(),
+                entry_id: entry.id.clone(),
+                recipient_id: None,
+                ours: Some(false),
+                internal: Some(entry.is_internal()),
+            };
             work.ops.push(WriteOp::put_if(CASES, keyed_item(crate::notify::message_id_key(message_id), &record)?, Condition::NotExists));
         }
         // Junk is nobody's business; bounces (by the system) are told but start no rules.
@@ -961,7 +1045,10 @@ impl Inbound<'_> {
     }
 
     fn flag_bounced(&self, address: &str, work: &mut Work) -> DomainResult<()> {
-        let item = keyed_item(Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
+        let item = keyed_item(
+            Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"),
+            serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }),
+        )?;
         work.ops.push(WriteOp::put(CASES, item));
         Ok(())
     }
@@ -970,7 +1057,16 @@ impl Inbound<'_> {
     /// suffix for the inbound log). The acknowledgement itself is an outbox item of the
     /// message's transaction, sent once per case by [`send_ack`].
     #[allow(clippy::too_many_arguments)]
-    async fn acknowledgement(&self, case: &Case, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, sender_address: &str, settings: &Settings, work: &mut Work) -> DomainResult<(bool, String)> {
+    async fn acknowledgement(
+        &self,
+        case: &Case,
+        message: &InboundMessage,
+        mailbox: &Mailbox,
+        sender: &Sender,
+        sender_address: &str,
+        settings: &Settings,
+        work: &mut Work,
+    ) -> DomainResult<(bool, String)> {
         let no = |why: &str| Ok((false, format!("; no acknowledgement: {why}")));
         let deliverable = self.mailer.is_some() || self.docket.cases().notify_queue.is_some();
         if !mailbox.auto_ack || !deliverable {
@@ -993,7 +1089,13 @@ impl Inbound<'_> {
             mailbox_id: mailbox.id.clone(),
             in_reply_to: message.message_id.clone(),
         };
-        work.effects.notify_message(&crate::notify::NotifyMessage { case_id: case.id.clone(), entry_id: ACK_ENTRY.into(), to: Vec::new(), confirm: None, ack: Some(request) });
+        work.effects.notify_message(&crate::notify::NotifyMessage {
+            case_id: case.id.clone(),
+            entry_id: ACK_ENTRY.into(),
+            to: Vec::new(),
+            confirm: None,
+            ack: Some(request),
+        });
         Ok((true, String::new()))
     }
 }
@@ -1036,7 +1138,11 @@ fn ack_claim_key(case_id: &str) -> Key {
 /// redelivered outbox item nor a crash after the send makes a second one. A transient failure
 /// frees the claim (nothing went out) for the retry; anything else is reported in the inbound
 /// log, and a refusal by the provider also on the case, and never undoes the case.
-pub(crate) async fn send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &str, request: &AckRequest) -> Result<crate::notify::Handled, crate::error::WorkError> {
+pub(crate) async fn send_ack(
+    notifier: &crate::notify::Notifier<'_>,
+    case_id: &str,
+    request: &AckRequest,
+) -> Result<crate::notify::Handled, crate::error::WorkError> {
     let store = notifier.docket.store();
     let claim = keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": "sending" }))?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
@@ -1058,7 +1164,10 @@ pub(crate) async fn send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &s
         AckOutcome::Skipped(why) => ("skipped", why),
         AckOutcome::Failed(why) => ("failed", why),
     };
-    store.write(WriteOp::put(CASES, keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": state, "reason": why }))?)).await.map_err(DomainError::from)?;
+    store
+        .write(WriteOp::put(CASES, keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": state, "reason": why }))?))
+        .await
+        .map_err(DomainError::from)?;
     if state == "failed" {
         let now = notifier.docket.clock().now();
         let entry = StreamEntry {
@@ -1096,7 +1205,11 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
     let Some(mailbox) = directory.get::<Mailbox>(&request.mailbox_id).await? else { return Ok(AckOutcome::Skipped("the mailbox no longer exists".into())) };
     let Some(contact) = directory.get::<Contact>(&request.contact_id).await? else { return Ok(AckOutcome::Skipped("the contact no longer exists".into())) };
     let limits = directory.settings().await?;
-    let per_sender = FixedWindow { name: format!("ack#{}", request.email), limit: limits.ack_limit_count, window_secs: i64::from(limits.ack_limit_window_minutes.max(1)) * 60 };
+    let per_sender = FixedWindow {
+        name: format!("ack#{}", request.email),
+        limit: limits.ack_limit_count,
+        window_secs: i64::from(limits.ack_limit_window_minutes.max(1)) * 60,
+    };
     let per_mailbox = FixedWindow { name: format!("ackmailbox#{}", mailbox.id), limit: limits.ack_limit_per_mailbox_per_hour, window_secs: 3600 };
     for (window, what) in [(per_sender, "to this sender"), (per_mailbox, "from this mailbox")] {
         match window.hit(store, clock, what).await {
@@ -1115,7 +1228,9 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
     let text = mailbox
         .ack_text
         .clone()
-        .unwrap_or_else(|| "Thank you for your message. We opened case {number} and will answer as soon as we can.\n\nReply to this email to add to the case.".into())
+        .unwrap_or_else(|| {
+            "Thank you for your message. We opened case {number} and will answer as soon as we can.\n\nReply to this email to add to the case.".into()
+        })
         .replace("{number}", &number)
         .replace("{subject}", &case.subject);
     let message_id = format!("ack.{}@{}", case.id.to_lowercase(), settings.message_id_domain);
@@ -1155,7 +1270,13 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
         Err(e) => return Err(DomainError::Transient(format!("acknowledgement not sent: {e}"))),
     };
     // It went out: from here on nothing may make a retry send it again.
-    let record = MessageIdRecord { case_id: case.id.clone(), entry_id: ACK_ENTRY.into(), recipient_id: Some(contact.id.clone()), ours: Some(true), internal: Some(false) };
+    let record = MessageIdRecord {
+        case_id: case.id.clone(),
+        entry_id: ACK_ENTRY.into(),
+        recipient_id: Some(contact.id.clone()),
+        ours: Some(true),
+        internal: Some(false),
+    };
     let mut ids = vec![message_id];
     if let Some(domain) = &settings.provider_message_id_domain {
         ids.push(format!("{provider_id}@{domain}"));
@@ -1293,7 +1414,8 @@ mod tests {
             WriteOp::check("cases", contact.clone(), Condition::Exists),
         ];
         let kept = without_redundant_checks(ops);
-        let described: Vec<(bool, String, Key)> = kept.iter().map(|op| (matches!(op, WriteOp::Check { .. }), op.table().to_owned(), op.key().unwrap())).collect();
+        let described: Vec<(bool, String, Key)> =
+            kept.iter().map(|op| (matches!(op, WriteOp::Check { .. }), op.table().to_owned(), op.key().unwrap())).collect();
         assert_eq!(described, vec![(false, "directory".into(), contact.clone()), (true, "directory".into(), team), (true, "cases".into(), contact)]);
     }
 

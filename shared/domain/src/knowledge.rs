@@ -133,10 +133,7 @@ impl Entity for Article {
         if !self.is_public() {
             return Vec::new();
         }
-        vec![
-            ("portal_pk", PORTAL_ARTICLES_PARTITION.to_owned()),
-            ("portal_sk", format!("{}#{}", self.title.to_lowercase(), self.id)),
-        ]
+        vec![("portal_pk", PORTAL_ARTICLES_PARTITION.to_owned()), ("portal_sk", format!("{}#{}", self.title.to_lowercase(), self.id))]
     }
 }
 
@@ -200,10 +197,7 @@ impl<'a> Knowledge<'a> {
         match principal {
             Principal::Staff(_) => self.directory().list::<Article>(limit, after).await,
             Principal::Portal(_) => {
-                let page = self
-                    .store
-                    .query(Query::index(DIRECTORY, DIRECTORY_PORTAL_ARTICLES, PORTAL_ARTICLES_PARTITION).limit(limit).after(after))
-                    .await?;
+                let page = self.store.query(Query::index(DIRECTORY, DIRECTORY_PORTAL_ARTICLES, PORTAL_ARTICLES_PARTITION).limit(limit).after(after)).await?;
                 let articles = page.items.into_iter().map(from_item::<Article>).collect::<DomainResult<Vec<_>>>()?;
                 // The index is eventually consistent on DynamoDB: check each item once more.
                 Ok((articles.into_iter().filter(|a| a.visible_to(principal)).collect(), page.next))
@@ -261,7 +255,8 @@ impl<'a> Knowledge<'a> {
         if words.len() > MAX_QUERY_WORDS {
             return Err(DomainError::invalid("q", format!("a search combines at most {MAX_QUERY_WORDS} words")));
         }
-        let after = after.map(|c| validate::id("cursor", &c.0).map_err(|_| DomainError::invalid("cursor", "not a cursor returned by this search"))).transpose()?;
+        let after =
+            after.map(|c| validate::id("cursor", &c.0).map_err(|_| DomainError::invalid("cursor", "not a cursor returned by this search"))).transpose()?;
         let mut matches: Option<Vec<String>> = None;
         for word in &words {
             let ids = self.directory().owner_ids(&directory_keys::article_word_partition(word), "ARTICLE#", false, MAX_MATCHES_PER_WORD).await?;
@@ -361,7 +356,13 @@ impl Cases<'_> {
 
     /// The articles linked to a case the caller may see, in link order of article id, keeping
     /// only those the caller may read (portal users: published, portal-visible).
-    pub async fn articles(&self, principal: &Principal, reference: &str, limit: usize, mut after: Option<Cursor>) -> DomainResult<(Vec<Article>, Option<Cursor>)> {
+    pub async fn articles(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        limit: usize,
+        mut after: Option<Cursor>,
+    ) -> DomainResult<(Vec<Article>, Option<Cursor>)> {
         let case = self.get(principal, reference).await?;
         let query = Query::table(CASES, case_keys::case(&case.id).pk).range(SortKeyRange::BeginsWith("ARTICLE#".into()));
         let directory = Directory::new(self.store);

@@ -129,11 +129,7 @@ impl Docket {
     pub async fn principal(&self, id: &str) -> DomainResult<Principal> {
         let directory = self.directory();
         if let Some(user) = directory.get::<User>(id).await? {
-            return if user.active {
-                Ok(Principal::Staff(user))
-            } else {
-                Err(DomainError::Unauthenticated("this user is deactivated".into()))
-            };
+            return if user.active { Ok(Principal::Staff(user)) } else { Err(DomainError::Unauthenticated("this user is deactivated".into())) };
         }
         match directory.get::<Contact>(id).await? {
             Some(contact) if contact.portal.is_some() => Ok(Principal::Portal(contact)),

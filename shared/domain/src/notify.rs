@@ -127,8 +127,7 @@ fn plus_address(base: &str, token: &str) -> String {
 impl Notifier<'_> {
     /// Handles one notify-queue message body.
     pub async fn handle(&self, body: &str) -> Result<Handled, NotifyError> {
-        let message: NotifyMessage =
-            serde_json::from_str(body).map_err(|e| NotifyError::Poison(format!("not a notify message: {e}")))?;
+        let message: NotifyMessage = serde_json::from_str(body).map_err(|e| NotifyError::Poison(format!("not a notify message: {e}")))?;
         if let Some(request) = &message.confirm {
             return crate::confirm::send(self, &message.case_id, request).await;
         }
@@ -215,10 +214,8 @@ impl Notifier<'_> {
             Ok((message_id, provider_id)) => {
                 // The provider accepted it: from here on nothing may free the claim, or a
                 // redelivery would send it twice. Bookkeeping that fails is logged instead.
-                let done = keyed(
-                    sent_key(&entry.id, &recipient.id),
-                    serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }),
-                );
+                let done =
+                    keyed(sent_key(&entry.id, &recipient.id), serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }));
                 if let Err(error) = store.write(WriteOp::put(CASES, done)).await {
                     tracing::warn!(entry = %entry.id, recipient = %recipient.id, %error, "notification sent, but not marked sent (the claim still holds)");
                 }
@@ -236,9 +233,7 @@ impl Notifier<'_> {
     async fn deliver(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<(String, String), NotifyError> {
         let valid_days = self.docket.directory().settings().await?.reply_token_days;
         let issue = TokenIssue { internal: entry.is_internal(), valid_days, now: self.docket.clock().now().unix_timestamp() };
-        let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email, issue)
-            .await
-            .map_err(|e| NotifyError::Retry(e.to_string()))?;
+        let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email, issue).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
         let mask = self.docket.cases().mask().await?;
         // Replies go to the case's group mailbox; cases without one use the system address.
         let reply_base = match &case.mailbox_id {
@@ -263,11 +258,8 @@ impl Notifier<'_> {
             extra_headers: Vec::new(),
         };
         let raw = compose(&message).map_err(|e| NotifyError::Poison(format!("cannot compose mail to {}: {e}", recipient.id)))?;
-        let provider_id = self
-            .mailer
-            .send(OutboundMail { from: self.settings.from.email.clone(), to: vec![recipient.email.clone()], raw })
-            .await
-            .map_err(|e| match e {
+        let provider_id =
+            self.mailer.send(OutboundMail { from: self.settings.from.email.clone(), to: vec![recipient.email.clone()], raw }).await.map_err(|e| match e {
                 PortError::Invalid(m) => NotifyError::Poison(m),
                 other => NotifyError::Retry(other.to_string()),
             })?;
@@ -301,10 +293,9 @@ impl Notifier<'_> {
         Ok(match (entry.author.kind, &entry.author.id) {
             (AuthorKind::User, Some(id)) => directory.get::<User>(id).await?.map_or_else(|| "An agent".into(), |u| u.name),
             (AuthorKind::Contact, Some(id)) => directory.get::<Contact>(id).await?.map_or_else(|| "The customer".into(), |c| c.name),
-            (AuthorKind::Workflow, Some(id)) => directory
-                .get::<crate::rules::WorkflowRule>(id)
-                .await?
-                .map_or_else(|| "A workflow rule".into(), |r| format!("Workflow rule \"{}\"", r.name)),
+            (AuthorKind::Workflow, Some(id)) => {
+                directory.get::<crate::rules::WorkflowRule>(id).await?.map_or_else(|| "A workflow rule".into(), |r| format!("Workflow rule \"{}\"", r.name))
+            }
             _ => "Docket".into(),
         })
     }
@@ -349,7 +340,13 @@ pub struct TokenIssue {
 
 /// The reply token of one recipient on one case (one for public, one for internal entries),
 /// created on first use and kept while it is valid and still goes to the same address.
-pub async fn reply_token(store: &dyn docket_store::ItemStore, case_id: &str, recipient_id: &str, email: &str, issue: TokenIssue) -> Result<String, docket_store::StoreError> {
+pub async fn reply_token(
+    store: &dyn docket_store::ItemStore,
+    case_id: &str,
+    recipient_id: &str,
+    email: &str,
+    issue: TokenIssue,
+) -> Result<String, docket_store::StoreError> {
     let per_recipient = reply_token_key(case_id, recipient_id, issue.internal);
     let current = store.get(CASES, &per_recipient).await?.and_then(|item| serde_json::from_value::<ReplyToken>(Value::Object(item)).ok());
     if let Some(current) = &current
@@ -438,10 +435,7 @@ fn worth_mailing(entry: &StreamEntry) -> bool {
         EntryKind::Post | EntryKind::EmailReceived | EntryKind::EmailSent => true,
         EntryKind::System => matches!(
             entry.system,
-            Some(SystemEvent::Created)
-                | Some(SystemEvent::Assigned { .. })
-                | Some(SystemEvent::StatusChanged { .. })
-                | Some(SystemEvent::RuleNotice { .. })
+            Some(SystemEvent::Created) | Some(SystemEvent::Assigned { .. }) | Some(SystemEvent::StatusChanged { .. }) | Some(SystemEvent::RuleNotice { .. })
         ),
     }
 }

@@ -86,9 +86,10 @@ impl Effects {
     /// Takes the acknowledgement out (its outbox item stays written), for a process that
     /// sends it itself right after the commit.
     pub(crate) fn take_ack(&mut self) -> Option<OutboxItem> {
-        let index = self.items.iter().position(|item| {
-            item.queue == OutboxQueue::Notify && serde_json::from_str::<NotifyMessage>(&item.body).is_ok_and(|m| m.ack.is_some())
-        })?;
+        let index = self
+            .items
+            .iter()
+            .position(|item| item.queue == OutboxQueue::Notify && serde_json::from_str::<NotifyMessage>(&item.body).is_ok_and(|m| m.ack.is_some()))?;
         Some(self.items.remove(index))
     }
 

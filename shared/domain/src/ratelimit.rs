@@ -41,10 +41,7 @@ impl FixedWindow {
         }
         if count > i64::from(self.limit) {
             let retry_after_secs = u64::try_from(start + window - now).unwrap_or(1).max(1);
-            return Err(DomainError::RateLimited {
-                reason: format!("too many {what}; at most {} per {} seconds", self.limit, window),
-                retry_after_secs,
-            });
+            return Err(DomainError::RateLimited { reason: format!("too many {what}; at most {} per {} seconds", self.limit, window), retry_after_secs });
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::access::Principal;
 use crate::directory::{Directory, Entity, Reference, WritePolicy, entity_accessors};
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
-use crate::model::{Audit, AssignmentRule, Case, CaseStatus, Mailbox, Priority, Source, Team, User};
+use crate::model::{AssignmentRule, Audit, Case, CaseStatus, Mailbox, Priority, Source, Team, User};
 use crate::stream::StreamEntry;
 use crate::validate::{self, MAX_NAME, MAX_SUBJECT};
 
@@ -96,21 +96,33 @@ pub enum RuleAction {
         rule: Option<AssignmentRule>,
     },
     /// Gives an unassigned case to this user.
-    AssignToUser { user_id: String },
+    AssignToUser {
+        user_id: String,
+    },
     /// Adds the team to the case (its assignment rule then assigns the case if it is new).
-    AssignToTeam { team_id: String },
+    AssignToTeam {
+        team_id: String,
+    },
     /// A merge patch of `priority`, `status`, `type`, `category` and `internal`.
-    SetFields { fields: Map<String, Value> },
+    SetFields {
+        fields: Map<String, Value>,
+    },
     /// Makes this group mailbox the case's (its address becomes the Reply-To of the case's mail).
-    LinkMailbox { mailbox_id: String },
-    AddFollowers { user_ids: Vec<String> },
+    LinkMailbox {
+        mailbox_id: String,
+    },
+    AddFollowers {
+        user_ids: Vec<String>,
+    },
     /// Emails these users about the case, with the message.
     NotifyUsers {
         user_ids: Vec<String>,
         #[serde(default)]
         message: String,
     },
-    PostInternalNote { body: String },
+    PostInternalNote {
+        body: String,
+    },
     /// Opens another case (by default a child of this one, for its account and contacts).
     CreateCase {
         subject: String,
@@ -270,9 +282,7 @@ fn checked_condition(index: usize, condition: RuleCondition) -> DomainResult<Rul
             ConditionField::Status => CaseStatus::parse(text).is_some(),
             ConditionField::Priority => serde_json::from_value::<Priority>(v.clone()).is_ok(),
             ConditionField::Source => serde_json::from_value::<Source>(v.clone()).is_ok(),
-            ConditionField::MailboxId | ConditionField::TeamIds | ConditionField::AccountId | ConditionField::AssigneeId => {
-                validate::id(&field, text).is_ok()
-            }
+            ConditionField::MailboxId | ConditionField::TeamIds | ConditionField::AccountId | ConditionField::AssigneeId => validate::id(&field, text).is_ok(),
             _ => validate::line(&field, text, MAX_NEEDLE).is_ok(),
         };
         if known { Ok(()) } else { Err(DomainError::invalid(&field, format!("{text:?} is not a possible {on:?} value").to_lowercase())) }
@@ -320,17 +330,15 @@ fn checked_action(index: usize, action: RuleAction) -> DomainResult<RuleAction> 
             if fields.is_empty() {
                 return Err(DomainError::invalid(&field("fields"), "names no field to set"));
             }
-            serde_json::from_value::<SettableFields>(Value::Object(fields.clone())).map_err(|e| {
-                DomainError::invalid(&field("fields"), format!("{e} (a rule may set priority, status, type, category and internal)"))
-            })?;
+            serde_json::from_value::<SettableFields>(Value::Object(fields.clone()))
+                .map_err(|e| DomainError::invalid(&field("fields"), format!("{e} (a rule may set priority, status, type, category and internal)")))?;
             RuleAction::SetFields { fields }
         }
         RuleAction::LinkMailbox { mailbox_id } => RuleAction::LinkMailbox { mailbox_id: validate::id(&field("mailbox_id"), &mailbox_id)? },
         RuleAction::AddFollowers { user_ids } => RuleAction::AddFollowers { user_ids: ids("user_ids", &user_ids)? },
-        RuleAction::NotifyUsers { user_ids, message } => RuleAction::NotifyUsers {
-            user_ids: ids("user_ids", &user_ids)?,
-            message: validate::long_text(&field("message"), &message, MAX_NOTE)?,
-        },
+        RuleAction::NotifyUsers { user_ids, message } => {
+            RuleAction::NotifyUsers { user_ids: ids("user_ids", &user_ids)?, message: validate::long_text(&field("message"), &message, MAX_NOTE)? }
+        }
         RuleAction::PostInternalNote { body } => {
             if body.trim().is_empty() {
                 return Err(DomainError::invalid(&field("body"), "must not be empty"));

@@ -90,21 +90,52 @@ impl Author {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemEvent {
     Created,
-    StatusChanged { from: CaseStatus, to: CaseStatus },
-    Assigned { from: Option<String>, to: Option<String> },
-    PriorityChanged { from: Priority, to: Priority },
-    LinksChanged { fields: Vec<String> },
+    StatusChanged {
+        from: CaseStatus,
+        to: CaseStatus,
+    },
+    Assigned {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    PriorityChanged {
+        from: Priority,
+        to: Priority,
+    },
+    LinksChanged {
+        fields: Vec<String>,
+    },
     MadeInternal,
-    ArticleLinked { article_id: String },
-    ArticleUnlinked { article_id: String },
+    ArticleLinked {
+        article_id: String,
+    },
+    ArticleUnlinked {
+        article_id: String,
+    },
     /// A workflow rule ran on the case: what each of its actions did, in order.
-    RuleRan { rule_id: String, rule_name: String, trigger: String, depth: u8, steps: Vec<String> },
+    RuleRan {
+        rule_id: String,
+        rule_name: String,
+        trigger: String,
+        depth: u8,
+        steps: Vec<String>,
+    },
     /// Rules matched a change that rules themselves made too many times in a row.
-    RulesStopped { depth: u8, rule_ids: Vec<String> },
+    RulesStopped {
+        depth: u8,
+        rule_ids: Vec<String>,
+    },
     /// A workflow rule asked for these users to be told about the case.
-    RuleNotice { rule_id: String, rule_name: String, user_ids: Vec<String>, message: String },
+    RuleNotice {
+        rule_id: String,
+        rule_name: String,
+        user_ids: Vec<String>,
+        message: String,
+    },
     /// The web-form sender confirmed their address: the case now has its contact.
-    SenderConfirmed { email: String },
+    SenderConfirmed {
+        email: String,
+    },
 }
 
 impl SystemEvent {
@@ -566,9 +597,7 @@ impl Cases<'_> {
                 tracing::info!(case = case.number, attachment = %attachment.id, size = attachment.size, "upload completed");
                 Ok((attachment, false))
             }
-            Err(e) if e.is_condition_failure() => {
-                self.completed_upload(principal, &case, upload_id).await?.map(|a| (a, true)).ok_or_else(not_found)
-            }
+            Err(e) if e.is_condition_failure() => self.completed_upload(principal, &case, upload_id).await?.map(|a| (a, true)).ok_or_else(not_found),
             Err(e) => Err(e.into()),
         }
     }
@@ -582,11 +611,18 @@ impl Cases<'_> {
     /// A presigned download of an attachment the caller may read (the same rule as
     /// [`Cases::attachment`]: else 404), valid for [`TRANSFER_URL_VALIDITY`]. The store answers
     /// it with the attachment's content type, as a file to save under its name.
-    pub async fn attachment_url(&self, principal: &Principal, reference: &str, attachment_id: &str, blobs: &dyn BlobStore) -> DomainResult<(Attachment, PresignedRequest)> {
+    pub async fn attachment_url(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        attachment_id: &str,
+        blobs: &dyn BlobStore,
+    ) -> DomainResult<(Attachment, PresignedRequest)> {
         let (_, attachment) = self.attachment(principal, reference, attachment_id).await?;
         // Content types of mail attachments are the sender's; one that would not survive as a
         // header is served as bytes.
-        let content_type = if validate_content_type(&attachment.content_type).is_ok() { attachment.content_type.clone() } else { "application/octet-stream".to_owned() };
+        let content_type =
+            if validate_content_type(&attachment.content_type).is_ok() { attachment.content_type.clone() } else { "application/octet-stream".to_owned() };
         let grant = DownloadGrant { key: attachment.blob_key.clone(), content_type, file_name: attachment.name.clone() };
         let request = blobs.presign_download(&grant, TRANSFER_URL_VALIDITY).await?;
         Ok((attachment, request))
@@ -599,13 +635,8 @@ impl Cases<'_> {
         if validate::id("attachment_id", attachment_id).is_err() {
             return Err(not_found());
         }
-        let attachment: Attachment = self
-            .store
-            .get(CASES, &attachment_key(&case.id, attachment_id))
-            .await?
-            .map(from_item)
-            .transpose()?
-            .ok_or_else(not_found)?;
+        let attachment: Attachment =
+            self.store.get(CASES, &attachment_key(&case.id, attachment_id)).await?.map(from_item).transpose()?.ok_or_else(not_found)?;
         let readable = match principal {
             Principal::Staff(_) => true,
             Principal::Portal(c) => match attachment.visibility {

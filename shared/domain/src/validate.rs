@@ -56,10 +56,7 @@ pub fn long_text(field: &str, value: &str, max: usize) -> DomainResult<String> {
 
 /// A reference to another record by id.
 pub fn id(field: &str, value: &str) -> DomainResult<String> {
-    if value.is_empty()
-        || value.len() > MAX_ID
-        || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if value.is_empty() || value.len() > MAX_ID || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(DomainError::invalid(field, "is not a valid id"));
     }
     Ok(value.to_owned())
@@ -83,13 +80,9 @@ pub fn email(field: &str, value: &str) -> DomainResult<String> {
 pub fn domain_name(field: &str, value: &str) -> DomainResult<String> {
     let value = value.trim().trim_end_matches('.').to_lowercase();
     let labels_ok = value.split('.').count() >= 2
-        && value.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+        && value
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if value.len() > 253 || !labels_ok {
         return Err(DomainError::invalid(field, format!("{value:?} is not a domain name")));
     }
@@ -122,12 +115,7 @@ pub fn origin(field: &str, value: &str) -> DomainResult<String> {
 }
 
 /// A list without duplicates and with a bounded length, each element checked by `check`.
-pub fn list(
-    field: &str,
-    values: &[String],
-    max: usize,
-    check: impl Fn(&str, &str) -> DomainResult<String>,
-) -> DomainResult<Vec<String>> {
+pub fn list(field: &str, values: &[String], max: usize, check: impl Fn(&str, &str) -> DomainResult<String>) -> DomainResult<Vec<String>> {
     if values.len() > max {
         return Err(DomainError::invalid(field, format!("holds at most {max} entries")));
     }

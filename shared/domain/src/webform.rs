@@ -366,14 +366,8 @@ fn validate_submission(form: &WebForm, s: Submission) -> DomainResult<Accepted> 
 
 /// A subject for a form without one: the message's first line, shortened, or the form's name.
 fn derived_subject(message: &str, form_name: &str) -> String {
-    let first_line: String = message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let first_line: String =
+        message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let mut subject: String = first_line.chars().take(DERIVED_SUBJECT_CHARS).collect();
     if first_line.chars().count() > DERIVED_SUBJECT_CHARS {
         subject.push('…');

@@ -15,12 +15,7 @@ use docket_ports::PortError;
 /// must not exist: the file is created exclusively, so two writers can never share a temporary
 /// file, and a clash of names fails loudly instead. On failure the temporary file is removed
 /// (best effort) and the error is classified with `action` naming what was being written.
-pub(crate) fn write_atomically(
-    path: &Path,
-    temp_path: &Path,
-    parts: &[&[u8]],
-    action: &str,
-) -> Result<(), PortError> {
+pub(crate) fn write_atomically(path: &Path, temp_path: &Path, parts: &[&[u8]], action: &str) -> Result<(), PortError> {
     let written = write_new_file(temp_path, parts).and_then(|()| fs::rename(temp_path, path));
     if let Err(error) = written {
         // Best effort: the write already failed, and a leftover temporary file is never read.
@@ -33,12 +28,7 @@ pub(crate) fn write_atomically(
 /// Like [`write_atomically`], but only if nothing is at `path` yet: the complete temporary
 /// file is hard-linked to `path`, which fails, atomically, when the name is taken. Returns
 /// `false` then, writing nothing.
-pub(crate) fn write_atomically_new(
-    path: &Path,
-    temp_path: &Path,
-    parts: &[&[u8]],
-    action: &str,
-) -> Result<bool, PortError> {
+pub(crate) fn write_atomically_new(path: &Path, temp_path: &Path, parts: &[&[u8]], action: &str) -> Result<bool, PortError> {
     let linked = write_new_file(temp_path, parts).and_then(|()| fs::hard_link(temp_path, path));
     // The temporary name goes either way; the blob, if linked, lives on under `path`.
     let _ = fs::remove_file(temp_path);
@@ -64,9 +54,7 @@ fn write_new_file(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
 pub(crate) fn io_failure(action: &str, path: &Path, error: io::Error) -> PortError {
     let message = format!("{action} at {}: {error}", path.display());
     match error.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            PortError::Transient(message)
-        }
+        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => PortError::Transient(message),
         _ => PortError::Backend(message),
     }
 }

@@ -44,9 +44,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use docket_ports::{
-    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, SIGNED_DOWNLOAD_PATH,
-    SIGNED_UPLOAD_PATH, SignedUrlBlobs, UploadGrant, validate_blob_key, validate_content_type,
-    validate_presigning,
+    BlobInfo, BlobStore, DownloadGrant, PortError, PresignedRequest, SIGNED_DOWNLOAD_PATH, SIGNED_UPLOAD_PATH, SignedUrlBlobs, UploadGrant, validate_blob_key,
+    validate_content_type, validate_presigning,
 };
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -87,8 +86,7 @@ impl FileBlobStore {
     /// A store keeping its blobs under `root`, which is created when missing. It presigns no
     /// requests until given [`FileBlobStore::with_signed_urls`].
     pub fn new(root: PathBuf) -> Result<Self, PortError> {
-        fs::create_dir_all(&root)
-            .map_err(|error| io_failure("create the blob folder", &root, error))?;
+        fs::create_dir_all(&root).map_err(|error| io_failure("create the blob folder", &root, error))?;
         Ok(FileBlobStore { root, signer: None })
     }
 
@@ -106,17 +104,12 @@ impl FileBlobStore {
         }
         let mut derive = new_mac(secret);
         derive.update(URL_KEY_PURPOSE);
-        self.signer = Some(Arc::new(UrlSigner {
-            base_url: base_url.to_owned(),
-            key: derive.finalize().into_bytes().to_vec(),
-        }));
+        self.signer = Some(Arc::new(UrlSigner { base_url: base_url.to_owned(), key: derive.finalize().into_bytes().to_vec() }));
         Ok(self)
     }
 
     fn signer(&self) -> Result<&UrlSigner, PortError> {
-        self.signer.as_deref().ok_or_else(|| {
-            PortError::Invalid("this blob folder has no URL to presign requests with".to_owned())
-        })
+        self.signer.as_deref().ok_or_else(|| PortError::Invalid("this blob folder has no URL to presign requests with".to_owned()))
     }
 
     /// The folder holding the blobs.
@@ -131,11 +124,7 @@ impl FileBlobStore {
         let mut path = self.root.clone();
         let mut segments = key.split('/').peekable();
         while let Some(segment) = segments.next() {
-            let suffix = if segments.peek().is_some() {
-                ""
-            } else {
-                BLOB_SUFFIX
-            };
+            let suffix = if segments.peek().is_some() { "" } else { BLOB_SUFFIX };
             push_segment(&mut path, segment, suffix);
         }
         Ok(path)
@@ -155,22 +144,13 @@ fn push_segment(path: &mut PathBuf, segment: &str, suffix: &str) {
 
 #[async_trait]
 impl BlobStore for FileBlobStore {
-    async fn put(
-        &self,
-        key: &str,
-        content_type: &str,
-        bytes: Vec<u8>,
-    ) -> Result<BlobInfo, PortError> {
+    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<BlobInfo, PortError> {
         let path = self.blob_path(key)?;
         validate_content_type(content_type)?;
         let header = encode_header(content_type)?;
         let size = bytes.len() as u64;
         run_blocking(move || write_blob(&path, &header, &bytes, false)).await?;
-        Ok(BlobInfo {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            size,
-        })
+        Ok(BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size })
     }
 
     async fn get(&self, key: &str) -> Result<(BlobInfo, Vec<u8>), PortError> {
@@ -184,14 +164,8 @@ impl BlobStore for FileBlobStore {
                 }
                 Err(error) => return Err(io_failure("read the blob", &path, error)),
             };
-            let (header, bytes) = decode_blob(contents).map_err(|reason| {
-                PortError::Backend(format!("blob file {} is damaged: {reason}", path.display()))
-            })?;
-            let info = BlobInfo {
-                key: owned_key,
-                content_type: header.content_type,
-                size: bytes.len() as u64,
-            };
+            let (header, bytes) = decode_blob(contents).map_err(|reason| PortError::Backend(format!("blob file {} is damaged: {reason}", path.display())))?;
+            let info = BlobInfo { key: owned_key, content_type: header.content_type, size: bytes.len() as u64 };
             Ok((info, bytes))
         })
         .await
@@ -208,37 +182,20 @@ impl BlobStore for FileBlobStore {
                 }
                 Err(error) => return Err(io_failure("open the blob", &path, error)),
             };
-            let length = file
-                .metadata()
-                .map_err(|error| io_failure("read the blob's size", &path, error))?
-                .len();
+            let length = file.metadata().map_err(|error| io_failure("read the blob's size", &path, error))?.len();
             let mut line = Vec::new();
-            io::BufReader::new(file)
-                .take(MAX_HEADER_LEN as u64)
-                .read_until(b'\n', &mut line)
-                .map_err(|error| io_failure("read the blob", &path, error))?;
-            let damaged = |reason: String| {
-                PortError::Backend(format!("blob file {} is damaged: {reason}", path.display()))
-            };
+            io::BufReader::new(file).take(MAX_HEADER_LEN as u64).read_until(b'\n', &mut line).map_err(|error| io_failure("read the blob", &path, error))?;
+            let damaged = |reason: String| PortError::Backend(format!("blob file {} is damaged: {reason}", path.display()));
             if line.pop() != Some(b'\n') {
                 return Err(damaged("no header line".to_owned()));
             }
-            let header: Header = serde_json::from_slice(&line)
-                .map_err(|error| damaged(format!("bad header: {error}")))?;
-            Ok(BlobInfo {
-                key: owned_key,
-                content_type: header.content_type,
-                size: length - line.len() as u64 - 1,
-            })
+            let header: Header = serde_json::from_slice(&line).map_err(|error| damaged(format!("bad header: {error}")))?;
+            Ok(BlobInfo { key: owned_key, content_type: header.content_type, size: length - line.len() as u64 - 1 })
         })
         .await
     }
 
-    async fn presign_upload(
-        &self,
-        grant: &UploadGrant,
-        valid_for: Duration,
-    ) -> Result<PresignedRequest, PortError> {
+    async fn presign_upload(&self, grant: &UploadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError> {
         validate_presigning(&grant.key, &grant.content_type, valid_for)?;
         let signer = self.signer()?;
         let expires_at = SystemTime::now() + valid_for;
@@ -251,19 +208,12 @@ impl BlobStore for FileBlobStore {
         Ok(PresignedRequest {
             method: "PUT".to_owned(),
             url: format!("{}{SIGNED_UPLOAD_PATH}/{token}", signer.base_url),
-            headers: vec![
-                ("content-type".to_owned(), grant.content_type.clone()),
-                ("if-none-match".to_owned(), "*".to_owned()),
-            ],
+            headers: vec![("content-type".to_owned(), grant.content_type.clone()), ("if-none-match".to_owned(), "*".to_owned())],
             expires_at,
         })
     }
 
-    async fn presign_download(
-        &self,
-        grant: &DownloadGrant,
-        valid_for: Duration,
-    ) -> Result<PresignedRequest, PortError> {
+    async fn presign_download(&self, grant: &DownloadGrant, valid_for: Duration) -> Result<PresignedRequest, PortError> {
         validate_presigning(&grant.key, &grant.content_type, valid_for)?;
         let signer = self.signer()?;
         let expires_at = SystemTime::now() + valid_for;
@@ -273,21 +223,14 @@ impl BlobStore for FileBlobStore {
             file_name: grant.file_name.clone(),
             exp: millis(expires_at),
         })?;
-        Ok(PresignedRequest {
-            method: "GET".to_owned(),
-            url: format!("{}{SIGNED_DOWNLOAD_PATH}/{token}", signer.base_url),
-            headers: Vec::new(),
-            expires_at,
-        })
+        Ok(PresignedRequest { method: "GET".to_owned(), url: format!("{}{SIGNED_DOWNLOAD_PATH}/{token}", signer.base_url), headers: Vec::new(), expires_at })
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let path = self.blob_path(key)?;
         run_blocking(move || match fs::remove_file(&path) {
             // Deleting what is not there succeeds, as on S3, so a retried delete is harmless.
-            Err(error) if error.kind() != io::ErrorKind::NotFound => {
-                Err(io_failure("delete the blob", &path, error))
-            }
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_failure("delete the blob", &path, error)),
             _ => Ok(()),
         })
         .await
@@ -305,29 +248,18 @@ impl SignedUrlBlobs for FileBlobStore {
 
     fn download_grant(&self, token: &str) -> Result<DownloadGrant, PortError> {
         match self.signer()?.verify(token)? {
-            Signed::Download { key, content_type, file_name, .. } => {
-                Ok(DownloadGrant { key, content_type, file_name })
-            }
+            Signed::Download { key, content_type, file_name, .. } => Ok(DownloadGrant { key, content_type, file_name }),
             Signed::Upload { .. } => Err(PortError::Invalid("an upload URL does not download".to_owned())),
         }
     }
 
-    async fn put_new(
-        &self,
-        key: &str,
-        content_type: &str,
-        bytes: Vec<u8>,
-    ) -> Result<Option<BlobInfo>, PortError> {
+    async fn put_new(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<Option<BlobInfo>, PortError> {
         let path = self.blob_path(key)?;
         validate_content_type(content_type)?;
         let header = encode_header(content_type)?;
         let size = bytes.len() as u64;
         let created = run_blocking(move || write_blob(&path, &header, &bytes, true)).await?;
-        Ok(created.then(|| BlobInfo {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            size,
-        }))
+        Ok(created.then(|| BlobInfo { key: key.to_owned(), content_type: content_type.to_owned(), size }))
     }
 }
 
@@ -357,8 +289,7 @@ impl fmt::Debug for UrlSigner {
 
 impl UrlSigner {
     fn sign(&self, grant: &Signed) -> Result<String, PortError> {
-        let json = serde_json::to_vec(grant)
-            .map_err(|error| PortError::Backend(format!("encode a URL grant: {error}")))?;
+        let json = serde_json::to_vec(grant).map_err(|error| PortError::Backend(format!("encode a URL grant: {error}")))?;
         let payload = URL_SAFE_NO_PAD.encode(json);
         let mut mac = new_mac(&self.key);
         mac.update(payload.as_bytes());
@@ -398,23 +329,16 @@ fn millis(at: SystemTime) -> u64 {
 
 fn encode_header(content_type: &str) -> Result<Vec<u8>, PortError> {
     // serde_json escapes control characters, so the header is exactly one line.
-    let mut line = serde_json::to_vec(&Header {
-        content_type: content_type.to_owned(),
-    })
-    .map_err(|error| PortError::Backend(format!("encode blob header: {error}")))?;
+    let mut line =
+        serde_json::to_vec(&Header { content_type: content_type.to_owned() }).map_err(|error| PortError::Backend(format!("encode blob header: {error}")))?;
     line.push(b'\n');
     Ok(line)
 }
 
 /// Splits a blob file into its header and its bytes (reusing the buffer for the bytes).
 fn decode_blob(mut contents: Vec<u8>) -> Result<(Header, Vec<u8>), String> {
-    let header_end = contents
-        .iter()
-        .take(MAX_HEADER_LEN)
-        .position(|&b| b == b'\n')
-        .ok_or("no header line")?;
-    let header: Header = serde_json::from_slice(&contents[..header_end])
-        .map_err(|error| format!("bad header: {error}"))?;
+    let header_end = contents.iter().take(MAX_HEADER_LEN).position(|&b| b == b'\n').ok_or("no header line")?;
+    let header: Header = serde_json::from_slice(&contents[..header_end]).map_err(|error| format!("bad header: {error}"))?;
     contents.drain(..=header_end);
     Ok((header, contents))
 }
@@ -426,19 +350,11 @@ fn write_blob(path: &Path, header: &[u8], bytes: &[u8], only_new: bool) -> Resul
     let (folder, file_name) = match (path.parent(), path.file_name()) {
         (Some(folder), Some(file_name)) => (folder, file_name.to_string_lossy()),
         _ => {
-            return Err(PortError::Backend(format!(
-                "blob path {} has no folder",
-                path.display()
-            )));
+            return Err(PortError::Backend(format!("blob path {} has no folder", path.display())));
         }
     };
-    fs::create_dir_all(folder)
-        .map_err(|error| io_failure("create the blob's folder", folder, error))?;
-    let temp_path = folder.join(format!(
-        "{file_name}{TEMP_MARKER}{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    fs::create_dir_all(folder).map_err(|error| io_failure("create the blob's folder", folder, error))?;
+    let temp_path = folder.join(format!("{file_name}{TEMP_MARKER}{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     if only_new {
         write_atomically_new(path, &temp_path, &[header, bytes], "write the blob")
     } else {
@@ -452,9 +368,7 @@ where
     F: FnOnce() -> Result<T, PortError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| PortError::Backend(format!("blob file task failed: {error}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|error| PortError::Backend(format!("blob file task failed: {error}")))?
 }
 
 #[cfg(test)]
@@ -469,10 +383,7 @@ mod tests {
     impl ScratchFolder {
         fn new(name: &str) -> Self {
             let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!(
-                "docket-file-blobs-{name}-{}-{unique}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir().join(format!("docket-file-blobs-{name}-{}-{unique}", std::process::id()));
             let _ = fs::remove_dir_all(&path);
             ScratchFolder(path)
         }
@@ -489,12 +400,7 @@ mod tests {
         fn walk(folder: &Path, base: &Path, found: &mut Vec<String>) {
             for entry in fs::read_dir(folder).expect("list folder").flatten() {
                 let path = entry.path();
-                found.push(
-                    path.strip_prefix(base)
-                        .expect("below base")
-                        .display()
-                        .to_string(),
-                );
+                found.push(path.strip_prefix(base).expect("below base").display().to_string());
                 if path.is_dir() {
                     walk(&path, base, found);
                 }
@@ -511,10 +417,7 @@ mod tests {
         let mut all = vec![String::new()];
         let mut previous = vec![String::new()];
         for _ in 0..max_len {
-            let next: Vec<String> = previous
-                .iter()
-                .flat_map(|prefix| alphabet.iter().map(move |c| format!("{prefix}{c}")))
-                .collect();
+            let next: Vec<String> = previous.iter().flat_map(|prefix| alphabet.iter().map(move |c| format!("{prefix}{c}"))).collect();
             all.extend(next.iter().cloned());
             previous = next;
         }
@@ -538,20 +441,9 @@ mod tests {
             accepted += 1;
 
             // THEN the file lies strictly below the root, reached by plain folder names only
-            let relative = path
-                .strip_prefix(store.root())
-                .unwrap_or_else(|_| panic!("{key:?} escaped to {path:?}"));
-            assert!(
-                relative
-                    .components()
-                    .all(|c| matches!(c, Component::Normal(_))),
-                "{key:?} maps to {path:?}, which has a non-plain component"
-            );
-            assert_eq!(
-                relative.components().count(),
-                key.split('/').count(),
-                "{key:?} maps to {path:?}"
-            );
+            let relative = path.strip_prefix(store.root()).unwrap_or_else(|_| panic!("{key:?} escaped to {path:?}"));
+            assert!(relative.components().all(|c| matches!(c, Component::Normal(_))), "{key:?} maps to {path:?}, which has a non-plain component");
+            assert_eq!(relative.components().count(), key.split('/').count(), "{key:?} maps to {path:?}");
         }
         // (and the enumeration did reach valid keys, so the loop above asserted something)
         assert!(accepted > 100, "only {accepted} keys were accepted");
@@ -563,29 +455,12 @@ mod tests {
         let scratch = ScratchFolder::new("hostile");
         let store = FileBlobStore::new(scratch.0.join("root")).expect("create store");
 
-        for key in [
-            "../x",
-            "..",
-            ".",
-            "/etc/passwd",
-            "a/../../b",
-            "a/./b",
-            "..\\x",
-            "C:\\x",
-            "C:x/y",
-            "%2e%2e/x",
-            "a\0b",
-            "~/x",
-            "a/b/",
-        ] {
+        for key in ["../x", "..", ".", "/etc/passwd", "a/../../b", "a/./b", "..\\x", "C:\\x", "C:x/y", "%2e%2e/x", "a\0b", "~/x", "a/b/"] {
             // WHEN the key is mapped to a file
             let mapped = store.blob_path(key);
 
             // THEN it is refused as invalid
-            assert!(
-                matches!(mapped, Err(PortError::Invalid(_))),
-                "{key:?} gave {mapped:?}"
-            );
+            assert!(matches!(mapped, Err(PortError::Invalid(_))), "{key:?} gave {mapped:?}");
         }
     }
 
@@ -596,17 +471,9 @@ mod tests {
         let store = FileBlobStore::new(scratch.0.join("root")).expect("create store");
 
         // WHEN puts with escaping keys are attempted
-        for key in [
-            "../outside",
-            "../../outside",
-            "/tmp/outside",
-            "a/../../outside",
-        ] {
+        for key in ["../outside", "../../outside", "/tmp/outside", "a/../../outside"] {
             let put = store.put(key, "text/plain", b"escaped".to_vec()).await;
-            assert!(
-                matches!(put, Err(PortError::Invalid(_))),
-                "{key:?} gave {put:?}"
-            );
+            assert!(matches!(put, Err(PortError::Invalid(_))), "{key:?} gave {put:?}");
         }
 
         // THEN the scratch folder holds only the empty root
@@ -618,24 +485,15 @@ mod tests {
         // GIVEN a blob `a` and a blob `a/b`, whose folder is named like the first blob's key
         let scratch = ScratchFolder::new("coexist");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        store
-            .put("a", "text/plain", b"outer".to_vec())
-            .await
-            .expect("put a");
-        store
-            .put("a/b", "text/plain", b"inner".to_vec())
-            .await
-            .expect("put a/b");
+        store.put("a", "text/plain", b"outer".to_vec()).await.expect("put a");
+        store.put("a/b", "text/plain", b"inner".to_vec()).await.expect("put a/b");
 
         // WHEN both are read
         let (_, outer) = store.get("a").await.expect("get a");
         let (_, inner) = store.get("a/b").await.expect("get a/b");
 
         // THEN each holds its own bytes, stored as `a@blob` beside the folder `a`
-        assert_eq!(
-            (outer.as_slice(), inner.as_slice()),
-            (&b"outer"[..], &b"inner"[..])
-        );
+        assert_eq!((outer.as_slice(), inner.as_slice()), (&b"outer"[..], &b"inner"[..]));
         assert_eq!(entries_below(&scratch.0), vec!["a", "a/b@blob", "a@blob"]);
     }
 
@@ -647,34 +505,21 @@ mod tests {
         let longest = "a".repeat(512);
         let chunk_then_rest = format!("{}/b", "a".repeat(MAX_NAME_CHUNK));
         let exactly_one_chunk = "a".repeat(MAX_NAME_CHUNK);
-        let keys = [
-            longest.as_str(),
-            chunk_then_rest.as_str(),
-            exactly_one_chunk.as_str(),
-        ];
+        let keys = [longest.as_str(), chunk_then_rest.as_str(), exactly_one_chunk.as_str()];
 
         // WHEN each is written with its own bytes
         for key in keys {
-            store
-                .put(key, "text/plain", key.as_bytes().to_vec())
-                .await
-                .expect("put long key");
+            store.put(key, "text/plain", key.as_bytes().to_vec()).await.expect("put long key");
         }
 
         // THEN each reads back its own bytes, and no file name exceeds the limit
         for key in keys {
             let (info, bytes) = store.get(key).await.expect("get long key");
-            assert_eq!(
-                (info.size, bytes.as_slice()),
-                (key.len() as u64, key.as_bytes())
-            );
+            assert_eq!((info.size, bytes.as_slice()), (key.len() as u64, key.as_bytes()));
         }
         for entry in entries_below(&scratch.0) {
             let longest_name = entry.split('/').map(str::len).max().unwrap_or_default();
-            assert!(
-                longest_name <= MAX_NAME_CHUNK + BLOB_SUFFIX.len(),
-                "{entry} has a {longest_name}-byte name"
-            );
+            assert!(longest_name <= MAX_NAME_CHUNK + BLOB_SUFFIX.len(), "{entry} has a {longest_name}-byte name");
         }
     }
 
@@ -683,30 +528,17 @@ mod tests {
         // GIVEN a blob, and a temporary file beside it as a crash in the middle of a put leaves
         let scratch = ScratchFolder::new("leftover");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        store
-            .put("x", "text/plain", b"whole".to_vec())
-            .await
-            .expect("put");
-        fs::write(
-            scratch.0.join(format!("x{BLOB_SUFFIX}{TEMP_MARKER}1-1")),
-            b"{\"content_type\":\"text/pl",
-        )
-        .expect("write leftover");
+        store.put("x", "text/plain", b"whole".to_vec()).await.expect("put");
+        fs::write(scratch.0.join(format!("x{BLOB_SUFFIX}{TEMP_MARKER}1-1")), b"{\"content_type\":\"text/pl").expect("write leftover");
 
         // WHEN the blob is read and replaced
         let (_, before) = store.get("x").await.expect("get before");
-        store
-            .put("x", "text/csv", b"new".to_vec())
-            .await
-            .expect("replace");
+        store.put("x", "text/csv", b"new".to_vec()).await.expect("replace");
         let (info, after) = store.get("x").await.expect("get after");
 
         // THEN only the renamed files count
         assert_eq!(before, b"whole");
-        assert_eq!(
-            (info.content_type.as_str(), after.as_slice()),
-            ("text/csv", &b"new"[..])
-        );
+        assert_eq!((info.content_type.as_str(), after.as_slice()), ("text/csv", &b"new"[..]));
     }
 
     #[tokio::test]
@@ -714,11 +546,7 @@ mod tests {
         // GIVEN a blob file without a header line, as a foreign program might leave
         let scratch = ScratchFolder::new("damaged");
         let store = FileBlobStore::new(scratch.0.clone()).expect("create store");
-        fs::write(
-            scratch.0.join(format!("x{BLOB_SUFFIX}")),
-            vec![b'z'; MAX_HEADER_LEN + 1],
-        )
-        .expect("write foreign file");
+        fs::write(scratch.0.join(format!("x{BLOB_SUFFIX}")), vec![b'z'; MAX_HEADER_LEN + 1]).expect("write foreign file");
 
         // WHEN it is read
         let read = store.get("x").await;
@@ -752,9 +580,7 @@ mod tests {
         // GIVEN a store signing URLs, one with another secret, and tokens of both directions
         let scratch = ScratchFolder::new("tokens");
         let secret = b"a local secret of thirty-two b.";
-        let store = FileBlobStore::new(scratch.0.clone())
-            .and_then(|s| s.with_signed_urls("http://127.0.0.1:8080/", secret))
-            .expect("store");
+        let store = FileBlobStore::new(scratch.0.clone()).and_then(|s| s.with_signed_urls("http://127.0.0.1:8080/", secret)).expect("store");
         let other = FileBlobStore::new(scratch.0.clone())
             .and_then(|s| s.with_signed_urls("http://127.0.0.1:8080", b"another secret, just as long..."))
             .expect("other store");
@@ -775,9 +601,7 @@ mod tests {
             assert!(matches!(result, Err(PortError::Invalid(_))), "{what}: {result:?}");
         };
         let (payload, signature) = token_of(&put.url).split_once('.').expect("two parts");
-        let bigger = URL_SAFE_NO_PAD.encode(
-            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON").replace("42", "4200000000"),
-        );
+        let bigger = URL_SAFE_NO_PAD.encode(String::from_utf8(URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON").replace("42", "4200000000"));
         let mut flipped = signature.as_bytes().to_vec();
         flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(flipped).expect("ASCII");
@@ -816,10 +640,7 @@ mod tests {
         // THEN the first is stored, the second is not, and nothing else is left in the folder
         assert_eq!(first.map(|i| i.size), Some(5));
         assert_eq!(second, None);
-        assert_eq!(
-            store.head("a/b").await.expect("head"),
-            BlobInfo { key: "a/b".into(), content_type: "text/plain".into(), size: 5 }
-        );
+        assert_eq!(store.head("a/b").await.expect("head"), BlobInfo { key: "a/b".into(), content_type: "text/plain".into(), size: 5 });
         assert_eq!(store.get("a/b").await.expect("get").1, b"first");
         assert_eq!(entries_below(&scratch.0), vec!["a".to_owned(), format!("a/b{BLOB_SUFFIX}")]);
     }

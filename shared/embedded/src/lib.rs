@@ -7,9 +7,8 @@ mod outbox;
 pub use outbox::OutboxMailer;
 mod smtp;
 pub use smtp::{
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS, Envelope,
-    MAX_COMMAND_LINE, MAX_ERRORS_PER_SESSION, MAX_SESSIONS, MailSink, SHUTDOWN_GRACE, SinkError,
-    SmtpConfig, SmtpServer, serve_smtp,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS, Envelope, MAX_COMMAND_LINE, MAX_ERRORS_PER_SESSION, MAX_SESSIONS, MailSink,
+    SHUTDOWN_GRACE, SinkError, SmtpConfig, SmtpServer, serve_smtp,
 };
 mod sqlite_queue;
 mod sqlite_store;

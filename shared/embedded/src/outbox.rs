@@ -32,8 +32,7 @@ impl OutboxMailer {
     /// A mailer writing into `dir`, which is created when missing (and again on a send, should
     /// someone have emptied the outbox by deleting it).
     pub fn new(dir: PathBuf) -> Result<Self, PortError> {
-        fs::create_dir_all(&dir)
-            .map_err(|error| io_failure("create the outbox folder", &dir, error))?;
+        fs::create_dir_all(&dir).map_err(|error| io_failure("create the outbox folder", &dir, error))?;
         Ok(OutboxMailer { dir })
     }
 
@@ -63,9 +62,7 @@ impl Mailer for OutboxMailer {
 /// `20250131T235959123Z`: sorts like the time it stands for and is valid in any file name.
 fn timestamp(now: SystemTime) -> Result<String, PortError> {
     OffsetDateTime::from(now)
-        .format(format_description!(
-            "[year][month][day]T[hour][minute][second][subsecond digits:3]Z"
-        ))
+        .format(format_description!("[year][month][day]T[hour][minute][second][subsecond digits:3]Z"))
         .map_err(|error| PortError::Backend(format!("format the outbox timestamp: {error}")))
 }
 
@@ -100,19 +97,11 @@ mod tests {
     }
 
     fn mail(raw: &[u8]) -> OutboundMail {
-        OutboundMail {
-            from: "support@docket.example".to_owned(),
-            to: vec!["ada@customer.example".to_owned()],
-            raw: raw.to_vec(),
-        }
+        OutboundMail { from: "support@docket.example".to_owned(), to: vec!["ada@customer.example".to_owned()], raw: raw.to_vec() }
     }
 
     fn file_names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .expect("list outbox")
-            .flatten()
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> = fs::read_dir(dir).expect("list outbox").flatten().map(|entry| entry.file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }
@@ -125,22 +114,12 @@ mod tests {
         assert!(mailer.dir().is_dir(), "the folder is created at once");
 
         // WHEN a message is sent
-        let id = mailer
-            .send(mail(b"Subject: hi\r\n\r\nbody\r\n"))
-            .await
-            .expect("sent");
+        let id = mailer.send(mail(b"Subject: hi\r\n\r\nbody\r\n")).await.expect("sent");
 
         // THEN the folder holds one .eml file named by the returned id with the raw bytes
         assert!(id.ends_with(".eml") && id.len() > 30, "{id}");
-        assert_eq!(
-            file_names(mailer.dir()),
-            std::slice::from_ref(&id),
-            "no temporary file is left behind"
-        );
-        assert_eq!(
-            fs::read(mailer.dir().join(&id)).expect("read"),
-            b"Subject: hi\r\n\r\nbody\r\n"
-        );
+        assert_eq!(file_names(mailer.dir()), std::slice::from_ref(&id), "no temporary file is left behind");
+        assert_eq!(fs::read(mailer.dir().join(&id)).expect("read"), b"Subject: hi\r\n\r\nbody\r\n");
     }
 
     #[tokio::test]
@@ -152,12 +131,7 @@ mod tests {
         // WHEN several messages are sent one after the other
         let mut ids = Vec::new();
         for n in 0..5 {
-            ids.push(
-                mailer
-                    .send(mail(format!("Subject: {n}\r\n\r\n").as_bytes()))
-                    .await
-                    .expect("sent"),
-            );
+            ids.push(mailer.send(mail(format!("Subject: {n}\r\n\r\n").as_bytes())).await.expect("sent"));
             // The timestamp has millisecond resolution; within one millisecond the ULID's
             // random part decides, so only distinctness is asserted for those.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -175,28 +149,16 @@ mod tests {
         // GIVEN an outbox and mails missing what SES requires
         let scratch = ScratchFolder::new("invalid");
         let mailer = OutboxMailer::new(scratch.0.clone()).expect("outbox");
-        let no_sender = OutboundMail {
-            from: String::new(),
-            ..mail(b"x")
-        };
-        let no_recipient = OutboundMail {
-            to: vec![],
-            ..mail(b"x")
-        };
-        let blank_recipient = OutboundMail {
-            to: vec![" ".to_owned()],
-            ..mail(b"x")
-        };
+        let no_sender = OutboundMail { from: String::new(), ..mail(b"x") };
+        let no_recipient = OutboundMail { to: vec![], ..mail(b"x") };
+        let blank_recipient = OutboundMail { to: vec![" ".to_owned()], ..mail(b"x") };
         let empty = mail(b"");
 
         for invalid in [no_sender, no_recipient, blank_recipient, empty] {
             // WHEN sent
             let result = mailer.send(invalid.clone()).await;
             // THEN it is refused as invalid
-            assert!(
-                matches!(result, Err(PortError::Invalid(_))),
-                "{invalid:?} gave {result:?}"
-            );
+            assert!(matches!(result, Err(PortError::Invalid(_))), "{invalid:?} gave {result:?}");
         }
         assert!(file_names(&scratch.0).is_empty(), "nothing was written");
     }
@@ -224,10 +186,7 @@ mod tests {
         fs::remove_dir_all(&scratch.0).expect("delete outbox");
 
         // WHEN a message is sent
-        let id = mailer
-            .send(mail(b"Subject: x\r\n\r\n"))
-            .await
-            .expect("sent");
+        let id = mailer.send(mail(b"Subject: x\r\n\r\n")).await.expect("sent");
 
         // THEN it is in the recreated folder
         assert_eq!(file_names(&scratch.0), [id]);

@@ -115,10 +115,7 @@ pub struct SmtpConfig {
 impl SmtpConfig {
     /// The defaults, greeting as `hostname`.
     pub fn new(hostname: impl Into<String>) -> Self {
-        SmtpConfig {
-            hostname: hostname.into(),
-            ..SmtpConfig::default()
-        }
+        SmtpConfig { hostname: hostname.into(), ..SmtpConfig::default() }
     }
 }
 
@@ -144,9 +141,7 @@ pub struct SmtpServer {
 
 impl fmt::Debug for SmtpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpServer")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("SmtpServer").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -171,16 +166,8 @@ impl SmtpServer {
 /// On shutdown the listener is closed at once (new connections are refused), sessions waiting for
 /// a command are answered 421 and closed, and sessions busy receiving or delivering a message get
 /// [`SHUTDOWN_GRACE`] to finish it before they are aborted; the function returns when all are gone.
-pub async fn serve_smtp(
-    listener: TcpListener,
-    config: SmtpConfig,
-    sink: Arc<dyn MailSink>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let config = Arc::new(SmtpConfig {
-        hostname: sanitize_hostname(&config.hostname),
-        ..config
-    });
+pub async fn serve_smtp(listener: TcpListener, config: SmtpConfig, sink: Arc<dyn MailSink>, mut shutdown: watch::Receiver<bool>) {
+    let config = Arc::new(SmtpConfig { hostname: sanitize_hostname(&config.hostname), ..config });
     let local = listener.local_addr().ok();
     tracing::info!(?local, hostname = %config.hostname, "SMTP server accepting");
     let mut sessions = JoinSet::new();
@@ -219,21 +206,14 @@ pub async fn serve_smtp(
         }
     }
     drop(listener);
-    tracing::info!(
-        ?local,
-        sessions = sessions.len(),
-        "SMTP server stopped accepting"
-    );
+    tracing::info!(?local, sessions = sessions.len(), "SMTP server stopped accepting");
     let drain = async {
         while let Some(ended) = sessions.join_next().await {
             log_session_end(ended);
         }
     };
     if timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        tracing::warn!(
-            sessions = sessions.len(),
-            "aborting SMTP sessions still busy after the grace period"
-        );
+        tracing::warn!(sessions = sessions.len(), "aborting SMTP sessions still busy after the grace period");
         sessions.abort_all();
         while sessions.join_next().await.is_some() {}
     }
@@ -254,15 +234,8 @@ fn log_session_end(ended: Result<(), tokio::task::JoinError>) {
 }
 
 fn sanitize_hostname(hostname: &str) -> String {
-    let clean: String = hostname
-        .chars()
-        .filter(|c| !c.is_control() && !c.is_whitespace())
-        .collect();
-    if clean.is_empty() {
-        "localhost".to_owned()
-    } else {
-        clean
-    }
+    let clean: String = hostname.chars().filter(|c| !c.is_control() && !c.is_whitespace()).collect();
+    if clean.is_empty() { "localhost".to_owned() } else { clean }
 }
 
 /// Why a session stops reading.
@@ -320,14 +293,7 @@ struct Session<R, W> {
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
-    fn new(
-        read: R,
-        write: W,
-        peer: SocketAddr,
-        config: Arc<SmtpConfig>,
-        sink: Arc<dyn MailSink>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Self {
+    fn new(read: R, write: W, peer: SocketAddr, config: Arc<SmtpConfig>, sink: Arc<dyn MailSink>, shutdown: watch::Receiver<bool>) -> Self {
         Session {
             reader: BufReader::new(read),
             writer: BufWriter::new(write),
@@ -352,11 +318,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         .await;
         match outcome {
             Ok(reason) => {
-                tracing::debug!(
-                    outcome = reason,
-                    delivered = self.delivered,
-                    "SMTP session closed"
-                );
+                tracing::debug!(outcome = reason, delivered = self.delivered, "SMTP session closed");
             }
             Err(Stop::Io(error)) => {
                 tracing::debug!(%error, delivered = self.delivered, "SMTP session failed");
@@ -413,12 +375,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// Pending replies are flushed before any read that might wait, so pipelined commands get
     /// their replies in one write and a client waiting for a reply always gets it. `interruptible`
     /// reads (waiting for a command) end early on shutdown.
-    async fn read_bounded(
-        &mut self,
-        out: &mut Vec<u8>,
-        max: usize,
-        interruptible: bool,
-    ) -> Result<Read, Stop> {
+    async fn read_bounded(&mut self, out: &mut Vec<u8>, max: usize, interruptible: bool) -> Result<Read, Stop> {
         loop {
             if self.reader.buffer().is_empty() {
                 self.flush().await?;
@@ -430,9 +387,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         () = shutdown_signalled(&mut self.shutdown) => return Err(Stop::Shutdown),
                     }
                 } else {
-                    timeout(idle, self.reader.fill_buf())
-                        .await
-                        .map(|r| r.map(|b| b.len()))
+                    timeout(idle, self.reader.fill_buf()).await.map(|r| r.map(|b| b.len()))
                 };
                 match filled {
                     Err(_elapsed) => return Err(Stop::Idle),
@@ -504,14 +459,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.reply(code, text).await?;
         self.errors += 1;
         if self.errors >= MAX_ERRORS_PER_SESSION {
-            tracing::info!(
-                errors = self.errors,
-                "SMTP session closed after too many errors"
-            );
-            let text = format!(
-                "4.7.0 {} Too many errors, closing connection",
-                self.config.hostname
-            );
+            tracing::info!(errors = self.errors, "SMTP session closed after too many errors");
+            let text = format!("4.7.0 {} Too many errors, closing connection", self.config.hostname);
             self.reply(421, &text).await?;
             return Ok(Next::Close);
         }
@@ -522,14 +471,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let Ok(line) = std::str::from_utf8(raw) else {
-            return self
-                .error(500, "5.5.2 Syntax error, invalid characters")
-                .await;
+            return self.error(500, "5.5.2 Syntax error, invalid characters").await;
         };
         if line.chars().any(|c| c.is_control()) {
-            return self
-                .error(500, "5.5.2 Syntax error, invalid characters")
-                .await;
+            return self.error(500, "5.5.2 Syntax error, invalid characters").await;
         }
         let (verb, args) = match line.split_once(' ') {
             Some((verb, args)) => (verb, args),
@@ -560,26 +505,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             if args.trim().is_empty() {
                 return self.error(501, "5.5.4 Syntax: VRFY <address>").await;
             }
-            self.reply(
-                252,
-                "2.5.0 Cannot VRFY user, but will accept message and attempt delivery",
-            )
-            .await
-            .map(|()| Next::Continue)
+            self.reply(252, "2.5.0 Cannot VRFY user, but will accept message and attempt delivery").await.map(|()| Next::Continue)
         } else if is("HELP") {
-            self.reply(
-                214,
-                "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
-            )
-            .await
-            .map(|()| Next::Continue)
-        } else if is("EXPN")
-            || is("STARTTLS")
-            || is("AUTH")
-            || is("BDAT")
-            || is("TURN")
-            || is("ETRN")
-        {
+            self.reply(214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT").await.map(|()| Next::Continue)
+        } else if is("EXPN") || is("STARTTLS") || is("AUTH") || is("BDAT") || is("TURN") || is("ETRN") {
             self.error(502, "5.5.1 Command not implemented").await
         } else {
             self.error(500, "5.5.2 Command not recognized").await
@@ -589,11 +518,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn hello(&mut self, extended: bool, args: &str) -> Result<Next, Stop> {
         let client = args.trim();
         if client.is_empty() {
-            let text = if extended {
-                "5.5.4 Syntax: EHLO <domain>"
-            } else {
-                "5.5.4 Syntax: HELO <domain>"
-            };
+            let text = if extended { "5.5.4 Syntax: EHLO <domain>" } else { "5.5.4 Syntax: HELO <domain>" };
             return self.error(501, text).await;
         }
         // EHLO/HELO also aborts any transaction in progress (RFC 5321 §4.1.4).
@@ -603,15 +528,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if extended {
             let first = format!("{host} greets you");
             let size = format!("SIZE {}", self.config.max_message_bytes);
-            let lines = [
-                first.as_str(),
-                size.as_str(),
-                "8BITMIME",
-                "PIPELINING",
-                "SMTPUTF8",
-                "ENHANCEDSTATUSCODES",
-                "HELP",
-            ];
+            let lines = [first.as_str(), size.as_str(), "8BITMIME", "PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES", "HELP"];
             self.reply_lines(250, &lines).await?;
         } else {
             let text = format!("{host} greets you");
@@ -632,9 +549,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let (address, params) = match parse_path(path) {
             Ok(Path::Null(params)) => (String::new(), params),
-            Ok(Path::Mailbox(mailbox, params)) if mailbox.domain.is_some() => {
-                (mailbox.address, params)
-            }
+            Ok(Path::Mailbox(mailbox, params)) if mailbox.domain.is_some() => (mailbox.address, params),
             Ok(Path::Mailbox(..)) | Err(_) => {
                 return self.error(501, "5.1.7 Bad sender address syntax").await;
             }
@@ -649,9 +564,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             };
             if key.eq_ignore_ascii_case("SIZE") {
                 let parsed = match value {
-                    Some(digits)
-                        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
-                    {
+                    Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
                         // Too many digits for a u64 is still a size, and a too big one.
                         digits.parse::<u64>().unwrap_or(u64::MAX)
                     }
@@ -661,13 +574,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     return self.error(501, "5.5.4 Duplicate SIZE parameter").await;
                 }
             } else if key.eq_ignore_ascii_case("BODY") {
-                let known = value.is_some_and(|v| {
-                    v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME")
-                });
+                let known = value.is_some_and(|v| v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME"));
                 if !known {
-                    return self
-                        .error(501, "5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME")
-                        .await;
+                    return self.error(501, "5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME").await;
                 }
                 if std::mem::replace(&mut body, true) {
                     return self.error(501, "5.5.4 Duplicate BODY parameter").await;
@@ -677,33 +586,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     return self.error(501, "5.5.4 Syntax: SMTPUTF8").await;
                 }
             } else {
-                return self
-                    .error(555, "5.5.4 MAIL FROM parameter not recognized")
-                    .await;
+                return self.error(555, "5.5.4 MAIL FROM parameter not recognized").await;
             }
         }
         if size.is_some_and(|size| size > self.config.max_message_bytes as u64) {
             tracing::info!(size, "SMTP message refused: declared size over the limit");
-            let text = format!(
-                "5.3.4 Message size exceeds fixed maximum message size ({} octets)",
-                self.config.max_message_bytes
-            );
+            let text = format!("5.3.4 Message size exceeds fixed maximum message size ({} octets)", self.config.max_message_bytes);
             self.reply(552, &text).await?;
             return Ok(Next::Continue);
         }
         if !smtputf8 && !address.is_ascii() {
-            return self
-                .error(553, "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter")
-                .await;
+            return self.error(553, "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter").await;
         }
-        self.transaction = Some(Transaction {
-            mail_from: address,
-            rcpt_to: Vec::new(),
-            smtputf8,
-        });
-        self.reply(250, "2.1.0 Sender OK")
-            .await
-            .map(|()| Next::Continue)
+        self.transaction = Some(Transaction { mail_from: address, rcpt_to: Vec::new(), smtputf8 });
+        self.reply(250, "2.1.0 Sender OK").await.map(|()| Next::Continue)
     }
 
     async fn rcpt(&mut self, args: &str) -> Result<Next, Stop> {
@@ -722,28 +618,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         };
         if !params.trim().is_empty() {
-            return self
-                .error(555, "5.5.4 RCPT TO parameters not recognized")
-                .await;
+            return self.error(555, "5.5.4 RCPT TO parameters not recognized").await;
         }
         if !smtputf8 && !mailbox.address.is_ascii() {
-            return self
-                .error(553, "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter")
-                .await;
+            return self.error(553, "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter").await;
         }
         // A mailbox without a domain is the bare postmaster (RFC 5321 §4.5.1), always accepted.
         if let (Some(domain), Some(accepted)) = (&mailbox.domain, &self.config.accept_domains) {
             let domain = domain.to_lowercase();
-            let known = accepted
-                .iter()
-                .any(|accepted| accepted.trim().trim_end_matches('.').to_lowercase() == domain);
+            let known = accepted.iter().any(|accepted| accepted.trim().trim_end_matches('.').to_lowercase() == domain);
             if !known {
                 tracing::info!("SMTP recipient refused: domain not accepted");
-                self.reply(
-                    550,
-                    "5.7.1 Relaying denied: recipient domain not accepted here",
-                )
-                .await?;
+                self.reply(550, "5.7.1 Relaying denied: recipient domain not accepted here").await?;
                 return Ok(Next::Continue);
             }
         }
@@ -756,9 +642,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         {
             transaction.rcpt_to.push(mailbox.address);
         }
-        self.reply(250, "2.1.5 Recipient OK")
-            .await
-            .map(|()| Next::Continue)
+        self.reply(250, "2.1.5 Recipient OK").await.map(|()| Next::Continue)
     }
 
     async fn data(&mut self, args: &str) -> Result<Next, Stop> {
@@ -769,12 +653,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.error(503, "5.5.1 Send MAIL first").await;
         };
         if transaction.rcpt_to.is_empty() {
-            return self
-                .error(503, "5.5.1 Send RCPT first (no valid recipients)")
-                .await;
+            return self.error(503, "5.5.1 Send RCPT first (no valid recipients)").await;
         }
-        self.reply(354, "Start mail input; end with <CRLF>.<CRLF>")
-            .await?;
+        self.reply(354, "Start mail input; end with <CRLF>.<CRLF>").await?;
         let max = self.config.max_message_bytes;
         let mut data = Vec::new();
         let mut received = 0usize;
@@ -808,23 +689,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return Ok(Next::Continue);
         };
         if overflow {
-            tracing::info!(
-                size = received,
-                max,
-                "SMTP message refused: over the size limit"
-            );
-            let text =
-                format!("5.3.4 Message size exceeds fixed maximum message size ({max} octets)");
+            tracing::info!(size = received, max, "SMTP message refused: over the size limit");
+            let text = format!("5.3.4 Message size exceeds fixed maximum message size ({max} octets)");
             self.reply(552, &text).await?;
             return Ok(Next::Continue);
         }
         let recipients = transaction.rcpt_to.len();
-        let envelope = Envelope {
-            mail_from: transaction.mail_from,
-            rcpt_to: transaction.rcpt_to,
-            data,
-            peer: self.peer,
-        };
+        let envelope = Envelope { mail_from: transaction.mail_from, rcpt_to: transaction.rcpt_to, data, peer: self.peer };
         match self.sink.deliver(envelope).await {
             Ok(()) => {
                 self.delivered += 1;
@@ -833,10 +704,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             Err(SinkError::Temporary(reason)) => {
                 tracing::warn!(size = received, recipients, %reason, "SMTP message deferred by the sink");
-                let text = format!(
-                    "4.3.0 Message not accepted, try again later: {}",
-                    reply_safe(&reason)
-                );
+                let text = format!("4.3.0 Message not accepted, try again later: {}", reply_safe(&reason));
                 self.reply(451, &text).await?;
             }
             Err(SinkError::Permanent(reason)) => {
@@ -851,23 +719,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
 /// Keeps a reason fit for one reply line: printable, bounded.
 fn reply_safe(reason: &str) -> String {
-    let clean: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_REASON_IN_REPLY)
-        .collect();
+    let clean: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REASON_IN_REPLY).collect();
     let clean = clean.trim();
-    if clean.is_empty() {
-        "no reason given".to_owned()
-    } else {
-        clean.to_owned()
-    }
+    if clean.is_empty() { "no reason given".to_owned() } else { clean.to_owned() }
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
 /// A parsed mailbox: the address as written, and its domain (`None` only for the bare
@@ -935,30 +794,16 @@ fn parse_path(text: &str) -> Result<Path<'_>, BadPath> {
 
 fn parse_mailbox(text: &str) -> Result<Mailbox, BadPath> {
     if text.eq_ignore_ascii_case("postmaster") {
-        return Ok(Mailbox {
-            address: text.to_owned(),
-            domain: None,
-        });
+        return Ok(Mailbox { address: text.to_owned(), domain: None });
     }
-    let local_end = if text.starts_with('"') {
-        quoted_string_end(text).ok_or(BadPath)?
-    } else {
-        text.find('@').ok_or(BadPath)?
-    };
+    let local_end = if text.starts_with('"') { quoted_string_end(text).ok_or(BadPath)? } else { text.find('@').ok_or(BadPath)? };
     let local = &text[..local_end];
     let domain = text[local_end..].strip_prefix('@').ok_or(BadPath)?;
-    let local_ok = if local.starts_with('"') {
-        true
-    } else {
-        valid_dot_string(local)
-    };
+    let local_ok = if local.starts_with('"') { true } else { valid_dot_string(local) };
     if !local_ok || local.len() > MAX_LOCAL_PART || !valid_domain(domain) {
         return Err(BadPath);
     }
-    Ok(Mailbox {
-        address: text.to_owned(),
-        domain: Some(domain.to_owned()),
-    })
+    Ok(Mailbox { address: text.to_owned(), domain: Some(domain.to_owned()) })
 }
 
 /// The byte offset just past the closing quote of the quoted string `text` starts with, when it
@@ -981,16 +826,11 @@ fn quoted_string_end(text: &str) -> Option<usize> {
 
 /// atext (RFC 5322) plus non-ASCII (RFC 6531).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || "!#$%&'*+-/=?^_`{|}~".contains(c)
-        || (!c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control())
 }
 
 fn valid_dot_string(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+    !text.is_empty() && text.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -1011,9 +851,7 @@ fn valid_domain(domain: &str) -> bool {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| {
-                c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_control())
-            })
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_control()))
     })
 }
 
@@ -1031,23 +869,11 @@ mod tests {
         assert_eq!(parse_path("<> SIZE=10"), Ok(Path::Null(" SIZE=10")));
         assert_eq!(
             parse_path(" <a@b.example> BODY=8BITMIME"),
-            Ok(Path::Mailbox(
-                Mailbox {
-                    address: "a@b.example".into(),
-                    domain: Some("b.example".into())
-                },
-                " BODY=8BITMIME"
-            ))
+            Ok(Path::Mailbox(Mailbox { address: "a@b.example".into(), domain: Some("b.example".into()) }, " BODY=8BITMIME"))
         );
         assert_eq!(
             parse_path("<@relay.example,@other.example:a@b.example>"),
-            Ok(Path::Mailbox(
-                Mailbox {
-                    address: "a@b.example".into(),
-                    domain: Some("b.example".into())
-                },
-                ""
-            ))
+            Ok(Path::Mailbox(Mailbox { address: "a@b.example".into(), domain: Some("b.example".into()) }, ""))
         );
         assert_eq!(parse_path("a@b.example"), Err(BadPath));
         assert_eq!(parse_path("<a@b.example"), Err(BadPath));
@@ -1085,17 +911,7 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_text() {
-        for text in [
-            "<\"",
-            "<\"\\",
-            "<@",
-            "<@:",
-            "<@a,:b@c>",
-            "<\u{0}@a>",
-            "<é",
-            "FROM",
-            "<\"é\\é\"@a>",
-        ] {
+        for text in ["<\"", "<\"\\", "<@", "<@:", "<@a,:b@c>", "<\u{0}@a>", "<é", "FROM", "<\"é\\é\"@a>"] {
             let _ = parse_path(text);
         }
         assert_eq!(strip_prefix_ignore_case("é", "FROM:"), None);

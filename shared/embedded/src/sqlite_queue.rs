@@ -78,9 +78,7 @@ impl SqliteQueue {
         let connection = Connection::open(path).map_err(backend)?;
         // WAL lets several processes (the server and a worker) share the file: readers never
         // wait for the writer, and writers queue up behind the busy timeout instead of failing.
-        connection
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(backend)?;
+        connection.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").map_err(backend)?;
         Self::with_connection(connection, name, max_receives)
     }
 
@@ -100,9 +98,7 @@ impl SqliteQueue {
     pub async fn len(&self) -> Result<usize, PortError> {
         let queue = self.name.clone();
         self.run(move |conn| {
-            let count: i64 = conn
-                .query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", params![&*queue], |row| row.get(0))
-                .map_err(backend)?;
+            let count: i64 = conn.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", params![&*queue], |row| row.get(0)).map_err(backend)?;
             usize::try_from(count).map_err(|_| PortError::Backend(format!("impossible message count {count}")))
         })
         .await
@@ -133,9 +129,7 @@ impl SqliteQueue {
 
 fn backend(e: rusqlite::Error) -> PortError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
-        {
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             PortError::Transient(e.to_string())
         }
         other => PortError::Backend(other.to_string()),
@@ -143,13 +137,9 @@ fn backend(e: rusqlite::Error) -> PortError {
 }
 
 fn validate_settings(name: &str, max_receives: u32) -> Result<(), PortError> {
-    let name_ok = !name.is_empty()
-        && name.len() <= MAX_QUEUE_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    let name_ok = !name.is_empty() && name.len() <= MAX_QUEUE_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
     if !name_ok {
-        return Err(PortError::Invalid(format!(
-            "queue name {name:?} must be 1 to {MAX_QUEUE_NAME_LEN} letters, digits, '-' or '_'"
-        )));
+        return Err(PortError::Invalid(format!("queue name {name:?} must be 1 to {MAX_QUEUE_NAME_LEN} letters, digits, '-' or '_'")));
     }
     validate_max_receives(max_receives)
 }
@@ -174,13 +164,7 @@ struct Candidate {
 }
 
 /// The next visible messages after `after` (creation time, rowid) in creation order.
-fn visible_candidates(
-    tx: &Transaction<'_>,
-    queue: &str,
-    now: i64,
-    after: (i64, i64),
-    limit: usize,
-) -> Result<Vec<Candidate>, PortError> {
+fn visible_candidates(tx: &Transaction<'_>, queue: &str, now: i64, after: (i64, i64), limit: usize) -> Result<Vec<Candidate>, PortError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut statement = tx
         .prepare_cached(
@@ -190,9 +174,7 @@ fn visible_candidates(
         )
         .map_err(backend)?;
     let rows = statement
-        .query_map(params![queue, now, after.0, after.1, limit], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get::<_, i64>(4)?))
-        })
+        .query_map(params![queue, now, after.0, after.1, limit], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get::<_, i64>(4)?)))
         .map_err(backend)?;
     let mut candidates = Vec::new();
     for row in rows {
@@ -209,8 +191,7 @@ fn dead_letter(tx: &Transaction<'_>, queue: &str, message: &Candidate, now: i64)
         params![queue, message.id, message.body, message.receive_count, now],
     )
     .map_err(backend)?;
-    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue, message.id])
-        .map_err(backend)?;
+    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue, message.id]).map_err(backend)?;
     Ok(())
 }
 
@@ -225,29 +206,17 @@ fn deliver(tx: &Transaction<'_>, queue: &str, message: Candidate, now: i64, visi
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .map_err(backend)?;
-    tx.execute(
-        "INSERT INTO queue_receipts (queue, receipt, id, issued_at_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![queue, receipt, message.id, now],
-    )
-    .map_err(backend)?;
+    tx.execute("INSERT INTO queue_receipts (queue, receipt, id, issued_at_ms) VALUES (?1, ?2, ?3, ?4)", params![queue, receipt, message.id, now])
+        .map_err(backend)?;
     Ok(Delivery { message_id: message.id, receipt, body: message.body, receive_count: count_of(receive_count)? })
 }
 
-fn receive_blocking(
-    conn: &mut Connection,
-    queue: &str,
-    max_receives: u32,
-    max: usize,
-    visibility: Duration,
-) -> Result<Vec<Delivery>, PortError> {
+fn receive_blocking(conn: &mut Connection, queue: &str, max_receives: u32, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError> {
     let visibility_ms = i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let now = now_ms();
-    tx.execute(
-        "DELETE FROM queue_receipts WHERE queue = ?1 AND issued_at_ms < ?2",
-        params![queue, now.saturating_sub(RECEIPT_RETENTION_MS)],
-    )
-    .map_err(backend)?;
+    tx.execute("DELETE FROM queue_receipts WHERE queue = ?1 AND issued_at_ms < ?2", params![queue, now.saturating_sub(RECEIPT_RETENTION_MS)])
+        .map_err(backend)?;
     let mut deliveries = Vec::with_capacity(max);
     // A cursor rather than "visible now" alone: with a zero visibility a delivered message stays
     // visible, and must not be handed out twice by the same receive.
@@ -281,22 +250,14 @@ fn owner_of(tx: &Transaction<'_>, queue: &str, receipt: &str) -> Result<ReceiptO
     // The current receipt is looked up first because it may outlive its history entry: a message
     // whose visibility ran out stays claimable by its last receipt however long nobody receives it.
     let current: Option<String> = tx
-        .query_row(
-            "SELECT id FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-            params![queue, receipt],
-            |row| row.get(0),
-        )
+        .query_row("SELECT id FROM queue_messages WHERE queue = ?1 AND receipt = ?2", params![queue, receipt], |row| row.get(0))
         .optional()
         .map_err(backend)?;
     if let Some(id) = current {
         return Ok(ReceiptOwner::Current(id));
     }
     let earlier: Option<String> = tx
-        .query_row(
-            "SELECT id FROM queue_receipts WHERE queue = ?1 AND receipt = ?2",
-            params![queue, receipt],
-            |row| row.get(0),
-        )
+        .query_row("SELECT id FROM queue_receipts WHERE queue = ?1 AND receipt = ?2", params![queue, receipt], |row| row.get(0))
         .optional()
         .map_err(backend)?;
     Ok(earlier.map_or(ReceiptOwner::Unknown, ReceiptOwner::Earlier))
@@ -330,8 +291,7 @@ fn ack_blocking(conn: &mut Connection, queue: &str, receipt: &str) -> Result<(),
         ReceiptOwner::Earlier(id) => id,
         ReceiptOwner::Unknown => return Err(invalid_receipt(receipt)),
     };
-    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue, id])
-        .map_err(backend)?;
+    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue, id]).map_err(backend)?;
     tx.commit().map_err(backend)
 }
 
@@ -343,11 +303,7 @@ fn release_blocking(conn: &mut Connection, queue: &str, receipt: &str) -> Result
         // Nothing left to make visible: the message was acknowledged or dead-lettered.
         ReceiptOwner::Earlier(_) | ReceiptOwner::Unknown => return Err(invalid_receipt(receipt)),
     };
-    tx.execute(
-        "UPDATE queue_messages SET visible_at_ms = ?3 WHERE queue = ?1 AND id = ?2",
-        params![queue, id, now_ms()],
-    )
-    .map_err(backend)?;
+    tx.execute("UPDATE queue_messages SET visible_at_ms = ?3 WHERE queue = ?1 AND id = ?2", params![queue, id, now_ms()]).map_err(backend)?;
     tx.commit().map_err(backend)
 }
 
@@ -394,9 +350,7 @@ impl Queue for SqliteQueue {
     async fn dead_letters(&self) -> Result<Vec<String>, PortError> {
         let queue = self.name.clone();
         self.run(move |conn| {
-            let mut statement = conn
-                .prepare_cached("SELECT body FROM queue_dead_letters WHERE queue = ?1 ORDER BY failed_at_ms, rowid")
-                .map_err(backend)?;
+            let mut statement = conn.prepare_cached("SELECT body FROM queue_dead_letters WHERE queue = ?1 ORDER BY failed_at_ms, rowid").map_err(backend)?;
             let rows = statement.query_map(params![&*queue], |row| row.get(0)).map_err(backend)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(backend)
         })

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use docket_store::{
-    CancelReason, Condition, Cursor, Item, ItemStore, Key, Page, Query, SortKeyRange, StoreError,
-    TableSpec, Update, WriteOp, validate_item, validate_transaction,
+    CancelReason, Condition, Cursor, Item, ItemStore, Key, Page, Query, SortKeyRange, StoreError, TableSpec, Update, WriteOp, validate_item,
+    validate_transaction,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde_json::Value;
@@ -46,9 +46,7 @@ impl SqliteItemStore {
     /// Opens (creating if needed) the database file.
     pub fn open(path: &Path, tables: Vec<TableSpec>) -> Result<Self, StoreError> {
         let connection = Connection::open(path).map_err(backend)?;
-        connection
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(backend)?;
+        connection.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").map_err(backend)?;
         Self::with_connection(connection, tables)
     }
 
@@ -60,25 +58,18 @@ impl SqliteItemStore {
     fn with_connection(connection: Connection, tables: Vec<TableSpec>) -> Result<Self, StoreError> {
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-            tables: Arc::new(tables.into_iter().map(|t| (t.name, t)).collect()),
-        })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), tables: Arc::new(tables.into_iter().map(|t| (t.name, t)).collect()) })
     }
 
     fn spec(&self, table: &str) -> Result<&TableSpec, StoreError> {
-        self.tables
-            .get(table)
-            .ok_or_else(|| StoreError::Validation(format!("unknown table {table}")))
+        self.tables.get(table).ok_or_else(|| StoreError::Validation(format!("unknown table {table}")))
     }
 
     /// Runs blocking SQLite work off the async executor, holding the connection.
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &HashMap<&'static str, TableSpec>) -> Result<T, StoreError>
-            + Send
-            + 'static,
+        F: FnOnce(&mut Connection, &HashMap<&'static str, TableSpec>) -> Result<T, StoreError> + Send + 'static,
     {
         let connection = self.connection.clone();
         let tables = self.tables.clone();
@@ -95,9 +86,7 @@ impl SqliteItemStore {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
-        {
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             StoreError::Transient(e.to_string())
         }
         other => StoreError::Backend(other.to_string()),
@@ -106,11 +95,7 @@ fn backend(e: rusqlite::Error) -> StoreError {
 
 fn read_item(conn: &Connection, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
     let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-            params![table, key.pk, key.sk],
-            |row| row.get(0),
-        )
+        .query_row("SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3", params![table, key.pk, key.sk], |row| row.get(0))
         .optional()
         .map_err(backend)?;
     body.map(|b| decode_body(&b)).transpose()
@@ -144,11 +129,7 @@ fn store_item(conn: &Connection, spec: &TableSpec, key: &Key, item: &Item) -> Re
         serde_json::to_string(item)
     }
     .map_err(|e| StoreError::Validation(e.to_string()))?;
-    conn.execute(
-        "INSERT OR REPLACE INTO items (tbl, pk, sk, body) VALUES (?1, ?2, ?3, ?4)",
-        params![spec.name, key.pk, key.sk, body],
-    )
-    .map_err(backend)?;
+    conn.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, body) VALUES (?1, ?2, ?3, ?4)", params![spec.name, key.pk, key.sk, body]).map_err(backend)?;
     remove_index_entries(conn, spec.name, key)?;
     for (idx, ipk, isk) in entries {
         conn.execute(
@@ -191,19 +172,13 @@ fn as_dynamodb_numbers(value: &mut Value) {
 }
 
 fn remove_index_entries(conn: &Connection, table: &str, key: &Key) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM index_entries WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-        params![table, key.pk, key.sk],
-    )
-    .map_err(backend)?;
+    conn.execute("DELETE FROM index_entries WHERE tbl = ?1 AND pk = ?2 AND sk = ?3", params![table, key.pk, key.sk]).map_err(backend)?;
     Ok(())
 }
 
 fn condition_of(op: &WriteOp) -> Option<&Condition> {
     match op {
-        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } | WriteOp::Update { condition, .. } => {
-            condition.as_ref()
-        }
+        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } | WriteOp::Update { condition, .. } => condition.as_ref(),
         WriteOp::Check { condition, .. } => Some(condition),
     }
 }
@@ -216,11 +191,7 @@ fn apply(conn: &Connection, spec: &TableSpec, op: &WriteOp, current: Option<Item
             store_item(conn, spec, &key, item)
         }
         WriteOp::Delete { key, .. } => {
-            conn.execute(
-                "DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-                params![spec.name, key.pk, key.sk],
-            )
-            .map_err(backend)?;
+            conn.execute("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3", params![spec.name, key.pk, key.sk]).map_err(backend)?;
             remove_index_entries(conn, spec.name, key)
         }
         WriteOp::Check { .. } => Ok(()),
@@ -232,9 +203,8 @@ fn apply(conn: &Connection, spec: &TableSpec, op: &WriteOp, current: Option<Item
 }
 
 fn updated(current: Option<Item>, key: &Key, update: &Update) -> Result<Item, StoreError> {
-    if update.set.iter().map(|(n, _)| n).chain(&update.remove).chain(update.add.iter().map(|(n, _)| n)).any(|n| {
-        n == docket_store::PK || n == docket_store::SK
-    }) {
+    if update.set.iter().map(|(n, _)| n).chain(&update.remove).chain(update.add.iter().map(|(n, _)| n)).any(|n| n == docket_store::PK || n == docket_store::SK)
+    {
         return Err(StoreError::Validation("an update cannot change pk or sk".into()));
     }
     let mut item = current.unwrap_or_else(|| {
@@ -247,11 +217,7 @@ fn updated(current: Option<Item>, key: &Key, update: &Update) -> Result<Item, St
     Ok(item)
 }
 
-fn transact_blocking(
-    conn: &mut Connection,
-    tables: &HashMap<&'static str, TableSpec>,
-    ops: &[WriteOp],
-) -> Result<(), StoreError> {
+fn transact_blocking(conn: &mut Connection, tables: &HashMap<&'static str, TableSpec>, ops: &[WriteOp]) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let mut reasons = Vec::with_capacity(ops.len());
     let mut currents = Vec::with_capacity(ops.len());
@@ -259,9 +225,7 @@ fn transact_blocking(
     // DynamoDB checks every condition against the state before the transaction and reports a
     // reason for each operation; doing the same keeps both engines' answers identical.
     for op in ops {
-        let spec = tables
-            .get(op.table())
-            .ok_or_else(|| StoreError::Validation(format!("unknown table {}", op.table())))?;
+        let spec = tables.get(op.table()).ok_or_else(|| StoreError::Validation(format!("unknown table {}", op.table())))?;
         let key = op.key().ok_or_else(|| StoreError::Validation("item without pk/sk".into()))?;
         if key.pk.is_empty() || key.sk.is_empty() {
             return Err(StoreError::Validation("pk and sk must not be empty".into()));
@@ -338,9 +302,7 @@ fn query_blocking(conn: &Connection, spec: &TableSpec, q: &Query) -> Result<Page
             sql + &format!(" ORDER BY sk {direction} LIMIT {}", q.limit)
         }
         Some(index) => {
-            let index = spec
-                .index(index)
-                .ok_or_else(|| StoreError::Validation(format!("unknown index {index} on {}", spec.name)))?;
+            let index = spec.index(index).ok_or_else(|| StoreError::Validation(format!("unknown index {index} on {}", spec.name)))?;
             args.push(index.name.to_owned());
             args.push(q.partition.clone());
             let mut sql = String::from(
@@ -363,11 +325,8 @@ fn query_blocking(conn: &Connection, spec: &TableSpec, q: &Query) -> Result<Page
     let rows = statement
         .query_map(params_from_iter(args.iter()), |row| {
             let body: String = row.get(0)?;
-            let position = if is_index {
-                Position { sk: row.get(1)?, item: Some((row.get(2)?, row.get(3)?)) }
-            } else {
-                Position { sk: row.get(1)?, item: None }
-            };
+            let position =
+                if is_index { Position { sk: row.get(1)?, item: Some((row.get(2)?, row.get(3)?)) } } else { Position { sk: row.get(1)?, item: None } };
             Ok((body, position))
         })
         .map_err(backend)?;
@@ -426,9 +385,7 @@ impl ItemStore for SqliteItemStore {
             let item = updated(current, &key, &update)?;
             store_item(&tx, &tables[table], &key, &item)?;
             tx.commit().map_err(backend)?;
-            item.get(&attribute)
-                .and_then(Value::as_i64)
-                .ok_or_else(|| StoreError::Backend("counter lost its value".into()))
+            item.get(&attribute).and_then(Value::as_i64).ok_or_else(|| StoreError::Backend("counter lost its value".into()))
         })
         .await
     }

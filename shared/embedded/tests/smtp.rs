@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use docket_embedded::{
-    Envelope, MAX_ERRORS_PER_SESSION, MailSink, SinkError, SmtpConfig, SmtpServer, serve_smtp,
-};
+use docket_embedded::{Envelope, MAX_ERRORS_PER_SESSION, MailSink, SinkError, SmtpConfig, SmtpServer, serve_smtp};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -30,10 +28,7 @@ struct RecordingSink {
 
 impl RecordingSink {
     fn new(answer: Answer) -> Arc<Self> {
-        Arc::new(RecordingSink {
-            answer: Mutex::new(answer),
-            delivered: Mutex::new(Vec::new()),
-        })
+        Arc::new(RecordingSink { answer: Mutex::new(answer), delivered: Mutex::new(Vec::new()) })
     }
 
     fn delivered(&self) -> Vec<Envelope> {
@@ -76,12 +71,7 @@ async fn start_with(config: SmtpConfig, answer: Answer) -> Server {
     let sink = RecordingSink::new(answer);
     let (shutdown, watch) = watch::channel(false);
     let task = tokio::spawn(serve_smtp(listener, config, sink.clone(), watch));
-    Server {
-        addr,
-        sink,
-        shutdown,
-        task,
-    }
+    Server { addr, sink, shutdown, task }
 }
 
 fn config() -> SmtpConfig {
@@ -97,15 +87,9 @@ struct Client {
 impl Client {
     /// Connects and checks the 220 greeting.
     async fn connect(addr: SocketAddr) -> Client {
-        let stream = tokio::time::timeout(STEP, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .expect("connect");
+        let stream = tokio::time::timeout(STEP, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
         let (read, writer) = stream.into_split();
-        let mut client = Client {
-            reader: BufReader::new(read),
-            writer,
-        };
+        let mut client = Client { reader: BufReader::new(read), writer };
         let (code, text) = client.reply().await;
         assert_eq!(code, 220, "greeting: {text}");
         client
@@ -119,10 +103,7 @@ impl Client {
     }
 
     async fn send(&mut self, bytes: &[u8]) {
-        tokio::time::timeout(STEP, self.writer.write_all(bytes))
-            .await
-            .expect("write in time")
-            .expect("write");
+        tokio::time::timeout(STEP, self.writer.write_all(bytes)).await.expect("write in time").expect("write");
     }
 
     /// Reads one reply: its code and all its lines.
@@ -130,23 +111,11 @@ impl Client {
         let mut text = String::new();
         loop {
             let mut line = String::new();
-            let read = tokio::time::timeout(STEP, self.reader.read_line(&mut line))
-                .await
-                .expect("reply in time")
-                .expect("read reply");
-            assert!(
-                read > 0,
-                "connection closed while waiting for a reply; so far {text:?}"
-            );
-            assert!(
-                line.ends_with("\r\n"),
-                "reply line not CRLF-terminated: {line:?}"
-            );
+            let read = tokio::time::timeout(STEP, self.reader.read_line(&mut line)).await.expect("reply in time").expect("read reply");
+            assert!(read > 0, "connection closed while waiting for a reply; so far {text:?}");
+            assert!(line.ends_with("\r\n"), "reply line not CRLF-terminated: {line:?}");
             text.push_str(&line);
-            let code = line
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .expect("reply code");
+            let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).expect("reply code");
             match line.as_bytes().get(3) {
                 Some(b'-') => continue,
                 _ => return (code, text),
@@ -168,9 +137,7 @@ impl Client {
     async fn closed(&mut self) {
         let mut rest = Vec::new();
         // Either an orderly close or a reset will do.
-        let _ = tokio::time::timeout(STEP, self.reader.read_to_end(&mut rest))
-            .await
-            .expect("server closes in time");
+        let _ = tokio::time::timeout(STEP, self.reader.read_to_end(&mut rest)).await.expect("server closes in time");
     }
 
     /// A whole transaction; returns the reply to the end of data.
@@ -187,10 +154,7 @@ impl Client {
 }
 
 async fn wait_stopped(server: Server) {
-    tokio::time::timeout(STEP, server.task)
-        .await
-        .expect("server stops in time")
-        .expect("server task");
+    tokio::time::timeout(STEP, server.task).await.expect("server stops in time").expect("server task");
 }
 
 #[tokio::test]
@@ -209,41 +173,23 @@ async fn full_session_delivers_the_exact_bytes_to_every_recipient() {
     assert_eq!(client.command("RCPT TO:<first@docket.test>").await, 250);
     assert_eq!(client.command("RCPT TO:<second@docket.test>").await, 250);
     assert_eq!(client.command("DATA").await, 354);
-    client
-        .send(b"Subject: hi\r\n\r\n..leading dot\r\n..\r\n...three\r\nplain . line\r\n")
-        .await;
+    client.send(b"Subject: hi\r\n\r\n..leading dot\r\n..\r\n...three\r\nplain . line\r\n").await;
     client.send(b".\r\n").await;
     let accepted = client.code().await;
     assert_eq!(client.command("QUIT").await, 221);
     client.closed().await;
 
     // THEN EHLO advertised the extensions, and the sink got the message exactly, unstuffed
-    for extension in [
-        "SIZE 41943040",
-        "8BITMIME",
-        "PIPELINING",
-        "SMTPUTF8",
-        "ENHANCEDSTATUSCODES",
-    ] {
-        assert!(
-            ehlo.contains(&format!("250-{extension}\r\n"))
-                || ehlo.contains(&format!("250 {extension}\r\n")),
-            "{ehlo}"
-        );
+    for extension in ["SIZE 41943040", "8BITMIME", "PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES"] {
+        assert!(ehlo.contains(&format!("250-{extension}\r\n")) || ehlo.contains(&format!("250 {extension}\r\n")), "{ehlo}");
     }
     assert_eq!(accepted, 250);
     let delivered = server.sink.delivered();
     assert_eq!(delivered.len(), 1);
     let envelope = &delivered[0];
     assert_eq!(envelope.mail_from, "sender@example.org");
-    assert_eq!(
-        envelope.rcpt_to,
-        ["first@docket.test", "second@docket.test"]
-    );
-    assert_eq!(
-        envelope.data,
-        b"Subject: hi\r\n\r\n.leading dot\r\n.\r\n..three\r\nplain . line\r\n".to_vec()
-    );
+    assert_eq!(envelope.rcpt_to, ["first@docket.test", "second@docket.test"]);
+    assert_eq!(envelope.data, b"Subject: hi\r\n\r\n.leading dot\r\n.\r\n..three\r\nplain . line\r\n".to_vec());
     assert_eq!(envelope.peer.ip(), std::net::Ipv4Addr::LOCALHOST);
 }
 
@@ -254,23 +200,10 @@ async fn pipelined_commands_get_their_replies_in_order() {
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN it sends the envelope in one write, then the data and QUIT in another
-    client
-        .send(b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@docket.test>\r\nRCPT TO:<c@docket.test>\r\nDATA\r\n")
-        .await;
-    let envelope_replies = [
-        client.code().await,
-        client.code().await,
-        client.code().await,
-        client.code().await,
-    ];
-    client
-        .send(b"Subject: piped\r\n\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n")
-        .await;
-    let end_replies = [
-        client.code().await,
-        client.code().await,
-        client.code().await,
-    ];
+    client.send(b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@docket.test>\r\nRCPT TO:<c@docket.test>\r\nDATA\r\n").await;
+    let envelope_replies = [client.code().await, client.code().await, client.code().await, client.code().await];
+    client.send(b"Subject: piped\r\n\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n").await;
+    let end_replies = [client.code().await, client.code().await, client.code().await];
     client.closed().await;
 
     // THEN every command was answered in order and the message delivered
@@ -279,10 +212,7 @@ async fn pipelined_commands_get_their_replies_in_order() {
     let delivered = server.sink.delivered();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].rcpt_to, ["b@docket.test", "c@docket.test"]);
-    assert_eq!(
-        delivered[0].data,
-        b"Subject: piped\r\n\r\nbody\r\n".to_vec()
-    );
+    assert_eq!(delivered[0].data, b"Subject: piped\r\n\r\nbody\r\n".to_vec());
 }
 
 #[tokio::test]
@@ -293,13 +223,7 @@ async fn null_sender_is_accepted_as_an_empty_reverse_path() {
     assert_eq!(client.command("HELO client.test").await, 250);
 
     // WHEN it delivers a bounce with the null sender
-    let code = client
-        .transaction(
-            "",
-            &["bounces@docket.test"],
-            b"Subject: bounce\r\n\r\nx\r\n",
-        )
-        .await;
+    let code = client.transaction("", &["bounces@docket.test"], b"Subject: bounce\r\n\r\nx\r\n").await;
 
     // THEN it is delivered with an empty mail_from
     assert_eq!(code, 250);
@@ -311,18 +235,12 @@ async fn null_sender_is_accepted_as_an_empty_reverse_path() {
 #[tokio::test]
 async fn declared_size_over_the_limit_is_refused_before_data() {
     // GIVEN a server accepting at most 1000 octets
-    let server = start(SmtpConfig {
-        max_message_bytes: 1000,
-        ..config()
-    })
-    .await;
+    let server = start(SmtpConfig { max_message_bytes: 1000, ..config() }).await;
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN the client declares a bigger message, then a fitting one
     let too_big = client.command("MAIL FROM:<a@example.org> SIZE=1001").await;
-    let huge = client
-        .command("MAIL FROM:<a@example.org> SIZE=99999999999999999999999")
-        .await;
+    let huge = client.command("MAIL FROM:<a@example.org> SIZE=99999999999999999999999").await;
     let fitting = client.command("MAIL FROM:<a@example.org> SIZE=1000").await;
 
     // THEN the big ones get 552 and the session goes on
@@ -332,11 +250,7 @@ async fn declared_size_over_the_limit_is_refused_before_data() {
 #[tokio::test]
 async fn message_over_the_limit_during_data_is_refused_and_the_session_goes_on() {
     // GIVEN a server accepting at most 1000 octets
-    let server = start(SmtpConfig {
-        max_message_bytes: 1000,
-        ..config()
-    })
-    .await;
+    let server = start(SmtpConfig { max_message_bytes: 1000, ..config() }).await;
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN a client sends 5000 octets of data (in long and short lines) without declaring a size
@@ -346,9 +260,7 @@ async fn message_over_the_limit_during_data_is_refused_and_the_session_goes_on()
     for _ in 0..40 {
         big.extend_from_slice(b"fifty octets of text, fifty octets of text, fifty\r\n");
     }
-    let refused = client
-        .transaction("a@example.org", &["b@docket.test"], &big)
-        .await;
+    let refused = client.transaction("a@example.org", &["b@docket.test"], &big).await;
 
     // THEN it gets 552 and nothing is delivered
     assert_eq!(refused, 552);
@@ -356,9 +268,7 @@ async fn message_over_the_limit_during_data_is_refused_and_the_session_goes_on()
 
     // WHEN it resets and sends a small message
     assert_eq!(client.command("RSET").await, 250);
-    let accepted = client
-        .transaction("a@example.org", &["b@docket.test"], b"small\r\n")
-        .await;
+    let accepted = client.transaction("a@example.org", &["b@docket.test"], b"small\r\n").await;
 
     // THEN that one is delivered
     assert_eq!(accepted, 250);
@@ -371,11 +281,7 @@ async fn message_over_the_limit_during_data_is_refused_and_the_session_goes_on()
 async fn recipient_outside_the_accepted_domains_is_refused() {
     // GIVEN a server accepting mail for docket.test only
     let accept_domains = Some(vec!["docket.test".to_owned()]);
-    let server = start(SmtpConfig {
-        accept_domains,
-        ..config()
-    })
-    .await;
+    let server = start(SmtpConfig { accept_domains, ..config() }).await;
     let mut client = Client::ehlo(server.addr).await;
     assert_eq!(client.command("MAIL FROM:<a@example.org>").await, 250);
 
@@ -386,27 +292,17 @@ async fn recipient_outside_the_accepted_domains_is_refused() {
     let postmaster = client.command("RCPT TO:<Postmaster>").await;
 
     // THEN only the accepted domain (any case) and the bare postmaster pass
-    assert_eq!(
-        (outside, subdomain, inside, postmaster),
-        (550, 550, 250, 250)
-    );
+    assert_eq!((outside, subdomain, inside, postmaster), (550, 550, 250, 250));
     assert_eq!(client.command("DATA").await, 354);
     client.send(b"x\r\n.\r\n").await;
     assert_eq!(client.code().await, 250);
-    assert_eq!(
-        server.sink.delivered()[0].rcpt_to,
-        ["help@Docket.TEST", "Postmaster"]
-    );
+    assert_eq!(server.sink.delivered()[0].rcpt_to, ["help@Docket.TEST", "Postmaster"]);
 }
 
 #[tokio::test]
 async fn recipients_over_the_maximum_get_452() {
     // GIVEN a server taking at most 2 recipients per message
-    let server = start(SmtpConfig {
-        max_recipients: 2,
-        ..config()
-    })
-    .await;
+    let server = start(SmtpConfig { max_recipients: 2, ..config() }).await;
     let mut client = Client::ehlo(server.addr).await;
     assert_eq!(client.command("MAIL FROM:<a@example.org>").await, 250);
 
@@ -422,10 +318,7 @@ async fn recipients_over_the_maximum_get_452() {
     assert_eq!(client.command("DATA").await, 354);
     client.send(b"x\r\n.\r\n").await;
     assert_eq!(client.code().await, 250);
-    assert_eq!(
-        server.sink.delivered()[0].rcpt_to,
-        ["one@docket.test", "two@docket.test"]
-    );
+    assert_eq!(server.sink.delivered()[0].rcpt_to, ["one@docket.test", "two@docket.test"]);
 }
 
 #[tokio::test]
@@ -444,16 +337,7 @@ async fn commands_out_of_sequence_get_503() {
     let data_before_rcpt = client.command("DATA").await;
 
     // THEN each gets 503, and the transaction is still usable
-    assert_eq!(
-        [
-            mail_before_ehlo,
-            rcpt_before_mail,
-            data_before_mail,
-            nested_mail,
-            data_before_rcpt
-        ],
-        [503; 5]
-    );
+    assert_eq!([mail_before_ehlo, rcpt_before_mail, data_before_mail, nested_mail, data_before_rcpt], [503; 5]);
     assert_eq!(client.command("RCPT TO:<b@docket.test>").await, 250);
     assert_eq!(client.command("DATA").await, 354);
 }
@@ -461,25 +345,17 @@ async fn commands_out_of_sequence_get_503() {
 #[tokio::test]
 async fn sink_failures_answer_451_or_554() {
     // GIVEN a sink failing temporarily
-    let server = start_with(
-        config(),
-        Answer::Fail(SinkError::Temporary("store busy".into())),
-    )
-    .await;
+    let server = start_with(config(), Answer::Fail(SinkError::Temporary("store busy".into()))).await;
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN a message is sent
-    let temporary = client
-        .transaction("a@example.org", &["b@docket.test"], b"x\r\n")
-        .await;
+    let temporary = client.transaction("a@example.org", &["b@docket.test"], b"x\r\n").await;
 
     // THEN the client is told to retry
     assert_eq!(temporary, 451);
 
     // WHEN the sink now fails permanently, and the message is sent again on the same session
-    server.sink.answer(Answer::Fail(SinkError::Permanent(
-        "no such case\r\n250 fake".into(),
-    )));
+    server.sink.answer(Answer::Fail(SinkError::Permanent("no such case\r\n250 fake".into())));
     assert_eq!(client.command("MAIL FROM:<a@example.org>").await, 250);
     assert_eq!(client.command("RCPT TO:<b@docket.test>").await, 250);
     assert_eq!(client.command("DATA").await, 354);
@@ -508,12 +384,7 @@ async fn a_10_kb_command_line_gets_500_and_the_server_survives() {
     assert_eq!(code, 500);
     assert_eq!(client.command("NOOP").await, 250);
     let mut other = Client::ehlo(server.addr).await;
-    assert_eq!(
-        other
-            .transaction("a@example.org", &["b@docket.test"], b"x\r\n")
-            .await,
-        250
-    );
+    assert_eq!(other.transaction("a@example.org", &["b@docket.test"], b"x\r\n").await, 250);
 }
 
 #[tokio::test]
@@ -523,12 +394,7 @@ async fn garbage_gets_500s_then_421_and_never_crashes_the_server() {
     let mut client = Client::connect(server.addr).await;
 
     // WHEN the client sends invalid UTF-8, control bytes and unknown commands
-    let garbage: [&[u8]; 4] = [
-        b"\xff\xfe\xfd\r\n",
-        b"EHLO \x00\x01\x02\r\n",
-        b"\xc3\x28 MAIL\r\n",
-        b"FROB nicate\r\n",
-    ];
+    let garbage: [&[u8]; 4] = [b"\xff\xfe\xfd\r\n", b"EHLO \x00\x01\x02\r\n", b"\xc3\x28 MAIL\r\n", b"FROB nicate\r\n"];
     let mut codes = Vec::new();
     for line in garbage {
         client.send(line).await;
@@ -580,12 +446,7 @@ async fn syntax_errors_and_informational_commands() {
     ];
 
     // THEN each gets its proper reply
-    assert_eq!(
-        codes,
-        [
-            501, 250, 252, 214, 502, 501, 501, 555, 250, 501, 555, 501, 553
-        ]
-    );
+    assert_eq!(codes, [501, 250, 252, 214, 502, 501, 501, 555, 250, 501, 555, 501, 553]);
 }
 
 #[tokio::test]
@@ -595,27 +456,17 @@ async fn utf8_addresses_pass_with_smtputf8() {
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN a message with internationalized addresses is sent with SMTPUTF8
-    assert_eq!(
-        client
-            .command("MAIL FROM:<pelé@exämple.org> SMTPUTF8")
-            .await,
-        250
-    );
+    assert_eq!(client.command("MAIL FROM:<pelé@exämple.org> SMTPUTF8").await, 250);
     assert_eq!(client.command("RCPT TO:<支援@docket.test>").await, 250);
     assert_eq!(client.command("DATA").await, 354);
-    client
-        .send("Subject: ünïcödé\r\n\r\n8bit body é\r\n.\r\n".as_bytes())
-        .await;
+    client.send("Subject: ünïcödé\r\n\r\n8bit body é\r\n.\r\n".as_bytes()).await;
 
     // THEN it is delivered unchanged
     assert_eq!(client.code().await, 250);
     let delivered = server.sink.delivered();
     assert_eq!(delivered[0].mail_from, "pelé@exämple.org");
     assert_eq!(delivered[0].rcpt_to, ["支援@docket.test"]);
-    assert_eq!(
-        delivered[0].data,
-        "Subject: ünïcödé\r\n\r\n8bit body é\r\n".as_bytes()
-    );
+    assert_eq!(delivered[0].data, "Subject: ünïcödé\r\n\r\n8bit body é\r\n".as_bytes());
 }
 
 #[tokio::test]
@@ -623,15 +474,8 @@ async fn bare_lf_line_endings_are_tolerated() {
     // GIVEN a session speaking with bare LF line endings
     let server = start(config()).await;
     let mut client = Client::connect(server.addr).await;
-    client
-        .send(b"EHLO client.test\nMAIL FROM:<a@example.org>\nRCPT TO:<b@docket.test>\nDATA\n")
-        .await;
-    let codes = [
-        client.code().await,
-        client.code().await,
-        client.code().await,
-        client.code().await,
-    ];
+    client.send(b"EHLO client.test\nMAIL FROM:<a@example.org>\nRCPT TO:<b@docket.test>\nDATA\n").await;
+    let codes = [client.code().await, client.code().await, client.code().await, client.code().await];
 
     // WHEN it sends data with LF endings and a ".\n" terminator
     client.send(b"Subject: lf\n\n..dot\nend\n.\nQUIT\n").await;
@@ -640,10 +484,7 @@ async fn bare_lf_line_endings_are_tolerated() {
     // THEN everything is understood and the data kept as sent, unstuffed
     assert_eq!(codes, [250, 250, 250, 354]);
     assert_eq!(end, [250, 221]);
-    assert_eq!(
-        server.sink.delivered()[0].data,
-        b"Subject: lf\n\n.dot\nend\n".to_vec()
-    );
+    assert_eq!(server.sink.delivered()[0].data, b"Subject: lf\n\n.dot\nend\n".to_vec());
 }
 
 #[tokio::test]
@@ -669,11 +510,7 @@ async fn connection_lost_during_data_delivers_nothing() {
 async fn idle_session_gets_421_and_is_closed() {
     // GIVEN a server with a short idle timeout
     let idle_timeout = Duration::from_millis(300);
-    let server = start(SmtpConfig {
-        idle_timeout,
-        ..config()
-    })
-    .await;
+    let server = start(SmtpConfig { idle_timeout, ..config() }).await;
     let mut client = Client::ehlo(server.addr).await;
 
     // WHEN the client says nothing more
@@ -710,10 +547,7 @@ async fn shutdown_closes_idle_sessions_and_the_listener() {
     client.closed().await;
     let addr = server.addr;
     wait_stopped(server).await;
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "listener still open"
-    );
+    assert!(TcpStream::connect(addr).await.is_err(), "listener still open");
 }
 
 #[tokio::test]
@@ -728,20 +562,12 @@ async fn smtp_server_handle_serves_like_serve_smtp() {
 
     // WHEN a message is delivered and the server is shut down
     let mut client = Client::ehlo(addr).await;
-    assert_eq!(
-        client
-            .transaction("a@example.org", &["b@docket.test"], b"x\r\n")
-            .await,
-        250
-    );
+    assert_eq!(client.transaction("a@example.org", &["b@docket.test"], b"x\r\n").await, 250);
     assert_eq!(client.command("QUIT").await, 221);
     shutdown.send(true).expect("signal shutdown");
 
     // THEN the sink has it and the server stops
-    tokio::time::timeout(STEP, task)
-        .await
-        .expect("stops in time")
-        .expect("server task");
+    tokio::time::timeout(STEP, task).await.expect("stops in time").expect("server task");
     assert_eq!(sink.delivered().len(), 1);
 }
 
@@ -757,13 +583,7 @@ async fn twenty_concurrent_sessions_each_deliver_one_message() {
             tokio::spawn(async move {
                 let mut client = Client::ehlo(addr).await;
                 let data = format!("Subject: message {n}\r\n\r\nbody {n}\r\n");
-                let code = client
-                    .transaction(
-                        &format!("sender{n}@example.org"),
-                        &[&format!("to{n}@docket.test")],
-                        data.as_bytes(),
-                    )
-                    .await;
+                let code = client.transaction(&format!("sender{n}@example.org"), &[&format!("to{n}@docket.test")], data.as_bytes()).await;
                 assert_eq!(client.command("QUIT").await, 221);
                 code
             })
@@ -778,19 +598,10 @@ async fn twenty_concurrent_sessions_each_deliver_one_message() {
     assert_eq!(codes, [250; 20]);
     let mut delivered = server.sink.delivered();
     assert_eq!(delivered.len(), 20);
-    delivered.sort_by_key(|e| {
-        e.mail_from
-            .trim_start_matches("sender")
-            .split('@')
-            .next()
-            .and_then(|n| n.parse::<u32>().ok())
-    });
+    delivered.sort_by_key(|e| e.mail_from.trim_start_matches("sender").split('@').next().and_then(|n| n.parse::<u32>().ok()));
     for (n, envelope) in delivered.iter().enumerate() {
         assert_eq!(envelope.mail_from, format!("sender{n}@example.org"));
         assert_eq!(envelope.rcpt_to, [format!("to{n}@docket.test")]);
-        assert_eq!(
-            envelope.data,
-            format!("Subject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
-        );
+        assert_eq!(envelope.data, format!("Subject: message {n}\r\n\r\nbody {n}\r\n").into_bytes());
     }
 }

@@ -71,18 +71,12 @@ pub struct Address {
 impl Address {
     /// An address without display name.
     pub fn new(email: impl Into<String>) -> Self {
-        Self {
-            name: None,
-            email: email.into(),
-        }
+        Self { name: None, email: email.into() }
     }
 
     /// An address with a display name.
     pub fn named(name: impl Into<String>, email: impl Into<String>) -> Self {
-        Self {
-            name: Some(name.into()),
-            email: email.into(),
-        }
+        Self { name: Some(name.into()), email: email.into() }
     }
 }
 
@@ -196,10 +190,7 @@ fn force_encoding_if_it_looks_encoded(mut safe: String) -> String {
 /// domain may not hold are dropped from `domain`, and `localhost` stands in for an empty one.
 /// The result always passes the validation [`compose`] applies.
 pub fn message_id(unique: &str, domain: &str) -> String {
-    let mut domain: String = domain
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
-        .collect();
+    let mut domain: String = domain.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).collect();
     if domain.is_empty() {
         domain.push_str("localhost");
     }
@@ -209,11 +200,7 @@ pub fn message_id(unique: &str, domain: &str) -> String {
     let room_for_local = MAX_MESSAGE_ID_LEN - domain.len() - 1;
     let mut local = String::new();
     for byte in unique.bytes() {
-        let piece_len = if is_message_id_local_byte(byte) && byte != b'=' {
-            1
-        } else {
-            3
-        };
+        let piece_len = if is_message_id_local_byte(byte) && byte != b'=' { 1 } else { 3 };
         if local.len() + piece_len > room_for_local {
             break;
         }
@@ -237,11 +224,7 @@ pub fn compose(message: &OutgoingMessage) -> Result<Vec<u8>, ComposeError> {
         return Err(ComposeError::NoRecipients);
     }
     let from = mailbox(&message.from)?;
-    let to = message
-        .to
-        .iter()
-        .map(mailbox)
-        .collect::<Result<Vec<_>, _>>()?;
+    let to = message.to.iter().map(mailbox).collect::<Result<Vec<_>, _>>()?;
     let reply_to = message.reply_to.as_ref().map(mailbox).transpose()?;
     validate_message_id(&message.message_id)?;
     if let Some(in_reply_to) = &message.in_reply_to {
@@ -254,24 +237,17 @@ pub fn compose(message: &OutgoingMessage) -> Result<Vec<u8>, ComposeError> {
         validate_extra_header_name(name)?;
     }
 
-    let mut builder = MessageBuilder::new()
-        .from(from)
-        .to(BuilderAddress::new_list(to));
+    let mut builder = MessageBuilder::new().from(from).to(BuilderAddress::new_list(to));
     if let Some(reply_to) = reply_to {
         builder = builder.reply_to(reply_to);
     }
-    builder = builder
-        .subject(Text::new(header_text(&message.subject)))
-        .date(Date::now())
-        .message_id(message.message_id.as_str());
+    builder = builder.subject(Text::new(header_text(&message.subject))).date(Date::now()).message_id(message.message_id.as_str());
     if let Some(in_reply_to) = &message.in_reply_to {
         builder = builder.in_reply_to(in_reply_to.as_str());
     }
     // mail-builder writes a References header without its line ending when the list is empty.
     if !message.references.is_empty() {
-        builder = builder.references(MessageId::new_list(
-            message.references.iter().map(String::as_str),
-        ));
+        builder = builder.references(MessageId::new_list(message.references.iter().map(String::as_str)));
     }
     builder = builder.header("Auto-Submitted", Raw::new(message.auto_submitted.as_str()));
     if message.auto_submitted == AutoSubmitted::AutoReplied {
@@ -292,10 +268,7 @@ pub fn compose(message: &OutgoingMessage) -> Result<Vec<u8>, ComposeError> {
 /// The mail-builder form of a validated address with a header-safe display name.
 fn mailbox(address: &Address) -> Result<BuilderAddress<'static>, ComposeError> {
     validate_address(&address.email)?;
-    Ok(BuilderAddress::new_address(
-        address.name.as_deref().and_then(display_name),
-        address.email.clone(),
-    ))
+    Ok(BuilderAddress::new_address(address.name.as_deref().and_then(display_name), address.email.clone()))
 }
 
 /// The display name as written: header-safe, cut to [`MAX_DISPLAY_NAME_CHARS`], and absent
@@ -312,29 +285,17 @@ fn validate_address(email: &str) -> Result<(), ComposeError> {
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && local.len() <= MAX_LOCAL_PART_LEN
-                && local
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !ADDRESS_SPECIALS.contains(&b))
+                && local.bytes().all(|b| b.is_ascii_graphic() && !ADDRESS_SPECIALS.contains(&b))
                 && is_domain(domain)
         });
-    if valid {
-        Ok(())
-    } else {
-        Err(ComposeError::InvalidAddress(email.to_owned()))
-    }
+    if valid { Ok(()) } else { Err(ComposeError::InvalidAddress(email.to_owned())) }
 }
 
 /// A DNS name of non-empty labels of letters, digits and hyphens.
 fn is_domain(domain: &str) -> bool {
     !domain.is_empty()
         && domain.len() <= 253
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && domain.split('.').all(|label| !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 fn is_message_id_local_byte(byte: u8) -> bool {
@@ -349,30 +310,18 @@ fn validate_message_id(id: &str) -> Result<(), ComposeError> {
             !local.is_empty()
                 && local.bytes().all(is_message_id_local_byte)
                 && !domain.is_empty()
-                && domain
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+                && domain.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
         });
-    if valid {
-        Ok(())
-    } else {
-        Err(ComposeError::InvalidMessageId(id.to_owned()))
-    }
+    if valid { Ok(()) } else { Err(ComposeError::InvalidMessageId(id.to_owned())) }
 }
 
 fn validate_extra_header_name(name: &str) -> Result<(), ComposeError> {
-    let well_formed = !name.is_empty()
-        && name.len() <= MAX_EXTRA_HEADER_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let well_formed = !name.is_empty() && name.len() <= MAX_EXTRA_HEADER_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !well_formed {
         return Err(ComposeError::InvalidHeaderName(name.to_owned()));
     }
     let lowercase = name.to_ascii_lowercase();
-    if RESERVED_HEADERS.contains(&lowercase.as_str())
-        || RESERVED_HEADER_PREFIXES
-            .iter()
-            .any(|prefix| lowercase.starts_with(prefix))
-    {
+    if RESERVED_HEADERS.contains(&lowercase.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|prefix| lowercase.starts_with(prefix)) {
         return Err(ComposeError::ReservedHeader(name.to_owned()));
     }
     Ok(())

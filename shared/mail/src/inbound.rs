@@ -21,9 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{
-    Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
-};
+use mail_parser::{Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use time::OffsetDateTime;
 
 pub use classify::{Bounce, Classification, SesVerdicts, Verdict};
@@ -67,12 +65,7 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_bytes: Self::SES_MAX_BYTES,
-            max_parts: 200,
-            max_header_bytes: 512 * 1024,
-            max_attachments: 100,
-        }
+        Self { max_bytes: Self::SES_MAX_BYTES, max_parts: 200, max_header_bytes: 512 * 1024, max_attachments: 100 }
     }
 }
 
@@ -203,14 +196,8 @@ pub struct Attachment {
 }
 
 /// Looks up raw header values by name, case-insensitively.
-fn raw_header_values<'a, 'n>(
-    headers: &'a [RawHeader],
-    name: &'n str,
-) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-    headers
-        .iter()
-        .filter(move |header| header.name.eq_ignore_ascii_case(name))
-        .map(|header| header.value.as_str())
+fn raw_header_values<'a, 'n>(headers: &'a [RawHeader], name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    headers.iter().filter(move |header| header.name.eq_ignore_ascii_case(name)).map(|header| header.value.as_str())
 }
 
 impl InboundHeaders {
@@ -282,14 +269,9 @@ impl InboundMessage {
     /// The inline attachment a `cid:` reference (with or without the scheme and brackets) names.
     pub fn inline_attachment(&self, content_id: &str) -> Option<&Attachment> {
         let wanted = content_id.trim();
-        let wanted = wanted
-            .get(..4)
-            .filter(|scheme| scheme.eq_ignore_ascii_case("cid:"))
-            .map_or(wanted, |_| &wanted[4..]);
+        let wanted = wanted.get(..4).filter(|scheme| scheme.eq_ignore_ascii_case("cid:")).map_or(wanted, |_| &wanted[4..]);
         let wanted = normalize_message_id(wanted)?;
-        self.attachments
-            .iter()
-            .find(|attachment| attachment.content_id.as_deref() == Some(wanted.as_str()))
+        self.attachments.iter().find(|attachment| attachment.content_id.as_deref() == Some(wanted.as_str()))
     }
 }
 
@@ -304,17 +286,11 @@ impl InboundMessage {
 /// panics.
 pub fn parse(raw: &[u8], limits: &Limits) -> Result<InboundMessage, ParseError> {
     if raw.len() > limits.max_bytes {
-        return Err(ParseError::TooLarge {
-            size: raw.len(),
-            max: limits.max_bytes,
-        });
+        return Err(ParseError::TooLarge { size: raw.len(), max: limits.max_bytes });
     }
     let header_len = header_section_len(raw);
     if header_len > limits.max_header_bytes {
-        return Err(ParseError::HeadersTooLarge {
-            size: header_len,
-            max: limits.max_header_bytes,
-        });
+        return Err(ParseError::HeadersTooLarge { size: header_len, max: limits.max_header_bytes });
     }
     check_structure(raw, limits)?;
     guarded(EXTRACTION_FAILED, || parse_within_limits(raw, limits))
@@ -345,14 +321,10 @@ fn check_structure(raw: &[u8], limits: &Limits) -> Result<(), ParseError> {
             in_header_block = true;
         }
         if delimiters > max_delimiters {
-            return Err(ParseError::TooComplex {
-                reason: format!("more than {max_delimiters} possible MIME delimiters"),
-            });
+            return Err(ParseError::TooComplex { reason: format!("more than {max_delimiters} possible MIME delimiters") });
         }
         if header_lines > max_header_lines {
-            return Err(ParseError::TooComplex {
-                reason: format!("more than {max_header_lines} lines of MIME part headers"),
-            });
+            return Err(ParseError::TooComplex { reason: format!("more than {max_header_lines} lines of MIME part headers") });
         }
     }
     Ok(())
@@ -387,11 +359,7 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Result<InboundHeaders,
         }
     }
     guarded(EXTRACTION_FAILED, || {
-        let message = guarded(PARSER_FAILED, || {
-            Ok(MessageParser::new().parse_headers(section))
-        })?
-        .filter(has_header_fields)
-        .ok_or_else(no_headers)?;
+        let message = guarded(PARSER_FAILED, || Ok(MessageParser::new().parse_headers(section)))?.filter(has_header_fields).ok_or_else(no_headers)?;
         Ok(read_headers(&message, raw.len()))
     })
 }
@@ -400,17 +368,9 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Result<InboundHeaders,
 /// receiving system kept none (an SES object read without its SES event, a stored message
 /// imported from a file). Bcc'd recipients are not among them. Empty when no header can be read.
 pub fn header_recipients(raw: &[u8]) -> Vec<String> {
-    let limits = Limits {
-        max_bytes: usize::MAX,
-        ..Limits::default()
-    };
+    let limits = Limits { max_bytes: usize::MAX, ..Limits::default() };
     match parse_headers_only(raw, &limits) {
-        Ok(headers) => headers
-            .to
-            .iter()
-            .chain(headers.cc.iter())
-            .map(|a| a.email.clone())
-            .collect(),
+        Ok(headers) => headers.to.iter().chain(headers.cc.iter()).map(|a| a.email.clone()).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -432,9 +392,7 @@ fn guarded<T>(stage: &str, work: impl FnOnce() -> Result<T, ParseError>) -> Resu
             .map(|message| (*message).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
-        Err(ParseError::Malformed {
-            reason: format!("{stage}: {}", header_safe(&detail)),
-        })
+        Err(ParseError::Malformed { reason: format!("{stage}: {}", header_safe(&detail)) })
     })
 }
 
@@ -450,9 +408,7 @@ fn has_header_fields(message: &Message<'_>) -> bool {
 }
 
 fn no_headers() -> ParseError {
-    ParseError::Malformed {
-        reason: "no header field could be read".to_owned(),
-    }
+    ParseError::Malformed { reason: "no header field could be read".to_owned() }
 }
 
 /// Length of the top-level header section including the empty line that ends it; the whole input
@@ -478,22 +434,14 @@ fn header_section_len(raw: &[u8]) -> usize {
 }
 
 fn parse_within_limits(raw: &[u8], limits: &Limits) -> Result<InboundMessage, ParseError> {
-    let mut message = guarded(PARSER_FAILED, || Ok(MessageParser::new().parse(raw)))?
-        .filter(has_header_fields)
-        .ok_or_else(no_headers)?;
+    let mut message = guarded(PARSER_FAILED, || Ok(MessageParser::new().parse(raw)))?.filter(has_header_fields).ok_or_else(no_headers)?;
 
     let parts = count_parts(&message);
     if parts > limits.max_parts {
-        return Err(ParseError::TooManyParts {
-            count: parts,
-            max: limits.max_parts,
-        });
+        return Err(ParseError::TooManyParts { count: parts, max: limits.max_parts });
     }
     if message.attachments.len() > limits.max_attachments {
-        return Err(ParseError::TooManyAttachments {
-            count: message.attachments.len(),
-            max: limits.max_attachments,
-        });
+        return Err(ParseError::TooManyAttachments { count: message.attachments.len(), max: limits.max_attachments });
     }
 
     let headers = read_headers(&message, raw.len());
@@ -512,26 +460,9 @@ fn parse_within_limits(raw: &[u8], limits: &Limits) -> Result<InboundMessage, Pa
         // The root part read as text above is the body, not an attachment.
         .filter(|&id| !(root_is_text && id == 0))
         .collect();
-    let attachments = attachment_ids
-        .into_iter()
-        .filter_map(|id| message.parts.get_mut(id).map(|part| attachment(raw, part)))
-        .collect();
+    let attachments = attachment_ids.into_iter().filter_map(|id| message.parts.get_mut(id).map(|part| attachment(raw, part))).collect();
 
-    let InboundHeaders {
-        message_id,
-        in_reply_to,
-        references,
-        from,
-        reply_to,
-        to,
-        cc,
-        subject,
-        clean_subject,
-        date,
-        auto: _,
-        raw_headers,
-        size,
-    } = headers;
+    let InboundHeaders { message_id, in_reply_to, references, from, reply_to, to, cc, subject, clean_subject, date, auto: _, raw_headers, size } = headers;
     Ok(InboundMessage {
         message_id,
         in_reply_to,
@@ -571,20 +502,10 @@ fn read_headers(message: &Message<'_>, size: usize) -> InboundHeaders {
     let subject = message.subject().map(header_safe).unwrap_or_default();
     let auto = classify::classify(&raw_headers, &subject, None);
     InboundHeaders {
-        message_id: message
-            .header(HeaderName::MessageId)
-            .and_then(|value| ids_of(value).into_iter().next()),
-        in_reply_to: message
-            .header(HeaderName::InReplyTo)
-            .map(ids_of)
-            .unwrap_or_default(),
-        references: message
-            .header(HeaderName::References)
-            .map(ids_of)
-            .unwrap_or_default(),
-        from: message
-            .from()
-            .and_then(|from| from.iter().find_map(address)),
+        message_id: message.header(HeaderName::MessageId).and_then(|value| ids_of(value).into_iter().next()),
+        in_reply_to: message.header(HeaderName::InReplyTo).map(ids_of).unwrap_or_default(),
+        references: message.header(HeaderName::References).map(ids_of).unwrap_or_default(),
+        from: message.from().and_then(|from| from.iter().find_map(address)),
         reply_to: addresses(message.header_values(HeaderName::ReplyTo).take(1)),
         to: addresses(message.header_values(HeaderName::To)),
         cc: addresses(message.header_values(HeaderName::Cc)),
@@ -604,14 +525,8 @@ fn raw_headers(message: &Message<'_>) -> Vec<RawHeader> {
         .iter()
         .filter(|header| !header_safe(header.name.as_str()).is_empty())
         .map(|header| {
-            let value = raw
-                .get(header.offset_start as usize..header.offset_end as usize)
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            RawHeader {
-                name: header_safe(header.name.as_str()),
-                value: header_safe(&unfold(&value)),
-            }
+            let value = raw.get(header.offset_start as usize..header.offset_end as usize).map(String::from_utf8_lossy).unwrap_or_default();
+            RawHeader { name: header_safe(header.name.as_str()), value: header_safe(&unfold(&value)) }
         })
         .collect()
 }
@@ -656,11 +571,7 @@ pub fn normalize_message_id(value: &str) -> Option<String> {
         None => value.strip_suffix('>').unwrap_or(value),
     };
     let inner = inner.trim();
-    let valid = !inner.is_empty()
-        && inner.len() <= MAX_MESSAGE_ID_LEN
-        && !inner
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'));
+    let valid = !inner.is_empty() && inner.len() <= MAX_MESSAGE_ID_LEN && !inner.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'));
     valid.then(|| inner.to_owned())
 }
 
@@ -676,8 +587,7 @@ pub fn parse_message_ids(value: &str) -> Vec<String> {
         let end = if rest.starts_with('<') {
             rest.find('>').map_or(rest.len(), |close| close + 1)
         } else {
-            rest.find(|c: char| c.is_whitespace() || c == ',' || c == '<')
-                .unwrap_or(rest.len())
+            rest.find(|c: char| c.is_whitespace() || c == ',' || c == '<').unwrap_or(rest.len())
         };
         let (token, tail) = rest.split_at(end);
         if let Some(id) = normalize_message_id(token) {
@@ -691,18 +601,12 @@ pub fn parse_message_ids(value: &str) -> Vec<String> {
 /// The addresses of the given address headers, in order; entries without a usable address are
 /// left out.
 fn addresses<'a>(values: impl Iterator<Item = &'a HeaderValue<'a>>) -> Vec<Address> {
-    values
-        .filter_map(HeaderValue::as_address)
-        .flat_map(|list| list.iter().filter_map(address).collect::<Vec<_>>())
-        .collect()
+    values.filter_map(HeaderValue::as_address).flat_map(|list| list.iter().filter_map(address).collect::<Vec<_>>()).collect()
 }
 
 fn address(addr: &mail_parser::Addr<'_>) -> Option<Address> {
     let email = normalize_address(addr.address()?)?;
-    let name = addr
-        .name()
-        .map(header_safe)
-        .filter(|name| !name.is_empty() && *name != email);
+    let name = addr.name().map(header_safe).filter(|name| !name.is_empty() && *name != email);
     Some(Address { name, email })
 }
 
@@ -711,17 +615,12 @@ fn address(addr: &mail_parser::Addr<'_>) -> Option<Address> {
 /// kept as written.
 pub fn normalize_address(value: &str) -> Option<String> {
     let value = value.trim();
-    let value = value
-        .strip_prefix('<')
-        .and_then(|inner| inner.strip_suffix('>'))
-        .unwrap_or(value);
+    let value = value.strip_prefix('<').and_then(|inner| inner.strip_suffix('>')).unwrap_or(value);
     let (local, domain) = value.rsplit_once('@')?;
     let valid = !local.is_empty()
         && !domain.is_empty()
         && value.len() <= 320
-        && !value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
     valid.then(|| format!("{local}@{}", domain.to_lowercase()))
 }
 
@@ -730,8 +629,7 @@ fn date(value: &mail_parser::DateTime) -> Option<OffsetDateTime> {
     let day = time::Date::from_calendar_date(i32::from(value.year), month, value.day).ok()?;
     // A leap second is read as the second before it.
     let clock = time::Time::from_hms(value.hour, value.minute, value.second.min(59)).ok()?;
-    let offset_seconds = (i32::from(value.tz_hour) * 3600 + i32::from(value.tz_minute) * 60)
-        * if value.tz_before_gmt { -1 } else { 1 };
+    let offset_seconds = (i32::from(value.tz_hour) * 3600 + i32::from(value.tz_minute) * 60) * if value.tz_before_gmt { -1 } else { 1 };
     let offset = time::UtcOffset::from_whole_seconds(offset_seconds).ok()?;
     Some(day.with_time(clock).assume_offset(offset))
 }
@@ -752,13 +650,9 @@ fn body_text(message: &Message<'_>) -> Option<String> {
             let mut part_text = normalize_text(&part_text);
             if let Some(content_type) = part.content_type()
                 && matches!(part.body, PartType::Text(_))
-                && content_type
-                    .attribute("format")
-                    .is_some_and(|format| format.eq_ignore_ascii_case("flowed"))
+                && content_type.attribute("format").is_some_and(|format| format.eq_ignore_ascii_case("flowed"))
             {
-                let delete_space = content_type
-                    .attribute("delsp")
-                    .is_some_and(|delsp| delsp.eq_ignore_ascii_case("yes"));
+                let delete_space = content_type.attribute("delsp").is_some_and(|delsp| delsp.eq_ignore_ascii_case("yes"));
                 part_text = unflow(&part_text, delete_space);
             }
             let text = text.get_or_insert_with(String::new);
@@ -781,12 +675,7 @@ fn root_text(message: &Message<'_>) -> Option<String> {
     match &root.body {
         PartType::Text(text) => Some(normalize_text(text)),
         PartType::Binary(bytes)
-            if root.content_type().is_some_and(|content_type| {
-                matches!(
-                    content_type.ctype().to_ascii_lowercase().as_str(),
-                    "multipart" | "text"
-                )
-            }) =>
+            if root.content_type().is_some_and(|content_type| matches!(content_type.ctype().to_ascii_lowercase().as_str(), "multipart" | "text")) =>
         {
             Some(normalize_text(&String::from_utf8_lossy(bytes)))
         }
@@ -817,11 +706,7 @@ fn unflow(text: &str, delete_space: bool) -> String {
         }
         let soft_break = content.ends_with(' ') && content != "-- ";
         if soft_break {
-            out.push_str(if delete_space {
-                &content[..content.len() - 1]
-            } else {
-                content
-            });
+            out.push_str(if delete_space { &content[..content.len() - 1] } else { content });
             continuing = Some(depth);
         } else {
             out.push_str(content);
@@ -848,9 +733,7 @@ fn body_html(message: &Message<'_>) -> Option<String> {
 }
 
 fn normalize_text(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .replace(['\r'], "\n")
-        .replace('\0', "")
+    text.replace("\r\n", "\n").replace(['\r'], "\n").replace('\0', "")
 }
 
 /// The attachment of a part; its decoded content is moved out of the part.
@@ -877,13 +760,9 @@ fn attachment(raw: &[u8], part: &mut MessagePart<'_>) -> Attachment {
     let file_name = sanitize_file_name(part.attachment_name().unwrap_or_default());
     let bytes = match &part.body {
         // A part cut off before its end: mail-parser keeps it undecoded.
-        _ if part.is_encoding_problem => {
-            recover_base64(part).unwrap_or_else(|| part.contents().to_vec())
-        }
+        _ if part.is_encoding_problem => recover_base64(part).unwrap_or_else(|| part.contents().to_vec()),
         // mail-parser converts text parts to UTF-8; an attachment keeps its own bytes.
-        PartType::Text(_) | PartType::Html(_) => {
-            original_bytes(raw, part).unwrap_or_else(|| part.contents().to_vec())
-        }
+        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).unwrap_or_else(|| part.contents().to_vec()),
         // Moved rather than copied: attachments can be tens of megabytes.
         PartType::Binary(_) | PartType::InlineBinary(_) => match std::mem::take(&mut part.body) {
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
@@ -891,13 +770,7 @@ fn attachment(raw: &[u8], part: &mut MessagePart<'_>) -> Attachment {
         },
         _ => part.contents().to_vec(),
     };
-    Attachment {
-        file_name,
-        content_type,
-        content_id,
-        inline,
-        bytes,
-    }
+    Attachment { file_name, content_type, content_id, inline, bytes }
 }
 
 /// The body of a part decoded from its transfer encoding but not from its charset.
@@ -913,9 +786,7 @@ fn original_bytes(raw: &[u8], part: &MessagePart<'_>) -> Option<Vec<u8>> {
 /// What can be decoded of a base64 part mail-parser left undecoded (a truncated message): the
 /// complete groups of four up to the first byte that is not base64.
 fn recover_base64(part: &MessagePart<'_>) -> Option<Vec<u8>> {
-    let declared_base64 = part
-        .content_transfer_encoding()
-        .is_some_and(|encoding| encoding.trim().eq_ignore_ascii_case("base64"));
+    let declared_base64 = part.content_transfer_encoding().is_some_and(|encoding| encoding.trim().eq_ignore_ascii_case("base64"));
     if !declared_base64 {
         return None;
     }
@@ -942,13 +813,7 @@ pub fn sanitize_file_name(name: &str) -> String {
     let cleaned: String = last_component
         .chars()
         .filter(|&c| !c.is_control() && !is_format_char(c))
-        .map(|c| {
-            if matches!(c, ':' | '"' | '<' | '>' | '|' | '?' | '*') {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if matches!(c, ':' | '"' | '<' | '>' | '|' | '?' | '*') { '_' } else { c })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c.is_whitespace() || c == '.');
     if trimmed.is_empty() {
@@ -958,22 +823,14 @@ pub fn sanitize_file_name(name: &str) -> String {
         return trimmed.to_owned();
     }
     // Keep a short extension and cut the stem.
-    let extension = trimmed
-        .rsplit_once('.')
-        .map(|(_, extension)| extension)
-        .filter(|extension| !extension.is_empty() && extension.chars().count() <= 16);
+    let extension = trimmed.rsplit_once('.').map(|(_, extension)| extension).filter(|extension| !extension.is_empty() && extension.chars().count() <= 16);
     match extension {
         Some(extension) => {
             let room = MAX_FILE_NAME_CHARS - extension.chars().count() - 1;
             let stem: String = trimmed.chars().take(room).collect();
             format!("{}.{extension}", stem.trim_end())
         }
-        None => trimmed
-            .chars()
-            .take(MAX_FILE_NAME_CHARS)
-            .collect::<String>()
-            .trim_end()
-            .to_owned(),
+        None => trimmed.chars().take(MAX_FILE_NAME_CHARS).collect::<String>().trim_end().to_owned(),
     }
 }
 

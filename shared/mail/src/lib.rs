@@ -9,11 +9,8 @@
 pub mod compose;
 pub mod inbound;
 
-pub use compose::{
-    Address, AutoSubmitted, ComposeError, OutgoingMessage, compose, header_safe, message_id,
-};
+pub use compose::{Address, AutoSubmitted, ComposeError, OutgoingMessage, compose, header_safe, message_id};
 pub use inbound::{
-    Attachment, Bounce, Classification, InboundHeaders, InboundMessage, Limits, ParseError,
-    SesVerdicts, Verdict, clean_subject, find_numbers, normalize_message_id, parse,
-    parse_headers_only, plus_token,
+    Attachment, Bounce, Classification, InboundHeaders, InboundMessage, Limits, ParseError, SesVerdicts, Verdict, clean_subject, find_numbers,
+    normalize_message_id, parse, parse_headers_only, plus_token,
 };

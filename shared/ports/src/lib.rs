@@ -94,10 +94,7 @@ pub fn validate_presigning(key: &str, content_type: &str, valid_for: Duration) -
     validate_blob_key(key)?;
     validate_content_type(content_type)?;
     if valid_for < Duration::from_secs(1) || valid_for > MAX_PRESIGNED_VALIDITY {
-        return Err(PortError::Invalid(format!(
-            "a presigned request is valid for 1 s to {} s",
-            MAX_PRESIGNED_VALIDITY.as_secs()
-        )));
+        return Err(PortError::Invalid(format!("a presigned request is valid for 1 s to {} s", MAX_PRESIGNED_VALIDITY.as_secs())));
     }
     Ok(())
 }
@@ -131,14 +128,10 @@ pub fn attachment_disposition(file_name: &str) -> String {
     if name.is_empty() {
         return "attachment".to_owned();
     }
-    let fallback: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' { c } else { '_' })
-        .collect();
+    let fallback: String = name.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' { c } else { '_' }).collect();
     let mut encoded = String::with_capacity(name.len() * 3);
     for byte in name.bytes() {
-        let attr_char = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        let attr_char = byte.is_ascii_alphanumeric() || matches!(byte, b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
         if attr_char {
             encoded.push(byte as char);
         } else {
@@ -153,10 +146,7 @@ pub fn validate_blob_key(key: &str) -> Result<(), PortError> {
     let ok = !key.is_empty()
         && key.len() <= 512
         && key.split('/').all(|segment| {
-            !segment.is_empty()
-                && segment != "."
-                && segment != ".."
-                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            !segment.is_empty() && segment != "." && segment != ".." && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         });
     if ok { Ok(()) } else { Err(PortError::Invalid(format!("invalid blob key {key:?}"))) }
 }
@@ -223,10 +213,7 @@ pub const MAX_RECEIVES_LIMIT: u32 = 1000;
 /// [`MAX_BODY_BYTES`] of the characters XML 1.0 allows.
 pub fn validate_queue_body(body: &str) -> Result<(), PortError> {
     if body.is_empty() || body.len() > MAX_BODY_BYTES {
-        return Err(PortError::Invalid(format!(
-            "message body must be 1 to {MAX_BODY_BYTES} bytes, got {}",
-            body.len()
-        )));
+        return Err(PortError::Invalid(format!("message body must be 1 to {MAX_BODY_BYTES} bytes, got {}", body.len())));
     }
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
     match body.chars().find(|&c| !allowed(c)) {
@@ -308,21 +295,13 @@ mod tests {
         }
         // (while ordinary media types with parameters pass)
         validate_content_type("text/plain; charset=utf-8").expect("plain text with charset");
-        validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-            .expect("docx");
+        validate_content_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document").expect("docx");
     }
 
     #[test]
     fn a_hostile_file_name_cannot_escape_the_disposition() {
         // GIVEN file names with quotes, line breaks, parameters, percent signs and non-ASCII
-        let names = [
-            "report.pdf",
-            "a\"; filename=evil.html",
-            "line\r\nSet-Cookie: x=1.txt",
-            "100% ça.txt",
-            "..\\..\\boot.ini",
-            "日本語 ファイル.docx",
-        ];
+        let names = ["report.pdf", "a\"; filename=evil.html", "line\r\nSet-Cookie: x=1.txt", "100% ça.txt", "..\\..\\boot.ini", "日本語 ファイル.docx"];
         for name in names {
             // WHEN each becomes a Content-Disposition
             let value = attachment_disposition(name);
@@ -339,10 +318,7 @@ mod tests {
         }
         // AND an empty name gives a bare attachment
         assert_eq!(attachment_disposition("  "), "attachment");
-        assert_eq!(
-            attachment_disposition("100% ça.txt"),
-            "attachment; filename=\"100_ _a.txt\"; filename*=UTF-8''100%25%20%C3%A7a.txt"
-        );
+        assert_eq!(attachment_disposition("100% ça.txt"), "attachment; filename=\"100_ _a.txt\"; filename*=UTF-8''100%25%20%C3%A7a.txt");
     }
 
     fn percent_decode(encoded: &str) -> String {

@@ -30,9 +30,7 @@ impl Condition {
             Condition::NotExists => current.is_none(),
             Condition::AttributeExists(name) => current.is_some_and(|i| i.contains_key(name)),
             Condition::AttributeNotExists(name) => !current.is_some_and(|i| i.contains_key(name)),
-            Condition::Equals(name, value) => {
-                current.and_then(|i| i.get(name)).is_some_and(|v| same_value(v, value))
-            }
+            Condition::Equals(name, value) => current.and_then(|i| i.get(name)).is_some_and(|v| same_value(v, value)),
             Condition::And(all) => all.iter().all(|c| c.holds(current)),
             Condition::Or(any) => any.iter().any(|c| c.holds(current)),
         }

@@ -68,18 +68,13 @@ impl WriteOp {
     }
     pub fn table(&self) -> &str {
         match self {
-            WriteOp::Put { table, .. }
-            | WriteOp::Delete { table, .. }
-            | WriteOp::Check { table, .. }
-            | WriteOp::Update { table, .. } => table,
+            WriteOp::Put { table, .. } | WriteOp::Delete { table, .. } | WriteOp::Check { table, .. } | WriteOp::Update { table, .. } => table,
         }
     }
     pub fn key(&self) -> Option<Key> {
         match self {
             WriteOp::Put { item, .. } => Key::of(item),
-            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Update { key, .. } => {
-                Some(key.clone())
-            }
+            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Update { key, .. } => Some(key.clone()),
         }
     }
 }
@@ -105,13 +100,9 @@ impl Update {
         for (name, by) in &self.add {
             let current = match item.get(name) {
                 None => 0,
-                Some(v) => v.as_i64().ok_or_else(|| {
-                    StoreError::Validation(format!("attribute {name} is not an integer"))
-                })?,
+                Some(v) => v.as_i64().ok_or_else(|| StoreError::Validation(format!("attribute {name} is not an integer")))?,
             };
-            let next = current
-                .checked_add(*by)
-                .ok_or_else(|| StoreError::Validation(format!("attribute {name} overflows")))?;
+            let next = current.checked_add(*by).ok_or_else(|| StoreError::Validation(format!("attribute {name} overflows")))?;
             item.insert(name.clone(), Value::from(next));
         }
         Ok(())
@@ -161,15 +152,7 @@ pub struct Query {
 
 impl Query {
     pub fn table(table: &str, partition: impl Into<String>) -> Self {
-        Query {
-            table: table.to_owned(),
-            index: None,
-            partition: partition.into(),
-            range: SortKeyRange::All,
-            ascending: true,
-            limit: 100,
-            after: None,
-        }
+        Query { table: table.to_owned(), index: None, partition: partition.into(), range: SortKeyRange::All, ascending: true, limit: 100, after: None }
     }
     pub fn index(table: &str, index: &str, partition: impl Into<String>) -> Self {
         Query { index: Some(index.to_owned()), ..Query::table(table, partition) }
@@ -233,9 +216,7 @@ impl StoreError {
     pub fn is_condition_failure(&self) -> bool {
         match self {
             StoreError::ConditionFailed => true,
-            StoreError::TransactionCancelled { reasons } => {
-                reasons.contains(&CancelReason::ConditionFailed)
-            }
+            StoreError::TransactionCancelled { reasons } => reasons.contains(&CancelReason::ConditionFailed),
             _ => false,
         }
     }
@@ -243,9 +224,7 @@ impl StoreError {
     /// Index of the first operation whose condition failed in a cancelled transaction.
     pub fn failed_operation(&self) -> Option<usize> {
         match self {
-            StoreError::TransactionCancelled { reasons } => {
-                reasons.iter().position(|r| *r == CancelReason::ConditionFailed)
-            }
+            StoreError::TransactionCancelled { reasons } => reasons.iter().position(|r| *r == CancelReason::ConditionFailed),
             _ => None,
         }
     }
@@ -273,17 +252,13 @@ pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
         return Err(StoreError::Validation("a transaction needs at least one operation".into()));
     }
     if ops.len() > MAX_TRANSACTION_OPS {
-        return Err(StoreError::Validation(format!(
-            "a transaction holds at most {MAX_TRANSACTION_OPS} operations"
-        )));
+        return Err(StoreError::Validation(format!("a transaction holds at most {MAX_TRANSACTION_OPS} operations")));
     }
     let mut seen = std::collections::HashSet::new();
     for op in ops {
         let key = op.key().ok_or_else(|| StoreError::Validation("item without pk/sk".into()))?;
         if !seen.insert((op.table().to_owned(), key)) {
-            return Err(StoreError::Validation(
-                "a transaction cannot touch one item twice".into(),
-            ));
+            return Err(StoreError::Validation("a transaction cannot touch one item twice".into()));
         }
     }
     Ok(())

@@ -30,12 +30,9 @@ struct PortalArticleView<'a> {
 fn article_view(principal: &Principal, article: &Article) -> Value {
     let view = match principal {
         Principal::Staff(_) => serde_json::to_value(article),
-        Principal::Portal(_) => serde_json::to_value(PortalArticleView {
-            id: &article.id,
-            title: &article.title,
-            body: &article.body,
-            updated_at: article.audit.updated_at,
-        }),
+        Principal::Portal(_) => {
+            serde_json::to_value(PortalArticleView { id: &article.id, title: &article.title, body: &article.body, updated_at: article.audit.updated_at })
+        }
     };
     view.unwrap_or(Value::Null)
 }

@@ -20,17 +20,12 @@ fn sample_message() -> OutgoingMessage {
 }
 
 fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
-    MessageParser::default()
-        .parse(raw)
-        .expect("mail-parser reads the composed message")
+    MessageParser::default().parse(raw).expect("mail-parser reads the composed message")
 }
 
 /// The header section: everything before the first empty line (which must exist).
 fn header_section(raw: &[u8]) -> &[u8] {
-    let end = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a blank line ends the header section");
+    let end = raw.windows(4).position(|window| window == b"\r\n\r\n").expect("a blank line ends the header section");
     &raw[..end + 2]
 }
 
@@ -40,11 +35,7 @@ fn header_names(raw: &[u8]) -> Vec<String> {
     section
         .split("\r\n")
         .filter(|line| !line.is_empty() && !line.starts_with([' ', '\t']))
-        .map(|line| {
-            line.split_once(':')
-                .map_or(line, |(name, _)| name)
-                .to_ascii_lowercase()
-        })
+        .map(|line| line.split_once(':').map_or(line, |(name, _)| name).to_ascii_lowercase())
         .collect()
 }
 
@@ -61,10 +52,7 @@ fn header_safe_replaces_each_run_of_line_breaks_and_nul_by_one_space_and_trims()
     // GIVEN values with CR, LF, NUL and surrounding whitespace
     // WHEN made header-safe
     // THEN each run of them became one space and the ends are trimmed
-    assert_eq!(
-        header_safe("Hi\r\nBcc: attacker@evil.example"),
-        "Hi Bcc: attacker@evil.example"
-    );
+    assert_eq!(header_safe("Hi\r\nBcc: attacker@evil.example"), "Hi Bcc: attacker@evil.example");
     assert_eq!(header_safe("a\nb\rc\0d"), "a b c d");
     assert_eq!(header_safe("\r\n  padded \0"), "padded");
     assert_eq!(header_safe(""), "");
@@ -75,10 +63,7 @@ fn header_safe_replaces_other_controls_but_keeps_tabs_and_ordinary_text() {
     // GIVEN vertical tab, form feed, DEL, a C1 control and the Unicode line separators
     // WHEN made header-safe
     // THEN they are spaces, while tabs and non-ASCII letters stay
-    assert_eq!(
-        header_safe("a\u{0b}b\u{0c}c\u{7f}d\u{85}e\u{2028}f\u{2029}g"),
-        "a b c d e f g"
-    );
+    assert_eq!(header_safe("a\u{0b}b\u{0c}c\u{7f}d\u{85}e\u{2028}f\u{2029}g"), "a b c d e f g");
     assert_eq!(header_safe("Grüße\tà tous"), "Grüße\tà tous");
 }
 
@@ -95,54 +80,25 @@ fn plain_message_has_the_threading_date_and_rfc3834_headers_and_a_text_body() {
     let from = parsed.from().and_then(|a| a.first()).expect("From");
     assert_eq!(from.address(), Some("support@docket.example"));
     assert_eq!(from.name(), Some("Docket Support"));
-    let to: Vec<_> = parsed
-        .to()
-        .expect("To")
-        .iter()
-        .map(|a| a.address().unwrap_or_default())
-        .collect();
+    let to: Vec<_> = parsed.to().expect("To").iter().map(|a| a.address().unwrap_or_default()).collect();
     assert_eq!(to, ["ada@customer.example"]);
     assert_eq!(parsed.subject(), Some("[#42] Printer on fire"));
     assert_eq!(parsed.message_id(), Some("01hzy3k9t5@docket.example"));
     assert!(parsed.date().is_some(), "a Date header is present");
     let text = String::from_utf8_lossy(&raw).into_owned();
-    assert!(
-        text.contains("\r\nAuto-Submitted: auto-generated\r\n"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("X-Auto-Response-Suppress"),
-        "only acknowledgements suppress auto-responses"
-    );
-    assert!(
-        text.contains("Message-ID: <01hzy3k9t5@docket.example>\r\n"),
-        "{text}"
-    );
+    assert!(text.contains("\r\nAuto-Submitted: auto-generated\r\n"), "{text}");
+    assert!(!text.contains("X-Auto-Response-Suppress"), "only acknowledgements suppress auto-responses");
+    assert!(text.contains("Message-ID: <01hzy3k9t5@docket.example>\r\n"), "{text}");
     assert_eq!(parsed.text_body_count(), 1);
-    assert_eq!(
-        parsed.html_body_count(),
-        1,
-        "mail-parser offers the text part as HTML too"
-    );
-    assert_eq!(
-        parsed.body_text(0).as_deref().map(str::trim_end),
-        Some("We received your message.")
-    );
-    assert!(
-        parsed
-            .content_type()
-            .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("plain")),
-        "{text}"
-    );
+    assert_eq!(parsed.html_body_count(), 1, "mail-parser offers the text part as HTML too");
+    assert_eq!(parsed.body_text(0).as_deref().map(str::trim_end), Some("We received your message."));
+    assert!(parsed.content_type().is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("plain")), "{text}");
 }
 
 #[test]
 fn html_makes_a_multipart_alternative_with_both_parts() {
     // GIVEN a message with an HTML body as well
-    let message = OutgoingMessage {
-        html: Some("<p>We received your message.</p>".to_owned()),
-        ..sample_message()
-    };
+    let message = OutgoingMessage { html: Some("<p>We received your message.</p>".to_owned()), ..sample_message() };
 
     // WHEN composed
     let raw = compose(&message).expect("composes");
@@ -150,18 +106,9 @@ fn html_makes_a_multipart_alternative_with_both_parts() {
     // THEN it is multipart/alternative holding the text and the HTML
     let parsed = parse(&raw);
     let content_type = parsed.content_type().expect("Content-Type");
-    assert_eq!(
-        (content_type.ctype(), content_type.subtype()),
-        ("multipart", Some("alternative"))
-    );
-    assert_eq!(
-        parsed.body_text(0).as_deref().map(str::trim_end),
-        Some("We received your message.")
-    );
-    assert_eq!(
-        parsed.body_html(0).as_deref(),
-        Some("<p>We received your message.</p>")
-    );
+    assert_eq!((content_type.ctype(), content_type.subtype()), ("multipart", Some("alternative")));
+    assert_eq!(parsed.body_text(0).as_deref().map(str::trim_end), Some("We received your message."));
+    assert_eq!(parsed.body_html(0).as_deref(), Some("<p>We received your message.</p>"));
 }
 
 #[test]
@@ -171,10 +118,7 @@ fn acknowledgement_is_auto_replied_suppresses_auto_responses_and_threads_with_an
         auto_submitted: AutoSubmitted::AutoReplied,
         reply_to: Some(Address::named("Support", "support+case42@docket.example")),
         in_reply_to: Some("CAB+x=1_y.z@mail.gmail.com".to_owned()),
-        references: vec![
-            "first@a.example".to_owned(),
-            "CAB+x=1_y.z@mail.gmail.com".to_owned(),
-        ],
+        references: vec!["first@a.example".to_owned(), "CAB+x=1_y.z@mail.gmail.com".to_owned()],
         ..sample_message()
     };
 
@@ -182,61 +126,30 @@ fn acknowledgement_is_auto_replied_suppresses_auto_responses_and_threads_with_an
     let text = composed_text(&message);
 
     // THEN the RFC 3834 and Exchange markers are set and the ids carry angle brackets
-    assert!(
-        text.contains("\r\nAuto-Submitted: auto-replied\r\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\r\nX-Auto-Response-Suppress: All\r\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\r\nIn-Reply-To: <CAB+x=1_y.z@mail.gmail.com>\r\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\r\nReferences: <first@a.example> <CAB+x=1_y.z@mail.gmail.com>\r\n"),
-        "{text}"
-    );
+    assert!(text.contains("\r\nAuto-Submitted: auto-replied\r\n"), "{text}");
+    assert!(text.contains("\r\nX-Auto-Response-Suppress: All\r\n"), "{text}");
+    assert!(text.contains("\r\nIn-Reply-To: <CAB+x=1_y.z@mail.gmail.com>\r\n"), "{text}");
+    assert!(text.contains("\r\nReferences: <first@a.example> <CAB+x=1_y.z@mail.gmail.com>\r\n"), "{text}");
     let parsed = parse(text.as_bytes());
-    assert_eq!(
-        parsed.in_reply_to().as_text(),
-        Some("CAB+x=1_y.z@mail.gmail.com")
-    );
-    assert_eq!(
-        parsed
-            .reply_to()
-            .and_then(|a| a.first())
-            .and_then(|a| a.address()),
-        Some("support+case42@docket.example")
-    );
+    assert_eq!(parsed.in_reply_to().as_text(), Some("CAB+x=1_y.z@mail.gmail.com"));
+    assert_eq!(parsed.reply_to().and_then(|a| a.first()).and_then(|a| a.address()), Some("support+case42@docket.example"));
 }
 
 #[test]
 fn hostile_subject_stays_one_subject_line_and_adds_no_header() {
     // GIVEN a subject trying to inject a Bcc header
-    let message = OutgoingMessage {
-        subject: "Hi\r\nBcc: attacker@evil.example".to_owned(),
-        ..sample_message()
-    };
+    let message = OutgoingMessage { subject: "Hi\r\nBcc: attacker@evil.example".to_owned(), ..sample_message() };
 
     // WHEN composed
     let raw = compose(&message).expect("composes");
 
     // THEN there is no Bcc header and the subject is the flattened text
-    assert!(
-        !header_names(&raw).iter().any(|name| name == "bcc"),
-        "{:?}",
-        header_names(&raw)
-    );
+    assert!(!header_names(&raw).iter().any(|name| name == "bcc"), "{:?}", header_names(&raw));
     let parsed = parse(&raw);
     assert!(parsed.bcc().is_none());
     assert_eq!(parsed.subject(), Some("Hi Bcc: attacker@evil.example"));
-    let subject_lines: Vec<_> = String::from_utf8_lossy(header_section(&raw))
-        .split("\r\n")
-        .filter(|line| line.starts_with("Subject:"))
-        .map(str::to_owned)
-        .collect();
+    let subject_lines: Vec<_> =
+        String::from_utf8_lossy(header_section(&raw)).split("\r\n").filter(|line| line.starts_with("Subject:")).map(str::to_owned).collect();
     assert_eq!(subject_lines, ["Subject: Hi Bcc: attacker@evil.example"]);
 }
 
@@ -245,14 +158,8 @@ fn hostile_display_names_and_extra_header_values_add_no_header() {
     // GIVEN display names and an extra header value carrying line breaks and NUL
     let message = OutgoingMessage {
         from: Address::named("Support\r\nBcc: a@evil.example", "support@docket.example"),
-        to: vec![Address::named(
-            "Ada\nCc: b@evil.example\0",
-            "ada@customer.example",
-        )],
-        extra_headers: vec![(
-            "X-Docket-Case".to_owned(),
-            "42\r\nBcc: c@evil.example".to_owned(),
-        )],
+        to: vec![Address::named("Ada\nCc: b@evil.example\0", "ada@customer.example")],
+        extra_headers: vec![("X-Docket-Case".to_owned(), "42\r\nBcc: c@evil.example".to_owned())],
         ..sample_message()
     };
 
@@ -261,31 +168,13 @@ fn hostile_display_names_and_extra_header_values_add_no_header() {
 
     // THEN the headers are exactly the ones compose sets, and the recipient is unchanged
     let names = header_names(&raw);
-    assert!(
-        !names.iter().any(|name| name == "bcc" || name == "cc"),
-        "{names:?}"
-    );
-    assert_eq!(
-        names.iter().filter(|name| *name == "x-docket-case").count(),
-        1,
-        "{names:?}"
-    );
+    assert!(!names.iter().any(|name| name == "bcc" || name == "cc"), "{names:?}");
+    assert_eq!(names.iter().filter(|name| *name == "x-docket-case").count(), 1, "{names:?}");
     let parsed = parse(&raw);
-    let to: Vec<_> = parsed
-        .to()
-        .expect("To")
-        .iter()
-        .map(|a| (a.name(), a.address()))
-        .collect();
-    assert_eq!(
-        to,
-        [(Some("Ada Cc: b@evil.example"), Some("ada@customer.example"))]
-    );
+    let to: Vec<_> = parsed.to().expect("To").iter().map(|a| (a.name(), a.address())).collect();
+    assert_eq!(to, [(Some("Ada Cc: b@evil.example"), Some("ada@customer.example"))]);
     let case = parsed.header_as("X-Docket-Case", HeaderForm::Text);
-    assert_eq!(
-        case.first().and_then(|v| v.as_text()),
-        Some("42 Bcc: c@evil.example")
-    );
+    assert_eq!(case.first().and_then(|v| v.as_text()), Some("42 Bcc: c@evil.example"));
 }
 
 #[test]
@@ -311,18 +200,9 @@ fn invalid_addresses_are_refused_wherever_they_appear() {
     ];
     for address in invalid {
         // GIVEN the invalid address as sender, as recipient and as Reply-To
-        let as_from = OutgoingMessage {
-            from: Address::new(address),
-            ..sample_message()
-        };
-        let as_to = OutgoingMessage {
-            to: vec![Address::new("ok@x.example"), Address::new(address)],
-            ..sample_message()
-        };
-        let as_reply_to = OutgoingMessage {
-            reply_to: Some(Address::new(address)),
-            ..sample_message()
-        };
+        let as_from = OutgoingMessage { from: Address::new(address), ..sample_message() };
+        let as_to = OutgoingMessage { to: vec![Address::new("ok@x.example"), Address::new(address)], ..sample_message() };
+        let as_reply_to = OutgoingMessage { reply_to: Some(Address::new(address)), ..sample_message() };
         for message in [as_from, as_to, as_reply_to] {
             // WHEN composed
             // THEN it is refused naming the address
@@ -336,35 +216,19 @@ fn invalid_addresses_are_refused_wherever_they_appear() {
 
 #[test]
 fn ordinary_addresses_are_accepted() {
-    for address in [
-        "a@b.example",
-        "first.last+tag@sub.domain-x.example",
-        "o'neil!#$%&*/=?^_`{|}~@x.example",
-    ] {
+    for address in ["a@b.example", "first.last+tag@sub.domain-x.example", "o'neil!#$%&*/=?^_`{|}~@x.example"] {
         // GIVEN a valid address WHEN composed THEN it is a recipient
-        let message = OutgoingMessage {
-            to: vec![Address::new(address)],
-            ..sample_message()
-        };
+        let message = OutgoingMessage { to: vec![Address::new(address)], ..sample_message() };
         let raw = compose(&message).unwrap_or_else(|e| panic!("{address:?} refused: {e}"));
         let parsed = parse(&raw);
-        assert_eq!(
-            parsed
-                .to()
-                .and_then(|a| a.first())
-                .and_then(|a| a.address()),
-            Some(address)
-        );
+        assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.address()), Some(address));
     }
 }
 
 #[test]
 fn a_message_without_recipients_is_refused() {
     // GIVEN no recipient WHEN composed THEN it is refused
-    let message = OutgoingMessage {
-        to: vec![],
-        ..sample_message()
-    };
+    let message = OutgoingMessage { to: vec![], ..sample_message() };
     assert!(matches!(compose(&message), Err(ComposeError::NoRecipients)));
 }
 
@@ -385,18 +249,9 @@ fn invalid_message_ids_are_refused_in_every_threading_header() {
     ];
     for id in invalid {
         // GIVEN the invalid id as Message-ID, In-Reply-To and reference
-        let as_own = OutgoingMessage {
-            message_id: id.to_owned(),
-            ..sample_message()
-        };
-        let as_reply = OutgoingMessage {
-            in_reply_to: Some(id.to_owned()),
-            ..sample_message()
-        };
-        let as_reference = OutgoingMessage {
-            references: vec!["ok@x.example".to_owned(), id.to_owned()],
-            ..sample_message()
-        };
+        let as_own = OutgoingMessage { message_id: id.to_owned(), ..sample_message() };
+        let as_reply = OutgoingMessage { in_reply_to: Some(id.to_owned()), ..sample_message() };
+        let as_reference = OutgoingMessage { references: vec!["ok@x.example".to_owned(), id.to_owned()], ..sample_message() };
         for message in [as_own, as_reply, as_reference] {
             // WHEN composed
             // THEN it is refused naming the id
@@ -436,24 +291,10 @@ fn message_id_helper_always_gives_a_valid_and_distinct_id() {
 
 #[test]
 fn extra_header_names_must_be_tokens_of_sensible_length() {
-    for name in [
-        "",
-        "X Docket",
-        "X:Docket",
-        "X-Docket\r\nBcc",
-        "X_Docket",
-        "Ünï",
-        &"X".repeat(65),
-    ] {
+    for name in ["", "X Docket", "X:Docket", "X-Docket\r\nBcc", "X_Docket", "Ünï", &"X".repeat(65)] {
         // GIVEN a malformed extra header name WHEN composed THEN it is refused
-        let message = OutgoingMessage {
-            extra_headers: vec![(name.to_owned(), "v".to_owned())],
-            ..sample_message()
-        };
-        assert!(
-            matches!(compose(&message), Err(ComposeError::InvalidHeaderName(ref n)) if n == name),
-            "{name:?} accepted"
-        );
+        let message = OutgoingMessage { extra_headers: vec![(name.to_owned(), "v".to_owned())], ..sample_message() };
+        assert!(matches!(compose(&message), Err(ComposeError::InvalidHeaderName(ref n)) if n == name), "{name:?} accepted");
     }
 }
 
@@ -473,14 +314,8 @@ fn extra_headers_cannot_set_what_compose_sets_or_add_recipients() {
         "MIME-Version",
     ] {
         // GIVEN a reserved name WHEN composed THEN it is refused
-        let message = OutgoingMessage {
-            extra_headers: vec![(name.to_owned(), "v".to_owned())],
-            ..sample_message()
-        };
-        assert!(
-            matches!(compose(&message), Err(ComposeError::ReservedHeader(ref n)) if n == name),
-            "{name:?} accepted"
-        );
+        let message = OutgoingMessage { extra_headers: vec![(name.to_owned(), "v".to_owned())], ..sample_message() };
+        assert!(matches!(compose(&message), Err(ComposeError::ReservedHeader(ref n)) if n == name), "{name:?} accepted");
     }
 }
 
@@ -504,33 +339,17 @@ fn non_ascii_subjects_and_names_are_encoded_words_and_read_back_intact() {
     assert!(String::from_utf8_lossy(section).contains("=?utf-8?"));
     let parsed = parse(&raw);
     assert_eq!(parsed.subject(), Some("[#42] Grüße — ça marche? 🎉"));
-    assert_eq!(
-        parsed.from().and_then(|a| a.first()).and_then(|a| a.name()),
-        Some("Équipe d’assistance")
-    );
-    assert_eq!(
-        parsed.to().and_then(|a| a.first()).and_then(|a| a.name()),
-        Some("山田 太郎")
-    );
+    assert_eq!(parsed.from().and_then(|a| a.first()).and_then(|a| a.name()), Some("Équipe d’assistance"));
+    assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.name()), Some("山田 太郎"));
     let mailbox = parsed.header_as("X-Docket-Mailbox", HeaderForm::Text);
-    assert_eq!(
-        mailbox.first().and_then(|v| v.as_text()),
-        Some("Support Köln")
-    );
+    assert_eq!(mailbox.first().and_then(|v| v.as_text()), Some("Support Köln"));
 }
 
 #[test]
 fn long_subjects_are_folded_into_short_lines_and_read_back_intact() {
     // GIVEN subjects far longer than a header line, with and without spaces and non-ASCII
-    for subject in [
-        "word ".repeat(100).trim_end().to_owned(),
-        "x".repeat(2000),
-        "é".repeat(500),
-    ] {
-        let message = OutgoingMessage {
-            subject: subject.clone(),
-            ..sample_message()
-        };
+    for subject in ["word ".repeat(100).trim_end().to_owned(), "x".repeat(2000), "é".repeat(500)] {
+        let message = OutgoingMessage { subject: subject.clone(), ..sample_message() };
 
         // WHEN composed
         let raw = compose(&message).expect("composes");
@@ -538,11 +357,7 @@ fn long_subjects_are_folded_into_short_lines_and_read_back_intact() {
         // THEN every header line stays within 78 characters and the subject reads back the same
         let section = String::from_utf8_lossy(header_section(&raw)).into_owned();
         for line in section.split("\r\n") {
-            assert!(
-                line.len() <= 78,
-                "line of {} characters: {line}",
-                line.len()
-            );
+            assert!(line.len() <= 78, "line of {} characters: {line}", line.len());
         }
         assert_eq!(parse(&raw).subject(), Some(subject.as_str()));
     }
@@ -551,20 +366,14 @@ fn long_subjects_are_folded_into_short_lines_and_read_back_intact() {
 #[test]
 fn long_display_names_are_cut_to_keep_header_lines_within_limits() {
     // GIVEN a display name of 500 non-ASCII characters
-    let message = OutgoingMessage {
-        to: vec![Address::named("ü".repeat(500), "ada@customer.example")],
-        ..sample_message()
-    };
+    let message = OutgoingMessage { to: vec![Address::named("ü".repeat(500), "ada@customer.example")], ..sample_message() };
 
     // WHEN composed
     let raw = compose(&message).expect("composes");
 
     // THEN the name is cut to 64 characters and no header line nears the 998-byte limit
     let parsed = parse(&raw);
-    assert_eq!(
-        parsed.to().and_then(|a| a.first()).and_then(|a| a.name()),
-        Some("ü".repeat(64).as_str())
-    );
+    assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.name()), Some("ü".repeat(64).as_str()));
     for line in String::from_utf8_lossy(header_section(&raw)).split("\r\n") {
         assert!(line.len() < 400, "line of {} characters", line.len());
     }
@@ -573,17 +382,11 @@ fn long_display_names_are_cut_to_keep_header_lines_within_limits() {
 #[test]
 fn an_empty_display_name_is_left_out() {
     // GIVEN a display name of nothing but line breaks
-    let message = OutgoingMessage {
-        to: vec![Address::named("\r\n", "ada@customer.example")],
-        ..sample_message()
-    };
+    let message = OutgoingMessage { to: vec![Address::named("\r\n", "ada@customer.example")], ..sample_message() };
     // WHEN composed THEN the recipient has no name
     let raw = compose(&message).expect("composes");
     let parsed = parse(&raw);
-    assert_eq!(
-        parsed.to().and_then(|a| a.first()).and_then(|a| a.name()),
-        None
-    );
+    assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.name()), None);
     assert!(String::from_utf8_lossy(&raw).contains("\r\nTo: <ada@customer.example>\r\n"));
 }
 
@@ -609,11 +412,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 }
 
 fn recipient() -> impl Strategy<Value = Address> {
-    (
-        prop::option::of(hostile_text()),
-        "[a-z0-9._+-]{1,12}@[a-z0-9-]{1,10}\\.example",
-    )
-        .prop_map(|(name, email)| Address { name, email })
+    (prop::option::of(hostile_text()), "[a-z0-9._+-]{1,12}@[a-z0-9-]{1,10}\\.example").prop_map(|(name, email)| Address { name, email })
 }
 
 proptest! {
@@ -726,23 +525,10 @@ fn text_that_looks_like_encoded_words_is_encoded_so_readers_see_it_literally() {
 
     // THEN mail-builder encoded them, so a reader decodes them back to the literal text
     let section = String::from_utf8_lossy(header_section(&raw)).into_owned();
-    assert!(
-        !section.contains("?B?DQpCY2M6IHpAZXZpbC5leGFtcGxl?="),
-        "left literal: {section}"
-    );
+    assert!(!section.contains("?B?DQpCY2M6IHpAZXZpbC5leGFtcGxl?="), "left literal: {section}");
     let parsed = parse(&raw);
     assert_eq!(parsed.subject().map(str::trim_end), Some(smuggled));
-    assert_eq!(
-        parsed
-            .to()
-            .and_then(|a| a.first())
-            .and_then(|a| a.name())
-            .map(str::trim_end),
-        Some(smuggled)
-    );
+    assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.name()).map(str::trim_end), Some(smuggled));
     let note = parsed.header_as("X-Docket-Note", HeaderForm::Text);
-    assert_eq!(
-        note.first().and_then(|v| v.as_text()).map(str::trim_end),
-        Some(smuggled)
-    );
+    assert_eq!(note.first().and_then(|v| v.as_text()).map(str::trim_end), Some(smuggled));
 }

@@ -33,12 +33,7 @@ impl Verdict {
     /// Reads a verdict value (`PASS`, `fail`, `softfail`, …) from an SES header or an
     /// `Authentication-Results` method result; anything else is [`Verdict::Unknown`].
     pub fn from_value(value: &str) -> Verdict {
-        let token = value
-            .trim()
-            .split(|c: char| c.is_whitespace() || matches!(c, '(' | ';'))
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let token = value.trim().split(|c: char| c.is_whitespace() || matches!(c, '(' | ';')).next().unwrap_or_default().to_ascii_lowercase();
         match token.as_str() {
             "pass" => Verdict::Pass,
             "fail" | "hardfail" => Verdict::Fail,
@@ -104,10 +99,7 @@ impl Bounce {
     pub fn is_failure(&self) -> bool {
         match self.action.as_deref() {
             Some(action) => action == "failed",
-            None => self
-                .status
-                .as_deref()
-                .is_some_and(|status| status.starts_with('5')),
+            None => self.status.as_deref().is_some_and(|status| status.starts_with('5')),
         }
     }
 }
@@ -134,17 +126,10 @@ impl Classification {
 
 /// Classifies a message from its top-level headers (in order) and decoded subject, plus its MIME
 /// parts when the body was parsed.
-pub(super) fn classify(
-    headers: &[RawHeader],
-    subject: &str,
-    message: Option<&Message<'_>>,
-) -> Classification {
+pub(super) fn classify(headers: &[RawHeader], subject: &str, message: Option<&Message<'_>>) -> Classification {
     let bounce = message.and_then(bounce);
-    let automatic = automatic_reason(headers).or_else(|| {
-        message
-            .is_some_and(|message| message.parts.iter().any(is_delivery_status))
-            .then(|| "delivery-status report".to_owned())
-    });
+    let automatic = automatic_reason(headers)
+        .or_else(|| message.is_some_and(|message| message.parts.iter().any(is_delivery_status)).then(|| "delivery-status report".to_owned()));
     let out_of_office = automatic.is_some()
         && bounce.is_none()
         && first(headers, "List-Id").is_none()
@@ -153,29 +138,16 @@ pub(super) fn classify(
             || present_and_not_no(headers, "X-Autoreply")
             || present_and_not_no(headers, "X-Autorespond")
             || is_out_of_office_subject(subject));
-    Classification {
-        automatic,
-        bounce,
-        out_of_office,
-        ses: ses_verdicts(headers),
-    }
+    Classification { automatic, bounce, out_of_office, ses: ses_verdicts(headers) }
 }
 
 fn first<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|header| header.name.eq_ignore_ascii_case(name))
-        .map(|header| header.value.as_str())
+    headers.iter().find(|header| header.name.eq_ignore_ascii_case(name)).map(|header| header.value.as_str())
 }
 
 /// The first token of a header value (before `;`, `(` or whitespace), lower case.
 fn token(value: &str) -> String {
-    value
-        .trim()
-        .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ','))
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+    value.trim().split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ',')).next().unwrap_or_default().to_ascii_lowercase()
 }
 
 fn short(value: &str) -> String {
@@ -240,8 +212,7 @@ fn automatic_reason(headers: &[RawHeader]) -> Option<String> {
     {
         return Some("null Return-Path".to_owned());
     }
-    report_type(headers)
-        .map(|report_type| format!("multipart/report; report-type={}", short(&report_type)))
+    report_type(headers).map(|report_type| format!("multipart/report; report-type={}", short(&report_type)))
 }
 
 fn is_null_path(value: &str) -> bool {
@@ -277,16 +248,11 @@ const OUT_OF_OFFICE_SUBJECTS: [&str; 22] = [
 
 fn is_out_of_office_subject(subject: &str) -> bool {
     let lower = subject.trim().to_lowercase();
-    OUT_OF_OFFICE_SUBJECTS
-        .iter()
-        .any(|phrase| lower.starts_with(phrase))
+    OUT_OF_OFFICE_SUBJECTS.iter().any(|phrase| lower.starts_with(phrase))
 }
 
 fn ses_verdicts(headers: &[RawHeader]) -> SesVerdicts {
-    let Some(receipt) = headers
-        .iter()
-        .position(|header| header.name.eq_ignore_ascii_case(SES_RECEIPT_HEADER))
-    else {
+    let Some(receipt) = headers.iter().position(|header| header.name.eq_ignore_ascii_case(SES_RECEIPT_HEADER)) else {
         return SesVerdicts::default();
     };
     let trusted = &headers[..receipt];
@@ -300,12 +266,7 @@ fn ses_verdicts(headers: &[RawHeader]) -> SesVerdicts {
         .iter()
         .filter(|header| header.name.eq_ignore_ascii_case("Authentication-Results"))
         .filter_map(|header| header.value.split_once(';'))
-        .filter(|(authserv_id, _)| {
-            authserv_id
-                .split_whitespace()
-                .next()
-                .is_some_and(|id| id.eq_ignore_ascii_case("amazonses.com"))
-        })
+        .filter(|(authserv_id, _)| authserv_id.split_whitespace().next().is_some_and(|id| id.eq_ignore_ascii_case("amazonses.com")))
         .flat_map(|(_, results)| results.split(';'));
     for result in ses_results {
         let Some((method, value)) = result.split_once('=') else {
@@ -330,19 +291,11 @@ fn ses_verdicts(headers: &[RawHeader]) -> SesVerdicts {
 }
 
 fn is_content_type(part: &MessagePart<'_>, types: &[(&str, &str)]) -> bool {
-    types
-        .iter()
-        .any(|(ctype, subtype)| part.is_content_type(ctype, subtype))
+    types.iter().any(|(ctype, subtype)| part.is_content_type(ctype, subtype))
 }
 
 fn is_delivery_status(part: &MessagePart<'_>) -> bool {
-    is_content_type(
-        part,
-        &[
-            ("message", "delivery-status"),
-            ("message", "global-delivery-status"),
-        ],
-    )
+    is_content_type(part, &[("message", "delivery-status"), ("message", "global-delivery-status")])
 }
 
 /// The DSN of a message with a `message/delivery-status` part.
@@ -353,35 +306,19 @@ fn bounce(message: &Message<'_>) -> Option<Bounce> {
     // The first group is about the message; each further one (with a recipient) about a recipient.
     let recipients: Vec<&Vec<(String, String)>> = groups
         .iter()
-        .filter(|group| {
-            field(group, "final-recipient").is_some()
-                || field(group, "original-recipient").is_some()
-                || field(group, "action").is_some()
-        })
+        .filter(|group| field(group, "final-recipient").is_some() || field(group, "original-recipient").is_some() || field(group, "action").is_some())
         .collect();
-    let chosen = recipients
-        .iter()
-        .find(|group| field(group, "action").is_some_and(|action| token(action) == "failed"))
-        .or_else(|| recipients.first());
-    let mut bounce = Bounce {
-        original_message_id: original_message_id(message),
-        ..Bounce::default()
-    };
+    let chosen = recipients.iter().find(|group| field(group, "action").is_some_and(|action| token(action) == "failed")).or_else(|| recipients.first());
+    let mut bounce = Bounce { original_message_id: original_message_id(message), ..Bounce::default() };
     if let Some(group) = chosen {
-        bounce.recipient = field(group, "final-recipient")
-            .or_else(|| field(group, "original-recipient"))
-            .and_then(|value| {
-                // `rfc822; user@example.com`
-                let address = value.split_once(';').map_or(value, |(_, address)| address);
-                normalize_address(address)
-            });
+        bounce.recipient = field(group, "final-recipient").or_else(|| field(group, "original-recipient")).and_then(|value| {
+            // `rfc822; user@example.com`
+            let address = value.split_once(';').map_or(value, |(_, address)| address);
+            normalize_address(address)
+        });
         bounce.action = field(group, "action").map(token).filter(|a| !a.is_empty());
-        bounce.status = field(group, "status")
-            .map(|status| short(&token(status)))
-            .filter(|status| !status.is_empty());
-        bounce.diagnostic = field(group, "diagnostic-code")
-            .map(short)
-            .filter(|diagnostic| !diagnostic.is_empty());
+        bounce.status = field(group, "status").map(|status| short(&token(status))).filter(|status| !status.is_empty());
+        bounce.diagnostic = field(group, "diagnostic-code").map(short).filter(|diagnostic| !diagnostic.is_empty());
     }
     Some(bounce)
 }
@@ -412,10 +349,7 @@ fn field_groups(report: &str) -> Vec<Vec<(String, String)>> {
 }
 
 fn field<'a>(group: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    group
-        .iter()
-        .find(|(field_name, _)| field_name == name)
-        .map(|(_, value)| value.as_str())
+    group.iter().find(|(field_name, _)| field_name == name).map(|(_, value)| value.as_str())
 }
 
 /// The Message-ID of the returned message: from an attached `message/rfc822` or from a
@@ -439,8 +373,6 @@ fn original_message_id(message: &Message<'_>) -> Option<String> {
         if !headers_only {
             return None;
         }
-        MessageParser::new()
-            .parse_headers(part.contents())
-            .and_then(|returned| returned.message_id().and_then(normalize_message_id))
+        MessageParser::new().parse_headers(part.contents()).and_then(|returned| returned.message_id().and_then(normalize_message_id))
     })
 }

@@ -16,9 +16,8 @@ const MAX_ELEMENTS: u64 = 200_000;
 /// Elements that never stay open (void) or are closed implicitly by their next sibling, so they
 /// do not deepen the tree.
 const FLAT_ELEMENTS: [&str; 33] = [
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr", "param", "keygen", "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th",
-    "tbody", "thead", "tfoot", "rb", "rt", "rp", "html", "head", "body",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param", "keygen", "p", "li", "dt", "dd", "option",
+    "optgroup", "tr", "td", "th", "tbody", "thead", "tfoot", "rb", "rt", "rp", "html", "head", "body",
 ];
 
 /// Sanitises an HTML body with `ammonia`'s allow-list: no scripts, styles, event handlers, forms,
@@ -57,18 +56,13 @@ fn too_complex(html: &str, max_work: u64, max_elements: u64) -> bool {
         match tag.first() {
             Some(b'/') => depth = depth.saturating_sub(1),
             Some(first) if first.is_ascii_alphabetic() => {
-                let name_len = tag
-                    .iter()
-                    .position(|b| !b.is_ascii_alphanumeric())
-                    .unwrap_or(tag.len());
+                let name_len = tag.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(tag.len());
                 let name = &tag[..name_len];
                 elements += 1;
                 if elements > max_elements {
                     return true;
                 }
-                let flat = FLAT_ELEMENTS
-                    .iter()
-                    .any(|element| element.as_bytes().eq_ignore_ascii_case(name));
+                let flat = FLAT_ELEMENTS.iter().any(|element| element.as_bytes().eq_ignore_ascii_case(name));
                 if !flat {
                     work += depth;
                     depth += 1;
@@ -90,12 +84,9 @@ mod tests {
     #[test]
     fn ordinary_html_is_well_within_the_nesting_budget() {
         let thread =
-            "<div><p>Reply</p><blockquote><div><b>Von:</b> x<br><table><tr><td>y</td></tr></table>"
-                .repeat(50)
-                + &"</div></blockquote></div>".repeat(50);
+            "<div><p>Reply</p><blockquote><div><b>Von:</b> x<br><table><tr><td>y</td></tr></table>".repeat(50) + &"</div></blockquote></div>".repeat(50);
         assert!(!too_complex(&thread, 1_000_000, 10_000));
-        let paragraphs =
-            "<p>text <b>bold</b> <a href=\"https://x.example\">link</a>".repeat(50_000);
+        let paragraphs = "<p>text <b>bold</b> <a href=\"https://x.example\">link</a>".repeat(50_000);
         assert!(!too_complex(&paragraphs, MAX_NESTING_WORK, MAX_ELEMENTS));
         assert!(sanitize_html(&paragraphs).is_some());
     }

@@ -24,25 +24,10 @@ const ORIGINAL_MESSAGE_MARKERS: [&str; 17] = [
 ];
 
 /// First fields of the header block Outlook writes above a quoted message.
-const HEADER_BLOCK_FROM: [&str; 8] = [
-    "from:", "von:", "de:", "de :", "van:", "da:", "från:", "od:",
-];
+const HEADER_BLOCK_FROM: [&str; 8] = ["from:", "von:", "de:", "de :", "van:", "da:", "från:", "od:"];
 /// Fields that follow `From:` in such a block.
-const HEADER_BLOCK_SENT: [&str; 13] = [
-    "sent:",
-    "gesendet:",
-    "envoyé:",
-    "envoyé :",
-    "enviado el:",
-    "enviado:",
-    "verzonden:",
-    "inviato:",
-    "skickat:",
-    "wysłano:",
-    "date:",
-    "datum:",
-    "date :",
-];
+const HEADER_BLOCK_SENT: [&str; 13] =
+    ["sent:", "gesendet:", "envoyé:", "envoyé :", "enviado el:", "enviado:", "verzonden:", "inviato:", "skickat:", "wysłano:", "date:", "datum:", "date :"];
 
 /// Attribution lines: (how they start, a word they contain), lower case. They also end with a
 /// colon and hold a digit or an `@` (a date or an address).
@@ -69,10 +54,7 @@ const ATTRIBUTIONS: [(&str, &str); 11] = [
 /// `>`-quoted lines that ends the text (with an attribution line just above it). When nothing
 /// would be left visible (a forward without a note, say), everything stays visible.
 pub fn split_quoted(text: &str) -> (String, Option<String>) {
-    let cut = [separator_start(text), trailing_quote_start(text)]
-        .into_iter()
-        .flatten()
-        .min();
+    let cut = [separator_start(text), trailing_quote_start(text)].into_iter().flatten().min();
     let whole = || (text.trim_end().to_owned(), None);
     let Some(cut) = cut else {
         return whole();
@@ -106,20 +88,14 @@ fn separator_start(text: &str) -> Option<usize> {
     let mut above: [Option<&str>; 2] = [None, None];
     let mut above_offsets = [0usize; 2];
     while let Some((offset, line)) = rest.next() {
-        if is_original_message_marker(line)
-            || is_attribution(line, rest.clone().next().map(|(_, next)| next))
-        {
+        if is_original_message_marker(line) || is_attribution(line, rest.clone().next().map(|(_, next)| next)) {
             return Some(offset);
         }
         if is_header_block(line, rest.clone().take(4).map(|(_, next)| next)) {
             // Outlook draws a rule of underscores above the block, sometimes with a blank line.
             return Some(match above {
                 [_, Some(previous)] if is_underscore_rule(previous) => above_offsets[1],
-                [Some(before), Some(previous)]
-                    if is_blank(previous) && is_underscore_rule(before) =>
-                {
-                    above_offsets[0]
-                }
+                [Some(before), Some(previous)] if is_blank(previous) && is_underscore_rule(before) => above_offsets[0],
                 _ => offset,
             });
         }
@@ -138,8 +114,7 @@ fn is_original_message_marker(line: &str) -> bool {
     // Apple Mail and iOS write the forward marker without dashes.
     lower == "begin forwarded message:"
         || lower == "anfang der weitergeleiteten nachricht:"
-        || (trimmed.starts_with("---")
-            && ORIGINAL_MESSAGE_MARKERS.contains(&lower.trim_matches('-').trim()))
+        || (trimmed.starts_with("---") && ORIGINAL_MESSAGE_MARKERS.contains(&lower.trim_matches('-').trim()))
 }
 
 fn is_underscore_rule(line: &str) -> bool {
@@ -151,27 +126,12 @@ fn is_underscore_rule(line: &str) -> bool {
 fn field_line(line: &str) -> Option<String> {
     // A field name comes first: no need to look at long lines or lines without a colon.
     let head = line.get(..line.len().min(64)).unwrap_or(line);
-    head.contains(':').then(|| {
-        line.trim()
-            .trim_start_matches('*')
-            .replace('*', "")
-            .trim()
-            .to_lowercase()
-    })
+    head.contains(':').then(|| line.trim().trim_start_matches('*').replace('*', "").trim().to_lowercase())
 }
 
 fn is_header_block<'a>(line: &str, mut next_lines: impl Iterator<Item = &'a str>) -> bool {
-    field_line(line).is_some_and(|first| {
-        HEADER_BLOCK_FROM
-            .iter()
-            .any(|field| first.starts_with(field))
-    }) && next_lines.any(|next| {
-        field_line(next).is_some_and(|next| {
-            HEADER_BLOCK_SENT
-                .iter()
-                .any(|field| next.starts_with(field))
-        })
-    })
+    field_line(line).is_some_and(|first| HEADER_BLOCK_FROM.iter().any(|field| first.starts_with(field)))
+        && next_lines.any(|next| field_line(next).is_some_and(|next| HEADER_BLOCK_SENT.iter().any(|field| next.starts_with(field))))
 }
 
 fn is_attribution(line: &str, next: Option<&str>) -> bool {
@@ -183,17 +143,12 @@ fn is_attribution(line: &str, next: Option<&str>) -> bool {
         return true;
     }
     // Clients wrap long attribution lines: "On …, Jane <\njane@example.com> wrote:".
-    !line.ends_with(':')
-        && next.is_some_and(|next| looks_like_attribution(&format!("{line} {}", next.trim())))
+    !line.ends_with(':') && next.is_some_and(|next| looks_like_attribution(&format!("{line} {}", next.trim())))
 }
 
 /// A cheap test before the allocating ones: the line starts like one of [`ATTRIBUTIONS`].
 fn starts_like_attribution(line: &str) -> bool {
-    ATTRIBUTIONS.iter().any(|(start, _)| {
-        line.as_bytes()
-            .get(..start.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(start.as_bytes()))
-    })
+    ATTRIBUTIONS.iter().any(|(start, _)| line.as_bytes().get(..start.len()).is_some_and(|head| head.eq_ignore_ascii_case(start.as_bytes())))
 }
 
 fn looks_like_attribution(line: &str) -> bool {
@@ -201,10 +156,7 @@ fn looks_like_attribution(line: &str) -> bool {
         return false;
     }
     let lower = line.to_lowercase();
-    line.chars().any(|c| c.is_ascii_digit() || c == '@')
-        && ATTRIBUTIONS
-            .iter()
-            .any(|(start, verb)| lower.starts_with(start) && lower.contains(verb))
+    line.chars().any(|c| c.is_ascii_digit() || c == '@') && ATTRIBUTIONS.iter().any(|(start, verb)| lower.starts_with(start) && lower.contains(verb))
 }
 
 /// Byte offset of the first line of the block of `>`-quoted (and blank) lines that ends the

@@ -12,25 +12,15 @@ const MAX_NUMBER_DIGITS: usize = 19;
 /// brackets and whitespace are ignored.
 pub fn plus_token(address: &str) -> Option<(String, String)> {
     let address = address.trim();
-    let address = address
-        .strip_prefix('<')
-        .and_then(|inner| inner.strip_suffix('>'))
-        .unwrap_or(address);
+    let address = address.strip_prefix('<').and_then(|inner| inner.strip_suffix('>')).unwrap_or(address);
     let (local, domain) = address.rsplit_once('@')?;
     let (base, token) = local.rsplit_once('+')?;
     let valid = !base.is_empty()
         && !domain.is_empty()
         && !address.chars().any(|c| c.is_whitespace() || c.is_control())
         && TOKEN_LEN.contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b));
-    valid.then(|| {
-        (
-            format!("{base}@{}", domain.to_lowercase()),
-            token.to_ascii_lowercase(),
-        )
-    })
+        && token.bytes().all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b));
+    valid.then(|| (format!("{base}@{}", domain.to_lowercase()), token.to_ascii_lowercase()))
 }
 
 /// Case numbers written through a mask with the literal `prefix` and `suffix` (compared
@@ -51,10 +41,7 @@ pub fn find_numbers(text: &str, prefix: &str, suffix: &str) -> Vec<u64> {
     while start < bytes.len() {
         let candidate = start;
         start += 1;
-        if !bytes[candidate..]
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-        {
+        if !bytes[candidate..].get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix)) {
             continue;
         }
         if prefix_needs_boundary && candidate > 0 && bytes[candidate - 1].is_ascii_alphanumeric() {
@@ -65,18 +52,12 @@ pub fn find_numbers(text: &str, prefix: &str, suffix: &str) -> Vec<u64> {
         if prefix.is_empty() && candidate > 0 && bytes[candidate - 1].is_ascii_digit() {
             continue;
         }
-        let digits_len = bytes[digits_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits_len = bytes[digits_start..].iter().take_while(|b| b.is_ascii_digit()).count();
         if digits_len == 0 || digits_len > MAX_NUMBER_DIGITS {
             continue;
         }
         let digits_end = digits_start + digits_len;
-        if !bytes[digits_end..]
-            .get(..suffix.len())
-            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-        {
+        if !bytes[digits_end..].get(..suffix.len()).is_some_and(|tail| tail.eq_ignore_ascii_case(suffix)) {
             continue;
         }
         let end = digits_end + suffix.len();

@@ -63,10 +63,7 @@ pub fn clean_subject(subject: &str) -> String {
 fn strip_prefix(subject: &str) -> Option<&str> {
     PREFIXES.iter().find_map(|prefix| {
         let prefix_chars = prefix.chars().count();
-        let end = subject
-            .char_indices()
-            .nth(prefix_chars)
-            .map_or(subject.len(), |(index, _)| index);
+        let end = subject.char_indices().nth(prefix_chars).map_or(subject.len(), |(index, _)| index);
         let head = subject.get(..end)?;
         if head.chars().count() != prefix_chars || head.to_lowercase() != *prefix {
             return None;
@@ -99,10 +96,7 @@ fn strip_list_tag(subject: &str) -> Option<&str> {
     let inner = subject.strip_prefix('[')?;
     let close = inner.find(']')?;
     let tag = &inner[..close];
-    let is_list_tag = (1..=64).contains(&tag.len())
-        && tag.chars().any(char::is_alphabetic)
-        && tag
-            .chars()
-            .all(|c| c.is_alphabetic() || matches!(c, '-' | '_' | '.'));
+    let is_list_tag =
+        (1..=64).contains(&tag.len()) && tag.chars().any(char::is_alphabetic) && tag.chars().all(|c| c.is_alphabetic() || matches!(c, '-' | '_' | '.'));
     is_list_tag.then(|| &inner[close + 1..])
 }

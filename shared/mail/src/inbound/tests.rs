@@ -43,30 +43,12 @@ fn message_ids_are_normalised_with_or_without_angle_brackets() {
     // GIVEN ids as mail-parser returns them (bare) and as SES event headers keep them (bracketed)
     // WHEN normalised
     // THEN both give the bare id, trimmed
-    assert_eq!(
-        normalize_message_id("a1@x.example").as_deref(),
-        Some("a1@x.example")
-    );
-    assert_eq!(
-        normalize_message_id("<a1@x.example>").as_deref(),
-        Some("a1@x.example")
-    );
-    assert_eq!(
-        normalize_message_id("  <a1@x.example>  ").as_deref(),
-        Some("a1@x.example")
-    );
-    assert_eq!(
-        normalize_message_id("< a1@x.example >").as_deref(),
-        Some("a1@x.example")
-    );
-    assert_eq!(
-        normalize_message_id("<a1@x.example> (Ada's message of Tuesday)").as_deref(),
-        Some("a1@x.example")
-    );
-    assert_eq!(
-        normalize_message_id("a1@x.example>").as_deref(),
-        Some("a1@x.example")
-    );
+    assert_eq!(normalize_message_id("a1@x.example").as_deref(), Some("a1@x.example"));
+    assert_eq!(normalize_message_id("<a1@x.example>").as_deref(), Some("a1@x.example"));
+    assert_eq!(normalize_message_id("  <a1@x.example>  ").as_deref(), Some("a1@x.example"));
+    assert_eq!(normalize_message_id("< a1@x.example >").as_deref(), Some("a1@x.example"));
+    assert_eq!(normalize_message_id("<a1@x.example> (Ada's message of Tuesday)").as_deref(), Some("a1@x.example"));
+    assert_eq!(normalize_message_id("a1@x.example>").as_deref(), Some("a1@x.example"));
 }
 
 #[test]
@@ -80,10 +62,7 @@ fn unusable_message_ids_are_none() {
     assert_eq!(normalize_message_id("a b@x"), None);
     assert_eq!(normalize_message_id("a\r\nBcc: x@y"), None);
     assert_eq!(normalize_message_id("a\0@x"), None);
-    assert_eq!(
-        normalize_message_id(&format!("{}@x", "a".repeat(600))),
-        None
-    );
+    assert_eq!(normalize_message_id(&format!("{}@x", "a".repeat(600))), None);
 }
 
 #[test]
@@ -115,28 +94,15 @@ fn threading_headers_are_read_normalised() {
     ));
     // WHEN parsed
     // THEN ids are bare and in order
-    assert_eq!(
-        message.message_id.as_deref(),
-        Some("reply-1@customer.example")
-    );
+    assert_eq!(message.message_id.as_deref(), Some("reply-1@customer.example"));
     assert_eq!(message.in_reply_to, ["n1@docket.example"]);
-    assert_eq!(
-        message.references,
-        ["root@customer.example", "n1@docket.example"]
-    );
+    assert_eq!(message.references, ["root@customer.example", "n1@docket.example"]);
 }
 
 #[test]
 fn message_without_brackets_in_its_ids_still_threads() {
     // GIVEN a broken client writing ids without angle brackets
-    let message = parsed(&raw(
-        &[
-            "From: ada@customer.example",
-            "Message-ID: bare-1@x.example",
-            "In-Reply-To: n1@docket.example",
-        ],
-        "ok\n",
-    ));
+    let message = parsed(&raw(&["From: ada@customer.example", "Message-ID: bare-1@x.example", "In-Reply-To: n1@docket.example"], "ok\n"));
     // THEN they are read all the same
     assert_eq!(message.message_id.as_deref(), Some("bare-1@x.example"));
     assert_eq!(message.in_reply_to, ["n1@docket.example"]);
@@ -215,20 +181,8 @@ fn subject_cleaning_is_conservative() {
 #[test]
 fn subject_is_decoded_and_made_header_safe() {
     // GIVEN a B-encoded subject hiding CR LF and a Bcc header, and a Q-encoded one with NUL
-    let b = parsed(&raw(
-        &[
-            "From: x@y.example",
-            "Subject: =?UTF-8?B?SGVsbG8NCkJjYzogdmljdGltQGV2aWwuZXhhbXBsZQ==?=",
-        ],
-        "x\n",
-    ));
-    let q = parsed(&raw(
-        &[
-            "From: x@y.example",
-            "Subject: =?UTF-8?Q?Hi=0D=0ABcc:_v@evil.example=00end?=",
-        ],
-        "x\n",
-    ));
+    let b = parsed(&raw(&["From: x@y.example", "Subject: =?UTF-8?B?SGVsbG8NCkJjYzogdmljdGltQGV2aWwuZXhhbXBsZQ==?="], "x\n"));
+    let q = parsed(&raw(&["From: x@y.example", "Subject: =?UTF-8?Q?Hi=0D=0ABcc:_v@evil.example=00end?="], "x\n"));
     // THEN the decoded text is single-line
     assert_eq!(b.subject, "Hello Bcc: victim@evil.example");
     assert_eq!(q.subject, "Hi Bcc: v@evil.example end");
@@ -243,18 +197,9 @@ fn plus_tokens_are_split_off_the_address() {
     let token = "abcdefghijklmnopqrstuvwx";
     // WHEN looked at
     // THEN the base address and the token come apart
-    assert_eq!(
-        plus_token(&format!("support+{token}@Docket.Example")),
-        Some(("support@docket.example".to_owned(), token.to_owned()))
-    );
-    assert_eq!(
-        plus_token(&format!("<help+desk+{}@x.example>", token.to_uppercase())),
-        Some(("help+desk@x.example".to_owned(), token.to_owned()))
-    );
-    assert_eq!(
-        plus_token("support+abcdefghijklmnop@x.example").map(|(_, t)| t.len()),
-        Some(16)
-    );
+    assert_eq!(plus_token(&format!("support+{token}@Docket.Example")), Some(("support@docket.example".to_owned(), token.to_owned())));
+    assert_eq!(plus_token(&format!("<help+desk+{}@x.example>", token.to_uppercase())), Some(("help+desk@x.example".to_owned(), token.to_owned())));
+    assert_eq!(plus_token("support+abcdefghijklmnop@x.example").map(|(_, t)| t.len()), Some(16));
 }
 
 #[test]
@@ -262,25 +207,10 @@ fn things_that_are_not_reply_tokens_are_refused() {
     // GIVEN addresses without a token, with short, long or non-base32 tokens
     // THEN none gives a token
     assert_eq!(plus_token("support@x.example"), None);
-    assert_eq!(
-        plus_token("support+abc123@x.com"),
-        None,
-        "too short and not base32"
-    );
-    assert_eq!(
-        plus_token("support+abcdefghijklmno@x.example"),
-        None,
-        "15 characters"
-    );
-    assert_eq!(
-        plus_token(&format!("support+{}@x.example", "a".repeat(65))),
-        None
-    );
-    assert_eq!(
-        plus_token("support+abcdefghijklmnop1@x.example"),
-        None,
-        "1 is not base32"
-    );
+    assert_eq!(plus_token("support+abc123@x.com"), None, "too short and not base32");
+    assert_eq!(plus_token("support+abcdefghijklmno@x.example"), None, "15 characters");
+    assert_eq!(plus_token(&format!("support+{}@x.example", "a".repeat(65))), None);
+    assert_eq!(plus_token("support+abcdefghijklmnop1@x.example"), None, "1 is not base32");
     assert_eq!(plus_token("support+abcdefghijklmnop-@x.example"), None);
     assert_eq!(plus_token("+abcdefghijklmnop@x.example"), None, "no base");
     assert_eq!(plus_token("support+abcdefghijklmnop@"), None, "no domain");
@@ -309,11 +239,7 @@ fn case_numbers_are_found_through_the_mask() {
 fn digits_that_continue_or_glued_masks_are_not_numbers() {
     // GIVEN near misses
     // THEN none matches
-    assert!(
-        find_numbers("SR-1234", "SR-", "")
-            .iter()
-            .all(|&n| n == 1234)
-    );
+    assert!(find_numbers("SR-1234", "SR-", "").iter().all(|&n| n == 1234));
     assert_eq!(find_numbers("SR-1234", "SR-", ""), [1234], "never 123");
     assert!(find_numbers("[#12", "[#", "]").is_empty());
     assert!(find_numbers("[#12a]", "[#", "]").is_empty());
@@ -323,11 +249,7 @@ fn digits_that_continue_or_glued_masks_are_not_numbers() {
     assert!(find_numbers("SR-", "SR-", "").is_empty());
     assert!(find_numbers(&format!("[#{}]", "9".repeat(20)), "[#", "]").is_empty());
     assert!(find_numbers("", "[#", "]").is_empty());
-    assert_eq!(
-        find_numbers("Case12", "Case", ""),
-        [12],
-        "prefix ending in a letter is fine"
-    );
+    assert_eq!(find_numbers("Case12", "Case", ""), [12], "prefix ending in a letter is fine");
     assert!(find_numbers("Case12x", "Case", "").is_empty());
 }
 
@@ -335,15 +257,13 @@ fn digits_that_continue_or_glued_masks_are_not_numbers() {
 
 #[test]
 fn gmail_style_attribution_starts_the_quote_even_when_wrapped() {
-    let text = "Thanks, that worked.\n\nAda\n\nOn Tue, 5 Mar 2024 at 10:12, Docket Support <\nsupport@docket.example> wrote:\n\n> Please restart the printer.\n>\n";
+    let text =
+        "Thanks, that worked.\n\nAda\n\nOn Tue, 5 Mar 2024 at 10:12, Docket Support <\nsupport@docket.example> wrote:\n\n> Please restart the printer.\n>\n";
     let (visible, quoted) = split_quoted(text);
     assert_eq!(visible, "Thanks, that worked.\n\nAda");
     let quoted = quoted.expect("quoted");
     assert!(quoted.starts_with("On Tue, 5 Mar 2024"), "{quoted}");
-    assert!(
-        quoted.ends_with("> Please restart the printer.\n>"),
-        "{quoted}"
-    );
+    assert!(quoted.ends_with("> Please restart the printer.\n>"), "{quoted}");
 }
 
 #[test]
@@ -360,13 +280,7 @@ fn german_french_and_outlook_separators_start_the_quote() {
     ];
     for text in cases {
         let (visible, quoted) = split_quoted(text);
-        assert!(
-            matches!(
-                visible.as_str(),
-                "Danke!" | "Merci !" | "Thanks" | "Danke" | "Merci"
-            ),
-            "{text:?} gave visible {visible:?}"
-        );
+        assert!(matches!(visible.as_str(), "Danke!" | "Merci !" | "Thanks" | "Danke" | "Merci"), "{text:?} gave visible {visible:?}");
         assert!(quoted.is_some(), "{text:?}");
     }
 }
@@ -432,14 +346,8 @@ fn html_is_sanitised_but_keeps_links_and_cid_images() {
     ] {
         assert!(!clean.contains(forbidden), "{forbidden:?} in {clean}");
     }
-    assert!(
-        clean.contains(r#"<a href="https://example.com/x" rel="noopener noreferrer">link</a>"#),
-        "{clean}"
-    );
-    assert!(
-        clean.contains(r#"src="cid:image001.png@01DA6F00.12345670""#),
-        "{clean}"
-    );
+    assert!(clean.contains(r#"<a href="https://example.com/x" rel="noopener noreferrer">link</a>"#), "{clean}");
+    assert!(clean.contains(r#"src="cid:image001.png@01DA6F00.12345670""#), "{clean}");
     assert!(clean.contains("Hello <b>there</b>"), "{clean}");
 }
 
@@ -475,13 +383,7 @@ fn file_names_are_made_safe() {
 fn text_attachments_keep_their_own_bytes_and_inline_images_their_content_id() {
     // GIVEN a mixed message with a Latin-1 text attachment and an inline image
     let body = b"--b1\nContent-Type: text/plain; charset=utf-8\n\nSee attached.\n--b1\nContent-Type: text/plain; charset=iso-8859-1; name=\"caf\xe9.txt\"\nContent-Disposition: attachment; filename=\"menu.txt\"\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 cr=E8me\n--b1\nContent-Type: image/png\nContent-ID: <logo@x>\nContent-Disposition: inline\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b1--\n";
-    let message = parsed(&raw_bytes(
-        &[
-            "From: a@b.example",
-            "Content-Type: multipart/mixed; boundary=b1",
-        ],
-        body,
-    ));
+    let message = parsed(&raw_bytes(&["From: a@b.example", "Content-Type: multipart/mixed; boundary=b1"], body));
     // THEN the text attachment has its Latin-1 bytes and the image is inline with its id
     assert_eq!(message.text, "See attached.");
     assert_eq!(message.attachments.len(), 2);
@@ -535,25 +437,10 @@ fn date_is_read_with_its_offset() {
 
 #[test]
 fn raw_headers_are_unfolded_single_line_and_in_order() {
-    let message = parsed(&raw(
-        &[
-            "From: a@b.example",
-            "X-Custom: one\r\n two",
-            "x-custom: three",
-            "Subject: s",
-        ],
-        "x",
-    ));
+    let message = parsed(&raw(&["From: a@b.example", "X-Custom: one\r\n two", "x-custom: three", "Subject: s"], "x"));
     assert_eq!(message.header("X-CUSTOM"), Some("one two"));
-    assert_eq!(
-        message.header_all("x-custom").collect::<Vec<_>>(),
-        ["one two", "three"]
-    );
-    let names: Vec<_> = message
-        .raw_headers
-        .iter()
-        .map(|h| h.name.as_str())
-        .collect();
+    assert_eq!(message.header_all("x-custom").collect::<Vec<_>>(), ["one two", "three"]);
+    let names: Vec<_> = message.raw_headers.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["From", "X-Custom", "x-custom", "Subject"]);
     assert_eq!(message.headers().header("subject"), Some("s"));
 }
@@ -564,18 +451,9 @@ fn text_body_has_unix_line_ends_and_html_only_mail_is_converted() {
     assert_eq!(message.text, "line 1\nline 2\n");
     assert_eq!(message.html_sanitized, None);
 
-    let html = parsed(&raw(
-        &[
-            "From: a@b.example",
-            "Content-Type: text/html; charset=utf-8",
-        ],
-        "<p>Hello <b>world</b></p><script>x()</script>",
-    ));
+    let html = parsed(&raw(&["From: a@b.example", "Content-Type: text/html; charset=utf-8"], "<p>Hello <b>world</b></p><script>x()</script>"));
     assert!(html.text.contains("Hello world"), "{:?}", html.text);
-    assert_eq!(
-        html.html_sanitized.as_deref(),
-        Some("<p>Hello <b>world</b></p>")
-    );
+    assert_eq!(html.html_sanitized.as_deref(), Some("<p>Hello <b>world</b></p>"));
 }
 
 // ---------------------------------------------------------------- classification
@@ -587,18 +465,9 @@ fn automatic_of(extra_headers: &[&str]) -> Option<String> {
 #[test]
 fn each_rfc3834_and_list_marker_makes_a_message_automatic() {
     let cases: [(&[&str], &str); 13] = [
-        (
-            &["Auto-Submitted: auto-replied"],
-            "Auto-Submitted: auto-replied",
-        ),
-        (
-            &["Auto-Submitted: auto-generated; owner-email=x@y"],
-            "Auto-Submitted: auto-generated",
-        ),
-        (
-            &["Auto-Submitted: Auto-Notified"],
-            "Auto-Submitted: auto-notified",
-        ),
+        (&["Auto-Submitted: auto-replied"], "Auto-Submitted: auto-replied"),
+        (&["Auto-Submitted: auto-generated; owner-email=x@y"], "Auto-Submitted: auto-generated"),
+        (&["Auto-Submitted: Auto-Notified"], "Auto-Submitted: auto-notified"),
         (&["X-Autoreply: yes"], "X-Autoreply"),
         (&["X-Autorespond: Out of office"], "X-Autorespond"),
         (&["Precedence: bulk"], "Precedence: bulk"),
@@ -606,22 +475,12 @@ fn each_rfc3834_and_list_marker_makes_a_message_automatic() {
         (&["Precedence: list"], "Precedence: list"),
         (&["X-Loop: support@docket.example"], "X-Loop"),
         (&["List-Id: Users <users.lists.example>"], "List-Id"),
-        (
-            &["List-Unsubscribe: <mailto:leave@lists.example>"],
-            "List-Unsubscribe",
-        ),
+        (&["List-Unsubscribe: <mailto:leave@lists.example>"], "List-Unsubscribe"),
         (&["Return-Path: <>"], "null Return-Path"),
-        (
-            &["Content-Type: multipart/report; report-type=disposition-notification; boundary=x"],
-            "multipart/report; report-type=disposition-notification",
-        ),
+        (&["Content-Type: multipart/report; report-type=disposition-notification; boundary=x"], "multipart/report; report-type=disposition-notification"),
     ];
     for (headers, reason) in cases {
-        assert_eq!(
-            automatic_of(headers).as_deref(),
-            Some(reason),
-            "{headers:?}"
-        );
+        assert_eq!(automatic_of(headers).as_deref(), Some(reason), "{headers:?}");
     }
 }
 
@@ -651,36 +510,20 @@ fn out_of_office_needs_an_automatic_marker() {
     };
     assert!(ooo(&["Auto-Submitted: auto-replied"], "Re: Printer"));
     assert!(ooo(&["X-Autoreply: yes"], "Printer"));
-    assert!(ooo(
-        &["Auto-Submitted: auto-generated"],
-        "Automatic reply: Printer"
-    ));
+    assert!(ooo(&["Auto-Submitted: auto-generated"], "Automatic reply: Printer"));
     assert!(ooo(&["Precedence: bulk"], "Abwesenheitsnotiz: Drucker"));
-    assert!(
-        !ooo(&[], "Out of office next week"),
-        "a person writing about it"
-    );
+    assert!(!ooo(&[], "Out of office next week"), "a person writing about it");
     assert!(!ooo(&["Auto-Submitted: auto-generated"], "Your invoice"));
-    assert!(!ooo(
-        &["List-Id: <l.example>", "Precedence: list"],
-        "Out of office"
-    ));
+    assert!(!ooo(&["List-Id: <l.example>", "Precedence: list"], "Out of office"));
 }
 
 fn ses_raw(above: &[&str], below: &[&str]) -> Vec<u8> {
-    let mut headers = vec![
-        "Return-Path: <ada@customer.example>",
-        "Received: from mx by inbound-smtp.us-east-1.amazonaws.com",
-    ];
+    let mut headers = vec!["Return-Path: <ada@customer.example>", "Received: from mx by inbound-smtp.us-east-1.amazonaws.com"];
     headers.extend_from_slice(above);
     headers.push("X-SES-RECEIPT: AEFBQUFBQUFBQUFHbmZ1");
     headers.push("X-SES-DKIM-SIGNATURE: a=rsa-sha256; d=amazonses.com; b=abc");
     headers.extend_from_slice(below);
-    headers.extend_from_slice(&[
-        "From: ada@customer.example",
-        "To: support@docket.example",
-        "Subject: x",
-    ]);
+    headers.extend_from_slice(&["From: ada@customer.example", "To: support@docket.example", "Subject: x"]);
     raw(&headers, "x")
 }
 
@@ -699,11 +542,7 @@ fn ses_verdicts_are_read_from_above_the_receipt() {
     assert!(ses.received_by_ses);
     assert_eq!(ses.spam, Verdict::Fail);
     assert_eq!(ses.virus, Verdict::Pass);
-    assert_eq!(
-        ses.spf,
-        Verdict::Gray,
-        "Authentication-Results wins over Received-SPF"
-    );
+    assert_eq!(ses.spf, Verdict::Gray, "Authentication-Results wins over Received-SPF");
     assert_eq!(ses.dkim, Verdict::Pass);
     assert_eq!(ses.dmarc, Verdict::Fail);
 }
@@ -731,17 +570,11 @@ fn forged_verdicts_below_the_receipt_are_ignored() {
 
 #[test]
 fn verdicts_of_other_servers_and_of_mail_without_receipt_are_unknown() {
-    let other_server = parsed(&ses_raw(
-        &["Authentication-Results: mx.google.com; spf=pass; dkim=pass; dmarc=pass"],
-        &[],
-    ));
+    let other_server = parsed(&ses_raw(&["Authentication-Results: mx.google.com; spf=pass; dkim=pass; dmarc=pass"], &[]));
     assert_eq!(other_server.auto.ses.dmarc, Verdict::Unknown);
     assert_eq!(other_server.auto.ses.spam, Verdict::Unknown);
 
-    let local = parsed(&simple(&[
-        "X-SES-Spam-Verdict: PASS",
-        "Authentication-Results: amazonses.com; dmarc=pass",
-    ]));
+    let local = parsed(&simple(&["X-SES-Spam-Verdict: PASS", "Authentication-Results: amazonses.com; dmarc=pass"]));
     assert_eq!(local.auto.ses, SesVerdicts::default());
     assert!(!local.auto.ses.received_by_ses);
 }
@@ -771,29 +604,14 @@ fn verdict_values_map_to_ses_terms() {
 #[test]
 fn a_delivery_status_notification_gives_the_bounce_details() {
     let body = "--r\nContent-Type: text/plain\n\nDelivery failed.\n--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.customer.example\n\nFinal-Recipient: rfc822; gone@customer.example\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n--r\nContent-Type: text/rfc822-headers\n\nFrom: support@docket.example\nMessage-ID: <n1@docket.example>\nSubject: [#42] x\n--r--\n";
-    let message = parsed(&raw(
-        &[
-            "From: MAILER-DAEMON@customer.example",
-            "Content-Type: multipart/report; report-type=delivery-status; boundary=r",
-        ],
-        body,
-    ));
-    assert_eq!(
-        message.auto.automatic.as_deref(),
-        Some("multipart/report; report-type=delivery-status")
-    );
+    let message = parsed(&raw(&["From: MAILER-DAEMON@customer.example", "Content-Type: multipart/report; report-type=delivery-status; boundary=r"], body));
+    assert_eq!(message.auto.automatic.as_deref(), Some("multipart/report; report-type=delivery-status"));
     let bounce = message.auto.bounce.expect("bounce");
-    assert_eq!(
-        bounce.original_message_id.as_deref(),
-        Some("n1@docket.example")
-    );
+    assert_eq!(bounce.original_message_id.as_deref(), Some("n1@docket.example"));
     assert_eq!(bounce.recipient.as_deref(), Some("gone@customer.example"));
     assert_eq!(bounce.status.as_deref(), Some("5.1.1"));
     assert_eq!(bounce.action.as_deref(), Some("failed"));
-    assert_eq!(
-        bounce.diagnostic.as_deref(),
-        Some("smtp; 550 5.1.1 user unknown")
-    );
+    assert_eq!(bounce.diagnostic.as_deref(), Some("smtp; 550 5.1.1 user unknown"));
     assert!(bounce.is_failure());
     assert!(!message.auto.out_of_office);
 }
@@ -808,55 +626,23 @@ fn limits_are_enforced_with_classified_errors() {
         change(&mut limits);
         parse(&message, &limits).map(|_| ())
     };
-    assert_eq!(
-        tight(|l| l.max_bytes = 10),
-        Err(ParseError::TooLarge {
-            size: message.len(),
-            max: 10
-        })
-    );
-    assert!(matches!(
-        tight(|l| l.max_header_bytes = 20),
-        Err(ParseError::HeadersTooLarge { max: 20, .. })
-    ));
+    assert_eq!(tight(|l| l.max_bytes = 10), Err(ParseError::TooLarge { size: message.len(), max: 10 }));
+    assert!(matches!(tight(|l| l.max_header_bytes = 20), Err(ParseError::HeadersTooLarge { max: 20, .. })));
 
     let mixed = raw(
-        &[
-            "From: a@b.example",
-            "Content-Type: multipart/mixed; boundary=b",
-        ],
+        &["From: a@b.example", "Content-Type: multipart/mixed; boundary=b"],
         "--b\n\none\n--b\nContent-Type: application/pdf\n\n%PDF\n--b\nContent-Type: application/pdf\n\n%PDF\n--b--\n",
     );
-    let mut limits = Limits {
-        max_parts: 3,
-        ..Limits::default()
-    };
-    assert_eq!(
-        parse(&mixed, &limits),
-        Err(ParseError::TooManyParts { count: 4, max: 3 })
-    );
-    limits = Limits {
-        max_attachments: 1,
-        ..Limits::default()
-    };
-    assert_eq!(
-        parse(&mixed, &limits),
-        Err(ParseError::TooManyAttachments { count: 2, max: 1 })
-    );
-    assert_eq!(
-        parse(&mixed, &Limits::default()).map(|m| m.attachments.len()),
-        Ok(2)
-    );
+    let mut limits = Limits { max_parts: 3, ..Limits::default() };
+    assert_eq!(parse(&mixed, &limits), Err(ParseError::TooManyParts { count: 4, max: 3 }));
+    limits = Limits { max_attachments: 1, ..Limits::default() };
+    assert_eq!(parse(&mixed, &limits), Err(ParseError::TooManyAttachments { count: 2, max: 1 }));
+    assert_eq!(parse(&mixed, &Limits::default()).map(|m| m.attachments.len()), Ok(2));
 }
 
 #[test]
 fn input_without_headers_is_malformed() {
-    for input in [
-        &b""[..],
-        b"\r\n\r\nbody only",
-        b"\x00\x01\x02",
-        b"no colon here",
-    ] {
+    for input in [&b""[..], b"\r\n\r\nbody only", b"\x00\x01\x02", b"no colon here"] {
         let error = parse(input, &Limits::default()).expect_err("refused");
         assert_eq!(error.kind(), "malformed", "{input:?}");
         assert!(!error.is_limit());
@@ -868,10 +654,7 @@ fn headers_of_an_oversize_message_can_still_be_read() {
     // GIVEN a message over the size limit
     let mut message = simple(&["In-Reply-To: <n1@docket.example>"]);
     message.extend(std::iter::repeat_n(b'x', 4096));
-    let limits = Limits {
-        max_bytes: 1024,
-        ..Limits::default()
-    };
+    let limits = Limits { max_bytes: 1024, ..Limits::default() };
     // WHEN parsed, and its headers read on their own
     let error = parse(&message, &limits).expect_err("too large");
     assert!(matches!(error, ParseError::TooLarge { .. }) && error.is_limit());
@@ -880,27 +663,15 @@ fn headers_of_an_oversize_message_can_still_be_read() {
     assert_eq!(headers.subject, "Printer on fire");
     assert_eq!(headers.in_reply_to, ["n1@docket.example"]);
     assert_eq!(headers.size, message.len());
-    assert_eq!(
-        headers.from.map(|a| a.email).as_deref(),
-        Some("ada@customer.example")
-    );
+    assert_eq!(headers.from.map(|a| a.email).as_deref(), Some("ada@customer.example"));
 }
 
 #[test]
 fn headers_only_cuts_a_huge_header_section_at_a_line_end() {
     let long = format!("X-Long: {}", "y".repeat(5000));
-    let message = raw(
-        &["From: a@b.example", "Subject: kept", &long, "X-After: lost"],
-        "x",
-    );
-    let limits = Limits {
-        max_header_bytes: 200,
-        ..Limits::default()
-    };
-    assert!(matches!(
-        parse(&message, &limits),
-        Err(ParseError::HeadersTooLarge { .. })
-    ));
+    let message = raw(&["From: a@b.example", "Subject: kept", &long, "X-After: lost"], "x");
+    let limits = Limits { max_header_bytes: 200, ..Limits::default() };
+    assert!(matches!(parse(&message, &limits), Err(ParseError::HeadersTooLarge { .. })));
     let headers = parse_headers_only(&message, &limits).expect("headers");
     assert_eq!(headers.subject, "kept");
     assert_eq!(headers.header("X-After"), None);
@@ -909,12 +680,7 @@ fn headers_only_cuts_a_huge_header_section_at_a_line_end() {
 #[test]
 fn a_panic_while_parsing_becomes_malformed() {
     let result: Result<(), ParseError> = guarded(PARSER_FAILED, || panic!("boom\r\nin the parser"));
-    assert_eq!(
-        result,
-        Err(ParseError::Malformed {
-            reason: "mail-parser failed: boom in the parser".to_owned()
-        })
-    );
+    assert_eq!(result, Err(ParseError::Malformed { reason: "mail-parser failed: boom in the parser".to_owned() }));
 }
 
 #[test]
@@ -930,12 +696,7 @@ fn header_section_length_is_found_with_either_line_end() {
 
 /// Small limits, so that arbitrary input also runs into them.
 fn small_limits() -> Limits {
-    Limits {
-        max_bytes: 16 * 1024,
-        max_parts: 8,
-        max_header_bytes: 2048,
-        max_attachments: 3,
-    }
+    Limits { max_bytes: 16 * 1024, max_parts: 8, max_header_bytes: 2048, max_attachments: 3 }
 }
 
 /// What every outcome of `parse` must satisfy.
@@ -948,13 +709,7 @@ fn assert_well_formed_outcome(input: &[u8], limits: &Limits) -> Result<(), TestC
             let single_line = |value: &str| !value.contains(['\r', '\n', '\0']);
             prop_assert!(single_line(&message.subject));
             prop_assert!(single_line(&message.clean_subject));
-            for address in message
-                .from
-                .iter()
-                .chain(&message.to)
-                .chain(&message.cc)
-                .chain(&message.reply_to)
-            {
+            for address in message.from.iter().chain(&message.to).chain(&message.cc).chain(&message.reply_to) {
                 prop_assert!(single_line(&address.email));
                 prop_assert!(address.name.as_deref().is_none_or(single_line));
             }
@@ -985,9 +740,7 @@ fn mail_like() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Subject: =?utf-8?B?SGk=?= =?iso-8859-1?Q?caf=E9?=\r\n".to_vec()),
         Just(b"Content-Type: multipart/mixed; boundary=\"b\"\r\n".to_vec()),
         Just(b"Content-Type: message/rfc822\r\n".to_vec()),
-        Just(
-            b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n".to_vec()
-        ),
+        Just(b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n".to_vec()),
         Just(b"Content-Type: message/delivery-status\r\n".to_vec()),
         Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
         Just(b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec()),
@@ -1036,33 +789,16 @@ proptest! {
 fn format_flowed_soft_breaks_are_joined() {
     assert_eq!(unflow("one \ntwo\nthree", false), "one two\nthree");
     assert_eq!(unflow("one \ntwo", true), "onetwo");
-    assert_eq!(
-        unflow("> quoted \n> more\nmine", false),
-        "> quoted more\nmine"
-    );
-    assert_eq!(
-        unflow("soft \n> quoted", false),
-        "soft \n> quoted",
-        "a depth change is a hard break"
-    );
-    assert_eq!(
-        unflow("-- \nsignature", false),
-        "-- \nsignature",
-        "the signature separator"
-    );
-    assert_eq!(
-        unflow(" From space-stuffed\n", false),
-        "From space-stuffed\n"
-    );
+    assert_eq!(unflow("> quoted \n> more\nmine", false), "> quoted more\nmine");
+    assert_eq!(unflow("soft \n> quoted", false), "soft \n> quoted", "a depth change is a hard break");
+    assert_eq!(unflow("-- \nsignature", false), "-- \nsignature", "the signature separator");
+    assert_eq!(unflow(" From space-stuffed\n", false), "From space-stuffed\n");
     assert_eq!(unflow(">\n> x", false), ">\n> x");
 }
 
 #[test]
 fn a_multipart_without_boundary_keeps_its_body_as_text() {
-    let message = parsed(&raw(
-        &["From: a@b.example", "Content-Type: multipart/mixed"],
-        "--foo\nContent-Type: text/plain\n\nlost text\n--foo--\n",
-    ));
+    let message = parsed(&raw(&["From: a@b.example", "Content-Type: multipart/mixed"], "--foo\nContent-Type: text/plain\n\nlost text\n--foo--\n"));
     assert!(message.text.contains("lost text"), "{:?}", message.text);
     assert!(message.attachments.is_empty());
 }
@@ -1070,10 +806,7 @@ fn a_multipart_without_boundary_keeps_its_body_as_text() {
 #[test]
 fn a_truncated_base64_attachment_is_decoded_as_far_as_it_goes() {
     let message = parsed(&raw(
-        &[
-            "From: a@b.example",
-            "Content-Type: multipart/mixed; boundary=b",
-        ],
+        &["From: a@b.example", "Content-Type: multipart/mixed; boundary=b"],
         "--b\n\nsee log\n--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29y\nbGQ",
     ));
     assert_eq!(message.attachments.len(), 1);
@@ -1083,21 +816,9 @@ fn a_truncated_base64_attachment_is_decoded_as_far_as_it_goes() {
 #[test]
 fn structures_that_would_blow_up_the_parser_are_refused_before_parsing() {
     // GIVEN a message with 60 000 tiny parts, and one with 300 000 part header lines
-    let mut parts = raw(
-        &[
-            "From: a@b.example",
-            "Content-Type: multipart/mixed; boundary=b",
-        ],
-        "",
-    );
+    let mut parts = raw(&["From: a@b.example", "Content-Type: multipart/mixed; boundary=b"], "");
     parts.extend("--b\r\n\r\nx\r\n".repeat(60_000).bytes());
-    let mut headers = raw(
-        &[
-            "From: a@b.example",
-            "Content-Type: multipart/mixed; boundary=b",
-        ],
-        "--b\n",
-    );
+    let mut headers = raw(&["From: a@b.example", "Content-Type: multipart/mixed; boundary=b"], "--b\n");
     headers.extend("X:y\r\n".repeat(300_000).bytes());
     // THEN both are too complex, with their headers still readable
     for message in [parts, headers] {
@@ -1107,10 +828,7 @@ fn structures_that_would_blow_up_the_parser_are_refused_before_parsing() {
         assert!(parse_headers_only(&message, &Limits::default()).is_ok());
     }
     // AND an ordinary message with dashes in its text is not
-    let dashes = raw(
-        &["From: a@b.example"],
-        &"-----Original Message-----\nx\n".repeat(1_000),
-    );
+    let dashes = raw(&["From: a@b.example"], &"-----Original Message-----\nx\n".repeat(1_000));
     assert!(parse(&dashes, &Limits::default()).is_ok());
     assert_eq!(count_dash_pairs(b"-----"), 2);
     assert_eq!(count_dash_pairs(b"a--b--"), 2);
@@ -1119,22 +837,12 @@ fn structures_that_would_blow_up_the_parser_are_refused_before_parsing() {
 #[test]
 fn header_recipients_are_to_then_cc_without_bcc() {
     // GIVEN a message to two addresses, one Cc and one Bcc
-    let message = raw(
-        &[
-            "From: a@b.example",
-            "To: \"Support\" <Support@Acme.example>, sales@acme.example",
-            "Cc: boss@b.example",
-            "Bcc: hidden@acme.example",
-        ],
-        "hello",
-    );
+    let message =
+        raw(&["From: a@b.example", "To: \"Support\" <Support@Acme.example>, sales@acme.example", "Cc: boss@b.example", "Bcc: hidden@acme.example"], "hello");
     // THEN the recipients are the To then the Cc addresses; the Bcc one is not among them
     let recipients = header_recipients(&message);
     assert_eq!(recipients.len(), 3, "{recipients:?}");
-    assert!(
-        recipients[0].eq_ignore_ascii_case("support@acme.example"),
-        "{recipients:?}"
-    );
+    assert!(recipients[0].eq_ignore_ascii_case("support@acme.example"), "{recipients:?}");
     assert_eq!(recipients[1], "sales@acme.example");
     assert_eq!(recipients[2], "boss@b.example");
     // AND bytes with no header give none
