@@ -480,3 +480,52 @@ pub async fn work_queue(queue: &dyn docket_ports::Queue, handler: &docket_assign
         }
     }
 }
+
+/// A queue that takes so many more messages, then refuses every send (a queue outage) until it
+/// is given more: tests stop a queue mid-way with it.
+pub struct QueueOutage {
+    inner: Arc<dyn docket_ports::Queue>,
+    accepts: std::sync::atomic::AtomicUsize,
+}
+
+impl QueueOutage {
+    /// Up, taking every message.
+    pub fn new(inner: Arc<dyn docket_ports::Queue>) -> Self {
+        Self { inner, accepts: std::sync::atomic::AtomicUsize::new(usize::MAX) }
+    }
+    /// Takes `n` more messages, then refuses (0: down now; `usize::MAX`: up).
+    pub fn accept(&self, n: usize) {
+        self.accepts.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn take(&self) -> Result<(), docket_ports::PortError> {
+        use std::sync::atomic::Ordering;
+        self.accepts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| if n == usize::MAX { Some(n) } else { n.checked_sub(1) })
+            .map(|_| ())
+            .map_err(|_| docket_ports::PortError::Transient("the queue is unavailable".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl docket_ports::Queue for QueueOutage {
+    async fn send(&self, body: &str) -> Result<String, docket_ports::PortError> {
+        self.take()?;
+        self.inner.send(body).await
+    }
+    async fn send_grouped(&self, body: &str, group: &str) -> Result<String, docket_ports::PortError> {
+        self.take()?;
+        self.inner.send_grouped(body, group).await
+    }
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<docket_ports::Delivery>, docket_ports::PortError> {
+        self.inner.receive(max, visibility).await
+    }
+    async fn ack(&self, receipt: &str) -> Result<(), docket_ports::PortError> {
+        self.inner.ack(receipt).await
+    }
+    async fn release(&self, receipt: &str) -> Result<(), docket_ports::PortError> {
+        self.inner.release(receipt).await
+    }
+    async fn dead_letters(&self) -> Result<Vec<String>, docket_ports::PortError> {
+        self.inner.dead_letters().await
+    }
+}

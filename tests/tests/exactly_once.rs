@@ -7,14 +7,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::Method;
 use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome};
-use docket_e2e::{Engine, RecordingMailer, TestApi, on_both_engines};
+use docket_e2e::{Engine, QueueOutage, RecordingMailer, TestApi, on_both_engines};
 use docket_notify::NotifyHandler;
-use docket_ports::{Delivery, Mailer, OutboundMail, PortError, Queue};
+use docket_ports::{Mailer, OutboundMail, PortError};
 use docket_store::{ItemStore, Key, Page, Query, StoreError, WriteOp};
 use serde_json::{Value, json};
 
@@ -93,34 +92,6 @@ impl ItemStore for CrashingStore {
     }
 }
 
-/// A queue that refuses every send while it is down.
-struct SwitchableQueue {
-    inner: Arc<dyn Queue>,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Queue for SwitchableQueue {
-    async fn send(&self, body: &str) -> Result<String, PortError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(PortError::Transient("the queue is unavailable".into()));
-        }
-        self.inner.send(body).await
-    }
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError> {
-        self.inner.receive(max, visibility).await
-    }
-    async fn ack(&self, receipt: &str) -> Result<(), PortError> {
-        self.inner.ack(receipt).await
-    }
-    async fn release(&self, receipt: &str) -> Result<(), PortError> {
-        self.inner.release(receipt).await
-    }
-    async fn dead_letters(&self) -> Result<Vec<String>, PortError> {
-        self.inner.dead_letters().await
-    }
-}
-
 struct World {
     api: TestApi,
     admin: String,
@@ -129,13 +100,13 @@ struct World {
     mailer: Arc<FaultyMailer>,
     sent: Arc<RecordingMailer>,
     store: Arc<CrashingStore>,
-    queue: Arc<SwitchableQueue>,
+    queue: Arc<QueueOutage>,
     handler: NotifyHandler,
 }
 
 async fn world(engine: Engine) -> World {
     let store = Arc::new(CrashingStore { inner: docket_e2e::store(engine).await, crash_before_log: AtomicBool::new(false) });
-    let queue = Arc::new(SwitchableQueue { inner: docket_e2e::queue(engine, 5).await, down: AtomicBool::new(false) });
+    let queue = Arc::new(QueueOutage::new(docket_e2e::queue(engine, 5).await));
     let blobs = docket_e2e::blobs(engine).await;
     let docket = docket_domain::Docket::new(store.clone(), Arc::new(docket_domain::clock::SystemClock)).with_notify_queue(queue.clone()).with_blobs(blobs);
     let sent = docket_e2e::recording_mailer(engine).await;
@@ -357,11 +328,11 @@ async fn a_queue_outage_loses_no_notification(engine: Engine) {
     };
     // WHEN the queue goes down mid-way through three posts
     let first = world.api.create(&agent_token, &format!("/cases/{number}/stream"), json!({"body": "before the outage"})).await;
-    world.queue.down.store(true, Ordering::SeqCst);
+    world.queue.accept(0);
     let during: Vec<Value> = post_all(&world, &agent_token, number, &["during the outage 1", "during the outage 2"]).await;
     // THEN the posts succeed and nothing is lost: once the queue is back and the relay runs,
     // every notification goes out exactly once, even if the relay runs twice
-    world.queue.down.store(false, Ordering::SeqCst);
+    world.queue.accept(usize::MAX);
     let relayed = world.api.docket.relay_outbox(100).await.expect("relay");
     assert_eq!(relayed.sent, 2, "{relayed:?}");
     assert_eq!(world.api.docket.relay_outbox(100).await.expect("relay again").sent, 0);

@@ -6,17 +6,15 @@
 //! their items, and a redelivery from there sends each message once, in order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use docket_assign::AssignHandler;
 use docket_domain::Docket;
 use docket_domain::clock::SystemClock;
 use docket_domain::outbox::OutboxDelivery;
 use docket_domain::schema::{CASES, OUTBOX_PARTITION};
-use docket_e2e::{Engine, TestApi, aws_endpoint, id_of, on_both_engines};
-use docket_ports::{Delivery, PortError, Queue};
+use docket_e2e::{Engine, QueueOutage, TestApi, aws_endpoint, id_of, on_both_engines};
+use docket_ports::Queue;
 use docket_store::{ItemStore, Query};
 use serde_json::{Value, json};
 
@@ -86,47 +84,6 @@ impl MotoStreams {
     }
 }
 
-/// A queue that takes `accepts` more messages, then refuses every send (an SQS outage) until
-/// it is given more.
-struct Outage {
-    inner: Arc<dyn Queue>,
-    accepts: AtomicUsize,
-}
-
-impl Outage {
-    fn take(&self) -> bool {
-        self.accepts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
-    }
-}
-
-#[async_trait]
-impl Queue for Outage {
-    async fn send(&self, body: &str) -> Result<String, PortError> {
-        if !self.take() {
-            return Err(PortError::Transient("the queue is unavailable".into()));
-        }
-        self.inner.send(body).await
-    }
-    async fn send_grouped(&self, body: &str, group: &str) -> Result<String, PortError> {
-        if !self.take() {
-            return Err(PortError::Transient("the queue is unavailable".into()));
-        }
-        self.inner.send_grouped(body, group).await
-    }
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, PortError> {
-        self.inner.receive(max, visibility).await
-    }
-    async fn ack(&self, receipt: &str) -> Result<(), PortError> {
-        self.inner.ack(receipt).await
-    }
-    async fn release(&self, receipt: &str) -> Result<(), PortError> {
-        self.inner.release(receipt).await
-    }
-    async fn dead_letters(&self) -> Result<Vec<String>, PortError> {
-        self.inner.dead_letters().await
-    }
-}
-
 /// The cases table on the emulator with its stream on, the two queues (SQS, and SQS FIFO for
 /// case events), the API over a Docket configured as the functions are on AWS, and the assign
 /// handler, whose notify queue can go down.
@@ -136,7 +93,7 @@ struct World {
     stream: String,
     notify: Arc<dyn Queue>,
     assign: Arc<dyn Queue>,
-    notify_outage: Arc<Outage>,
+    notify_outage: Arc<QueueOutage>,
     api: TestApi,
     handler: AssignHandler,
 }
@@ -155,7 +112,7 @@ async fn world() -> World {
         .with_notify_queue(notify.clone())
         .with_assign_queue(assign.clone())
         .with_outbox_delivery(OutboxDelivery::Deferred(None));
-    let notify_outage = Arc::new(Outage { inner: notify.clone(), accepts: AtomicUsize::new(usize::MAX) });
+    let notify_outage = Arc::new(QueueOutage::new(notify.clone()));
     let relay = Docket::new(store.clone(), Arc::new(SystemClock))
         .with_notify_queue(notify_outage.clone())
         .with_assign_queue(assign.clone())
@@ -284,7 +241,7 @@ async fn a_notify_outage_holds_back_the_refused_record_and_every_later_one() {
     world.changes().await;
     let raw = world.raw_records().await;
     let records: Vec<Record> = raw.iter().map(record).collect();
-    world.notify_outage.accepts.store(1, Ordering::SeqCst);
+    world.notify_outage.accept(1);
     let notify_positions: Vec<usize> =
         records.iter().enumerate().filter(|(_, r)| r.outbox.as_ref().is_some_and(|(_, q, _)| q == "notify")).map(|(i, _)| i).collect();
     let refused = notify_positions[1];
@@ -307,7 +264,7 @@ async fn a_notify_outage_holds_back_the_refused_record_and_every_later_one() {
     assert_eq!(world.outbox_ids().await, kept);
 
     // WHEN the queue is back and Lambda delivers the shard again from the lowest reported record
-    world.notify_outage.accepts.store(usize::MAX, Ordering::SeqCst);
+    world.notify_outage.accept(usize::MAX);
     let retried = world.relay(&raw[refused..]).await;
 
     // THEN the rest goes out, each message once and in order, and the outbox is empty
@@ -324,7 +281,7 @@ async fn a_queue_down_from_the_start_reports_the_whole_batch() {
     world.changes().await;
     let raw = world.raw_records().await;
     let records: Vec<Record> = raw.iter().map(record).collect();
-    world.notify_outage.accepts.store(0, Ordering::SeqCst);
+    world.notify_outage.accept(0);
     let first_notify = records.iter().position(|r| r.outbox.as_ref().is_some_and(|(_, q, _)| q == "notify")).expect("a notification");
     // WHEN the batch is handed to the assign function
     let response = world.relay(&raw).await;
