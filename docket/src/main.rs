@@ -66,6 +66,8 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: u64,
     },
+    /// Print the API's OpenAPI document (the one `/openapi.json` serves), generated from the code.
+    Openapi,
     /// Measure the API in-process or the api binary's start-up.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -80,6 +82,7 @@ async fn main() -> std::process::ExitCode {
             let options = local::ServeOptions { listen, smtp, smtp_trusted_senders, public_url };
             local::serve(&cli.data, options).await
         }
+        Command::Openapi => serde_json::to_string_pretty(docket_api::routes::openapi_document()).map(|doc| println!("{doc}")).map_err(|e| e.to_string()),
         Command::Ingest { path, to, ses } => local::ingest(&cli.data, &path, &mail_in::IngestOptions { to, ses }).await,
         Command::Token { who, hours } => local::print_token(&cli.data, who.as_deref(), Duration::from_secs(hours * 3600)).await,
         Command::Bench(command) => bench::run(command).await,

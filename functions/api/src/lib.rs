@@ -4,9 +4,11 @@
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod signed_blobs;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,8 +57,8 @@ pub fn router_serving_blobs<S: SignedUrlBlobs + 'static>(state: AppState, blobs:
 
 fn api_routes(state: AppState) -> Router {
     let mut router = Router::new();
-    for (_, path, handler) in routes::route_table() {
-        router = router.route(path, handler);
+    for route in routes::route_table() {
+        router = router.route(route.path, route.handler);
     }
     router
         .fallback(|| async { Problem::not_found("no such route") })

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use docket_domain::DomainError;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

@@ -1,5 +1,6 @@
-//! The routes of the API. [`route_table`] is the single list the router is built from, and the
-//! OpenAPI test compares `/openapi.json` against it, so the document cannot drift from the code.
+//! The routes of the API. [`route_table`] is the single list the router and the OpenAPI
+//! document are built from: each route names the Rust types of its bodies, so `/openapi.json`
+//! cannot drift from the code.
 
 mod forms;
 mod knowledge;
@@ -10,7 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, options, patch, post, put};
+use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
 use docket_domain::directory::Entity;
@@ -24,68 +25,454 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams, page_limit};
+use crate::openapi::Route;
 use crate::problem::{ApiResult, Problem};
+use crate::views::*;
+use docket_domain::cases::CaseFields;
+use docket_domain::directory::{AccountFields, ContactFields, LeadFields, MailboxFields, TeamFields, UserFields};
+use docket_domain::follows::Follow;
+use docket_domain::inbound::InboundLogEntry;
+use docket_domain::knowledge::{Article, ArticleFields, ArticleLink};
+use docket_domain::model::Settings;
+use docket_domain::rules::WorkflowRuleFields;
+use docket_domain::stream::{AttachmentRef, PostFields, StreamEntry, UploadFields};
+use docket_domain::webform::{FormStats, WebFormFields};
 
-pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
-
-/// Every route: method, path (OpenAPI syntax) and handler.
-pub fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
-    let mut table: Vec<(&'static str, &'static str, MethodRouter<AppState>)> = vec![
-        ("GET", "/health", get(health)),
-        ("GET", "/openapi.json", get(openapi)),
-        ("GET", "/me", get(me)),
-        ("GET", "/settings", get(get_settings)),
-        ("PATCH", "/settings", patch(update_settings)),
-        ("POST", "/cases", post(create_case)),
-        ("GET", "/cases", get(list_cases)),
-        ("GET", "/cases/{case_ref}", get(get_case)),
-        ("PATCH", "/cases/{case_ref}", patch(update_case)),
-        ("GET", "/cases/{case_ref}/stream", get(list_stream)),
-        ("POST", "/cases/{case_ref}/stream", post(post_entry)),
-        ("POST", "/cases/{case_ref}/attachments", post(upload_attachment).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES))),
-        ("GET", "/cases/{case_ref}/attachments/{attachment_id}", get(download_attachment)),
-        // Files of any size (up to 100 MiB) go around the API, straight to the blob store.
-        ("POST", "/cases/{case_ref}/attachments/uploads", post(begin_upload)),
-        ("POST", "/cases/{case_ref}/attachments/uploads/{attachment_id}/complete", post(complete_upload)),
-        ("GET", "/cases/{case_ref}/attachments/{attachment_id}/url", get(attachment_url)),
-        ("GET", "/cases/{case_ref}/followers", get(list_followers)),
-        ("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower)),
-        ("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower)),
-        ("GET", "/me/follows", get(my_follows)),
-        ("GET", "/inbound-log", get(inbound_log)),
-        ("GET", "/cases/{case_ref}/articles", get(knowledge::list_case_articles)),
-        ("PUT", "/cases/{case_ref}/articles/{article_id}", put(knowledge::link_article)),
-        ("DELETE", "/cases/{case_ref}/articles/{article_id}", delete(knowledge::unlink_article)),
-        ("POST", "/articles", post(knowledge::create_article)),
-        ("GET", "/articles", get(knowledge::list_articles)),
-        ("GET", "/articles/{article_id}", get(knowledge::get_article)),
-        ("PATCH", "/articles/{article_id}", patch(knowledge::update_article)),
-        ("DELETE", "/articles/{article_id}", delete(knowledge::delete_article)),
-        ("GET", "/forms/{form_id}/stats", get(forms::form_stats)),
-        // Public: no token (their handlers take no Caller), their own body limit and CORS.
-        ("POST", "/forms/{form_id}/submissions", post(forms::submit).layer(DefaultBodyLimit::max(forms::MAX_SUBMISSION_BYTES))),
-        ("OPTIONS", "/forms/{form_id}/submissions", options(forms::preflight)),
-        ("GET", "/forms/{form_id}/embed.html", get(forms::embed)),
-        ("GET", "/web-forms/confirm/{token}", get(forms::confirmation_page)),
-        ("POST", "/web-forms/confirm/{token}", post(forms::confirm)),
-    ];
-    directory_routes::<User>(&mut table, "/users", "/users/{id}");
-    directory_routes::<Team>(&mut table, "/teams", "/teams/{id}");
-    directory_routes::<Account>(&mut table, "/accounts", "/accounts/{id}");
-    directory_routes::<Contact>(&mut table, "/contacts", "/contacts/{id}");
-    directory_routes::<Lead>(&mut table, "/leads", "/leads/{id}");
-    directory_routes::<Mailbox>(&mut table, "/mailboxes", "/mailboxes/{id}");
-    directory_routes::<WebForm>(&mut table, "/forms", "/forms/{form_id}");
-    directory_routes::<WorkflowRule>(&mut table, "/workflow-rules", "/workflow-rules/{id}");
-    table.push(("DELETE", "/workflow-rules/{id}", delete(delete_workflow_rule)));
-    table
+/// The OpenAPI document of [`route_table`], built once.
+pub fn openapi_document() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| crate::openapi::document(&route_table()))
 }
 
-fn directory_routes<E: Entity>(table: &mut Vec<(&'static str, &'static str, MethodRouter<AppState>)>, collection: &'static str, member: &'static str) {
-    table.push(("POST", collection, post(create_entity::<E>)));
-    table.push(("GET", collection, get(list_entities::<E>)));
-    table.push(("GET", member, get(get_entity::<E>)));
-    table.push(("PATCH", member, patch(update_entity::<E>)));
+/// Every route: method, path (OpenAPI syntax), handler, and what the document says of it —
+/// the request and response bodies by Rust type, the statuses it fails with.
+pub fn route_table() -> Vec<Route> {
+    vec![
+        Route::new("GET", "/health", get(health))
+            .op("health", "Liveness")
+            .public()
+            .reply::<Health>(200, "Up"),
+        Route::new("GET", "/openapi.json", get(openapi))
+            .op("openapi", "This document")
+            .public()
+            .reply::<OpenApiDocument>(200, "OpenAPI document"),
+        Route::new("GET", "/me", get(me))
+            .op("me", "The caller: a user or a portal contact")
+            .reply::<Me>(200, "Caller")
+            .errors(&[401]),
+        Route::new("GET", "/settings", get(get_settings))
+            .op("getSettings", "System settings (staff)")
+            .reply::<Settings>(200, "Settings")
+            .errors(&[401, 403]),
+        Route::new("PATCH", "/settings", patch(update_settings))
+            .op("updateSettings", "Change settings (admin), JSON merge patch")
+            .body::<Settings>(true)
+            .reply::<Settings>(200, "Settings")
+            .errors(&[400, 401, 403, 415, 422]),
+        Route::new("POST", "/cases", post(create_case))
+            .op("createCase", "Open a case. Staff send CaseFields; portal users send PortalCaseFields (contact, account and source are theirs).")
+            .header("Idempotency-Key", false, "Repeating a create with the same key returns the first result (24 h)")
+            .body::<NewCase>(false)
+            .reply::<CaseView>(201, "Created")
+            .etag(201)
+            .reply::<CaseView>(200, "Replayed by Idempotency-Key")
+            .etag(200)
+            .errors(&[400, 401, 403, 413, 415, 422]),
+        Route::new("GET", "/cases", get(list_cases))
+            .op("listCases", "Cases the caller may see, newest first")
+            .query("status", json!({"$ref": "#/components/schemas/CaseStatus"}), "")
+            .query("assignee_id", json!({"type": "string"}), "")
+            .query("team_id", json!({"type": "string"}), "")
+            .query("account_id", json!({"type": "string"}), "")
+            .query("contact_id", json!({"type": "string"}), "")
+            .paged()
+            .reply_page::<CaseView>(200, "A page of cases (may hold fewer than limit; follow next_cursor)")
+            .errors(&[400, 401, 422]),
+        Route::new("GET", "/cases/{case_ref}", get(get_case))
+            .op("getCase", "One case")
+            .path_param("case_ref", "Case id, number (42) or masked number ([#42])")
+            .reply::<CaseView>(200, "The case")
+            .etag(200)
+            .errors(&[401, 404]),
+        Route::new("PATCH", "/cases/{case_ref}", patch(update_case))
+            .op("updateCase", "Change a case (JSON merge patch over CaseFields) at the version read")
+            .path_param("case_ref", "Case id, number (42) or masked number ([#42])")
+            .header("If-Match", true, "ETag of the version read")
+            .body::<CaseFields>(true)
+            .reply::<CaseView>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 412, 415, 422, 428]),
+        Route::new("POST", "/users", post(create_entity::<User>))
+            .op("createUser", "Create a user (admins)")
+            .body::<UserFields>(false)
+            .reply::<User>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/users", get(list_entities::<User>))
+            .op("listUsers", "Users sorted by name (staff)")
+            .paged()
+            .reply_page::<User>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/users/{id}", get(get_entity::<User>))
+            .op("getUser", "One user (staff)")
+            .path_param("id", "")
+            .reply::<User>(200, "User")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/users/{id}", patch(update_entity::<User>))
+            .op("updateUser", "Change a user (admins), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<UserFields>(true)
+            .reply::<User>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("POST", "/teams", post(create_entity::<Team>))
+            .op("createTeam", "Create a team (admins)")
+            .body::<TeamFields>(false)
+            .reply::<Team>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/teams", get(list_entities::<Team>))
+            .op("listTeams", "Teams sorted by name (staff)")
+            .paged()
+            .reply_page::<Team>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/teams/{id}", get(get_entity::<Team>))
+            .op("getTeam", "One team (staff)")
+            .path_param("id", "")
+            .reply::<Team>(200, "Team")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/teams/{id}", patch(update_entity::<Team>))
+            .op("updateTeam", "Change a team (admins), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<TeamFields>(true)
+            .reply::<Team>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("POST", "/accounts", post(create_entity::<Account>))
+            .op("createAccount", "Create a account (staff)")
+            .body::<AccountFields>(false)
+            .reply::<Account>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/accounts", get(list_entities::<Account>))
+            .op("listAccounts", "Accounts sorted by name (staff)")
+            .paged()
+            .reply_page::<Account>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/accounts/{id}", get(get_entity::<Account>))
+            .op("getAccount", "One account (staff)")
+            .path_param("id", "")
+            .reply::<Account>(200, "Account")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/accounts/{id}", patch(update_entity::<Account>))
+            .op("updateAccount", "Change a account (staff), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<AccountFields>(true)
+            .reply::<Account>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("POST", "/contacts", post(create_entity::<Contact>))
+            .op("createContact", "Create a contact (staff)")
+            .body::<ContactFields>(false)
+            .reply::<Contact>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/contacts", get(list_entities::<Contact>))
+            .op("listContacts", "Contacts sorted by name (staff)")
+            .paged()
+            .reply_page::<Contact>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/contacts/{id}", get(get_entity::<Contact>))
+            .op("getContact", "One contact (staff)")
+            .path_param("id", "")
+            .reply::<Contact>(200, "Contact")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/contacts/{id}", patch(update_entity::<Contact>))
+            .op("updateContact", "Change a contact (staff), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<ContactFields>(true)
+            .reply::<Contact>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("POST", "/leads", post(create_entity::<Lead>))
+            .op("createLead", "Create a lead (staff)")
+            .body::<LeadFields>(false)
+            .reply::<Lead>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/leads", get(list_entities::<Lead>))
+            .op("listLeads", "Leads sorted by name (staff)")
+            .paged()
+            .reply_page::<Lead>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/leads/{id}", get(get_entity::<Lead>))
+            .op("getLead", "One lead (staff)")
+            .path_param("id", "")
+            .reply::<Lead>(200, "Lead")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/leads/{id}", patch(update_entity::<Lead>))
+            .op("updateLead", "Change a lead (staff), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<LeadFields>(true)
+            .reply::<Lead>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("GET", "/cases/{case_ref}/stream", get(list_stream))
+            .op("listStream", "The case's stream, newest first; portal users never see internal entries")
+            .path_param("case_ref", "Case id, number or masked number")
+            .paged()
+            .reply_page::<StreamEntry>(200, "A page of entries")
+            .errors(&[400, 401, 404]),
+        Route::new("POST", "/cases/{case_ref}/stream", post(post_entry))
+            .op("postEntry", "Post to the case (portal users: body and attachment_ids only, always public); followers are notified")
+            .path_param("case_ref", "Case id, number or masked number")
+            .body::<PostFields>(false)
+            .reply::<StreamEntry>(201, "The entry")
+            .errors(&[400, 401, 404, 409, 415, 422]),
+        Route::new("POST", "/cases/{case_ref}/attachments", post(upload_attachment).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)))
+            .op("uploadAttachment", "Upload a file (raw body, its Content-Type) to post with an entry; at most 10 MiB (on AWS about 6 MB, the Lambda payload limit: larger files go through /attachments/uploads)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .query("name", json!({"type": "string", "maxLength": 200}), "")
+            .raw_body::<Binary>(&["*/*"])
+            .reply::<AttachmentRef>(201, "Uploaded")
+            .errors(&[400, 401, 404, 413, 422]),
+        Route::new("GET", "/cases/{case_ref}/attachments/{attachment_id}", get(download_attachment))
+            .op("downloadAttachment", "Download an attachment (as a download, never inline); attachments of internal entries are hidden from portal users (on AWS only up to about 6 MB, the Lambda payload limit: larger ones through /url)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("attachment_id", "")
+            .reply_as::<Binary>(200, "The bytes", "*/*")
+            .reply_empty(303, "Attachments larger than 4 MiB (more than a Lambda response can carry): a short-lived presigned download URL in Location, with the same access rule")
+            .reply_header(303, "Location", "")
+            .errors(&[401, 404]),
+        Route::new("POST", "/cases/{case_ref}/attachments/uploads", post(begin_upload))
+            .op("beginUpload", "Announce a file of up to 100 MiB and get a presigned request that uploads it straight to the blob store (S3 on AWS, the local server's /blobs routes locally), valid 15 minutes")
+            .path_param("case_ref", "Case id, number or masked number")
+            .body::<UploadFields>(false)
+            .reply::<UploadTicket>(201, "Announced; upload the bytes with this request")
+            .errors(&[400, 401, 404, 422]),
+        Route::new("POST", "/cases/{case_ref}/attachments/uploads/{attachment_id}/complete", post(complete_upload))
+            .op("completeUpload", "Complete an upload announced by the caller: the uploaded file must be there, no larger than announced and of the announced content type; it becomes an unposted attachment of the caller, as a direct upload does")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("attachment_id", "")
+            .reply::<AttachmentRef>(200, "Completed before (a retry)")
+            .reply::<AttachmentRef>(201, "Completed")
+            .errors(&[401, 404, 409, 422]),
+        Route::new("GET", "/cases/{case_ref}/attachments/{attachment_id}/url", get(attachment_url))
+            .op("attachmentUrl", "A presigned URL that downloads an attachment straight from the blob store, valid 15 minutes; the store answers it with the attachment's content type and Content-Disposition: attachment with its file name (RFC 5987). Who may read what is as for the download")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("attachment_id", "")
+            .reply::<PresignedDownload>(200, "The request to make")
+            .errors(&[401, 404]),
+        Route::new("GET", "/cases/{case_ref}/followers", get(list_followers))
+            .op("listFollowers", "Who follows the case (staff)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .reply_page::<Follow>(200, "Followers")
+            .errors(&[401, 403, 404]),
+        Route::new("PUT", "/cases/{case_ref}/followers/{follower_id}", put(add_follower))
+            .op("follow", "Follow the case (`me`), or make a user or portal contact who can see it follow (staff)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("follower_id", "A user or portal contact id, or `me`")
+            .reply::<Follow>(200, "Following")
+            .errors(&[401, 403, 404, 422]),
+        Route::new("DELETE", "/cases/{case_ref}/followers/{follower_id}", delete(remove_follower))
+            .op("unfollow", "Stop following (`me`), or remove a follower (staff)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("follower_id", "A user or portal contact id, or `me`")
+            .reply_empty(204, "Not following")
+            .errors(&[401, 403, 404]),
+        Route::new("GET", "/me/follows", get(my_follows))
+            .op("myFollows", "Cases the caller follows and may still see")
+            .paged()
+            .reply_page::<CaseView>(200, "A page of cases")
+            .errors(&[400, 401]),
+        Route::new("GET", "/articles", get(knowledge::list_articles))
+            .op("listArticles", "Articles sorted by title, or with q those whose title holds every word, newest first. Staff see all; portal users published portal-visible ones")
+            .query("q", json!({"type": "string"}), "Title words (at most 8; words of 2+ letters or digits)")
+            .paged()
+            .reply_page::<ArticleView>(200, "A page of articles (Article for staff, PortalArticle for portal users)")
+            .errors(&[400, 401, 422]),
+        Route::new("POST", "/articles", post(knowledge::create_article))
+            .op("createArticle", "Write an article (staff)")
+            .body::<ArticleFields>(false)
+            .reply::<Article>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 413, 415, 422]),
+        Route::new("GET", "/articles/{article_id}", get(knowledge::get_article))
+            .op("getArticle", "One article; portal users only published portal-visible ones (404 otherwise)")
+            .path_param("article_id", "Article id")
+            .reply::<ArticleView>(200, "The article")
+            .etag(200)
+            .errors(&[401, 404]),
+        Route::new("PATCH", "/articles/{article_id}", patch(knowledge::update_article))
+            .op("updateArticle", "Change an article (staff), JSON merge patch over ArticleFields; If-Match optional")
+            .path_param("article_id", "Article id")
+            .header("If-Match", false, "ETag of the version read (optional)")
+            .body::<ArticleFields>(true)
+            .reply::<Article>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 412, 415, 422]),
+        Route::new("DELETE", "/articles/{article_id}", delete(knowledge::delete_article))
+            .op("deleteArticle", "Delete an article, its title index and its case links (staff); If-Match optional")
+            .path_param("article_id", "Article id")
+            .header("If-Match", false, "ETag of the version read (optional)")
+            .reply_empty(204, "Deleted")
+            .errors(&[401, 403, 404, 412]),
+        Route::new("GET", "/cases/{case_ref}/articles", get(knowledge::list_case_articles))
+            .op("listCaseArticles", "Articles linked to the case that the caller may read")
+            .path_param("case_ref", "Case id, number or masked number")
+            .paged()
+            .reply_page::<ArticleView>(200, "A page of articles")
+            .errors(&[400, 401, 404, 422]),
+        Route::new("PUT", "/cases/{case_ref}/articles/{article_id}", put(knowledge::link_article))
+            .op("linkArticle", "Link an article to the case (staff); adds an internal article_linked stream entry")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("article_id", "Article id")
+            .reply::<ArticleLink>(201, "Linked")
+            .reply::<ArticleLink>(200, "Already linked")
+            .errors(&[401, 403, 404]),
+        Route::new("DELETE", "/cases/{case_ref}/articles/{article_id}", delete(knowledge::unlink_article))
+            .op("unlinkArticle", "Remove the link (staff); adds an internal article_unlinked stream entry")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("article_id", "Article id")
+            .reply_empty(204, "Unlinked")
+            .errors(&[401, 403, 404]),
+        Route::new("POST", "/forms", post(create_entity::<WebForm>))
+            .op("createForm", "Configure a web form (admins)")
+            .body::<WebFormFields>(false)
+            .reply::<WebForm>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 415, 422]),
+        Route::new("GET", "/forms", get(list_entities::<WebForm>))
+            .op("listForms", "Web forms sorted by name (admins)")
+            .paged()
+            .reply_page::<WebForm>(200, "A page")
+            .errors(&[400, 401, 403, 422]),
+        Route::new("GET", "/forms/{form_id}", get(get_entity::<WebForm>))
+            .op("getForm", "One web form (admins)")
+            .path_param("form_id", "Form id")
+            .reply::<WebForm>(200, "The form")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/forms/{form_id}", patch(update_entity::<WebForm>))
+            .op("updateForm", "Change a web form (admins), JSON merge patch; If-Match optional")
+            .path_param("form_id", "Form id")
+            .header("If-Match", false, "ETag of the version read (optional)")
+            .body::<WebFormFields>(true)
+            .reply::<WebForm>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 412, 415, 422]),
+        Route::new("GET", "/forms/{form_id}/stats", get(forms::form_stats))
+            .op("getFormStats", "What became of the form's submissions (admins)")
+            .path_param("form_id", "Form id")
+            .reply::<FormStats>(200, "Counts")
+            .errors(&[401, 403, 404]),
+        Route::new("POST", "/forms/{form_id}/submissions", post(forms::submit).layer(DefaultBodyLimit::max(forms::MAX_SUBMISSION_BYTES)))
+            .op("submitForm", "Public: submit a web form (JSON or an HTML form's urlencoded fields). Opens a case with source web_form and no contact; the submitted address gets a mail (without any of the submitted text) asking its owner to confirm, and only then becomes the case's contact. Limits per form, per client IP and per sender address. Browsers may post only from the form's allowed origins (or the embed page); those get Access-Control-Allow-Origin")
+            .public()
+            .path_param("form_id", "Form id")
+            .header("Origin", false, "Must be one of the form's allowed origins or this API's own origin when sent")
+            .raw_body::<Submission>(&["application/json", "application/x-www-form-urlencoded"])
+            .reply::<FormAnswer>(202, "Received (also when the honeypot was filled and nothing was created); an HTML page when the request accepts text/html")
+            .errors(&[400, 403, 404, 413, 415, 422, 429, 503]),
+        Route::new("OPTIONS", "/forms/{form_id}/submissions", options(forms::preflight))
+            .op("preflightFormSubmission", "Public: CORS preflight; answered only for the form's allowed origins")
+            .public()
+            .path_param("form_id", "Form id")
+            .header("Origin", true, "")
+            .reply_empty(204, "Allowed")
+            .reply_header(204, "Access-Control-Allow-Origin", "")
+            .reply_header(204, "Access-Control-Allow-Methods", "")
+            .reply_header(204, "Access-Control-Allow-Headers", "")
+            .errors(&[403, 404]),
+        Route::new("GET", "/forms/{form_id}/embed.html", get(forms::embed))
+            .op("embedForm", "Public: a self-contained HTML form (no scripts) to put in an iframe; only the form's allowed origins may frame it")
+            .public()
+            .path_param("form_id", "Form id")
+            .reply_as::<Html>(200, "The form page", "text/html")
+            .errors(&[403, 404]),
+        Route::new("POST", "/mailboxes", post(create_entity::<Mailbox>))
+            .op("createMailbox", "Create a mailbox (admins)")
+            .body::<MailboxFields>(false)
+            .reply::<Mailbox>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/mailboxes", get(list_entities::<Mailbox>))
+            .op("listMailboxs", "Mailboxs sorted by name (staff)")
+            .paged()
+            .reply_page::<Mailbox>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/mailboxes/{id}", get(get_entity::<Mailbox>))
+            .op("getMailbox", "One mailbox (staff)")
+            .path_param("id", "")
+            .reply::<Mailbox>(200, "Mailbox")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/mailboxes/{id}", patch(update_entity::<Mailbox>))
+            .op("updateMailbox", "Change a mailbox (admins), JSON merge patch; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<MailboxFields>(true)
+            .reply::<Mailbox>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("GET", "/inbound-log", get(inbound_log))
+            .op("inboundLog", "Every inbound message's outcome with its reason, newest first (admins)")
+            .paged()
+            .reply_page::<InboundLogEntry>(200, "A page of log entries")
+            .errors(&[400, 401, 403]),
+        Route::new("POST", "/workflow-rules", post(create_entity::<WorkflowRule>))
+            .op("createWorkflowRule", "Create a workflow rule (admins)")
+            .body::<WorkflowRuleFields>(false)
+            .reply::<WorkflowRule>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 409, 415, 422]),
+        Route::new("GET", "/workflow-rules", get(list_entities::<WorkflowRule>))
+            .op("listWorkflowRules", "Workflow rules sorted by name (admins)")
+            .paged()
+            .reply_page::<WorkflowRule>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/workflow-rules/{id}", get(get_entity::<WorkflowRule>))
+            .op("getWorkflowRule", "One workflow rule (admins)")
+            .path_param("id", "")
+            .reply::<WorkflowRule>(200, "WorkflowRule")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/workflow-rules/{id}", patch(update_entity::<WorkflowRule>))
+            .op("updateWorkflowRule", "Change a workflow rule (admins), JSON merge patch; enable or disable it with {\"enabled\": false}; If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<WorkflowRuleFields>(true)
+            .reply::<WorkflowRule>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
+        Route::new("DELETE", "/workflow-rules/{id}", delete(delete_workflow_rule))
+            .op("deleteWorkflowRule", "Delete a workflow rule (admins)")
+            .path_param("id", "")
+            .reply_empty(204, "Deleted")
+            .errors(&[401, 403, 404]),
+        Route::new("GET", "/web-forms/confirm/{token}", get(forms::confirmation_page))
+            .op("confirmationPage", "Public: the page behind the link of a confirmation mail, with a button that confirms (looking changes nothing)")
+            .public()
+            .path_param("token", "The token of the confirmation mail")
+            .reply_as::<Html>(200, "The page", "text/html")
+            .errors(&[404, 410, 503]),
+        Route::new("POST", "/web-forms/confirm/{token}", post(forms::confirm))
+            .op("confirmSender", "Public: confirms a web-form sender's address. The contact of the address (found, or created and linked to the account of its domain) becomes the case's primary contact and, with portal access, follows it. The token works once, for 7 days")
+            .public()
+            .path_param("token", "The token of the confirmation mail")
+            .reply::<FormAnswer>(200, "Confirmed; an HTML page when the request accepts text/html")
+            .errors(&[404, 409, 410, 503]),
+    ]
 }
 
 /// A JSON response carrying the record's version as its ETag.
@@ -107,18 +494,18 @@ fn listing<T>(items: Vec<T>, next: Option<Cursor>) -> Json<Listing<T>> {
     Json(Listing { items, next_cursor: next.map(|c| c.0) })
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_DOCUMENT).into_response()
+async fn openapi() -> Json<&'static Value> {
+    Json(openapi_document())
 }
 
-async fn me(Caller(principal): Caller) -> Json<Value> {
+async fn me(Caller(principal): Caller) -> Json<Me> {
     Json(match principal {
-        Principal::Staff(user) => json!({ "kind": "user", "user": user }),
-        Principal::Portal(contact) => json!({ "kind": "portal", "contact": contact }),
+        Principal::Staff(user) => Me::User { user },
+        Principal::Portal(contact) => Me::Portal { contact },
     })
 }
 
@@ -130,54 +517,25 @@ async fn update_settings(State(state): State<AppState>, Caller(principal): Calle
     Ok(Json(state.docket.update_settings(&principal, body).await?).into_response())
 }
 
-/// A case as staff see it: every field plus the number shown through the mask.
-#[derive(Serialize)]
-struct StaffCaseView<'a> {
-    #[serde(flatten)]
-    case: &'a Case,
-    display_number: String,
-}
-
-/// A case as its customer sees it in the portal: no internal assignment details.
-#[derive(Serialize)]
-struct PortalCaseView<'a> {
-    id: &'a str,
-    number: u64,
-    display_number: String,
-    subject: &'a str,
-    description: &'a str,
-    status: CaseStatus,
-    priority: docket_domain::model::Priority,
-    #[serde(rename = "type")]
-    case_type: &'a Option<String>,
-    category: &'a Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: time::OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: time::OffsetDateTime,
-    version: u64,
-}
-
-fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::CaseNumberMask) -> Value {
+fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::CaseNumberMask) -> CaseView {
     let display_number = mask.format(case.number);
-    let view = match principal {
-        Principal::Staff(_) => serde_json::to_value(StaffCaseView { case, display_number }),
-        Principal::Portal(_) => serde_json::to_value(PortalCaseView {
-            id: &case.id,
+    match principal {
+        Principal::Staff(_) => CaseView::Staff(Box::new(StaffCase { case: case.clone(), display_number })),
+        Principal::Portal(_) => CaseView::Portal(PortalCase {
+            id: case.id.clone(),
             number: case.number,
             display_number,
-            subject: &case.subject,
-            description: &case.description,
+            subject: case.subject.clone(),
+            description: case.description.clone(),
             status: case.status,
             priority: case.priority,
-            case_type: &case.case_type,
-            category: &case.category,
+            case_type: case.case_type.clone(),
+            category: case.category.clone(),
             created_at: case.audit.created_at,
             updated_at: case.audit.updated_at,
             version: case.audit.version,
         }),
-    };
-    view.unwrap_or(Value::Null)
+    }
 }
 
 async fn create_case(
@@ -224,7 +582,7 @@ async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, Qu
     let (items, next) = cases.list(&principal, filter, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     let mask = cases.mask().await?;
     let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
-    Ok(listing::<Value>(views, next).into_response())
+    Ok(listing(views, next).into_response())
 }
 
 async fn get_case(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>) -> ApiResult<Response> {
@@ -358,32 +716,28 @@ async fn upload_attachment(
 }
 
 /// An uploaded attachment as its uploader is shown it (by either way of uploading).
-fn attachment_view(attachment: &docket_domain::stream::Attachment) -> Value {
-    json!({ "id": attachment.id, "name": attachment.name, "content_type": attachment.content_type, "size": attachment.size })
+fn attachment_view(attachment: &docket_domain::stream::Attachment) -> AttachmentRef {
+    AttachmentRef { id: attachment.id.clone(), name: attachment.name.clone(), content_type: attachment.content_type.clone(), size: attachment.size }
 }
 
-/// When a presigned request expires, as RFC 3339.
-fn expiry(request: &docket_ports::PresignedRequest) -> String {
-    time::OffsetDateTime::from(request.expires_at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+/// When a presigned request expires.
+fn expiry(request: &docket_ports::PresignedRequest) -> time::OffsetDateTime {
+    time::OffsetDateTime::from(request.expires_at)
 }
 
 /// The answer to an announced upload: the request the client sends straight to the blob store
 /// (S3, or the local server's `/blobs` routes), with the headers it must send as given.
 async fn begin_upload(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let start = state.docket.cases().begin_upload(&principal, &case_ref, body, state.docket.blobs()?).await?;
-    let headers: serde_json::Map<String, Value> = start.request.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "attachment_id": start.upload.id,
-            "upload_url": start.request.url,
-            "method": start.request.method,
-            "headers": headers,
-            "expires_at": expiry(&start.request),
-            "max_size": start.upload.size,
-        })),
-    )
-        .into_response())
+    let ticket = UploadTicket {
+        attachment_id: start.upload.id.clone(),
+        upload_url: start.request.url.clone(),
+        method: start.request.method.to_string(),
+        headers: start.request.headers.iter().map(|(name, value)| (name.clone(), value.clone())).collect(),
+        expires_at: expiry(&start.request),
+        max_size: start.upload.size,
+    };
+    Ok((StatusCode::CREATED, Json(ticket)).into_response())
 }
 
 async fn complete_upload(
@@ -402,7 +756,8 @@ async fn attachment_url(
     Path((case_ref, attachment_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (_, request) = state.docket.cases().attachment_url(&principal, &case_ref, &attachment_id, state.docket.blobs()?).await?;
-    Ok(Json(json!({ "url": request.url, "method": request.method, "expires_at": expiry(&request) })).into_response())
+    let expires_at = expiry(&request);
+    Ok(Json(PresignedDownload { url: request.url, method: request.method.to_string(), expires_at }).into_response())
 }
 
 /// Largest attachment served through the API itself; larger ones redirect to a download URL.
@@ -474,7 +829,7 @@ async fn my_follows(State(state): State<AppState>, Caller(principal): Caller, Qu
     let (items, next) = cases.followed(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     let mask = cases.mask().await?;
     let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
-    Ok(listing::<Value>(views, next).into_response())
+    Ok(listing(views, next).into_response())
 }
 
 async fn inbound_log(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {

@@ -31,7 +31,7 @@ pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 const MAX_PAGES_PER_LIST: usize = 10;
 
 /// The editable fields of a case: the body of a create, and what a merge patch applies to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFields {
     pub subject: String,
@@ -61,7 +61,7 @@ pub struct CaseFields {
 }
 
 /// What a portal user may send when opening a case; everything else is decided for them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalCaseFields {
     pub subject: String,

@@ -43,7 +43,7 @@ const TOKEN_CHARS: usize = 24;
 
 /// The part of a notify message asking for a sender's confirmation: the address it goes to,
 /// which must still be the case's pending sender when the worker takes the message.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     pub email: String,

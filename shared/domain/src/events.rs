@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_RULE_DEPTH: u8 = 3;
 
 /// What happened to a case; also the trigger of a workflow rule.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     CaseCreated,

@@ -18,14 +18,14 @@ use crate::model::{Case, Contact, User};
 use crate::schema::{CASES, DIRECTORY, case_keys};
 use crate::stream::{Author, AuthorKind};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowerKind {
     User,
     Contact,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Follow {
     pub case_id: String,
     pub follower_id: String,

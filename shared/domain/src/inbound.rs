@@ -50,7 +50,7 @@ pub struct InboundMail {
     pub trusted_sender: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InboundOutcome {
     Created,
@@ -69,7 +69,7 @@ pub enum InboundOutcome {
 }
 
 /// Which F21 rule threaded the message (or `new_case`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadRule {
     ReplyToken,
@@ -80,7 +80,7 @@ pub enum ThreadRule {
 }
 
 /// One line of the inbound log (F28).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct InboundLogEntry {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -102,7 +102,7 @@ pub struct InboundLogEntry {
 
 /// The acknowledgement of a new email case, as an outbox item for the notify worker (or the
 /// pipeline itself, right after the commit): who gets it, and the log line it reports to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
     pub log_id: String,

@@ -45,7 +45,7 @@ pub const PORTAL_ARTICLES_PARTITION: &str = "PORTAL_ARTICLES";
 /// Pages of links a case-article list reads before it answers with what it found.
 const MAX_PAGES_PER_LIST: usize = 10;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArticleStatus {
     #[default]
@@ -53,7 +53,7 @@ pub enum ArticleStatus {
     Published,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Article {
     pub id: String,
     pub title: String,
@@ -80,7 +80,7 @@ impl Article {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleFields {
     pub title: String,
@@ -155,7 +155,7 @@ pub fn title_words(text: &str) -> Vec<String> {
 }
 
 /// A case ↔ article link as stored (both sides carry the same attributes).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ArticleLink {
     pub case_id: String,
     pub article_id: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// Who made a record and when; versions drive optimistic concurrency (ETag / If-Match).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Audit {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -23,7 +23,7 @@ impl Audit {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum CaseStatus {
     New,
     Assigned,
@@ -93,7 +93,7 @@ impl CaseStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 pub enum Priority {
     Low,
     #[default]
@@ -102,7 +102,7 @@ pub enum Priority {
     Urgent,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Email,
@@ -114,7 +114,7 @@ pub enum Source {
     Workflow,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Case {
     pub id: String,
     pub number: u64,
@@ -150,7 +150,7 @@ pub struct Case {
 }
 
 /// Who a web-form submission says it is from, not yet confirmed by the owner of the address.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PendingSender {
     /// The name as submitted (used for a contact made on confirmation).
     pub name: String,
@@ -160,7 +160,7 @@ pub struct PendingSender {
     pub form_id: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -168,7 +168,7 @@ pub enum Role {
 }
 
 /// Which cases an agent may see and work (SPEC §4).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     #[default]
@@ -177,7 +177,7 @@ pub enum Scope {
     Own,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
     /// Follow every new case (SPEC F5).
@@ -185,7 +185,7 @@ pub struct Preferences {
     pub auto_follow: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub name: String,
@@ -199,7 +199,7 @@ pub struct User {
     pub audit: Audit,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Team {
     pub id: String,
     pub name: String,
@@ -211,7 +211,7 @@ pub struct Team {
     pub audit: Audit,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
     pub name: String,
@@ -224,7 +224,7 @@ pub struct Account {
 }
 
 /// What a contact may do in the customer portal (SPEC F11).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortalRole {
     /// Only cases the contact is on.
@@ -233,7 +233,7 @@ pub enum PortalRole {
     AccountCases,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalAccess {
     pub role: PortalRole,
@@ -245,7 +245,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Contact {
     pub id: String,
     pub name: String,
@@ -258,7 +258,7 @@ pub struct Contact {
     pub audit: Audit,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     #[default]
@@ -270,7 +270,7 @@ pub enum LeadStatus {
     Dead,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Lead {
     pub id: String,
     pub name: String,
@@ -283,7 +283,7 @@ pub struct Lead {
 }
 
 /// System-wide settings kept in the directory table.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// How case numbers are shown, e.g. `[#{n}]` or `SR-{n}`.
@@ -341,7 +341,7 @@ fn default_ack_window() -> u32 {
     120
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JunkPolicy {
     /// Keep the raw message and log it; open nothing.
@@ -368,7 +368,7 @@ impl Default for Settings {
 }
 
 /// What a reply to a final (Closed, Rejected, …) case does (F22).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClosedCasePolicy {
     /// The case is reopened.
@@ -381,7 +381,7 @@ pub enum ClosedCasePolicy {
 }
 
 /// How a team's unassigned new cases are given to its members (F40).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentRule {
     /// Each active member in turn, in a stable order (by user id).
@@ -390,7 +390,7 @@ pub enum AssignmentRule {
     LeastBusy,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownSenders {
     /// Create a contact (linked to the account owning the sender's domain).
@@ -401,7 +401,7 @@ pub enum UnknownSenders {
 }
 
 /// A group mailbox (F6): inbound addresses, the team its cases go to, and its mail policies.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Mailbox {
     pub id: String,
     pub name: String,

@@ -26,7 +26,7 @@ const MAX_NEEDLE: usize = 200;
 const MAX_NOTE: usize = 10_000;
 
 /// Whether every condition must hold, or one is enough.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchMode {
     #[default]
@@ -35,7 +35,7 @@ pub enum MatchMode {
 }
 
 /// What a condition looks at.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionField {
     Status,
@@ -60,7 +60,7 @@ impl ConditionField {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     Is,
@@ -74,7 +74,7 @@ pub enum Operator {
     IsEmpty,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCondition {
     pub field: ConditionField,
@@ -84,7 +84,7 @@ pub struct RuleCondition {
 }
 
 /// One step of a rule, done in order.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleAction {
     /// Gives an unassigned case to a team member by an assignment rule: the named team (else the
@@ -173,7 +173,7 @@ struct SettableFields {
     internal: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WorkflowRule {
     pub id: String,
     pub name: String,
@@ -189,7 +189,7 @@ pub struct WorkflowRule {
     pub audit: Audit,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowRuleFields {
     pub name: String,

@@ -26,7 +26,7 @@ use crate::validate::{self, MAX_LONG_TEXT};
 pub const MAX_ATTACHMENTS_PER_POST: usize = 10;
 const MAX_PAGES_PER_READ: usize = 10;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Post,
@@ -35,14 +35,14 @@ pub enum EntryKind {
     System,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     Public,
     Internal,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorKind {
     User,
@@ -52,7 +52,7 @@ pub enum AuthorKind {
     Workflow,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Author {
     pub kind: AuthorKind,
     pub id: Option<String>,
@@ -86,7 +86,7 @@ impl Author {
 }
 
 /// What a system entry records.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemEvent {
     Created,
@@ -149,7 +149,7 @@ impl SystemEvent {
 }
 
 /// A file attached to an entry; the bytes are in the blob store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AttachmentRef {
     pub id: String,
     pub name: String,
@@ -157,7 +157,7 @@ pub struct AttachmentRef {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StreamEntry {
     pub id: String,
     pub case_id: String,
@@ -295,7 +295,7 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
 }
 
 /// The mail behind an `email_received` / `email_sent` entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EmailMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -322,7 +322,7 @@ pub struct EmailMeta {
 }
 
 /// What staff send to post on a case; portal users send only `body` and `attachment_ids`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostFields {
     #[serde(default)]
@@ -335,7 +335,7 @@ pub struct PostFields {
     pub attachment_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalPostFields {
     #[serde(default)]
@@ -345,7 +345,7 @@ pub struct PortalPostFields {
 }
 
 /// Stored metadata of an uploaded attachment (bytes in the blob store).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Attachment {
     pub id: String,
     pub case_id: String,
@@ -381,7 +381,7 @@ pub const PENDING_UPLOAD_LIFETIME: time::Duration = time::Duration::hours(24);
 /// An upload announced by `uploaded_by` and not completed yet: the client sends the bytes
 /// straight to the blob store (a presigned `PUT` of `blob_key`), then completes it, which checks
 /// what arrived against what was announced and turns it into an [`Attachment`] of the same id.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PendingUpload {
     pub id: String,
     pub case_id: String,
@@ -398,7 +398,7 @@ pub struct PendingUpload {
 }
 
 /// What a client announces before uploading a file through a URL.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadFields {
     pub name: String,

@@ -38,7 +38,7 @@ const IP_WINDOW_SECS: i64 = 3600;
 const FORM_WINDOW_SECS: i64 = 60;
 
 /// Whether a form asks for a field or merely offers it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Requirement {
     #[default]
@@ -48,7 +48,7 @@ pub enum Requirement {
 
 /// Which fields a form asks for. The email address is always required: the sender's contact is
 /// found or created by it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldRules {
     #[serde(default)]
@@ -59,7 +59,7 @@ pub struct FieldRules {
     pub message: Requirement,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
     /// Submissions one email address may send per hour (over all forms).
@@ -95,7 +95,7 @@ impl Default for RateLimits {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WebForm {
     pub id: String,
     pub name: String,
@@ -119,7 +119,7 @@ impl WebForm {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebFormFields {
     pub name: String,
@@ -215,7 +215,7 @@ pub enum Outcome {
 }
 
 /// Counts of what happened to a form's submissions.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct FormStats {
     #[serde(default)]
     pub accepted: u64,

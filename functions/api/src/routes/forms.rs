@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use docket_domain::confirm::{ConfirmOutcome, TokenState};
 use docket_domain::webform::{HONEYPOT_FIELD, Requirement, WebForm};
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -124,7 +123,7 @@ fn received(headers: &HeaderMap) -> Response {
     if wants_html(headers) {
         (StatusCode::ACCEPTED, Html(THANK_YOU_PAGE)).into_response()
     } else {
-        (StatusCode::ACCEPTED, Json(json!({ "status": "received", "detail": RECEIVED }))).into_response()
+        (StatusCode::ACCEPTED, Json(crate::views::FormAnswer { status: "received", detail: RECEIVED })).into_response()
     }
 }
 
@@ -198,7 +197,7 @@ pub(super) async fn confirmation_page(State(state): State<AppState>, Path(token)
 pub(super) async fn confirm(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     match state.docket.web_forms().confirm(&token).await? {
         ConfirmOutcome::Confirmed { .. } if wants_html(&headers) => Ok(private_page(CONFIRMED_PAGE, StatusCode::OK)),
-        ConfirmOutcome::Confirmed { .. } => Ok(Json(json!({ "status": "confirmed", "detail": CONFIRMED })).into_response()),
+        ConfirmOutcome::Confirmed { .. } => Ok(Json(crate::views::FormAnswer { status: "confirmed", detail: CONFIRMED }).into_response()),
         ConfirmOutcome::Used => Err(link_used()),
         ConfirmOutcome::Expired => Err(link_expired()),
     }

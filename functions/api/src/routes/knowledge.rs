@@ -8,36 +8,28 @@ use axum::response::{IntoResponse, Response};
 use docket_domain::Principal;
 use docket_domain::knowledge::Article;
 use docket_store::Cursor;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::{PageQuery, listing, versioned};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::{IfMatch, JsonBody, QueryParams, page_limit};
 use crate::problem::ApiResult;
+use crate::views::{ArticleView, PortalArticle};
 
-/// An article as the portal shows it: no workflow state, no staff names.
-#[derive(Serialize)]
-struct PortalArticleView<'a> {
-    id: &'a str,
-    title: &'a str,
-    body: &'a str,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: time::OffsetDateTime,
+fn article_view(principal: &Principal, article: &Article) -> ArticleView {
+    match principal {
+        Principal::Staff(_) => ArticleView::Staff(article.clone()),
+        Principal::Portal(_) => ArticleView::Portal(PortalArticle {
+            id: article.id.clone(),
+            title: article.title.clone(),
+            body: article.body.clone(),
+            updated_at: article.audit.updated_at,
+        }),
+    }
 }
 
-fn article_view(principal: &Principal, article: &Article) -> Value {
-    let view = match principal {
-        Principal::Staff(_) => serde_json::to_value(article),
-        Principal::Portal(_) => {
-            serde_json::to_value(PortalArticleView { id: &article.id, title: &article.title, body: &article.body, updated_at: article.audit.updated_at })
-        }
-    };
-    view.unwrap_or(Value::Null)
-}
-
-fn article_views(principal: &Principal, articles: &[Article]) -> Vec<Value> {
+fn article_views(principal: &Principal, articles: &[Article]) -> Vec<ArticleView> {
     articles.iter().map(|a| article_view(principal, a)).collect()
 }
 
