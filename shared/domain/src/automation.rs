@@ -173,7 +173,12 @@ impl Automation<'_> {
                 }
             }
             RuleAction::AssignToUser { user_id } => {
-                let new = cases.change_by(&case, author, |c| c.assignee_id.is_none().then(|| json!({ "assignee_id": user_id }))).await?;
+                let new = cases
+                    .change_by(&case, author, |c, fields| {
+                        fields.assignee_id = Some(user_id.clone());
+                        Ok(c.assignee_id.is_none())
+                    })
+                    .await?;
                 if new.audit.version > case.audit.version && new.assignee_id.as_ref() == Some(user_id) {
                     format!("assigned to {user_id}")
                 } else {
@@ -185,8 +190,9 @@ impl Automation<'_> {
                     format!("the case is already in team {team_id}")
                 } else {
                     let new = cases
-                        .change_by(&case, author, |c| {
-                            (!c.team_ids.contains(team_id)).then(|| json!({ "team_ids": with(&c.team_ids, std::slice::from_ref(team_id), MAX_TEAMS) }))
+                        .change_by(&case, author, |c, fields| {
+                            fields.team_ids = with(&c.team_ids, std::slice::from_ref(team_id), MAX_TEAMS);
+                            Ok(!c.team_ids.contains(team_id))
                         })
                         .await?;
                     if new.team_ids.contains(team_id) {
@@ -197,14 +203,25 @@ impl Automation<'_> {
                 }
             }
             RuleAction::SetFields { fields } => {
-                cases.change_by(&case, author, |_| Some(Value::Object(fields.clone()))).await?;
+                // The rule's configured fields are a merge patch, validated like a person's.
+                cases
+                    .change_by(&case, author, |_, current| {
+                        *current = crate::fields::patch(current, Value::Object(fields.clone()))?;
+                        Ok(true)
+                    })
+                    .await?;
                 format!("set {}", fields.keys().cloned().collect::<Vec<_>>().join(", "))
             }
             RuleAction::LinkMailbox { mailbox_id } => {
                 if case.mailbox_id.as_ref() == Some(mailbox_id) {
                     format!("the case already has mailbox {mailbox_id}")
                 } else {
-                    cases.change_by(&case, author, |c| (c.mailbox_id.as_ref() != Some(mailbox_id)).then(|| json!({ "mailbox_id": mailbox_id }))).await?;
+                    cases
+                        .change_by(&case, author, |c, fields| {
+                            fields.mailbox_id = Some(mailbox_id.clone());
+                            Ok(c.mailbox_id.as_ref() != Some(mailbox_id))
+                        })
+                        .await?;
                     format!("mailbox {mailbox_id} linked")
                 }
             }
@@ -286,11 +303,10 @@ impl Automation<'_> {
                 let assignee: Vec<String> = case.assignee_id.iter().cloned().collect();
                 for child in &children {
                     let shared = cases
-                        .change_by(child, author, |c| {
-                            Some(json!({
-                                "team_ids": with(&c.team_ids, &case.team_ids, MAX_TEAMS),
-                                "collaborator_ids": with(&c.collaborator_ids, &assignee, MAX_COLLABORATORS),
-                            }))
+                        .change_by(child, author, |c, fields| {
+                            fields.team_ids = with(&c.team_ids, &case.team_ids, MAX_TEAMS);
+                            fields.collaborator_ids = with(&c.collaborator_ids, &assignee, MAX_COLLABORATORS);
+                            Ok(true)
                         })
                         .await?;
                     if let Some(user) = case.assignee_id.as_ref().filter(|u| shared.assignee_id.as_ref() != Some(*u)) {

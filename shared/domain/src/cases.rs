@@ -414,6 +414,11 @@ impl<'a> Cases<'a> {
     /// The next version of a case after a merge patch of its editable fields, validated.
     pub(crate) async fn patched(&self, old: &Case, patch: Value, author: &Author) -> DomainResult<Case> {
         let fields = fields::patch(&case_fields(old), patch)?;
+        self.with_fields(old, fields, author).await
+    }
+
+    /// The next version of a case with these editable fields, validated like a person's edit.
+    pub(crate) async fn with_fields(&self, old: &Case, fields: CaseFields, author: &Author) -> DomainResult<Case> {
         if fields.source != Some(old.source) {
             return Err(DomainError::invalid("source", "the source of a case cannot change"));
         }
@@ -453,14 +458,17 @@ impl<'a> Cases<'a> {
     }
 
     /// Changes a case on behalf of a channel or a workflow rather than a person editing it: no
-    /// If-Match, but still conditional on the version, re-read and redone on a race. `patch`
-    /// gives the merge patch to apply to the version it is shown, or `None` when there is
-    /// nothing to do; the patch is validated like a person's.
-    pub(crate) async fn change_by(&self, start: &Case, author: &Author, patch: impl Fn(&Case) -> Option<Value>) -> DomainResult<Case> {
+    /// If-Match, but still conditional on the version, re-read and redone on a race. `edit`
+    /// changes the editable fields of the version it is shown and says whether there is
+    /// anything to do; the result is validated like a person's edit.
+    pub(crate) async fn change_by(&self, start: &Case, author: &Author, edit: impl Fn(&Case, &mut CaseFields) -> DomainResult<bool>) -> DomainResult<Case> {
         let mut current = start.clone();
         for _ in 0..5 {
-            let Some(patch) = patch(&current) else { return Ok(current) };
-            let new = self.patched(&current, patch, author).await?;
+            let mut fields = case_fields(&current);
+            if !edit(&current, &mut fields)? {
+                return Ok(current);
+            }
+            let new = self.with_fields(&current, fields, author).await?;
             if changed_fields(&current, &new).is_empty() {
                 return Ok(current);
             }
@@ -477,7 +485,11 @@ impl<'a> Cases<'a> {
 
     /// Changes a case's status on behalf of a channel (mail, workflows), not a person editing it.
     pub async fn set_status_by(&self, case: &Case, status: CaseStatus, author: &Author) -> DomainResult<Case> {
-        self.change_by(case, author, |current| (current.status != status).then(|| serde_json::json!({ "status": status }))).await
+        self.change_by(case, author, |current, fields| {
+            fields.status = Some(status);
+            Ok(current.status != status)
+        })
+        .await
     }
 
     /// A reply to a waiting or final case reopens it (F22).
@@ -539,7 +551,7 @@ pub(crate) fn next_status(old: &Case, new: &Case, requested: CaseStatus) -> Doma
     }
 }
 
-fn case_fields(case: &Case) -> CaseFields {
+pub(crate) fn case_fields(case: &Case) -> CaseFields {
     CaseFields {
         subject: case.subject.clone(),
         description: case.description.clone(),

@@ -789,7 +789,9 @@ impl Inbound<'_> {
     /// on the version read: a concurrent change makes the message be decided again).
     async fn reopen(&self, case: &Case, author: &Author, work: &mut Work) -> DomainResult<Case> {
         let cases = self.docket.cases();
-        let new = cases.patched(case, serde_json::json!({ "status": CaseStatus::Reopened }), author).await?;
+        let mut fields = crate::cases::case_fields(case);
+        fields.status = Some(CaseStatus::Reopened);
+        let new = cases.with_fields(case, fields, author).await?;
         let (ops, _, entries) = crate::cases::change_ops(case, &new, author)?;
         work.ops.extend(ops);
         cases.notify_effect(&mut work.effects, &entries);
