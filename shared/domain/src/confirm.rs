@@ -21,7 +21,7 @@ use time::Duration;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
 use docket_ports::{OutboundMail, PortError};
-use docket_store::{Condition, Item, Key, Update, WriteOp};
+use docket_store::{Condition, Item, Update, WriteOp};
 
 use crate::cases::{Cases, MAX_CONTACTS, next_audit};
 use crate::clock::new_id;
@@ -71,15 +71,6 @@ pub enum ConfirmOutcome {
     Expired,
 }
 
-fn token_key(token: &str) -> Key {
-    Key::new(format!("CONFIRM#{token}"), "CONFIRM")
-}
-
-/// The claim that the confirmation mail of a case is being or was sent (one per case).
-fn mail_claim_key(case_id: &str) -> Key {
-    Key::new(case_keys::case(case_id).pk, "CONFIRMMAIL")
-}
-
 /// Whether a string could be a token at all (anything else is answered "not found" unread).
 fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
@@ -116,7 +107,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
         return Err(NotifyError::Poison("no public URL is configured (DOCKET_PUBLIC_URL): cannot link a confirmation".into()));
     };
     let store = docket.store();
-    let claim = keyed_item(mail_claim_key(&case.id), json!({ "state": "sending" }))?;
+    let claim = keyed_item(case_keys::confirm_mail_claim(&case.id), json!({ "state": "sending" }))?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => {
@@ -129,7 +120,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
         let expires_at = (docket.clock().now() + CONFIRM_VALIDITY).unix_timestamp();
         let record = json!({ "token": token, "case_id": case.id, "email": sender.email, "expires_at": expires_at });
         store
-            .write(WriteOp::put_if(CASES, keyed_item(token_key(&token), record)?, Condition::NotExists))
+            .write(WriteOp::put_if(CASES, keyed_item(case_keys::confirm_token(&token), record)?, Condition::NotExists))
             .await
             .map_err(|e| NotifyError::Retry(e.to_string()))?;
         deliver(notifier, &case, sender, &token, public_url).await
@@ -137,15 +128,15 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     .await;
     match outcome {
         Ok((message_id, provider_id)) => {
-            let done = keyed_item(mail_claim_key(&case.id), json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }))?;
+            let done = keyed_item(case_keys::confirm_mail_claim(&case.id), json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }))?;
             store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
             tracing::info!(case = case.number, "web-form sender asked to confirm");
             Ok(Handled { sent: 1, already_sent: 0 })
         }
         Err(error) => {
             // Nothing went out: the token is void and the redelivery tries again.
-            let _ = store.write(WriteOp::delete(CASES, token_key(&token))).await;
-            let _ = store.write(WriteOp::delete(CASES, mail_claim_key(&case.id))).await;
+            let _ = store.write(WriteOp::delete(CASES, case_keys::confirm_token(&token))).await;
+            let _ = store.write(WriteOp::delete(CASES, case_keys::confirm_mail_claim(&case.id))).await;
             Err(error)
         }
     }
@@ -200,7 +191,7 @@ impl WebForms<'_> {
         if !well_formed(token) {
             return Err(not_found());
         }
-        self.cases.store.get(CASES, &token_key(token)).await?.ok_or_else(not_found)
+        self.cases.store.get(CASES, &case_keys::confirm_token(token)).await?.ok_or_else(not_found)
     }
 
     fn state(&self, record: &Item) -> TokenState {
@@ -251,8 +242,12 @@ impl WebForms<'_> {
             self.cases.add_follows(&[follow]).await?;
         }
         let used = Update { set: vec![("used_at".into(), Value::from(self.cases.clock.now().unix_timestamp()))], ..Update::default() };
-        let mark =
-            WriteOp::Update { table: CASES.into(), key: token_key(token), update: used, condition: Some(Condition::AttributeNotExists("used_at".into())) };
+        let mark = WriteOp::Update {
+            table: CASES.into(),
+            key: case_keys::confirm_token(token),
+            update: used,
+            condition: Some(Condition::AttributeNotExists("used_at".into())),
+        };
         match self.cases.store.write(mark).await {
             // A concurrent post of the same link marked it first; both confirmed the same thing.
             Err(e) if !e.is_condition_failure() => return Err(e.into()),

@@ -35,14 +35,6 @@ pub struct Follow {
 /// Partition of the directory listing users who follow every new case.
 pub const AUTO_FOLLOW_PARTITION: &str = "AUTOFOLLOW";
 
-fn follower_key(case_id: &str, follower_id: &str) -> Key {
-    Key::new(case_keys::case(case_id).pk, format!("FOLLOWER#{follower_id}"))
-}
-
-fn follows_key(follower_id: &str, case_id: &str) -> Key {
-    Key::new(format!("FOLLOWS#{follower_id}"), case_keys::link_sort(case_id))
-}
-
 fn item(follow: &Follow, key: Key) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), key.pk.into());
@@ -55,13 +47,13 @@ fn item(follow: &Follow, key: Key) -> Item {
 
 pub(crate) fn follow_ops(follow: &Follow) -> Vec<WriteOp> {
     vec![
-        WriteOp::put(CASES, item(follow, follower_key(&follow.case_id, &follow.follower_id))),
-        WriteOp::put(CASES, item(follow, follows_key(&follow.follower_id, &follow.case_id))),
+        WriteOp::put(CASES, item(follow, case_keys::follower(&follow.case_id, &follow.follower_id))),
+        WriteOp::put(CASES, item(follow, case_keys::follows(&follow.follower_id, &follow.case_id))),
     ]
 }
 
 fn unfollow_ops(case_id: &str, follower_id: &str) -> Vec<WriteOp> {
-    vec![WriteOp::delete(CASES, follower_key(case_id, follower_id)), WriteOp::delete(CASES, follows_key(follower_id, case_id))]
+    vec![WriteOp::delete(CASES, case_keys::follower(case_id, follower_id)), WriteOp::delete(CASES, case_keys::follows(follower_id, case_id))]
 }
 
 impl Cases<'_> {

@@ -27,8 +27,8 @@ use crate::model::*;
 use crate::notify::{MailSettings, MessageIdRecord, ReplyToken, TokenIssue, reply_token};
 use crate::outbox::Effects;
 use crate::ratelimit::FixedWindow;
-use crate::schema::{CASES, COUNTERS, directory_keys, keyed_item};
-use crate::stream::{Attachment, AttachmentRef, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, attachment_key, entry_put};
+use crate::schema::{CASES, COUNTERS, case_keys, directory_keys, keyed_item};
+use crate::stream::{Attachment, AttachmentRef, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, entry_put};
 use crate::validate;
 
 /// One message as the receiving system handed it over.
@@ -114,20 +114,11 @@ pub struct AckRequest {
     pub in_reply_to: Option<String>,
 }
 
-const LOG_PARTITION: &str = "INBOUNDLOG";
 /// Entries are single DynamoDB items (at most 400 KB): bodies and quoted history are bounded so
 /// that even text of 4-byte characters fits.
 const MAX_BODY_CHARS: usize = 60_000;
 const MAX_QUOTED_CHARS: usize = 20_000;
 const MAX_ATTACHMENTS: usize = 40;
-
-fn source_key(source_id: &str) -> Key {
-    Key::new(format!("INBOUNDSRC#{source_id}"), "INBOUND")
-}
-
-fn message_claim_key(message_id: &str) -> Key {
-    Key::new(format!("INBOUNDMSG#{message_id}"), "INBOUND")
-}
 
 /// The inbound pipeline, built per message from the application and its outbound mailer.
 pub struct Inbound<'a> {
@@ -344,7 +335,7 @@ impl Inbound<'_> {
 
     /// The log line of a source delivered before, if any.
     async fn logged(&self, source_id: &str) -> DomainResult<Option<InboundLogEntry>> {
-        let source = self.docket.store().get(CASES, &source_key(source_id)).await?;
+        let source = self.docket.store().get(CASES, &case_keys::inbound_source(source_id)).await?;
         match source.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str) {
             Some(log_id) => self.log_entry(log_id).await,
             None => Ok(None),
@@ -382,10 +373,10 @@ impl Inbound<'_> {
     async fn commit(&self, work: &mut Work, entry: &InboundLogEntry) -> Result<(), docket_store::StoreError> {
         let encode = |e: DomainError| docket_store::StoreError::Validation(e.to_string());
         let mut ops = std::mem::take(&mut work.ops);
-        ops.push(WriteOp::put(CASES, keyed_item(Key::new(LOG_PARTITION, entry.id.clone()), entry).map_err(encode)?));
+        ops.push(WriteOp::put(CASES, keyed_item(case_keys::inbound_log(&entry.id), entry).map_err(encode)?));
         ops.push(WriteOp::put_if(
             CASES,
-            keyed_item(source_key(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?,
+            keyed_item(case_keys::inbound_source(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?,
             Condition::NotExists,
         ));
         ops.extend(work.effects.ops().map_err(encode)?);
@@ -428,7 +419,7 @@ impl Inbound<'_> {
     }
 
     async fn log_entry(&self, id: &str) -> DomainResult<Option<InboundLogEntry>> {
-        self.docket.store().get(CASES, &Key::new(LOG_PARTITION, id)).await?.map(from_item).transpose()
+        self.docket.store().get(CASES, &case_keys::inbound_log(id)).await?.map(from_item).transpose()
     }
 
     /// The full decision for a parsed message.
@@ -498,8 +489,8 @@ impl Inbound<'_> {
             // The claim commits with the log line: one that exists was logged, unless an
             // earlier version of the pipeline left it behind cut short (then it is taken over).
             let store = self.docket.store();
-            let claim = keyed_item(message_claim_key(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": work.log_id }))?;
-            let earlier = store.get(CASES, &message_claim_key(message_id)).await?;
+            let claim = keyed_item(case_keys::inbound_message_claim(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": work.log_id }))?;
+            let earlier = store.get(CASES, &case_keys::inbound_message_claim(message_id)).await?;
             let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
             let condition = match (&earlier, earlier_log) {
                 (None, _) => Condition::NotExists,
@@ -985,7 +976,7 @@ impl Inbound<'_> {
                 entry_id: Some(entry_id.clone()),
                 visibility: Some(visibility),
             };
-            work.ops.push(WriteOp::put(CASES, keyed_item(attachment_key(&case.id, &id), &stored)?));
+            work.ops.push(WriteOp::put(CASES, keyed_item(case_keys::attachment(&case.id, &id), &stored)?));
             refs.push(AttachmentRef { id, name: stored.name, content_type, size: stored.size });
         }
         let html_blob_key = match &message.html_sanitized {
@@ -1032,7 +1023,7 @@ impl Inbound<'_> {
                 ours: Some(false),
                 internal: Some(entry.is_internal()),
             };
-            work.ops.push(WriteOp::put_if(CASES, keyed_item(crate::notify::message_id_key(message_id), &record)?, Condition::NotExists));
+            work.ops.push(WriteOp::put_if(CASES, keyed_item(case_keys::message_id(message_id), &record)?, Condition::NotExists));
         }
         // Junk is nobody's business; bounces (by the system) are told but start no rules.
         let junk = case.status == CaseStatus::Cancelled && author.kind == AuthorKind::System && case.category.as_deref() == Some("junk");
@@ -1047,10 +1038,7 @@ impl Inbound<'_> {
     }
 
     fn flag_bounced(&self, address: &str, work: &mut Work) -> DomainResult<()> {
-        let item = keyed_item(
-            Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED"),
-            serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }),
-        )?;
+        let item = keyed_item(case_keys::bounced(address), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
         work.ops.push(WriteOp::put(CASES, item));
         Ok(())
     }
@@ -1080,7 +1068,7 @@ impl Inbound<'_> {
         if forged_by_verdicts(&message.auto.ses) {
             return no("the receiving system's checks show the sender forged (SPF and DKIM failed, or DMARC failed)");
         }
-        if self.docket.store().get(CASES, &bounced_key(sender_address)).await?.is_some() {
+        if self.docket.store().get(CASES, &case_keys::bounced(sender_address)).await?.is_some() {
             return no("mail to the sender bounced before");
         }
         let Sender::Contact(contact) = sender else { return no("the sender is no contact") };
@@ -1108,10 +1096,6 @@ const ACK_ENTRY: &str = "ack";
 /// How often one message is decided again after racing concurrent changes.
 const MAX_CONFLICTS: usize = 5;
 
-fn bounced_key(address: &str) -> Key {
-    Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED")
-}
-
 /// Drops checks of items the same transaction writes: the write carries its own condition, and
 /// DynamoDB refuses two operations on one item (a new contact is both written and referred to
 /// by the new case).
@@ -1130,11 +1114,6 @@ enum AckOutcome {
     Failed(String),
 }
 
-/// Claims the acknowledgement of a case (`state`: sending, sent, skipped, failed).
-fn ack_claim_key(case_id: &str) -> Key {
-    Key::new(format!("ACK#{case_id}"), "ACK")
-}
-
 /// Sends the acknowledgement of a new email case (the notify worker, or the pipeline right
 /// after its commit): at most once per case — the claim is taken before the send, so neither a
 /// redelivered outbox item nor a crash after the send makes a second one. A transient failure
@@ -1146,7 +1125,7 @@ pub(crate) async fn send_ack(
     request: &AckRequest,
 ) -> Result<crate::notify::Handled, crate::error::WorkError> {
     let store = notifier.docket.store();
-    let claim = keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": "sending" }))?;
+    let claim = keyed_item(case_keys::ack_claim(case_id), serde_json::json!({ "state": "sending" }))?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => return Ok(crate::notify::Handled { sent: 0, already_sent: 1 }),
@@ -1156,7 +1135,7 @@ pub(crate) async fn send_ack(
         Ok(outcome) => outcome,
         Err(e) => {
             // Nothing went out: free the claim so the retry acknowledges.
-            let _ = store.write(WriteOp::delete(CASES, ack_claim_key(case_id))).await;
+            let _ = store.write(WriteOp::delete(CASES, case_keys::ack_claim(case_id))).await;
             return Err(e.into());
         }
     };
@@ -1167,7 +1146,7 @@ pub(crate) async fn send_ack(
         AckOutcome::Failed(why) => ("failed", why),
     };
     store
-        .write(WriteOp::put(CASES, keyed_item(ack_claim_key(case_id), serde_json::json!({ "state": state, "reason": why }))?))
+        .write(WriteOp::put(CASES, keyed_item(case_keys::ack_claim(case_id), serde_json::json!({ "state": state, "reason": why }))?))
         .await
         .map_err(DomainError::from)?;
     if state == "failed" {
@@ -1187,7 +1166,7 @@ pub(crate) async fn send_ack(
         };
         store.write(entry_put(&entry)?).await.map_err(DomainError::from)?;
     }
-    let log_key = Key::new(LOG_PARTITION, request.log_id.clone());
+    let log_key = case_keys::inbound_log(&request.log_id);
     if let Some(item) = store.get(CASES, &log_key).await.map_err(DomainError::from)? {
         let mut line: InboundLogEntry = from_item(item)?;
         line.acknowledged = false;
@@ -1295,7 +1274,7 @@ impl Docket {
     /// The inbound log, newest first (admins).
     pub async fn inbound_log(&self, principal: &crate::Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<InboundLogEntry>, Option<Cursor>)> {
         principal.require_admin()?;
-        let page = self.store().query(Query::table(CASES, LOG_PARTITION).descending().limit(limit).after(after)).await?;
+        let page = self.store().query(Query::table(CASES, case_keys::INBOUND_LOG_PARTITION).descending().limit(limit).after(after)).await?;
         Ok((page.items.into_iter().map(from_item).collect::<DomainResult<_>>()?, page.next))
     }
 }

@@ -82,23 +82,6 @@ pub struct Notifier<'a> {
     pub settings: &'a MailSettings,
 }
 
-fn sent_key(entry_id: &str, recipient_id: &str) -> Key {
-    Key::new(format!("NOTIFIED#{entry_id}"), format!("TO#{recipient_id}"))
-}
-
-fn reply_token_key(case_id: &str, recipient_id: &str, internal: bool) -> Key {
-    let kind = if internal { "#internal" } else { "" };
-    Key::new(case_keys::case(case_id).pk, format!("REPLYTOKEN#{recipient_id}{kind}"))
-}
-
-pub fn reply_token_lookup_key(token: &str) -> Key {
-    Key::new(format!("REPLYTOKEN#{token}"), "REPLYTOKEN")
-}
-
-pub fn message_id_key(message_id: &str) -> Key {
-    Key::new(format!("MSGID#{}", message_id.trim_matches(['<', '>'])), "MSGID")
-}
-
 fn keyed(key: Key, fields: Value) -> Item {
     let mut item = match fields {
         Value::Object(map) => map,
@@ -204,7 +187,7 @@ impl Notifier<'_> {
     /// Sends the entry to one recipient unless an earlier delivery did. Returns whether it sent.
     async fn send_once(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<bool, NotifyError> {
         let store = self.docket.store();
-        let claim = keyed(sent_key(&entry.id, &recipient.id), serde_json::json!({ "state": "sending" }));
+        let claim = keyed(case_keys::notified(&entry.id, &recipient.id), serde_json::json!({ "state": "sending" }));
         match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
             Ok(()) => {}
             Err(e) if e.is_condition_failure() => return Ok(false),
@@ -214,8 +197,10 @@ impl Notifier<'_> {
             Ok((message_id, provider_id)) => {
                 // The provider accepted it: from here on nothing may free the claim, or a
                 // redelivery would send it twice. Bookkeeping that fails is logged instead.
-                let done =
-                    keyed(sent_key(&entry.id, &recipient.id), serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }));
+                let done = keyed(
+                    case_keys::notified(&entry.id, &recipient.id),
+                    serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }),
+                );
                 if let Err(error) = store.write(WriteOp::put(CASES, done)).await {
                     tracing::warn!(entry = %entry.id, recipient = %recipient.id, %error, "notification sent, but not marked sent (the claim still holds)");
                 }
@@ -224,7 +209,7 @@ impl Notifier<'_> {
             }
             Err(error) => {
                 // Nothing went out: free the claim so the redelivery tries again.
-                let _ = store.write(WriteOp::delete(CASES, sent_key(&entry.id, &recipient.id))).await;
+                let _ = store.write(WriteOp::delete(CASES, case_keys::notified(&entry.id, &recipient.id))).await;
                 Err(error)
             }
         }
@@ -326,7 +311,7 @@ impl ReplyToken {
 
     /// The token of a lookup item, if it is one.
     pub async fn find(store: &dyn docket_store::ItemStore, token: &str) -> Result<Option<ReplyToken>, docket_store::StoreError> {
-        Ok(store.get(CASES, &reply_token_lookup_key(token)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
+        Ok(store.get(CASES, &case_keys::reply_token_lookup(token)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
     }
 }
 
@@ -347,7 +332,7 @@ pub async fn reply_token(
     email: &str,
     issue: TokenIssue,
 ) -> Result<String, docket_store::StoreError> {
-    let per_recipient = reply_token_key(case_id, recipient_id, issue.internal);
+    let per_recipient = case_keys::reply_token(case_id, recipient_id, issue.internal);
     let current = store.get(CASES, &per_recipient).await?.and_then(|item| serde_json::from_value::<ReplyToken>(Value::Object(item)).ok());
     if let Some(current) = &current
         && !current.expired(issue.now + 86_400)
@@ -369,7 +354,7 @@ pub async fn reply_token(
     let first = if current.is_some() { None } else { Some(Condition::NotExists) };
     let ops = vec![
         WriteOp::Put { table: CASES.into(), item: keyed(per_recipient.clone(), fields.clone()), condition: first },
-        WriteOp::put_if(CASES, keyed(reply_token_lookup_key(&record.token), fields), Condition::NotExists),
+        WriteOp::put_if(CASES, keyed(case_keys::reply_token_lookup(&record.token), fields), Condition::NotExists),
     ];
     match store.transact(ops).await {
         Ok(()) => Ok(record.token),
@@ -407,12 +392,12 @@ impl MessageIdRecord {
     }
 
     pub async fn find(store: &dyn docket_store::ItemStore, message_id: &str) -> Result<Option<MessageIdRecord>, docket_store::StoreError> {
-        Ok(store.get(CASES, &message_id_key(message_id)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
+        Ok(store.get(CASES, &case_keys::message_id(message_id)).await?.and_then(|item| serde_json::from_value(Value::Object(item)).ok()))
     }
 
     /// Records the Message-ID unless it is known already; a known one is kept as it is.
     pub async fn record_new(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
-        let item = keyed(message_id_key(message_id), serde_json::to_value(self).unwrap_or(Value::Null));
+        let item = keyed(case_keys::message_id(message_id), serde_json::to_value(self).unwrap_or(Value::Null));
         match store.write(WriteOp::put_if(CASES, item, Condition::NotExists)).await {
             Err(e) if e.is_condition_failure() => Ok(()),
             other => other,
@@ -421,7 +406,7 @@ impl MessageIdRecord {
 
     /// Records that mail with this Message-ID belongs to a case, so replies quoting it thread back.
     pub async fn record(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
-        store.write(WriteOp::put(CASES, keyed(message_id_key(message_id), serde_json::to_value(self).unwrap_or(Value::Null)))).await
+        store.write(WriteOp::put(CASES, keyed(case_keys::message_id(message_id), serde_json::to_value(self).unwrap_or(Value::Null)))).await
     }
 }
 

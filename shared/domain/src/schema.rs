@@ -86,6 +86,73 @@ pub mod case_keys {
     pub fn upload(case_id: &str, upload_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("UPLOAD#{upload_id}"))
     }
+    /// A web-form sender's confirmation token (`CONFIRM#<token>`).
+    pub fn confirm_token(token: &str) -> Key {
+        Key::new(format!("CONFIRM#{token}"), "CONFIRM")
+    }
+    /// The claim that the confirmation mail of a case is being or was sent (one per case).
+    pub fn confirm_mail_claim(case_id: &str) -> Key {
+        Key::new(case(case_id).pk, "CONFIRMMAIL")
+    }
+    /// A follower of a case, in the case's partition.
+    pub fn follower(case_id: &str, follower_id: &str) -> Key {
+        Key::new(case(case_id).pk, format!("FOLLOWER#{follower_id}"))
+    }
+    /// The inverse of a follow: the cases a user or contact follows.
+    pub fn follows(follower_id: &str, case_id: &str) -> Key {
+        Key::new(format!("FOLLOWS#{follower_id}"), link_sort(case_id))
+    }
+    /// A stream entry, in the case's partition.
+    pub fn entry(case_id: &str, entry_id: &str) -> Key {
+        Key::new(case(case_id).pk, format!("ENTRY#{entry_id}"))
+    }
+    /// An attachment's record, in the case's partition.
+    pub fn attachment(case_id: &str, attachment_id: &str) -> Key {
+        Key::new(case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))
+    }
+    /// A link item of a case in a team's or a contact's partition.
+    pub fn link(partition: String, case_id: &str) -> Key {
+        Key::new(partition, link_sort(case_id))
+    }
+    /// One inbound delivery (its source: the S3 object key or the SMTP session id) → its log line.
+    pub fn inbound_source(source_id: &str) -> Key {
+        Key::new(format!("INBOUNDSRC#{source_id}"), "INBOUND")
+    }
+    /// The claim of a received Message-ID (one case per message, across mailboxes).
+    pub fn inbound_message_claim(message_id: &str) -> Key {
+        Key::new(format!("INBOUNDMSG#{message_id}"), "INBOUND")
+    }
+    /// A line of the inbound log (newest last in [`INBOUND_LOG_PARTITION`]).
+    pub fn inbound_log(log_id: &str) -> Key {
+        Key::new(INBOUND_LOG_PARTITION, log_id)
+    }
+    /// An address our mail bounced from.
+    pub fn bounced(address: &str) -> Key {
+        Key::new(format!("BOUNCED#{}", address.to_lowercase()), "BOUNCED")
+    }
+    /// Claims the acknowledgement of a case (`state`: sending, sent, skipped, failed).
+    pub fn ack_claim(case_id: &str) -> Key {
+        Key::new(format!("ACK#{case_id}"), "ACK")
+    }
+    /// That one recipient was mailed about one entry (sent at most once).
+    pub fn notified(entry_id: &str, recipient_id: &str) -> Key {
+        Key::new(format!("NOTIFIED#{entry_id}"), format!("TO#{recipient_id}"))
+    }
+    /// The reply token of one recipient on one case, for public or internal entries.
+    pub fn reply_token(case_id: &str, recipient_id: &str, internal: bool) -> Key {
+        let kind = if internal { "#internal" } else { "" };
+        Key::new(case(case_id).pk, format!("REPLYTOKEN#{recipient_id}{kind}"))
+    }
+    /// The lookup of a reply token by its value.
+    pub fn reply_token_lookup(token: &str) -> Key {
+        Key::new(format!("REPLYTOKEN#{token}"), "REPLYTOKEN")
+    }
+    /// What a Message-ID we know of belongs to (without its angle brackets).
+    pub fn message_id(message_id: &str) -> Key {
+        Key::new(format!("MSGID#{}", message_id.trim_matches(['<', '>'])), "MSGID")
+    }
+    /// The inbound log's partition.
+    pub const INBOUND_LOG_PARTITION: &str = "INBOUNDLOG";
     /// A knowledge-base article linked to a case, in the case's partition.
     pub fn article_link(case_id: &str, article_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("ARTICLE#{article_id}"))

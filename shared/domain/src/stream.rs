@@ -198,7 +198,7 @@ impl StreamEntry {
     }
 
     pub fn key(&self) -> Key {
-        entry_key(&self.case_id, &self.id)
+        case_keys::entry(&self.case_id, &self.id)
     }
 
     pub fn is_internal(&self) -> bool {
@@ -246,10 +246,6 @@ impl StreamEntry {
         });
         Some(entry)
     }
-}
-
-pub fn entry_key(case_id: &str, entry_id: &str) -> Key {
-    Key::new(case_keys::case(case_id).pk, format!("ENTRY#{entry_id}"))
 }
 
 pub(crate) fn entry_put(entry: &StreamEntry) -> DomainResult<WriteOp> {
@@ -361,10 +357,6 @@ pub struct Attachment {
     pub visibility: Option<Visibility>,
 }
 
-pub fn attachment_key(case_id: &str, attachment_id: &str) -> Key {
-    Key::new(case_keys::case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))
-}
-
 /// Where the bytes of an attachment are kept in the blob store.
 pub fn attachment_blob_key(case_id: &str, attachment_id: &str) -> String {
     format!("cases/{case_id}/attachments/{attachment_id}")
@@ -439,7 +431,7 @@ impl Cases<'_> {
         for id in &ids {
             let stored = self
                 .store
-                .get(CASES, &attachment_key(&case.id, id))
+                .get(CASES, &case_keys::attachment(&case.id, id))
                 .await?
                 .map(from_item::<Attachment>)
                 .transpose()?
@@ -452,7 +444,7 @@ impl Cases<'_> {
             // Conditional on still being unposted, so one upload cannot end up on two entries.
             ops.push(WriteOp::put_if(
                 CASES,
-                keyed_item(attachment_key(&case.id, id), &posted)?,
+                keyed_item(case_keys::attachment(&case.id, id), &posted)?,
                 docket_store::Condition::AttributeNotExists("entry_id".into()),
             ));
         }
@@ -490,7 +482,7 @@ impl Cases<'_> {
         if !principal.can_see(case) {
             return Err(DomainError::not_found(format!("case {}", case.id)));
         }
-        let item = keyed_item(attachment_key(&case.id, &attachment.id), &attachment)?;
+        let item = keyed_item(case_keys::attachment(&case.id, &attachment.id), &attachment)?;
         self.store.write(WriteOp::put_if(CASES, item, docket_store::Condition::NotExists)).await?;
         Ok(attachment)
     }
@@ -589,7 +581,7 @@ impl Cases<'_> {
         // One transaction: the upload becomes the attachment exactly once, however many
         // completions race.
         let ops = vec![
-            WriteOp::put_if(CASES, keyed_item(attachment_key(&case.id, &attachment.id), &attachment)?, docket_store::Condition::NotExists),
+            WriteOp::put_if(CASES, keyed_item(case_keys::attachment(&case.id, &attachment.id), &attachment)?, docket_store::Condition::NotExists),
             WriteOp::Delete { table: CASES.into(), key: upload_key, condition: Some(docket_store::Condition::Exists) },
         ];
         match self.store.transact(ops).await {
@@ -604,7 +596,7 @@ impl Cases<'_> {
 
     /// The attachment an upload of the caller's became, if it did.
     async fn completed_upload(&self, principal: &Principal, case: &Case, upload_id: &str) -> DomainResult<Option<Attachment>> {
-        let found: Option<Attachment> = self.store.get(CASES, &attachment_key(&case.id, upload_id)).await?.map(from_item).transpose()?;
+        let found: Option<Attachment> = self.store.get(CASES, &case_keys::attachment(&case.id, upload_id)).await?.map(from_item).transpose()?;
         Ok(found.filter(|a| a.uploaded_by == principal.id()))
     }
 
@@ -636,7 +628,7 @@ impl Cases<'_> {
             return Err(not_found());
         }
         let attachment: Attachment =
-            self.store.get(CASES, &attachment_key(&case.id, attachment_id)).await?.map(from_item).transpose()?.ok_or_else(not_found)?;
+            self.store.get(CASES, &case_keys::attachment(&case.id, attachment_id)).await?.map(from_item).transpose()?.ok_or_else(not_found)?;
         let readable = match principal {
             Principal::Staff(_) => true,
             Principal::Portal(c) => match attachment.visibility {
@@ -674,6 +666,6 @@ impl Cases<'_> {
     }
 
     pub async fn entry(&self, case_id: &str, entry_id: &str) -> DomainResult<Option<StreamEntry>> {
-        self.store.get(CASES, &entry_key(case_id, entry_id)).await?.map(from_item).transpose()
+        self.store.get(CASES, &case_keys::entry(case_id, entry_id)).await?.map(from_item).transpose()
     }
 }
