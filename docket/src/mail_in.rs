@@ -97,27 +97,8 @@ pub fn messages_at(path: &Path, any_name: bool) -> Result<Vec<(String, Vec<u8>)>
 
 /// Splits an mbox (mboxrd) file at its `From ` separator lines, undoing `>From ` quoting.
 pub fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut messages = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        if line.starts_with(b"From ") {
-            if let Some(done) = current.take() {
-                messages.push(done);
-            }
-            current = Some(Vec::new());
-            continue;
-        }
-        let Some(message) = current.as_mut() else { continue };
-        let unquoted = match line.iter().position(|b| *b != b'>') {
-            Some(n) if n > 0 && line[n..].starts_with(b"From ") => &line[1..],
-            _ => line,
-        };
-        message.extend_from_slice(unquoted);
-    }
-    if let Some(done) = current {
-        messages.push(done);
-    }
-    messages
+    // Reading from a slice cannot fail, so no message is lost to `flatten`.
+    mail_parser::mailbox::mbox::MessageIterator::new(bytes).flatten().map(|message| message.unwrap_contents()).collect()
 }
 
 /// One message of `docket ingest` through the pipeline (a second run over the same file changes
@@ -248,5 +229,12 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0], b"Subject: one\n\nFrom the start\nbody\n".to_vec());
         assert_eq!(messages[1], b"Subject: two\n\nx\n".to_vec());
+    }
+
+    #[test]
+    fn mbox_unquotes_one_level_of_from_quoting_only() {
+        // mboxrd: ">From " lines lose one ">" (however many there are), other ">" lines stay
+        let mbox = b"From a@b Mon Jan  1 00:00:00 2024\r\nSubject: q\r\n\r\n>>From deeper\r\n> quoted reply\r\n>Fromage\r\n";
+        assert_eq!(split_mbox(mbox), vec![b"Subject: q\r\n\r\n>From deeper\r\n> quoted reply\r\n>Fromage\r\n".to_vec()]);
     }
 }

@@ -78,7 +78,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve { listen, smtp, smtp_trusted_senders, public_url } => {
-            docket_api::init_logging();
+            docket_lambda::init_logging();
             let options = local::ServeOptions { listen, smtp, smtp_trusted_senders, public_url };
             local::serve(&cli.data, options).await
         }

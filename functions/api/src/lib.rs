@@ -2,7 +2,6 @@
 //! `lambda_http`, API Gateway HTTP API events) and by the local `docket serve` process.
 
 pub mod auth;
-pub mod config;
 pub mod extract;
 pub mod openapi;
 pub mod problem;
@@ -81,12 +80,6 @@ fn with_layers(router: Router) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
-}
-
-/// Structured JSON logs, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).try_init();
 }
 
 /// Default lifetime of locally minted tokens.

@@ -15,34 +15,11 @@ use docket_domain::schema::OUTBOX_PARTITION;
 use docket_store::Item;
 use serde_json::{Value, json};
 
-pub use docket_aws::lambda::Outcome;
+pub use docket_lambda::Outcome;
 
-/// Configuration of the function, read once at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table_prefix: String,
-    pub aws_endpoint: Option<String>,
-    /// Where changes made by rules announce their stream entries for notification.
-    pub notify_queue_url: String,
-    /// Where changes made by rules announce their own case events (one rule depth further).
-    pub assign_queue_url: String,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, String> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let required = |name: &str| lookup(name).ok_or_else(|| format!("{name} is not set"));
-        Ok(Config {
-            table_prefix: lookup("DOCKET_TABLE_PREFIX").unwrap_or_else(|| "docket-".into()),
-            aws_endpoint: lookup("AWS_ENDPOINT_URL"),
-            notify_queue_url: required("DOCKET_NOTIFY_QUEUE_URL")?,
-            assign_queue_url: required("DOCKET_ASSIGN_QUEUE_URL")?,
-        })
-    }
-}
+/// The variables the function does not start without: rules notify users, and the changes they
+/// make are case events of their own (one rule depth further), so both queues must be there.
+pub const REQUIRED_CONFIG: [&str; 2] = [docket_lambda::config::NOTIFY_QUEUE_URL, docket_lambda::config::ASSIGN_QUEUE_URL];
 
 /// The handler, built once per cold start.
 pub struct AssignHandler {
@@ -128,7 +105,7 @@ impl AssignHandler {
 
     /// Handles an SQS batch, reporting the failed messages by id.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        docket_aws::lambda::partial_batch(event, |id, body| async move { self.handle_message(&id, &body).await }).await
+        docket_lambda::partial_batch(event, |id, body| async move { self.handle_message(&id, &body).await }).await
     }
 }
 
@@ -165,7 +142,7 @@ fn outbox_insert(record: &Value) -> Result<Option<Item>, String> {
         return Ok(None);
     }
     let image = record.pointer("/dynamodb/NewImage").cloned().ok_or("an outbox insert without NewImage (is the stream's view type NEW_IMAGE?)")?;
-    let item = docket_aws::item_from_stream_image(image).map_err(|e| e.to_string())?;
+    let item = docket_lambda::item_from_stream_image(image).map_err(|e| e.to_string())?;
     // relay_items refuses the whole list for one item it cannot read; checking each here lets
     // the items before a bad one go.
     serde_json::from_value::<OutboxItem>(Value::Object(item.clone())).map_err(|e| format!("not an outbox item: {e}"))?;
@@ -178,11 +155,12 @@ mod tests {
 
     #[test]
     fn both_queues_are_required() {
-        let lookup = |missing: &'static str| move |name: &str| (name != missing).then(|| format!("https://sqs.example/{name}"));
-        assert!(Config::from_lookup(lookup("DOCKET_ASSIGN_QUEUE_URL")).unwrap_err().contains("DOCKET_ASSIGN_QUEUE_URL"));
-        assert!(Config::from_lookup(lookup("DOCKET_NOTIFY_QUEUE_URL")).unwrap_err().contains("DOCKET_NOTIFY_QUEUE_URL"));
-        let config = Config::from_lookup(lookup("nothing")).expect("complete configuration");
-        assert_eq!(config.assign_queue_url, "https://sqs.example/DOCKET_ASSIGN_QUEUE_URL");
+        let env = |missing: &'static str| docket_lambda::Env(move |name: &str| (name != missing).then(|| format!("https://sqs.example/{name}")));
+        let read = |missing| docket_lambda::Config::read(&env(missing), &REQUIRED_CONFIG);
+        assert!(read("DOCKET_ASSIGN_QUEUE_URL").unwrap_err().contains("DOCKET_ASSIGN_QUEUE_URL"));
+        assert!(read("DOCKET_NOTIFY_QUEUE_URL").unwrap_err().contains("DOCKET_NOTIFY_QUEUE_URL"));
+        let config = read("nothing").expect("complete configuration");
+        assert_eq!(config.assign_queue_url.as_deref(), Some("https://sqs.example/DOCKET_ASSIGN_QUEUE_URL"));
     }
 
     fn stream_record(event_name: &str, pk: &str, image: Option<Value>) -> Value {

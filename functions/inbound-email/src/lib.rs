@@ -69,24 +69,10 @@ impl InboundEvent {
     }
 }
 
-/// S3 event keys are URL-encoded, with `+` for spaces.
+/// S3 event keys are URL-encoded, with `+` for spaces (so a `+` of the key is `%2B`). A `%` not
+/// followed by two hex digits is kept as it is, and bytes that are no UTF-8 become U+FFFD.
 pub fn decode_key(key: &str) -> String {
-    let bytes = key.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = bytes.get(i + 1..i + 3)
-            && let Ok(value) = u8::from_str_radix(&String::from_utf8_lossy(hex), 16)
-        {
-            out.push(value);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// Where the receipt rule stored the message of an SES record: `<prefix><message id>` in
@@ -191,6 +177,9 @@ mod tests {
         assert_eq!(decode_key("inbound/a+b%2Bc%3D"), "inbound/a b+c=");
         assert_eq!(decode_key("plain/key"), "plain/key");
         assert_eq!(decode_key("bad%zz"), "bad%zz");
+        assert_eq!(decode_key("cut%4"), "cut%4");
+        assert_eq!(decode_key("inbound/%E2%82%AC"), "inbound/€");
+        assert_eq!(decode_key("not%FFutf8"), "not\u{FFFD}utf8");
     }
 
     #[test]

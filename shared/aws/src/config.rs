@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
+pub use aws_config::SdkConfig;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 
 /// Region used when neither the environment nor a profile names one, so local runs need no setup.
 const FALLBACK_REGION: &str = "us-east-1";

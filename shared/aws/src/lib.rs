@@ -2,12 +2,12 @@
 //!
 //! The DynamoDB engine of the item store ([`DynamoItemStore`]), S3 blobs ([`S3BlobStore`]), SQS
 //! queues ([`SqsQueue`]) and SES mail ([`SesMailer`]), all built on the SDK configuration they
-//! share ([`config`]); and the SQS batch handling the queue-driven functions share ([`lambda`]).
+//! share ([`config`]). The Lambda functions' own concerns — their bootstrap, SQS batches, stream
+//! records — are in `docket-lambda`, so that their handlers do not pull in the SDK.
 
 pub mod config;
 mod dynamo;
 mod errors;
-pub mod lambda;
 mod ses;
 pub use ses::SesMailer;
 mod s3;
@@ -15,5 +15,5 @@ mod sqs;
 
 pub use sqs::SqsQueue;
 
-pub use dynamo::{DynamoItemStore, item_from_stream_image};
+pub use dynamo::DynamoItemStore;
 pub use s3::S3BlobStore;

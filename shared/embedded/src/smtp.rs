@@ -77,24 +77,15 @@ pub struct Envelope {
 }
 
 /// Why a [`MailSink`] refused a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
     /// The client should try again later: answered 451.
+    #[error("temporary failure: {0}")]
     Temporary(String),
     /// The client should give up (and bounce): answered 554.
+    #[error("permanent failure: {0}")]
     Permanent(String),
 }
-
-impl fmt::Display for SinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SinkError::Temporary(reason) => write!(f, "temporary failure: {reason}"),
-            SinkError::Permanent(reason) => write!(f, "permanent failure: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for SinkError {}
 
 /// Settings of the SMTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -907,6 +898,12 @@ mod tests {
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(mailbox(&long_local).is_err());
+    }
+
+    #[test]
+    fn sink_errors_say_which_failure_they_are() {
+        assert_eq!(SinkError::Temporary("store busy".into()).to_string(), "temporary failure: store busy");
+        assert_eq!(SinkError::Permanent("no such case".into()).to_string(), "permanent failure: no such case");
     }
 
     #[test]

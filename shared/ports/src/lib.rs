@@ -124,20 +124,26 @@ pub trait SignedUrlBlobs: BlobStore {
 /// printable ASCII other than `"`, `\`, `%` and `;` becomes `_`. The name is the uploader's to
 /// choose, so the value can hold neither a line break nor a quote nor a parameter of its own.
 pub fn attachment_disposition(file_name: &str) -> String {
+    /// Every byte but the RFC 5987 `attr-char`s: ALPHA, DIGIT and `!#$&+-.^_`|~`.
+    const NOT_ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
     let name = file_name.trim();
     if name.is_empty() {
         return "attachment".to_owned();
     }
     let fallback: String = name.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' { c } else { '_' }).collect();
-    let mut encoded = String::with_capacity(name.len() * 3);
-    for byte in name.bytes() {
-        let attr_char = byte.is_ascii_alphanumeric() || matches!(byte, b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
-        if attr_char {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    let encoded = percent_encoding::utf8_percent_encode(name, NOT_ATTR_CHAR);
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
@@ -322,19 +328,7 @@ mod tests {
     }
 
     fn percent_decode(encoded: &str) -> String {
-        let bytes = encoded.as_bytes();
-        let mut decoded = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                decoded.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).expect("hex"));
-                i += 3;
-            } else {
-                decoded.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(decoded).expect("UTF-8")
+        percent_encoding::percent_decode_str(encoded).decode_utf8().expect("UTF-8").into_owned()
     }
 
     #[test]

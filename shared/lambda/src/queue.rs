@@ -1,7 +1,7 @@
-//! What the queue-driven Lambda functions (notify, assign) share: working an SQS batch message by
-//! message and answering with the failed ones only (partial batch responses), so Lambda deletes
-//! the others and only the failed ones are delivered again — until the queue's redrive policy
-//! moves a message that keeps failing to its dead-letter queue.
+//! Working an SQS batch message by message and answering with the failed ones only (partial
+//! batch responses), so Lambda deletes the others and only the failed ones are delivered again —
+//! until the queue's redrive policy moves a message that keeps failing to its dead-letter queue.
+//! The notify and assign functions share it; the local process's workers use [`Outcome`] alone.
 
 use std::future::Future;
 
