@@ -243,6 +243,38 @@ pub fn reply_visibility(trust: SenderTrust, context: ReplyContext) -> Visibility
     }
 }
 
+/// What a public reply does to the case it threads to (F22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyEffect {
+    /// The case is open: the reply is added.
+    Append,
+    /// The case is waiting, or final within the mailbox's window: added, and the case reopened.
+    Reopen,
+    /// The case is final and the mailbox's policy opens a new case linked to it instead.
+    NewLinkedCase,
+}
+
+/// F22: a reply to an open case appends; to a waiting one reopens it; to a final one reopens it
+/// or, as the mailbox's `closed_case_policy` says (always, or once `days` have passed since
+/// the case's last change), opens a new case linked to it.
+pub fn reply_effect(status: CaseStatus, policy: ClosedCasePolicy, since_last_change: time::Duration) -> ReplyEffect {
+    match status.phase() {
+        Phase::Open => ReplyEffect::Append,
+        Phase::Final => {
+            let window = match policy {
+                ClosedCasePolicy::Reopen => None,
+                ClosedCasePolicy::NewLinked => Some(0),
+                ClosedCasePolicy::NewAfterDays { days } => Some(days),
+            };
+            match window {
+                Some(days) if since_last_change >= time::Duration::days(i64::from(days)) => ReplyEffect::NewLinkedCase,
+                _ => ReplyEffect::Reopen,
+            }
+        }
+        Phase::Waiting => ReplyEffect::Reopen,
+    }
+}
+
 /// Whether the From address of a message is vouched for: by the listener itself (a local
 /// setting, off by default), or by SES's checks — SPF or DKIM passed and DMARC did not fail.
 /// Verdicts count only where SES received the message (the caller clears them otherwise).
@@ -745,17 +777,11 @@ impl Inbound<'_> {
                 acknowledged: false,
             });
         }
-        let reopen_window = match mailbox.closed_case_policy {
-            ClosedCasePolicy::Reopen => None,
-            ClosedCasePolicy::NewLinked => Some(0),
-            ClosedCasePolicy::NewAfterDays { days } => Some(days),
-        };
-        let phase = case.status.phase();
-        let now = self.docket.clock().now();
-        let start_new = phase == Phase::Final && reopen_window.is_some_and(|days| now - case.audit.updated_at >= time::Duration::days(i64::from(days)));
-        if !start_new {
+        let since_last_change = self.docket.clock().now() - case.audit.updated_at;
+        let effect = reply_effect(case.status, mailbox.closed_case_policy, since_last_change);
+        if effect != ReplyEffect::NewLinkedCase {
             self.append(&case, message, &sender.author(), Visibility::Public, work, None, false).await?;
-            let (case, outcome, reason) = if phase == Phase::Open {
+            let (case, outcome, reason) = if effect == ReplyEffect::Append {
                 (case, InboundOutcome::Appended, "reply added to the open case".to_owned())
             } else {
                 let from = case.status;
@@ -1382,6 +1408,25 @@ mod tests {
         assert!(forged_by_verdicts(&verdicts(Verdict::Fail, Verdict::Fail, Verdict::Gray)));
         assert!(!forged_by_verdicts(&verdicts(Verdict::Fail, Verdict::Pass, Verdict::Gray)));
         assert!(!forged_by_verdicts(&SesVerdicts::default()), "no verdicts is no proof of forgery");
+    }
+
+    #[test]
+    fn replies_append_reopen_or_open_a_linked_case_by_status_and_policy() {
+        use ClosedCasePolicy::{NewAfterDays, NewLinked};
+        use ReplyEffect::{Append, NewLinkedCase, Reopen};
+        let days = time::Duration::days;
+        // Open cases take the reply whatever the policy.
+        for status in [CaseStatus::New, CaseStatus::Assigned, CaseStatus::InProgress, CaseStatus::Reopened] {
+            assert_eq!(reply_effect(status, NewLinked, days(400)), Append, "{status:?}");
+        }
+        // Waiting cases reopen whatever the policy.
+        assert_eq!(reply_effect(CaseStatus::Pending, NewLinked, days(400)), Reopen);
+        assert_eq!(reply_effect(CaseStatus::Resolved, NewLinked, days(400)), Reopen);
+        // Final cases: reopen, always a new linked case, or one after the window.
+        assert_eq!(reply_effect(CaseStatus::Closed, ClosedCasePolicy::Reopen, days(400)), Reopen);
+        assert_eq!(reply_effect(CaseStatus::Closed, NewLinked, days(0)), NewLinkedCase);
+        assert_eq!(reply_effect(CaseStatus::Rejected, NewAfterDays { days: 7 }, days(6)), Reopen);
+        assert_eq!(reply_effect(CaseStatus::Closed, NewAfterDays { days: 7 }, days(7)), NewLinkedCase);
     }
 
     #[test]
