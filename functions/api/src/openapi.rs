@@ -96,7 +96,10 @@ impl Route {
 
     /// The `limit` and `cursor` of a paged list.
     pub fn paged(self) -> Self {
-        self.query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 25}), "").query("cursor", json!({"type": "string"}), "")
+        // A limit out of range is malformed; a cursor of another list is refused by name.
+        self.query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 25}), "")
+            .query("cursor", json!({"type": "string"}), "")
+            .errors(&[400, 422])
     }
 
     pub fn header(mut self, name: &str, required: bool, description: &str) -> Self {
@@ -121,7 +124,8 @@ impl Route {
             content.insert((*content_type).into(), json!({ "schema": schema }));
         }
         self.operation.insert("requestBody".into(), json!({ "required": true, "content": content }));
-        self
+        // Every body can be malformed, too large or of another media type.
+        self.errors(&[400, 413, 415])
     }
 
     /// A request body given as content types and their schemas (files, form posts).
@@ -129,7 +133,7 @@ impl Route {
         let schema = schema_of::<T>(&mut self.schemas);
         let content: Map<String, Value> = content_types.iter().map(|t| ((*t).to_owned(), json!({ "schema": schema }))).collect();
         self.operation.insert("requestBody".into(), json!({ "required": true, "content": content }));
-        self
+        self.errors(&[400, 413, 415])
     }
 
     fn response(&mut self, status: u16, response: Value) {
@@ -202,6 +206,53 @@ fn drop_required(schema: &mut Value) {
     }
 }
 
+/// Makes the generated schemas say what the JSON allows:
+/// - `oneOf` becomes `anyOf`: the views and bodies that are unions (a staff or a portal case, an
+///   article either way) overlap — a staff case has every field of a portal one — so exactly-one
+///   would refuse valid values;
+/// - a schema flattened into another (`allOf`, serde's `flatten`) cannot forbid unknown
+///   properties, since the properties of the record around it are unknown to it.
+fn loosen(schemas: &mut BTreeMap<String, Value>) {
+    fn any_of(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if let Some(one_of) = map.remove("oneOf") {
+                    map.insert("anyOf".into(), one_of);
+                }
+                map.values_mut().for_each(any_of);
+            }
+            Value::Array(items) => items.iter_mut().for_each(any_of),
+            _ => {}
+        }
+    }
+    fn flattened(value: &Value, names: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(parts)) = map.get("allOf") {
+                    for part in parts {
+                        if let Some(reference) = part.get("$ref").and_then(Value::as_str) {
+                            names.push(reference.rsplit('/').next().unwrap_or_default().to_owned());
+                        }
+                    }
+                }
+                map.values().for_each(|v| flattened(v, names));
+            }
+            Value::Array(items) => items.iter().for_each(|v| flattened(v, names)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    for schema in schemas.values_mut() {
+        any_of(schema);
+        flattened(schema, &mut names);
+    }
+    for name in names {
+        if let Some(Value::Object(schema)) = schemas.get_mut(&name) {
+            schema.remove("additionalProperties");
+        }
+    }
+}
+
 /// The whole document for the routes.
 pub fn document(routes: &[Route]) -> Value {
     let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
@@ -220,6 +271,7 @@ pub fn document(routes: &[Route]) -> Value {
         item.insert(route.method.to_lowercase(), Value::Object(route.operation.clone()));
         schemas.extend(route.schemas.clone());
     }
+    loosen(&mut schemas);
     json!({
         "openapi": "3.1.0",
         "info": {
