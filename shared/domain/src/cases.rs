@@ -274,7 +274,7 @@ impl<'a> Cases<'a> {
             fields.account_id = contact.account_id;
         }
         let now = self.clock.now();
-        let audit = Audit { created_at: now, created_by: actor.clone(), updated_at: now, updated_by: actor, version: 1 };
+        let audit = Audit::created(&actor, now);
         let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
         let source = fields.source.unwrap_or_default();
         let mut case = build(new_id(), 0, status, source, fields, audit)?;

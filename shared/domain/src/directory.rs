@@ -537,7 +537,7 @@ impl<'a> DirectoryService<'a> {
         Self::may_write::<E>(principal)?;
         let fields: E::Fields = fields::parse(body)?;
         let now = self.clock.now();
-        let audit = Audit { created_at: now, created_by: principal.id().to_owned(), updated_at: now, updated_by: principal.id().to_owned(), version: 1 };
+        let audit = Audit::created(principal.id(), now);
         let entity = E::build(crate::clock::new_id(), fields, audit)?;
         guard_admin_only_fields::<E>(principal, None, &entity)?;
         self.directory.insert(&entity).await?;

@@ -859,7 +859,7 @@ impl Inbound<'_> {
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| address.split('@').next().unwrap_or("customer").to_owned());
         let now = self.docket.clock().now();
-        let audit = Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 };
+        let audit = Audit::created("system", now);
         let fields = ContactFields { name, emails: vec![address.clone()], phone: None, account_id: account.map(|a| a.id), portal: None };
         let contact = Contact::build(new_id(), fields, audit)?;
         // Created by a concurrent message from the same sender meanwhile: the unique address
@@ -1341,7 +1341,7 @@ fn system_mailbox(address: &str, now: OffsetDateTime) -> Mailbox {
         auto_ack: false,
         ack_text: None,
         unknown_senders: UnknownSenders::CreateContact,
-        audit: Audit { created_at: now, created_by: "system".into(), updated_at: now, updated_by: "system".into(), version: 1 },
+        audit: Audit::created("system", now),
     }
 }
 
