@@ -307,7 +307,11 @@ async fn fanout(counts: &[usize]) -> Result<(), String> {
     for &count in counts {
         let (docket, admin) = local_docket().await?;
         let cases = docket.cases();
-        let case = cases.create(&admin, serde_json::json!({"subject": "Fan-out"}), None).await.map_err(|e| e.to_string())?.case;
+        let case = cases
+            .create(&admin, docket_domain::cases::Cases::parse_new(&admin, serde_json::json!({"subject": "Fan-out"})).map_err(|e| e.to_string())?, None)
+            .await
+            .map_err(|e| e.to_string())?
+            .case;
         for i in 0..count {
             let user =
                 docket.create_user_unchecked(&format!("Follower {i}"), &format!("follower{i}@bench.test"), Role::Agent).await.map_err(|e| e.to_string())?;
@@ -344,7 +348,11 @@ async fn notify_latency(runs: usize) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(crate::worker::run(queue, handler, stopped));
     let cases = docket.cases();
-    let case = cases.create(&admin, serde_json::json!({"subject": "Latency"}), None).await.map_err(|e| e.to_string())?.case;
+    let case = cases
+        .create(&admin, docket_domain::cases::Cases::parse_new(&admin, serde_json::json!({"subject": "Latency"})).map_err(|e| e.to_string())?, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .case;
     let follower = docket.create_user_unchecked("Follower", "follower@bench.test", Role::Agent).await.map_err(|e| e.to_string())?;
     cases.follow(&admin, &case.id, Some(&follower.id)).await.map_err(|e| e.to_string())?;
     let mut latencies = Vec::with_capacity(runs);
@@ -500,7 +508,8 @@ async fn assign(engine: Engine, cases: usize, workers: usize, endpoint: Option<S
         }
         for i in 0..cases {
             let body = serde_json::json!({"subject": format!("Bench case {i}"), "team_ids": [team.id]});
-            docket.cases().create(&admin, body, None).await.map_err(|e| e.to_string())?;
+            let new = docket_domain::cases::Cases::parse_new(&admin, body).map_err(|e| e.to_string())?;
+            docket.cases().create(&admin, new, None).await.map_err(|e| e.to_string())?;
         }
         let handler = Arc::new(docket_assign::AssignHandler { docket: docket.clone() });
         let started = Instant::now();

@@ -28,7 +28,7 @@ use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams, page_limit}
 use crate::openapi::Route;
 use crate::problem::{ApiResult, Problem};
 use crate::views::*;
-use docket_domain::cases::CaseFields;
+use docket_domain::cases::{CaseFields, NewCase};
 use docket_domain::directory::{AccountFields, ContactFields, LeadFields, MailboxFields, TeamFields, UserFields};
 use docket_domain::follows::Follow;
 use docket_domain::inbound::InboundLogEntry;
@@ -545,7 +545,8 @@ async fn create_case(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let cases = state.docket.cases();
-    let created = cases.create(&principal, body, key.as_deref()).await?;
+    let new = docket_domain::cases::Cases::parse_new(&principal, body)?;
+    let created = cases.create(&principal, new, key.as_deref()).await?;
     let mask = cases.mask().await?;
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
     let mut response = versioned(status, case_view(&principal, &created.case, &mask), created.case.audit.version);

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use docket_domain::cases::{CaseFields, PortalCaseFields};
 use docket_domain::knowledge::Article;
 use docket_domain::model::{Case, CaseStatus, Contact, Priority, User};
 use serde::Serialize;
@@ -58,14 +57,6 @@ pub struct PortalCase {
 pub enum CaseView {
     Staff(Box<StaffCase>),
     Portal(PortalCase),
-}
-
-/// A new case: staff send [`CaseFields`], portal users [`PortalCaseFields`].
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub enum NewCase {
-    Staff(CaseFields),
-    Portal(PortalCaseFields),
 }
 
 /// Where to send the bytes of an announced upload, straight to the blob store.

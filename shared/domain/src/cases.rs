@@ -130,6 +130,15 @@ impl Opening {
     }
 }
 
+/// A new case as its creator sends it: staff send [`CaseFields`], portal users
+/// [`PortalCaseFields`] (their contact, account and source are theirs).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum NewCase {
+    Staff(CaseFields),
+    Portal(PortalCaseFields),
+}
+
 pub struct Cases<'a> {
     pub(crate) store: &'a dyn ItemStore,
     pub(crate) clock: &'a dyn Clock,
@@ -153,11 +162,19 @@ impl<'a> Cases<'a> {
         CaseNumberMask::parse(&self.directory().settings().await?.case_number_mask)
     }
 
-    /// Opens a case for the caller. Staff send [`CaseFields`]; portal users [`PortalCaseFields`].
-    pub async fn create(&self, principal: &Principal, body: Value, idempotency_key: Option<&str>) -> DomainResult<Created> {
-        let fields = match principal {
-            Principal::Staff(_) => {
-                let fields: CaseFields = fields::parse(body)?;
+    /// Parses a new case's body as the caller sends it: staff send [`CaseFields`], portal users
+    /// [`PortalCaseFields`] (the HTTP edge calls it, so the domain takes typed input).
+    pub fn parse_new(principal: &Principal, body: Value) -> DomainResult<NewCase> {
+        Ok(match principal {
+            Principal::Staff(_) => NewCase::Staff(fields::parse(body)?),
+            Principal::Portal(_) => NewCase::Portal(fields::parse(body)?),
+        })
+    }
+
+    /// Opens a case for the caller.
+    pub async fn create(&self, principal: &Principal, new: NewCase, idempotency_key: Option<&str>) -> DomainResult<Created> {
+        let fields = match (principal, new) {
+            (Principal::Staff(_), NewCase::Staff(fields)) => {
                 if fields.status.is_some() {
                     return Err(DomainError::invalid("status", "a new case starts as New (or Assigned when it has an assignee)"));
                 }
@@ -166,11 +183,10 @@ impl<'a> Cases<'a> {
                 }
                 fields
             }
-            Principal::Portal(contact) => {
+            (Principal::Portal(contact), NewCase::Portal(p)) => {
                 if !contact.portal.as_ref().is_some_and(|p| p.can_create_cases) {
                     return Err(DomainError::Forbidden("this portal account may not open cases".into()));
                 }
-                let p: PortalCaseFields = fields::parse(body)?;
                 CaseFields {
                     subject: p.subject,
                     description: p.description,
@@ -190,6 +206,8 @@ impl<'a> Cases<'a> {
                     mailbox_id: None,
                 }
             }
+            (Principal::Staff(_), NewCase::Portal(_)) => return Err(DomainError::invalid("subject", "staff open cases with the full case fields")),
+            (Principal::Portal(_), NewCase::Staff(_)) => return Err(DomainError::Forbidden("portal users open cases with the portal fields".into())),
         };
         self.open(&Author::of(principal), fields, idempotency_key).await
     }
