@@ -7,7 +7,7 @@ mod knowledge;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, options, patch, post, put};
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams, page_limit};
+use crate::extract::{IdempotencyKey, IfMatch, JsonBody, Path, QueryParams, page_limit};
 use crate::problem::{ApiResult, Problem};
 
 pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");

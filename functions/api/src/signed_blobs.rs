@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use docket_ports::{SIGNED_DOWNLOAD_PATH, SIGNED_UPLOAD_PATH, SignedUrlBlobs, attachment_disposition};
 use http_body_util::BodyExt;
 
+use crate::extract::Path;
 use crate::problem::{ApiResult, Problem};
 use crate::routes::port_problem;
 
