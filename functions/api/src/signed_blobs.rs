@@ -32,6 +32,7 @@ pub fn signed_blob_router<S: SignedUrlBlobs + 'static>(store: Arc<S>) -> Router 
     Router::new()
         .route(&format!("{SIGNED_UPLOAD_PATH}/{{token}}"), put(upload::<S>))
         .route(&format!("{SIGNED_DOWNLOAD_PATH}/{{token}}"), get(download::<S>))
+        .method_not_allowed_fallback(crate::method_not_allowed)
         .with_state(store)
 }
 
