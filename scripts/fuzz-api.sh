@@ -14,7 +14,7 @@ python=$(command -v python3 || command -v python || true)
 # pip installs console scripts next to the interpreter, which may not be on PATH yet.
 export PATH="$("$python" -c 'import sys, sysconfig; print(sysconfig.get_path("scripts"))'):$HOME/.local/bin:$PATH"
 
-if [ "$(st --version 2>/dev/null || true)" != "st, version $SCHEMATHESIS_VERSION" ]; then
+if [ "$(schemathesis --version 2>/dev/null || true)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
     printf '\n==> installing schemathesis %s\n' "$SCHEMATHESIS_VERSION"
     "$python" -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi

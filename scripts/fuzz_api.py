@@ -287,7 +287,7 @@ def write_config(path: Path, seeded: dict, probability: float, checks: list[str]
 def run_schemathesis(role: str, base_url: str, token: str, config: Path, out: Path, args) -> dict:
     report_dir = out / role
     command = [
-        "st",
+        "schemathesis",
         "--config-file",
         str(config),
         "run",
@@ -351,8 +351,8 @@ def main() -> int:
     if not args.docket.exists():
         print(f"{args.docket} is missing: build it first (cargo build -p docket)", file=sys.stderr)
         return 1
-    if shutil.which("st") is None:
-        print("schemathesis (st) is not installed: run scripts/fuzz-api.sh", file=sys.stderr)
+    if shutil.which("schemathesis") is None:
+        print("schemathesis is not installed: run scripts/fuzz-api.sh", file=sys.stderr)
         return 1
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="docket-fuzz-"))
