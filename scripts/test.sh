@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Docket: installs the AWS emulator and the template linter when missing,
 # starts moto_server on a free 127.0.0.1 port for the DynamoDB tests, checks rustfmt, runs clippy (warnings are
-# errors), the workspace tests and cfn-lint, and stops the emulator again. Extra arguments go to `cargo test`.
+# errors), the workspace tests, the API fuzzing of a live `docket serve` (scripts/fuzz-api.sh, which installs
+# schemathesis) and cfn-lint, and stops the emulator again. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +70,23 @@ if [ "$status" -ne 0 ]; then
     echo "cargo test failed (exit $status)" >&2
     printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
     exit "$status"
+fi
+
+log "API fuzzing: schemathesis against docket serve as admin, agent and portal user (scripts/fuzz-api.sh)"
+fuzz_log=$(mktemp)
+set +e
+bash scripts/fuzz-api.sh 2>&1 | tee "$fuzz_log"
+fuzz_status=${PIPESTATUS[0]}
+set -e
+fuzz_passed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$fuzz_log" | tail -1)
+fuzz_failed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$fuzz_log" | tail -1)
+rm -f "$fuzz_log"
+passed=$((passed + ${fuzz_passed:-0}))
+if [ "$fuzz_status" -ne 0 ]; then
+    echo "API fuzzing failed (exit $fuzz_status)" >&2
+    failed=$((failed + ${fuzz_failed:-0}))
+    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
+    exit "$fuzz_status"
 fi
 
 log "cfn-lint template.yaml"

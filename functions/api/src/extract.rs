@@ -4,6 +4,8 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -126,6 +128,42 @@ fn percent_decode(encoded: &str) -> Result<String, Problem> {
         i += 1;
     }
     String::from_utf8(decoded).map_err(|_| malformed_form("a field does not decode to UTF-8 text"))
+}
+
+/// Path parameters (`Path<String>`, `Path<(String, String)>`), whose rejection is a problem
+/// document: a segment that is not UTF-8 text once percent-decoded (`/cases/%FF`) names no
+/// record, so it is answered 404 naming the parameter, like any id that names nothing. Used
+/// instead of axum's `Path`, whose rejections are plain text.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(path_problem(&rejection)),
+        }
+    }
+}
+
+fn path_problem(rejection: &PathRejection) -> Problem {
+    let kind = match rejection {
+        PathRejection::FailedToDeserializePathParams(error) => Some(error.kind()),
+        _ => None,
+    };
+    match kind {
+        Some(ErrorKind::InvalidUtf8InPathParam { key }) => Problem::not_found(format!("the path parameter {key} is not UTF-8 text")).with_field(key.as_str()),
+        Some(ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. }) => {
+            Problem::not_found(format!("the path parameter {key} names nothing")).with_field(key.as_str())
+        }
+        _ if rejection.status().is_client_error() => Problem::not_found(format!("no such route: {}", rejection.body_text())),
+        // A route whose handler asks for parameters its path does not have: a programming error.
+        _ => {
+            tracing::error!(rejection = %rejection.body_text(), "path parameters do not fit the handler");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request could not be completed")
+        }
+    }
 }
 
 /// Query-string parameters parsed strictly: unknown parameters are refused by name.

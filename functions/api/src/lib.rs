@@ -59,12 +59,12 @@ fn api_routes(state: AppState) -> Router {
     for route in routes::route_table() {
         router = router.route(route.path, route.handler);
     }
-    router
-        .fallback(|| async { Problem::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
-            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
-        })
-        .with_state(state)
+    router.fallback(|| async { Problem::not_found("no such route") }).method_not_allowed_fallback(method_not_allowed).with_state(state)
+}
+
+/// The answer to a method a route does not take (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed() -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
 }
 
 fn with_layers(router: Router) -> Router {

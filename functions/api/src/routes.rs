@@ -8,7 +8,7 @@ mod knowledge;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, options, patch, post, put};
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{IdempotencyKey, IfMatch, JsonBody, QueryParams, page_limit};
+use crate::extract::{IdempotencyKey, IfMatch, JsonBody, Path, QueryParams, page_limit};
 use crate::openapi::Route;
 use crate::problem::{ApiResult, Problem};
 use crate::views::*;

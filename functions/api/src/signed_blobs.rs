@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use docket_ports::{SIGNED_DOWNLOAD_PATH, SIGNED_UPLOAD_PATH, SignedUrlBlobs, attachment_disposition};
 use http_body_util::BodyExt;
 
+use crate::extract::Path;
 use crate::problem::{ApiResult, Problem};
 use crate::routes::port_problem;
 
@@ -31,6 +32,7 @@ pub fn signed_blob_router<S: SignedUrlBlobs + 'static>(store: Arc<S>) -> Router 
     Router::new()
         .route(&format!("{SIGNED_UPLOAD_PATH}/{{token}}"), put(upload::<S>))
         .route(&format!("{SIGNED_DOWNLOAD_PATH}/{{token}}"), get(download::<S>))
+        .method_not_allowed_fallback(crate::method_not_allowed)
         .with_state(store)
 }
 

@@ -435,3 +435,31 @@ async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {
         .await
         .assert_problem(422, Some("contact_ids"));
 }
+
+/// Found probing by hand beside the fuzzing: a path segment that is not UTF-8 once decoded got
+/// axum's own `400 text/plain`. It names no record, so it is a 404 problem naming the
+/// parameter, on staff, portal and public routes alike. (The router alone decides: one engine.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_parameters_that_are_not_utf8_are_404_problems() {
+    // GIVEN the API, an admin and one case
+    let api = TestApi::new(Engine::Sqlite).await;
+    let admin = api.admin_token();
+    let case = create(&api, &admin, "/cases", json!({"subject": "exists"})).await;
+    let attachments = format!("/cases/{}/attachments/%FF/url", id(&case));
+    // THEN every route with a parameter that does not decode to text answers a problem naming it
+    for (method, path, token, field) in [
+        (GET, "/cases/%FF", Some(admin.as_str()), "case_ref"),
+        (GET, "/cases/%C0%80/stream", Some(admin.as_str()), "case_ref"),
+        (GET, attachments.as_str(), Some(admin.as_str()), "attachment_id"),
+        (GET, "/users/%FF", Some(admin.as_str()), "id"),
+        (PATCH, "/teams/%FE", Some(admin.as_str()), "id"),
+        (GET, "/articles/%FF", Some(admin.as_str()), "article_id"),
+        (GET, "/forms/%FF/embed.html", None, "form_id"),
+        (POST, "/forms/%FF/submissions", None, "form_id"),
+        (GET, "/web-forms/confirm/%FF", None, "token"),
+    ] {
+        let reply = api.send(method.clone(), path, token, &[], None).await;
+        assert_eq!(reply.status, 404, "{method} {path}: {}", reply.body);
+        reply.assert_problem(404, Some(field));
+    }
+}

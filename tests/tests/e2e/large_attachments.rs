@@ -434,3 +434,33 @@ async fn expired_or_tampered_local_urls_are_refused() {
     };
     assert_eq!(reqwest::get(format!("{base}/{renamed}.{signature}")).await.expect("answer").status(), 403);
 }
+
+/// Found probing the local server beside the API fuzzing: the signed-URL routes, merged into the
+/// router after the API's 405 answer was set, answered a wrong method with an empty 405 and an
+/// undecodable token with axum's `400 text/plain`. Both are problem documents now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_url_routes_answer_bad_requests_with_problems() {
+    // GIVEN an announced upload on the local engine
+    let w = world(Engine::Sqlite).await;
+    let ticket = w.announce(&w.agent, "report.pdf", "application/pdf", 10).await.body;
+    let upload_url = ticket["upload_url"].as_str().expect("upload_url").to_owned();
+    let download_path = upload_url.replace("/blobs/upload/", "/blobs/download/");
+    let origin = upload_url.split("/blobs/").next().expect("origin").to_owned();
+    let client = reqwest::Client::new();
+    // WHEN the upload URL is read, the download URL written, and a token does not decode to text
+    let answers = [
+        ("GET on an upload URL", client.get(&upload_url).send().await.expect("answer"), 405, "PUT"),
+        ("PUT on a download URL", client.put(&download_path).body("x").send().await.expect("answer"), 405, "GET,HEAD"),
+        ("a token that is not UTF-8", client.get(format!("{origin}/blobs/download/%FF")).send().await.expect("answer"), 404, ""),
+    ];
+    // THEN each is a problem document, a 405 with the methods the URL takes
+    for (what, response, status, allow) in answers {
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(header(&response, "content-type").as_deref(), Some("application/problem+json"), "{what}");
+        if !allow.is_empty() {
+            assert_eq!(header(&response, "allow").as_deref(), Some(allow), "{what}");
+        }
+        let problem: Value = response.json().await.expect("a problem document");
+        assert_eq!(problem["status"], status, "{what}: {problem}");
+    }
+}

@@ -9,7 +9,7 @@
 //! `Access-Control-Allow-Origin`, and a browser request from any other site is refused.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use docket_domain::confirm::{ConfirmOutcome, TokenState};
@@ -17,7 +17,7 @@ use docket_domain::webform::{HONEYPOT_FIELD, Requirement, WebForm};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{ClientIp, FormOrJsonBody};
+use crate::extract::{ClientIp, FormOrJsonBody, Path};
 use crate::problem::{ApiResult, Problem};
 
 /// Largest submission body accepted (a message is at most 10,000 characters, which percent

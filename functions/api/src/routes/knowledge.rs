@@ -2,7 +2,7 @@
 //! for portal users, search by title words, and links between articles and cases.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use docket_domain::Principal;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{PageQuery, listing, versioned};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{IfMatch, JsonBody, QueryParams, page_limit};
+use crate::extract::{IfMatch, JsonBody, Path, QueryParams, page_limit};
 use crate::problem::ApiResult;
 use crate::views::{ArticleView, PortalArticle};
 
