@@ -21,11 +21,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
     ReturnValue, ScalarAttributeType, TransactWriteItem, Update as UpdateAction,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use docket_store::{
-    CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange, StoreError, TableSpec, Update, WriteOp, validate_item,
-    validate_transaction,
+    CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange, StoreError, TableSpec, Update, WriteOp, index_key_type,
+    is_storable, open_cursor, seal_cursor, validate_index_keys, validate_item, validate_key, validate_query, validate_transaction,
 };
 use serde_json::Value;
 
@@ -33,9 +31,6 @@ use crate::errors::{self, Service};
 
 /// The attributes of one item as the SDK carries them.
 type Attributes = HashMap<String, AttributeValue>;
-
-/// Largest page a query may ask for; DynamoDB pages are capped at 1 MB anyway.
-const MAX_QUERY_LIMIT: usize = 1000;
 
 /// How long `create_tables` waits for a new table to become usable.
 const TABLE_READY_WAIT: Duration = Duration::from_secs(120);
@@ -142,23 +137,23 @@ impl DynamoItemStore {
         let (action, condition) = match op {
             WriteOp::Put { item, condition, .. } => {
                 validate_item(item)?;
-                require_string_index_keys(spec, item)?;
+                validate_index_keys(spec, item)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 (Action::Put(item_to_attributes(item)?), condition)
             }
             WriteOp::Delete { key, condition, .. } => {
-                require_addressable(key)?;
+                validate_key(key)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 (Action::Delete(key_attributes(key)), condition)
             }
             WriteOp::Check { key, condition, .. } => {
-                require_addressable(key)?;
+                validate_key(key)?;
                 // ConditionCheck insists on an expression even when the condition always holds.
                 let condition = optional_condition(Some(condition), &mut placeholders)?.unwrap_or_else(|| always_true(&mut placeholders));
                 (Action::Check(key_attributes(key)), Some(condition))
             }
             WriteOp::Update { key, update, condition, .. } => {
-                require_addressable(key)?;
+                validate_key(key)?;
                 require_string_index_updates(spec, update)?;
                 let condition = optional_condition(condition.as_ref(), &mut placeholders)?;
                 let expression = update_expression(update, &mut placeholders)?;
@@ -175,7 +170,7 @@ impl ItemStore for DynamoItemStore {
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
         let table = self.table_name(table)?;
         // DynamoDB refuses empty key strings, but no item can be stored under one: simply absent.
-        if key.pk.is_empty() || key.sk.is_empty() {
+        if !is_storable(key) {
             return Ok(None);
         }
         let output = self.client.get_item().table_name(table).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(classify)?;
@@ -184,7 +179,7 @@ impl ItemStore for DynamoItemStore {
 
     async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
         if let WriteOp::Check { table, key, condition } = &op {
-            require_addressable(key)?;
+            validate_key(key)?;
             // A check writes nothing, so a consistent read judged by the port's own rules is as
             // good as a one-item transaction, at half the cost.
             let current = self.get(table, key).await?;
@@ -217,7 +212,7 @@ impl ItemStore for DynamoItemStore {
     }
 
     async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
-        require_addressable(key)?;
+        validate_key(key)?;
         let spec = self.spec(table)?;
         // Adding makes a number, which no index key attribute may hold.
         if let Some(index) = index_keyed_by(spec, attribute) {
@@ -250,9 +245,7 @@ impl ItemStore for DynamoItemStore {
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        if !(1..=MAX_QUERY_LIMIT).contains(&query.limit) {
-            return Err(StoreError::Validation(format!("a query limit must be between 1 and {MAX_QUERY_LIMIT}")));
-        }
+        let reachable = validate_query(&query)?;
         let spec = self.spec(&query.table)?;
         let shape = match &query.index {
             None => KeyShape { index: None, partition: PK, sort: SK },
@@ -263,12 +256,9 @@ impl ItemStore for DynamoItemStore {
         };
         let mut start_key = query.after.as_ref().map(|cursor| shape.start_key(cursor, &query)).transpose()?;
         // No stored key is empty, so these queries find nothing; DynamoDB would refuse them.
-        let Some(range) = reachable_range(&query.range) else {
+        let Some(range) = reachable_range(&query.range).filter(|_| reachable) else {
             return Ok(Page::default());
         };
-        if query.partition.is_empty() {
-            return Ok(Page::default());
-        }
 
         let mut placeholders = Placeholders::default();
         let mut key_condition = format!("{} = {}", placeholders.name(shape.partition), placeholders.value(AttributeValue::S(query.partition.clone())));
@@ -312,14 +302,14 @@ impl ItemStore for DynamoItemStore {
                 // limit falls on the partition's last item; the last item's key says the same.
                 None if items.len() >= query.limit => {
                     let next = match &page_end {
-                        Some(end) => Some(encode_cursor(end)?),
+                        Some(end) => Some(encode_cursor(&query, end)?),
                         None => None,
                     };
                     return Ok(Page { items, next });
                 }
                 None => return Ok(Page { items, next: None }),
                 Some(last) if items.len() >= query.limit => {
-                    return Ok(Page { items, next: Some(encode_cursor(&last)?) });
+                    return Ok(Page { items, next: Some(encode_cursor(&query, &last)?) });
                 }
                 Some(last) => start_key = Some(last),
             }
@@ -368,28 +358,6 @@ impl PreparedWrite {
     }
 }
 
-/// Writes must name a storable key; DynamoDB would refuse an empty one with a less useful message.
-fn require_addressable(key: &Key) -> Result<(), StoreError> {
-    if key.pk.is_empty() || key.sk.is_empty() {
-        return Err(StoreError::Validation("pk and sk must not be empty".into()));
-    }
-    Ok(())
-}
-
-/// DynamoDB declares every index key attribute a string and refuses an item holding another type
-/// there, even when the index's other key attribute is absent, yet emulators store such an item.
-/// Checking before sending gives the same refusal on every backend (and on the SQLite engine).
-fn require_string_index_keys(spec: &TableSpec, item: &Item) -> Result<(), StoreError> {
-    for index in &spec.indexes {
-        for attribute in [index.partition_attribute, index.sort_attribute] {
-            if item.get(attribute).is_some_and(|value| !value.is_string()) {
-                return Err(index_key_type(index.name, attribute));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The same rule for an update: an index key attribute may only be set to a string or removed.
 fn require_string_index_updates(spec: &TableSpec, update: &Update) -> Result<(), StoreError> {
     for (name, change) in net_changes(update)? {
@@ -407,10 +375,6 @@ fn require_string_index_updates(spec: &TableSpec, update: &Update) -> Result<(),
 /// The index keyed by the attribute, if any.
 fn index_keyed_by(spec: &TableSpec, attribute: &str) -> Option<&'static str> {
     spec.indexes.iter().find(|index| index.partition_attribute == attribute || index.sort_attribute == attribute).map(|index| index.name)
-}
-
-fn index_key_type(index: &str, attribute: &str) -> StoreError {
-    StoreError::Validation(format!("attribute {attribute} is a key of index {index} and must be a string"))
 }
 
 /// What one attribute ends up as once all of an update's changes are applied in the port's order
@@ -670,11 +634,11 @@ impl KeyShape {
         [PK, SK, self.partition, self.sort].into_iter().filter_map(|name| attributes.get(name).map(|value| (name.to_owned(), value.clone()))).collect()
     }
 
-    /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query:
-    /// DynamoDB would answer those with a ValidationException, which is the caller's mistake.
+    /// Decodes a cursor into an ExclusiveStartKey, refusing one that belongs to another query (the
+    /// port's binding) or whose key does not lie in this query's partition and range (a cursor
+    /// written by hand): DynamoDB would answer those with a ValidationException.
     fn start_key(&self, cursor: &Cursor, query: &Query) -> Result<Attributes, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
-        let key: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let key: BTreeMap<String, String> = open_cursor(query, cursor)?;
         let mut expected = vec![PK, SK, self.partition, self.sort];
         expected.sort_unstable();
         expected.dedup();
@@ -688,7 +652,7 @@ impl KeyShape {
     }
 }
 
-fn encode_cursor(last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> {
+fn encode_cursor(query: &Query, last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> {
     let mut key = BTreeMap::new();
     for (name, value) in last_evaluated_key {
         match value {
@@ -698,8 +662,7 @@ fn encode_cursor(last_evaluated_key: &Attributes) -> Result<Cursor, StoreError> 
             }
         };
     }
-    let json = serde_json::to_vec(&key).map_err(|error| StoreError::Backend(error.to_string()))?;
-    Ok(Cursor(URL_SAFE_NO_PAD.encode(json)))
+    seal_cursor(query, key)
 }
 
 /// The range as DynamoDB can be asked for it, or `None` when it cannot match a stored sort key
@@ -936,14 +899,18 @@ mod tests {
             ("owner".to_owned(), AttributeValue::S("ana".into())),
             ("updated".to_owned(), AttributeValue::S("2024".into())),
         ]);
-        let cursor = encode_cursor(&last).expect("encodes");
         let query = Query::index("cases", "by_owner", "ana");
+        let cursor = encode_cursor(&query, &last).expect("encodes");
         assert_eq!(shape.start_key(&cursor, &query).expect("decodes"), last);
 
         let other_partition = Query::index("cases", "by_owner", "bo");
         assert!(matches!(shape.start_key(&cursor, &other_partition), Err(StoreError::InvalidCursor)));
+        // Written by hand for the other query (the binding holds), but its key is not there.
+        let forged = encode_cursor(&other_partition, &last).expect("encodes");
+        assert!(matches!(shape.start_key(&forged, &other_partition), Err(StoreError::InvalidCursor)));
         let out_of_range = query.clone().range(SortKeyRange::AtLeast("2025".into()));
-        assert!(matches!(shape.start_key(&cursor, &out_of_range), Err(StoreError::InvalidCursor)));
+        let forged = encode_cursor(&out_of_range, &last).expect("encodes");
+        assert!(matches!(shape.start_key(&forged, &out_of_range), Err(StoreError::InvalidCursor)));
         let table_shape = KeyShape { index: None, partition: PK, sort: SK };
         assert!(matches!(table_shape.start_key(&cursor, &Query::table("cases", "case#1")), Err(StoreError::InvalidCursor)));
         for garbage in ["", "e30", "!!", "bnVsbA"] {

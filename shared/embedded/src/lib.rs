@@ -17,4 +17,4 @@ pub use sqlite_queue::SqliteQueue;
 
 pub use file_blobs::FileBlobStore;
 
-pub use sqlite_store::{MAX_PAGE, SqliteItemStore};
+pub use sqlite_store::SqliteItemStore;

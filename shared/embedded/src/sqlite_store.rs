@@ -11,11 +11,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use docket_store::{
-    CancelReason, Condition, Cursor, Item, ItemStore, Key, Page, Query, SortKeyRange, StoreError, TableSpec, Update, WriteOp, validate_item,
-    validate_transaction,
+    CancelReason, Condition, Item, ItemStore, Key, Page, Query, SortKeyRange, StoreError, TableSpec, Update, WriteOp, is_storable, open_cursor, seal_cursor,
+    validate_index_keys, validate_item, validate_key, validate_query, validate_transaction,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde_json::Value;
@@ -32,9 +30,6 @@ CREATE TABLE IF NOT EXISTS index_entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS index_entries_by_item ON index_entries (tbl, pk, sk);
 ";
-
-/// Largest page a query may ask for (DynamoDB's own limit is by size; we bound by count).
-pub const MAX_PAGE: usize = 1000;
 
 #[derive(Clone)]
 pub struct SqliteItemStore {
@@ -110,13 +105,10 @@ fn decode_body(body: &str) -> Result<Item, StoreError> {
 
 /// Writes an item and rewrites its index entries.
 fn store_item(conn: &Connection, spec: &TableSpec, key: &Key, item: &Item) -> Result<(), StoreError> {
+    validate_index_keys(spec, item)?;
     let mut entries = Vec::new();
     for index in &spec.indexes {
         let (ipk, isk) = (item.get(index.partition_attribute), item.get(index.sort_attribute));
-        // DynamoDB refuses an index key attribute of the wrong type even when its partner is absent.
-        if ipk.is_some_and(|v| !v.is_string()) || isk.is_some_and(|v| !v.is_string()) {
-            return Err(StoreError::Validation(format!("index key attributes of {} must be strings", index.name)));
-        }
         if let (Some(Value::String(ipk)), Some(Value::String(isk))) = (ipk, isk) {
             entries.push((index.name, ipk.as_str(), isk.as_str()));
         }
@@ -227,9 +219,7 @@ fn transact_blocking(conn: &mut Connection, tables: &HashMap<&'static str, Table
     for op in ops {
         let spec = tables.get(op.table()).ok_or_else(|| StoreError::Validation(format!("unknown table {}", op.table())))?;
         let key = op.key().ok_or_else(|| StoreError::Validation("item without pk/sk".into()))?;
-        if key.pk.is_empty() || key.sk.is_empty() {
-            return Err(StoreError::Validation("pk and sk must not be empty".into()));
-        }
+        validate_key(&key)?;
         let current = read_item(&tx, spec.name, &key)?;
         let holds = condition_of(op).is_none_or(|c| c.holds(current.as_ref()));
         failed |= !holds;
@@ -255,16 +245,6 @@ struct Position {
     item: Option<(String, String)>,
 }
 
-fn encode_cursor(position: &Position) -> Cursor {
-    let json = serde_json::to_vec(position).unwrap_or_default();
-    Cursor(URL_SAFE_NO_PAD.encode(json))
-}
-
-fn decode_cursor(cursor: &Cursor) -> Result<Position, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
-    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
-}
-
 fn range_sql(column: &str, range: &SortKeyRange, args: &mut Vec<String>) -> String {
     let mut arg = |v: &str| {
         args.push(v.to_owned());
@@ -284,10 +264,10 @@ fn range_sql(column: &str, range: &SortKeyRange, args: &mut Vec<String>) -> Stri
 }
 
 fn query_blocking(conn: &Connection, spec: &TableSpec, q: &Query) -> Result<Page, StoreError> {
-    if q.limit == 0 || q.limit > MAX_PAGE {
-        return Err(StoreError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
+    if !validate_query(q)? {
+        return Ok(Page::default());
     }
-    let after = q.after.as_ref().map(decode_cursor).transpose()?;
+    let after: Option<Position> = q.after.as_ref().map(|cursor| open_cursor(q, cursor)).transpose()?;
     let (direction, beyond) = if q.ascending { ("ASC", ">") } else { ("DESC", "<") };
     let mut args = vec![spec.name.to_owned()];
     let sql = match &q.index {
@@ -337,7 +317,7 @@ fn query_blocking(conn: &Connection, spec: &TableSpec, q: &Query) -> Result<Page
         items.push(decode_body(&body)?);
         last = Some(position);
     }
-    let next = if items.len() == q.limit { last.as_ref().map(encode_cursor) } else { None };
+    let next = if items.len() == q.limit { last.map(|position| seal_cursor(q, position)).transpose()? } else { None };
     Ok(Page { items, next })
 }
 
@@ -345,6 +325,9 @@ fn query_blocking(conn: &Connection, spec: &TableSpec, q: &Query) -> Result<Page
 impl ItemStore for SqliteItemStore {
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
         let table = self.spec(table)?.name;
+        if !is_storable(key) {
+            return Ok(None);
+        }
         let key = key.clone();
         self.run(move |conn, _| read_item(conn, table, &key)).await
     }
@@ -373,9 +356,7 @@ impl ItemStore for SqliteItemStore {
 
     async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError> {
         let table = self.spec(table)?.name;
-        if key.pk.is_empty() || key.sk.is_empty() {
-            return Err(StoreError::Validation("pk and sk must not be empty".into()));
-        }
+        validate_key(key)?;
         let key = key.clone();
         let attribute = attribute.to_owned();
         self.run(move |conn, tables| {

@@ -6,12 +6,14 @@
 //! paging, on the table itself or on a secondary index. Every repository of Docket is written once
 //! on top of this trait, and each storage engine (DynamoDB, SQLite) implements it.
 
+mod checks;
 mod condition;
 mod schema;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub use checks::{MAX_QUERY_LIMIT, index_key_type, is_storable, open_cursor, seal_cursor, validate_index_keys, validate_key, validate_query};
 pub use condition::Condition;
 pub use schema::{IndexSpec, TableSpec};
 
@@ -267,8 +269,6 @@ pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
 /// Checks that an item to put carries string keys.
 pub fn validate_item(item: &Item) -> Result<Key, StoreError> {
     let key = Key::of(item).ok_or_else(|| StoreError::Validation("item needs string pk and sk".into()))?;
-    if key.pk.is_empty() || key.sk.is_empty() {
-        return Err(StoreError::Validation("pk and sk must not be empty".into()));
-    }
+    validate_key(&key)?;
     Ok(key)
 }
