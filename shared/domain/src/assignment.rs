@@ -17,13 +17,14 @@ use serde_json::Value;
 use docket_store::{Condition, WriteOp};
 
 use crate::cases::{Cases, change_ops, changed_fields, next_audit, next_status};
-use crate::directory::{Directory, Label, explain_cancel};
+use crate::directory::Directory;
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
 use crate::follows::{Follow, FollowerKind, follow_ops};
 use crate::model::{AssignmentRule, Case, Mailbox, Phase, Team, User};
 use crate::schema::{self, COUNTERS};
 use crate::stream::Author;
+use crate::txn::Txn;
 
 /// Attempts of one assignment before it gives up (each lost race re-reads and retries).
 const MAX_ATTEMPTS: usize = 50;
@@ -125,19 +126,16 @@ impl Cases<'_> {
             };
             let mut new = Case { assignee_id: Some(chosen.id.clone()), audit: next_audit(&case, author, self.clock.now()), ..case.clone() };
             new.status = next_status(&case, &new, case.status)?;
-            let (mut ops, mut labels, entries) = change_ops(&case, &new, author)?;
-            guard.apply(&chosen.id, &mut ops, &mut labels);
+            let (mut txn, entries) = change_ops(&case, &new, author)?;
+            guard.apply(&chosen.id, &mut txn);
             // The assignee follows in the same transaction: a failure after the commit cannot
             // leave them assigned but not following (and so not notified of the case).
             let follow = Follow { case_id: case.id.clone(), follower_id: chosen.id.clone(), kind: FollowerKind::User };
-            for op in follow_ops(&follow) {
-                ops.push(op);
-                labels.push(Label::Plain);
-            }
+            txn.plain_all(follow_ops(&follow));
             let mut effects = crate::outbox::Effects::default();
             self.notify_effect(&mut effects, &entries);
             self.announce_effect(&mut effects, Trigger::CaseUpdated, &new.id, None, changed_fields(&case, &new));
-            match self.transact_with(ops, &effects).await {
+            match self.transact_with(txn, &effects).await {
                 Ok(()) => {}
                 Err(e) if e.is_condition_failure() => {
                     // Lost a race (the case, the pointer or the count moved), unless this was a
@@ -146,12 +144,12 @@ impl Cases<'_> {
                         self.deliver(effects).await;
                         return Ok(Assignment::Assigned(Box::new(new)));
                     }
-                    if e.failed_operation().is_some_and(|i| matches!(labels.get(i), Some(Label::Reference { .. }))) {
-                        return Err(explain_cancel(e, &labels));
+                    if e.is_reference() {
+                        return Err(e.into());
                     }
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e.error.into()),
             }
             self.deliver(effects).await;
             tracing::info!(case = new.number, assignee = %chosen.id, team_id, ?rule, "case assigned by rule");
@@ -170,12 +168,9 @@ enum Guard {
 }
 
 impl Guard {
-    fn apply(self, chosen: &str, ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
+    fn apply(self, chosen: &str, txn: &mut Txn) {
         match self {
-            Guard::Pointer(op) => {
-                ops.insert(1, op);
-                labels.insert(1, Label::Plain);
-            }
+            Guard::Pointer(op) => txn.plain(op),
             Guard::CountStill(count) => {
                 let read = if count == 0 {
                     Condition::Or(vec![Condition::AttributeNotExists("value".into()), Condition::equals("value", 0)])
@@ -185,7 +180,7 @@ impl Guard {
                 // The assignment's own +1 on that count carries the condition (one operation per
                 // item in a transaction).
                 let counter = schema::open_cases_counter(chosen);
-                for op in ops.iter_mut() {
+                for op in txn.ops_mut() {
                     if let WriteOp::Update { key, condition, .. } = op
                         && *key == counter
                     {

@@ -250,7 +250,9 @@ impl Automation<'_> {
                 let entry = StreamEntry::system(&case.id, notice, author.clone(), self.docket.clock().now());
                 let mut effects = crate::outbox::Effects::default();
                 cases.notify_to_effect(&mut effects, &entry, user_ids);
-                cases.transact_with(vec![entry_put(&entry)?], &effects).await?;
+                let mut txn = crate::txn::Txn::new();
+                txn.plain(entry_put(&entry)?);
+                cases.transact_with(txn, &effects).await?;
                 cases.deliver(effects).await;
                 format!("notice queued for {} users", user_ids.len())
             }
@@ -268,11 +270,7 @@ impl Automation<'_> {
                     email: None,
                     created_at: self.docket.clock().now(),
                 };
-                let mut effects = crate::outbox::Effects::default();
-                cases.notify_effect(&mut effects, std::slice::from_ref(&entry));
-                cases.announce_effect(&mut effects, Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new());
-                cases.transact_with(vec![entry_put(&entry)?], &effects).await?;
-                cases.deliver(effects).await;
+                cases.append_entry(&entry, crate::txn::Txn::new()).await?;
                 "internal note posted".into()
             }
             RuleAction::CreateCase { subject, description, priority, team_ids, as_child } => {

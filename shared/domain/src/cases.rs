@@ -9,7 +9,7 @@ use docket_store::{Condition, Cursor, Item, ItemStore, Query, WriteOp};
 
 use crate::access::Principal;
 use crate::clock::{Clock, new_id};
-use crate::directory::{Directory, Entity, Label, Reference, explain_cancel, from_item, reference_check};
+use crate::directory::{Directory, Entity, Reference, from_item, push_reference_check};
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
 use crate::fields;
@@ -19,6 +19,7 @@ use crate::model::*;
 use crate::outbox::Effects;
 use crate::schema::{self, CASES, COUNTERS, case_keys};
 use crate::stream::{Author, StreamEntry, SystemEvent, change_entries, entry_put};
+use crate::txn::{Label, Txn};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_NAME, MAX_SUBJECT};
 
 /// Bounded so that the largest case update (every link replaced at once) fits in one transaction.
@@ -31,7 +32,7 @@ pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 const MAX_PAGES_PER_LIST: usize = 10;
 
 /// The editable fields of a case: the body of a create, and what a merge patch applies to.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFields {
     pub subject: String,
@@ -61,7 +62,7 @@ pub struct CaseFields {
 }
 
 /// What a portal user may send when opening a case; everything else is decided for them.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalCaseFields {
     pub subject: String,
@@ -112,21 +113,19 @@ pub(crate) struct Opening {
 }
 
 impl Opening {
-    /// The writes of the case under `number`: the case (0), its number (1), its created entry,
-    /// links, reference checks and follows, each labelled.
-    pub(crate) fn ops(&mut self, number: u64) -> DomainResult<(Vec<WriteOp>, Vec<Label>)> {
+    /// The writes of the case under `number`: the case, its number, its created entry, links,
+    /// reference checks and follows, each labelled.
+    pub(crate) fn txn(&mut self, number: u64) -> DomainResult<Txn> {
         self.case.number = number;
-        let mut ops =
-            vec![WriteOp::put_if(CASES, case_item(&self.case)?, Condition::NotExists), WriteOp::put_if(CASES, number_item(&self.case), Condition::NotExists)];
-        let mut labels = vec![Label::Plain, Label::Plain];
-        ops.push(entry_put(&self.created)?);
-        labels.push(Label::Plain);
-        add_link_ops(&self.case, None, &mut ops, &mut labels);
+        let mut txn = Txn::new();
+        txn.plain(WriteOp::put_if(CASES, case_item(&self.case)?, Condition::NotExists));
+        txn.push(WriteOp::put_if(CASES, number_item(&self.case), Condition::NotExists), Label::Number);
+        txn.plain(entry_put(&self.created)?);
+        add_link_ops(&self.case, None, &mut txn);
         for follow in &self.core_follows {
-            ops.extend(follow_ops(follow));
+            txn.plain_all(follow_ops(follow));
         }
-        labels.resize(ops.len(), Label::Plain);
-        Ok((ops, labels))
+        Ok(txn)
     }
 }
 
@@ -247,12 +246,12 @@ impl<'a> Cases<'a> {
         for _ in 0..3 {
             let number = self.store.increment(COUNTERS, &schema::case_number_counter(), "value", 1).await?;
             let number = u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?;
-            let (mut ops, mut labels) = opening.ops(number)?;
+            let mut txn = opening.txn(number)?;
             if let Some(key) = &idempotency {
-                ops.insert(2, WriteOp::put_if(CASES, idempotency_item(actor, key, &opening.case, opening.case.audit.created_at), Condition::NotExists));
-                labels.insert(2, Label::Idempotency);
+                let item = idempotency_item(actor, key, &opening.case, opening.case.audit.created_at);
+                txn.push(WriteOp::put_if(CASES, item, Condition::NotExists), Label::Idempotency);
             }
-            let outcome = self.transact_with(ops, &effects).await;
+            let outcome = self.transact_with(txn, &effects).await;
             if let Err(e) = &outcome
                 && e.is_condition_failure()
                 && self.by_id(&opening.case.id).await?.is_some_and(|stored| stored.number == opening.case.number)
@@ -268,15 +267,15 @@ impl<'a> Cases<'a> {
                     return Ok(Created { case: opening.case, replayed: false });
                 }
                 // Another creation holds this number (only after a counter restore): take the next.
-                Err(e) if e.failed_operation() == Some(1) => continue,
-                Err(e) if e.failed_operation() == Some(2) && idempotency.is_some() => {
+                Err(e) if e.is(&Label::Number) => continue,
+                Err(e) if e.is(&Label::Idempotency) => {
                     let key = idempotency.as_deref().unwrap_or_default();
                     return match self.replay(actor, key).await? {
                         Some(case) => Ok(Created { case, replayed: true }),
                         None => Err(DomainError::Conflict { field: "Idempotency-Key".into(), reason: "a request with this key is in progress".into() }),
                     };
                 }
-                Err(e) => return Err(explain_cancel(e, &labels)),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(DomainError::Transient("could not allocate a case number".into()))
@@ -458,15 +457,15 @@ impl<'a> Cases<'a> {
     /// items, its assignee's open-case count and the system entries describing the change; then
     /// the follow-ups: follows, notifications and the `case_updated` event.
     pub(crate) async fn commit(&self, old: &Case, new: &Case, author: &Author) -> DomainResult<()> {
-        let (ops, labels, entries) = change_ops(old, new, author)?;
+        let (txn, entries) = change_ops(old, new, author)?;
         let mut effects = Effects::default();
         self.notify_effect(&mut effects, &entries);
         self.announce_effect(&mut effects, Trigger::CaseUpdated, &new.id, None, changed_fields(old, new));
-        if let Err(e) = self.transact_with(ops, &effects).await {
+        if let Err(e) = self.transact_with(txn, &effects).await {
             // A retried attempt whose first try had committed finds exactly our version stored.
             let ours = e.is_condition_failure() && self.by_id(&new.id).await?.is_some_and(|stored| stored == *new);
             if !ours {
-                return Err(explain_cancel(e, &labels));
+                return Err(e.into());
             }
         }
         tracing::info!(case = new.number, case_id = %new.id, version = new.audit.version, "case updated");
@@ -661,18 +660,16 @@ fn idempotency_item(actor: &str, key: &str, case: &Case, now: time::OffsetDateTi
 
 /// Link items the case gains, existence checks of the records it newly refers to, and the moves
 /// of its assignee's open-case count.
-fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
+fn add_link_ops(case: &Case, old: Option<&Case>, txn: &mut Txn) {
     let had_team = |t: &String| old.is_some_and(|o| o.team_ids.contains(t));
     let had_contact = |c: &String| old.is_some_and(|o| o.contact_ids.contains(c));
     for team in case.team_ids.iter().filter(|t| !had_team(t)) {
         let key = docket_store::Key::new(case_keys::team_partition(team), case_keys::link_sort(&case.id));
-        ops.push(WriteOp::put(CASES, pointer(key, &case.id)));
-        labels.push(Label::Plain);
+        txn.plain(WriteOp::put(CASES, pointer(key, &case.id)));
     }
     for contact in case.contact_ids.iter().filter(|c| !had_contact(c)) {
         let key = docket_store::Key::new(case_keys::contact_partition(contact), case_keys::link_sort(&case.id));
-        ops.push(WriteOp::put(CASES, pointer(key, &case.id)));
-        labels.push(Label::Plain);
+        txn.plain(WriteOp::put(CASES, pointer(key, &case.id)));
     }
     let changed = |new: &Option<String>, old: Option<&Option<String>>| new.is_some() && Some(new) != old;
     let mut references: Vec<Reference> = Vec::new();
@@ -697,19 +694,15 @@ fn add_link_ops(case: &Case, old: Option<&Case>, ops: &mut Vec<WriteOp>, labels:
         references.push(Reference { field: "assignee_id", kind: User::KIND, id: case.assignee_id.clone().unwrap_or_default() });
     }
     for reference in references {
-        ops.push(reference_check(&reference));
-        labels.push(Label::Reference { field: reference.field, kind: reference.kind, id: reference.id });
+        push_reference_check(txn, reference);
     }
     if let Some(parent) = &case.parent_id
         && old.is_none_or(|o| o.parent_id.as_ref() != Some(parent))
     {
-        ops.push(WriteOp::check(CASES, case_keys::case(parent), Condition::Exists));
-        labels.push(Label::Reference { field: "parent_id", kind: "case", id: parent.clone() });
-        ops.push(WriteOp::put(CASES, pointer(case_keys::child(parent, &case.id), &case.id)));
-        labels.push(Label::Plain);
+        txn.push(WriteOp::check(CASES, case_keys::case(parent), Condition::Exists), Label::Reference { field: "parent_id", kind: "case", id: parent.clone() });
+        txn.plain(WriteOp::put(CASES, pointer(case_keys::child(parent, &case.id), &case.id)));
     }
-    ops.extend(load_ops(old, case));
-    labels.resize(ops.len(), Label::Plain);
+    txn.plain_all(load_ops(old, case));
 }
 
 /// Moves a case in its assignee's open-case count when its assignee or openness changes.
@@ -734,30 +727,28 @@ pub(crate) fn next_audit(old: &Case, author: &Author, now: time::OffsetDateTime)
 }
 
 /// The operations writing `new` over `old`, what each stands for, and the system entries.
-pub(crate) fn change_ops(old: &Case, new: &Case, author: &Author) -> DomainResult<(Vec<WriteOp>, Vec<Label>, Vec<StreamEntry>)> {
+pub(crate) fn change_ops(old: &Case, new: &Case, author: &Author) -> DomainResult<(Txn, Vec<StreamEntry>)> {
     let expected = old.audit.version;
-    let mut ops = vec![WriteOp::put_if(CASES, case_item(new)?, Condition::equals("version", expected))];
-    let mut labels = vec![Label::Version { expected }];
+    let mut txn = Txn::new();
+    txn.push(WriteOp::put_if(CASES, case_item(new)?, Condition::equals("version", expected)), Label::Version { expected });
     let link = |partition: String| docket_store::Key::new(partition, case_keys::link_sort(&new.id));
     for team in old.team_ids.iter().filter(|t| !new.team_ids.contains(t)) {
-        ops.push(WriteOp::delete(CASES, link(case_keys::team_partition(team))));
+        txn.plain(WriteOp::delete(CASES, link(case_keys::team_partition(team))));
     }
     for contact in old.contact_ids.iter().filter(|c| !new.contact_ids.contains(c)) {
-        ops.push(WriteOp::delete(CASES, link(case_keys::contact_partition(contact))));
+        txn.plain(WriteOp::delete(CASES, link(case_keys::contact_partition(contact))));
     }
     if let Some(parent) = &old.parent_id
         && new.parent_id.as_ref() != Some(parent)
     {
-        ops.push(WriteOp::delete(CASES, case_keys::child(parent, &new.id)));
+        txn.plain(WriteOp::delete(CASES, case_keys::child(parent, &new.id)));
     }
-    labels.resize(ops.len(), Label::Plain);
-    add_link_ops(new, Some(old), &mut ops, &mut labels);
+    add_link_ops(new, Some(old), &mut txn);
     let entries = change_entries(old, new, author, new.audit.updated_at);
     for entry in &entries {
-        ops.push(entry_put(entry)?);
-        labels.push(Label::Plain);
+        txn.plain(entry_put(entry)?);
     }
-    Ok((ops, labels, entries))
+    Ok((txn, entries))
 }
 
 /// Names of the fields that differ between two versions of a case (as the API spells them).
@@ -784,5 +775,54 @@ fn list_query(filter: &CaseFilter) -> (Query, bool) {
         index(schema::CASES_BY_STATUS, format!("STATUS#{}", status.as_str()))
     } else {
         index(schema::CASES_ALL, "CASES".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(status: CaseStatus, assignee: Option<&str>) -> Case {
+        let audit = Audit::created("u1", time::OffsetDateTime::UNIX_EPOCH);
+        let fields = CaseFields { subject: "Printer".into(), assignee_id: assignee.map(str::to_owned), ..CaseFields::default() };
+        let mut case = build("c1".into(), 1, status, Source::Api, fields, audit).expect("a valid case");
+        case.status = status;
+        case
+    }
+
+    #[test]
+    fn assigning_and_unassigning_moves_between_new_and_assigned() {
+        let new = case(CaseStatus::New, None);
+        assert_eq!(next_status(&new, &case(CaseStatus::New, Some("u2")), CaseStatus::New).unwrap(), CaseStatus::Assigned);
+        let assigned = case(CaseStatus::Assigned, Some("u2"));
+        assert_eq!(next_status(&assigned, &case(CaseStatus::Assigned, None), CaseStatus::Assigned).unwrap(), CaseStatus::New);
+        // Other statuses keep their own meaning when the assignee changes.
+        let pending = case(CaseStatus::Pending, Some("u2"));
+        assert_eq!(next_status(&pending, &case(CaseStatus::Pending, None), CaseStatus::Pending).unwrap(), CaseStatus::Pending);
+    }
+
+    #[test]
+    fn final_cases_only_reopen_and_open_cases_cannot_be_reopened() {
+        for status in [CaseStatus::Closed, CaseStatus::Rejected, CaseStatus::Duplicate, CaseStatus::Cancelled] {
+            let old = case(status, Some("u2"));
+            let new = case(status, Some("u2"));
+            assert!(next_status(&old, &new, CaseStatus::InProgress).is_err(), "{status:?} to InProgress");
+            assert_eq!(next_status(&old, &new, CaseStatus::Reopened).unwrap(), CaseStatus::Reopened);
+            assert_eq!(next_status(&old, &new, CaseStatus::Closed).unwrap(), CaseStatus::Closed, "final to final is a correction");
+        }
+        let open = case(CaseStatus::InProgress, Some("u2"));
+        assert!(next_status(&open, &open, CaseStatus::Reopened).is_err());
+        let resolved = case(CaseStatus::Resolved, Some("u2"));
+        assert_eq!(next_status(&resolved, &resolved, CaseStatus::Reopened).unwrap(), CaseStatus::Reopened);
+        assert_eq!(next_status(&resolved, &resolved, CaseStatus::InProgress).unwrap(), CaseStatus::InProgress, "waiting cases resume");
+    }
+
+    #[test]
+    fn new_and_assigned_agree_with_the_assignee() {
+        let open = case(CaseStatus::InProgress, Some("u2"));
+        assert!(next_status(&open, &open, CaseStatus::New).is_err(), "a New case has no assignee");
+        let unassigned = case(CaseStatus::InProgress, None);
+        assert!(next_status(&unassigned, &unassigned, CaseStatus::Assigned).is_err(), "Assigned needs an assignee");
+        assert_eq!(next_status(&open, &unassigned, CaseStatus::New).unwrap(), CaseStatus::New);
     }
 }

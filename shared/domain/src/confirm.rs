@@ -24,11 +24,10 @@ use docket_ports::{OutboundMail, PortError};
 use docket_store::{Condition, Item, Update, WriteOp};
 
 use crate::cases::{Cases, MAX_CONTACTS, next_audit};
-use crate::clock::new_id;
-use crate::directory::{ContactFields, Directory, Entity};
+use crate::directory::{ContactFor, Directory};
 use crate::error::{DomainError, DomainResult};
 use crate::follows::{Follow, FollowerKind};
-use crate::model::{Audit, Case, Contact, PendingSender};
+use crate::model::{Case, Contact, PendingSender};
 use crate::notify::{Handled, Notifier, NotifyError, NotifyMessage, new_token};
 use crate::schema::{CASES, case_keys, keyed_item};
 use crate::stream::{Author, AuthorKind};
@@ -262,15 +261,11 @@ impl WebForms<'_> {
     /// contact is left as it is.
     async fn confirmed_contact(&self, name: &str, email: &str) -> DomainResult<Contact> {
         let directory = Directory::new(self.cases.store);
-        if let Some(contact) = directory.contact_by_email(email).await? {
-            return Ok(contact);
-        }
-        let account_id = match email.rsplit_once('@') {
-            Some((_, domain)) => directory.account_by_domain(domain).await?.map(|a| a.id),
-            None => None,
+        let contact = match directory.contact_for(email, Some(name), self.cases.clock.now()).await? {
+            Some(ContactFor::Existing(contact)) => return Ok(contact),
+            Some(ContactFor::New(contact)) => contact,
+            None => return Err(DomainError::invalid("email", "not an email address")),
         };
-        let fields = ContactFields { name: name.to_owned(), emails: vec![email.to_owned()], phone: None, account_id, portal: None };
-        let contact = Contact::build(new_id(), fields, Audit::created("system", self.cases.clock.now()))?;
         match directory.insert(&contact).await {
             Ok(()) => {
                 tracing::info!(contact = %contact.id, "contact created from a confirmed web-form sender");

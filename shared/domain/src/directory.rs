@@ -16,6 +16,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::fields;
 use crate::model::*;
 use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys, keyed_item};
+use crate::txn::{Label, Txn};
 use crate::validate::{self, MAX_NAME};
 
 /// The accessors of an entity whose record has `id`, `name` and `audit` fields.
@@ -330,30 +331,15 @@ fn owned_item(owned: &OwnedKey, kind: &str, owner: &str) -> Item {
 }
 
 /// A check, inside a write transaction, that a referenced record exists.
-pub(crate) fn reference_check(reference: &Reference) -> WriteOp {
-    WriteOp::check(DIRECTORY, directory_keys::entity(reference.kind, &reference.id), Condition::Exists)
+pub(crate) fn push_reference_check(txn: &mut Txn, reference: Reference) {
+    let check = WriteOp::check(DIRECTORY, directory_keys::entity(reference.kind, &reference.id), Condition::Exists);
+    txn.push(check, Label::Reference { field: reference.field, kind: reference.kind, id: reference.id });
 }
 
-/// Explains a cancelled transaction whose operations were labelled with the field they serve.
-pub(crate) fn explain_cancel(error: docket_store::StoreError, labels: &[Label]) -> DomainError {
-    match error.failed_operation().and_then(|i| labels.get(i)) {
-        Some(Label::Reference { field, kind, id }) => DomainError::invalid(field, format!("{kind} {id} does not exist")),
-        Some(Label::Unique { field, value }) => {
-            DomainError::Conflict { field: (*field).to_owned(), reason: format!("{value} is already used by another record") }
-        }
-        Some(Label::Version { expected }) => DomainError::StaleVersion { expected: *expected },
-        Some(Label::Idempotency) | Some(Label::Plain) | None => DomainError::from(error),
-    }
-}
-
-/// What each operation of a transaction stands for, to explain a cancellation.
-#[derive(Debug, Clone)]
-pub(crate) enum Label {
-    Reference { field: &'static str, kind: &'static str, id: String },
-    Unique { field: &'static str, value: String },
-    Version { expected: u64 },
-    Idempotency,
-    Plain,
+/// The contact of an address: the stored one, or a new one the caller is to store.
+pub(crate) enum ContactFor {
+    Existing(Contact),
+    New(Contact),
 }
 
 /// The directory repository and its rules, written once for every kind of entity.
@@ -398,6 +384,27 @@ impl<'a> Directory<'a> {
         }
     }
 
+    /// The contact owning `address`, or a new contact for it that is not stored yet: named
+    /// `name` (control characters removed, at most [`MAX_NAME`] characters) or else by the
+    /// address's local part, and linked to the account owning the address's domain. `None` when
+    /// the address is not one. The caller stores a new contact, alone ([`Directory::insert`]) or
+    /// in a larger transaction ([`Directory::insert_ops`]); its address lookup is unique, so a
+    /// contact created meanwhile for the same address fails that write.
+    pub(crate) async fn contact_for(&self, address: &str, name: Option<&str>, now: time::OffsetDateTime) -> DomainResult<Option<ContactFor>> {
+        if let Some(contact) = self.contact_by_email(address).await? {
+            return Ok(Some(ContactFor::Existing(contact)));
+        }
+        let Ok(address) = validate::email("email", address) else { return Ok(None) };
+        let (local, domain) = address.rsplit_once('@').unwrap_or((address.as_str(), ""));
+        let account = self.account_by_domain(domain).await?;
+        let name = name
+            .map(|n| n.chars().filter(|c| !c.is_control()).take(MAX_NAME).collect::<String>())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| local.to_owned());
+        let fields = ContactFields { name, emails: vec![address.clone()], phone: None, account_id: account.map(|a| a.id), portal: None };
+        Ok(Some(ContactFor::New(Contact::build(crate::clock::new_id(), fields, Audit::created("system", now))?)))
+    }
+
     pub async fn account_by_domain(&self, domain: &str) -> DomainResult<Option<Account>> {
         let Ok(domain) = validate::domain_name("domain", domain) else { return Ok(None) };
         match self.owner_of(&directory_keys::account_domain(&domain)).await? {
@@ -434,53 +441,46 @@ impl<'a> Directory<'a> {
 
     /// Stores a new record with its lookup items, checking references and uniqueness atomically.
     pub async fn insert<E: Entity>(&self, entity: &E) -> DomainResult<()> {
-        let (ops, labels) = self.insert_ops(entity)?;
-        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+        Ok(self.insert_ops(entity)?.commit(self.store).await?)
     }
 
     /// The writes inserting a new record (its item, its unique lookups, checks of what it
     /// refers to), for a transaction of a larger change.
-    pub(crate) fn insert_ops<E: Entity>(&self, entity: &E) -> DomainResult<(Vec<WriteOp>, Vec<Label>)> {
-        let mut ops = vec![WriteOp::put_if(DIRECTORY, to_item(entity)?, Condition::NotExists)];
-        let mut labels = vec![Label::Unique { field: "id", value: entity.id().to_owned() }];
-        self.add_links(entity, &[], &[], &mut ops, &mut labels);
-        Ok((ops, labels))
+    pub(crate) fn insert_ops<E: Entity>(&self, entity: &E) -> DomainResult<Txn> {
+        let mut txn = Txn::new();
+        txn.push(WriteOp::put_if(DIRECTORY, to_item(entity)?, Condition::NotExists), Label::Unique { field: "id", value: entity.id().to_owned() });
+        self.add_links(entity, &[], &[], &mut txn);
+        Ok(txn)
     }
 
     /// Replaces `old` by `new` if `old` is still the stored version.
     pub async fn replace<E: Entity>(&self, old: &E, new: &E) -> DomainResult<()> {
         let expected = old.audit().version;
-        let mut ops = vec![WriteOp::put_if(DIRECTORY, to_item(new)?, Condition::equals("version", expected))];
-        let mut labels = vec![Label::Version { expected }];
+        let mut txn = Txn::new();
+        txn.push(WriteOp::put_if(DIRECTORY, to_item(new)?, Condition::equals("version", expected)), Label::Version { expected });
         let old_keys = old.owned_keys();
         for gone in old_keys.iter().filter(|k| !new.owned_keys().contains(k)) {
-            ops.push(WriteOp::delete(DIRECTORY, gone.key.clone()));
-            labels.push(Label::Plain);
+            txn.plain(WriteOp::delete(DIRECTORY, gone.key.clone()));
         }
         let old_refs: Vec<String> = old.references().into_iter().map(|r| r.id).collect();
-        self.add_links(new, &old_keys, &old_refs, &mut ops, &mut labels);
-        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+        self.add_links(new, &old_keys, &old_refs, &mut txn);
+        Ok(txn.commit(self.store).await?)
     }
 
     /// Adds lookup items the record gains and existence checks for references it gains.
-    fn add_links<E: Entity>(&self, entity: &E, existing_keys: &[OwnedKey], existing_refs: &[String], ops: &mut Vec<WriteOp>, labels: &mut Vec<Label>) {
+    fn add_links<E: Entity>(&self, entity: &E, existing_keys: &[OwnedKey], existing_refs: &[String], txn: &mut Txn) {
         for owned in entity.owned_keys().iter().filter(|k| !existing_keys.contains(k)) {
             let item = owned_item(owned, E::KIND, entity.id());
             match owned.unique_field {
                 Some(field) => {
-                    ops.push(WriteOp::put_if(DIRECTORY, item, Condition::NotExists));
                     let value = owned.key.pk.split_once('#').map_or(owned.key.pk.as_str(), |(_, v)| v);
-                    labels.push(Label::Unique { field, value: value.to_owned() });
+                    txn.push(WriteOp::put_if(DIRECTORY, item, Condition::NotExists), Label::Unique { field, value: value.to_owned() });
                 }
-                None => {
-                    ops.push(WriteOp::put(DIRECTORY, item));
-                    labels.push(Label::Plain);
-                }
+                None => txn.plain(WriteOp::put(DIRECTORY, item)),
             }
         }
         for reference in entity.references().into_iter().filter(|r| !existing_refs.contains(&r.id)) {
-            ops.push(reference_check(&reference));
-            labels.push(Label::Reference { field: reference.field, kind: reference.kind, id: reference.id });
+            push_reference_check(txn, reference);
         }
     }
 
@@ -488,13 +488,10 @@ impl<'a> Directory<'a> {
     pub async fn remove<E: Entity>(&self, entity: &E) -> DomainResult<()> {
         let expected = entity.audit().version;
         let key = directory_keys::entity(E::KIND, entity.id());
-        let mut ops = vec![WriteOp::Delete { table: DIRECTORY.into(), key, condition: Some(Condition::equals("version", expected)) }];
-        let mut labels = vec![Label::Version { expected }];
-        for owned in entity.owned_keys() {
-            ops.push(WriteOp::delete(DIRECTORY, owned.key));
-            labels.push(Label::Plain);
-        }
-        self.store.transact(ops).await.map_err(|e| explain_cancel(e, &labels))
+        let mut txn = Txn::new();
+        txn.push(WriteOp::Delete { table: DIRECTORY.into(), key, condition: Some(Condition::equals("version", expected)) }, Label::Version { expected });
+        txn.plain_all(entity.owned_keys().into_iter().map(|owned| WriteOp::delete(DIRECTORY, owned.key)));
+        Ok(txn.commit(self.store).await?)
     }
 
     pub async fn settings(&self) -> DomainResult<Settings> {

@@ -14,13 +14,13 @@ use time::OffsetDateTime;
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
 use docket_mail::inbound::{InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
 use docket_ports::{Mailer, OutboundMail, PortError};
-use docket_store::{Condition, Cursor, Key, Query, WriteOp};
+use docket_store::{Condition, Cursor, Query, WriteOp};
 
 use crate::Docket;
 use crate::access::Principal;
 use crate::cases::CaseFields;
 use crate::clock::new_id;
-use crate::directory::{ContactFields, Entity, from_item};
+use crate::directory::{ContactFor, from_item};
 use crate::error::{DomainError, DomainResult};
 use crate::follows::Follow;
 use crate::model::*;
@@ -29,6 +29,7 @@ use crate::outbox::Effects;
 use crate::ratelimit::FixedWindow;
 use crate::schema::{CASES, COUNTERS, case_keys, directory_keys, keyed_item};
 use crate::stream::{Attachment, AttachmentRef, Author, AuthorKind, EmailMeta, EntryKind, StreamEntry, Visibility, entry_put};
+use crate::txn::{Label, Refused, Txn};
 use crate::validate;
 
 /// One message as the receiving system handed it over.
@@ -135,16 +136,13 @@ pub struct Inbound<'a> {
 struct Work {
     log_id: String,
     raw_key: String,
-    ops: Vec<WriteOp>,
+    txn: Txn,
     /// Its queue messages (notifications, case events, the acknowledgement) as outbox items.
     effects: Effects,
     /// Follows of users who follow every new case, written after the commit (they may be many).
     auto_follows: Vec<Follow>,
     /// Contacts this message creates, not stored yet: a second mention finds them here.
     new_contacts: Vec<Contact>,
-    /// Where in `ops` the number item of a new case is: a conflict there means the counter is
-    /// behind the numbers in use (a restored table).
-    number_op: Option<usize>,
 }
 
 impl Work {
@@ -152,11 +150,10 @@ impl Work {
         Work {
             log_id: log_id.to_owned(),
             raw_key: raw_key.to_owned(),
-            ops: Vec::new(),
+            txn: Txn::new(),
             effects: Effects::default(),
             auto_follows: Vec::new(),
             new_contacts: Vec::new(),
-            number_op: None,
         }
     }
 }
@@ -229,6 +226,60 @@ pub enum ReplyContext {
     Internal,
     /// Threaded by a case number or a customer's Message-ID: what it answers is not known.
     Unknown,
+}
+
+/// What is known about one threading hint of a message (F21), to judge whether it may bring
+/// the message into the hint's case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HintFacts {
+    pub rule: ThreadRule,
+    pub sender: SenderTrust,
+    /// The hint vouches for the sender by itself: a reply token issued to the sender's address,
+    /// or a Message-ID of mail we sent.
+    pub vouched: bool,
+    /// The sender is on the case (a contact by any address, a follower, staff who may see it);
+    /// only asked when [`needs_participation`] says so.
+    pub participant: bool,
+    /// A reply token past its expiry.
+    pub expired: bool,
+    /// What the hint says the message answers (its token's or our message's visibility).
+    pub context: ReplyContext,
+}
+
+/// A hint's verdict: thread into its case answering `context`, or ignore it for a reason (the
+/// inbound log says why, where the reason is worth saying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintVerdict {
+    Thread(ReplyContext),
+    Ignore(Option<&'static str>),
+}
+
+/// Whether judging the hint needs to know if the sender is on the case (which costs reads): only
+/// when the hint does not vouch for the sender and is not ignored anyway.
+pub fn needs_participation(facts: &HintFacts) -> bool {
+    let expired_token = facts.rule == ThreadRule::ReplyToken && facts.expired;
+    !(facts.vouched || expired_token || facts.sender == SenderTrust::UnverifiedStaff)
+}
+
+/// F21: whether a hint may bring a message into its case. A reply token threads for the address
+/// it was issued to (or anyone on the case) until it expires; a Message-ID threads when the
+/// message answers mail we sent, or its sender is on the case (a customer's own Message-ID
+/// quoted by a stranger does not); a case number in the subject or body threads only for people
+/// on the case (the "ticket trick"), except unauthenticated staff mail, which lands on the case
+/// internal and flagged. What is answered is known only from a token or our own Message-ID.
+pub fn judge_hint(facts: HintFacts) -> HintVerdict {
+    use HintVerdict::*;
+    let on_case = facts.participant && facts.sender != SenderTrust::UnverifiedStaff;
+    match facts.rule {
+        ThreadRule::ReplyToken if facts.expired => Ignore(Some("the reply token has expired: threaded as if it were absent")),
+        ThreadRule::ReplyToken if facts.vouched || on_case => Thread(facts.context),
+        ThreadRule::ReplyToken => Ignore(Some("the reply token was issued to another address and the sender is not on the case: ignored")),
+        ThreadRule::MessageId if facts.vouched => Thread(facts.context),
+        ThreadRule::MessageId if on_case => Thread(ReplyContext::Unknown),
+        ThreadRule::MessageId => Ignore(Some("the Message-ID is not ours and the sender is not on the case: ignored")),
+        ThreadRule::SubjectNumber | ThreadRule::BodyNumber if on_case || facts.sender == SenderTrust::UnverifiedStaff => Thread(ReplyContext::Unknown),
+        ThreadRule::SubjectNumber | ThreadRule::BodyNumber | ThreadRule::NewCase => Ignore(None),
+    }
 }
 
 /// The visibility of an emailed entry: it inherits the visibility of what it answers, so a
@@ -339,7 +390,6 @@ impl Inbound<'_> {
                 raw_blob_key: Some(raw_key.clone()),
                 acknowledged: decision.acknowledged,
             };
-            let number_op = work.number_op;
             match self.commit(&mut work, &entry).await {
                 Ok(()) => {
                     tracing::info!(outcome = ?entry.outcome, rule = ?entry.rule, reason = %entry.reason, case = ?entry.case_number, source = %entry.source_id, "inbound mail");
@@ -350,14 +400,14 @@ impl Inbound<'_> {
                     if let Some(entry) = self.logged(&mail.source_id).await? {
                         return Ok(entry);
                     }
-                    if number_op.is_some() && e.failed_operation() == number_op {
+                    if e.is(&Label::Number) {
                         // The counter is behind the numbers in use: move it past this one.
                         self.docket.store().increment(COUNTERS, &crate::schema::case_number_counter(), "value", 1).await?;
                     }
                     // Something this message depends on moved meanwhile (its Message-ID was
                     // claimed, a contact or a case number was taken, the case changed): decide
                     // again on what is stored now.
-                    tracing::debug!(source = %mail.source_id, error = %e, "inbound mail raced a concurrent change: deciding again");
+                    tracing::debug!(source = %mail.source_id, error = %e.error, "inbound mail raced a concurrent change: deciding again");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -402,21 +452,19 @@ impl Inbound<'_> {
     }
 
     /// Commits the message's work with its log line and source item, in one transaction.
-    async fn commit(&self, work: &mut Work, entry: &InboundLogEntry) -> Result<(), docket_store::StoreError> {
-        let encode = |e: DomainError| docket_store::StoreError::Validation(e.to_string());
-        let mut ops = std::mem::take(&mut work.ops);
-        ops.push(WriteOp::put(CASES, keyed_item(case_keys::inbound_log(&entry.id), entry).map_err(encode)?));
-        ops.push(WriteOp::put_if(
-            CASES,
-            keyed_item(case_keys::inbound_source(&entry.source_id), serde_json::json!({ "log_id": entry.id })).map_err(encode)?,
-            Condition::NotExists,
-        ));
-        ops.extend(work.effects.ops().map_err(encode)?);
-        let ops = without_redundant_checks(ops);
-        if ops.len() > docket_store::MAX_TRANSACTION_OPS {
-            return Err(docket_store::StoreError::Validation(format!("the message makes {} writes, more than one transaction holds", ops.len())));
+    async fn commit(&self, work: &mut Work, entry: &InboundLogEntry) -> Result<(), Refused> {
+        let encode = |e: DomainError| Refused::unlabelled(docket_store::StoreError::Validation(e.to_string()));
+        let mut txn = std::mem::take(&mut work.txn);
+        txn.plain(WriteOp::put(CASES, keyed_item(case_keys::inbound_log(&entry.id), entry).map_err(encode)?));
+        let source = keyed_item(case_keys::inbound_source(&entry.source_id), InboundSource { log_id: entry.id.clone() }).map_err(encode)?;
+        txn.plain(WriteOp::put_if(CASES, source, Condition::NotExists));
+        txn.plain_all(work.effects.ops().map_err(encode)?);
+        let txn = txn.without_redundant_checks();
+        if txn.len() > docket_store::MAX_TRANSACTION_OPS {
+            let refusal = format!("the message makes {} writes, more than one transaction holds", txn.len());
+            return Err(Refused::unlabelled(docket_store::StoreError::Validation(refusal)));
         }
-        self.docket.store().transact(ops).await
+        txn.commit(self.docket.store()).await
     }
 
     /// What follows the commit: the automatic follows of a new case, the delivery of its queue
@@ -521,7 +569,7 @@ impl Inbound<'_> {
             // The claim commits with the log line: one that exists was logged, unless an
             // earlier version of the pipeline left it behind cut short (then it is taken over).
             let store = self.docket.store();
-            let claim = keyed_item(case_keys::inbound_message_claim(message_id), serde_json::json!({ "source_id": mail.source_id, "log_id": work.log_id }))?;
+            let claim = keyed_item(case_keys::inbound_message_claim(message_id), MessageClaim { source_id: &mail.source_id, log_id: &work.log_id })?;
             let earlier = store.get(CASES, &case_keys::inbound_message_claim(message_id)).await?;
             let earlier_log = earlier.as_ref().and_then(|i| i.get("log_id")).and_then(Value::as_str).map(str::to_owned);
             let condition = match (&earlier, earlier_log) {
@@ -529,7 +577,7 @@ impl Inbound<'_> {
                 (Some(_), Some(log_id)) if self.log_entry(&log_id).await?.is_none() => Condition::equals("log_id", log_id),
                 (Some(_), _) => return Ok(decision(InboundOutcome::Duplicate, format!("Message-ID {message_id} was received before"))),
             };
-            work.ops.push(WriteOp::put_if(CASES, claim, condition));
+            work.txn.plain(WriteOp::put_if(CASES, claim, condition));
         }
         let mut decided = self.thread_and_store(mail, message, settings, &mailbox, &sender_address, work).await?;
         decided.mailbox_id = mailbox_id;
@@ -616,31 +664,35 @@ impl Inbound<'_> {
         let store = self.docket.store();
         let cases = self.docket.cases();
         let now = self.docket.clock().now().unix_timestamp();
+        let judge = |case: Case, mut facts: HintFacts| async move {
+            if needs_participation(&facts) {
+                facts.participant = self.is_participant(&case, sender, sender_address).await?;
+            }
+            DomainResult::Ok((case, judge_hint(facts)))
+        };
+        let facts = |rule, vouched, expired, context| HintFacts { rule, sender: sender.trust(), vouched, participant: false, expired, context };
         for address in &mail.envelope_to {
             let Some((_, token)) = docket_mail::inbound::plus_token(address) else { continue };
             let Some(token) = ReplyToken::find(store, &token).await? else {
                 notes.push("the plus part of the address is no reply token we issued".into());
                 continue;
             };
-            if token.expired(now) {
-                notes.push("the reply token has expired: threaded as if it were absent".into());
-                continue;
-            }
             let Some(case) = cases.find(&token.case_id).await? else { continue };
-            if token.email.eq_ignore_ascii_case(sender_address) || self.is_participant(&case, sender, sender_address).await? {
-                let context = if token.internal { ReplyContext::Internal } else { ReplyContext::Public };
-                return Ok(Some(Threaded { case, rule: ThreadRule::ReplyToken, context }));
+            let context = if token.internal { ReplyContext::Internal } else { ReplyContext::Public };
+            let hint = facts(ThreadRule::ReplyToken, token.email.eq_ignore_ascii_case(sender_address), token.expired(now), context);
+            match judge(case, hint).await? {
+                (case, HintVerdict::Thread(context)) => return Ok(Some(Threaded { case, rule: ThreadRule::ReplyToken, context })),
+                (case, HintVerdict::Ignore(why)) => notes.extend(why.map(|why| format!("case {}: {why} ({sender_address})", case.number))),
             }
-            notes.push(format!("the reply token of case {} was issued to another address and {sender_address} is not on the case: ignored", case.number));
         }
         for id in message.in_reply_to.iter().chain(message.references.iter()) {
             let Some(record) = MessageIdRecord::find(store, id).await? else { continue };
             let Some(case) = cases.find(&record.case_id).await? else { continue };
-            if record.is_ours() || self.is_participant(&case, sender, sender_address).await? {
-                let context = if record.is_ours() { self.context_of(&record).await? } else { ReplyContext::Unknown };
-                return Ok(Some(Threaded { case, rule: ThreadRule::MessageId, context }));
+            let context = if record.is_ours() { self.context_of(&record).await? } else { ReplyContext::Unknown };
+            match judge(case, facts(ThreadRule::MessageId, record.is_ours(), false, context)).await? {
+                (case, HintVerdict::Thread(context)) => return Ok(Some(Threaded { case, rule: ThreadRule::MessageId, context })),
+                (case, HintVerdict::Ignore(why)) => notes.extend(why.map(|why| format!("case {}, Message-ID {id}: {why} ({sender_address})", case.number))),
             }
-            notes.push(format!("the Message-ID {id} of case {} is not ours and {sender_address} is not on the case: ignored", case.number));
         }
         let mask = cases.mask().await?;
         let (prefix, suffix) = mask.parts();
@@ -650,11 +702,9 @@ impl Inbound<'_> {
         ] {
             let Some(text) = text else { continue };
             for number in docket_mail::inbound::find_numbers(text, prefix, suffix) {
-                // Unverified staff mail naming a case lands on it, internal and flagged.
-                if let Some(case) = cases.find(&number.to_string()).await?
-                    && (matches!(sender, Sender::UnverifiedStaff) || self.is_participant(&case, sender, sender_address).await?)
-                {
-                    return Ok(Some(Threaded { case, rule, context: ReplyContext::Unknown }));
+                let Some(case) = cases.find(&number.to_string()).await? else { continue };
+                if let (case, HintVerdict::Thread(context)) = judge(case, facts(rule, false, false, ReplyContext::Unknown)).await? {
+                    return Ok(Some(Threaded { case, rule, context }));
                 }
             }
         }
@@ -809,8 +859,8 @@ impl Inbound<'_> {
         let mut fields = crate::cases::case_fields(case);
         fields.status = Some(CaseStatus::Reopened);
         let new = cases.with_fields(case, fields, author).await?;
-        let (ops, _, entries) = crate::cases::change_ops(case, &new, author)?;
-        work.ops.extend(ops);
+        let (txn, entries) = crate::cases::change_ops(case, &new, author)?;
+        work.txn.append(txn);
         cases.notify_effect(&mut work.effects, &entries);
         cases.announce_effect(&mut work.effects, crate::events::Trigger::CaseUpdated, &new.id, None, crate::cases::changed_fields(case, &new));
         Ok(new)
@@ -848,25 +898,17 @@ impl Inbound<'_> {
             return Ok(Some(contact.clone()));
         }
         let directory = self.docket.directory();
-        if let Some(contact) = directory.contact_by_email(address).await? {
-            return Ok(Some(contact));
+        match directory.contact_for(address, name.as_deref(), self.docket.clock().now()).await? {
+            None => Ok(None),
+            Some(ContactFor::Existing(contact)) => Ok(Some(contact)),
+            Some(ContactFor::New(contact)) => {
+                // Created by a concurrent message from the same sender meanwhile: the unique
+                // address lookup fails the transaction, and the message is decided again.
+                work.txn.append(directory.insert_ops(&contact)?);
+                work.new_contacts.push(contact.clone());
+                Ok(Some(contact))
+            }
         }
-        let Ok(address) = validate::email("email", address) else { return Ok(None) };
-        let domain = address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-        let account = directory.account_by_domain(&domain).await?;
-        let name = name
-            .map(|n| n.chars().filter(|c| !c.is_control()).take(validate::MAX_NAME).collect::<String>())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| address.split('@').next().unwrap_or("customer").to_owned());
-        let now = self.docket.clock().now();
-        let audit = Audit::created("system", now);
-        let fields = ContactFields { name, emails: vec![address.clone()], phone: None, account_id: account.map(|a| a.id), portal: None };
-        let contact = Contact::build(new_id(), fields, audit)?;
-        // Created by a concurrent message from the same sender meanwhile: the unique address
-        // lookup fails the transaction, and the message is decided again with that contact.
-        work.ops.extend(directory.insert_ops(&contact)?.0);
-        work.new_contacts.push(contact.clone());
-        Ok(Some(contact))
     }
 
     async fn new_case(&self, message: &InboundMessage, mailbox: &Mailbox, sender: &Sender, parent: Option<&str>, work: &mut Work) -> DomainResult<Case> {
@@ -924,14 +966,11 @@ impl Inbound<'_> {
             Some(value) => Condition::equals("value", value),
             None => Condition::NotExists,
         };
-        work.ops.push(WriteOp::put_if(COUNTERS, keyed_item(key, serde_json::json!({ "value": number }))?, condition));
+        work.txn.plain(WriteOp::put_if(COUNTERS, keyed_item(key, Counter { value: number })?, condition));
         if let Some(status) = status {
             opening.case.status = status;
         }
-        let (ops, _) = opening.ops(u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?)?;
-        // `ops` starts with the case and its number item.
-        work.number_op = Some(work.ops.len() + 1);
-        work.ops.extend(ops);
+        work.txn.append(opening.txn(u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?)?);
         if status.is_none() {
             cases.opened_effects(&opening, &mut work.effects);
             work.auto_follows.extend(opening.auto_follows.iter().cloned());
@@ -1002,7 +1041,7 @@ impl Inbound<'_> {
                 entry_id: Some(entry_id.clone()),
                 visibility: Some(visibility),
             };
-            work.ops.push(WriteOp::put(CASES, keyed_item(case_keys::attachment(&case.id, &id), &stored)?));
+            work.txn.plain(WriteOp::put(CASES, keyed_item(case_keys::attachment(&case.id, &id), &stored)?));
             refs.push(AttachmentRef { id, name: stored.name, content_type, size: stored.size });
         }
         let html_blob_key = match &message.html_sanitized {
@@ -1037,7 +1076,7 @@ impl Inbound<'_> {
             }),
             created_at: self.docket.clock().now(),
         };
-        work.ops.push(entry_put(&entry)?);
+        work.txn.plain(entry_put(&entry)?);
         // Never over one we issued (a sender may copy our Message-IDs into theirs).
         if let Some(message_id) = &message.message_id
             && MessageIdRecord::find(self.docket.store(), message_id).await?.is_none()
@@ -1049,7 +1088,7 @@ impl Inbound<'_> {
                 ours: Some(false),
                 internal: Some(entry.is_internal()),
             };
-            work.ops.push(WriteOp::put_if(CASES, keyed_item(case_keys::message_id(message_id), &record)?, Condition::NotExists));
+            work.txn.plain(WriteOp::put_if(CASES, keyed_item(case_keys::message_id(message_id), &record)?, Condition::NotExists));
         }
         // Junk is nobody's business; bounces (by the system) are told but start no rules.
         let junk = case.status == CaseStatus::Cancelled && author.kind == AuthorKind::System && case.category.as_deref() == Some("junk");
@@ -1065,7 +1104,7 @@ impl Inbound<'_> {
 
     fn flag_bounced(&self, address: &str, work: &mut Work) -> DomainResult<()> {
         let item = keyed_item(case_keys::bounced(address), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
-        work.ops.push(WriteOp::put(CASES, item));
+        work.txn.plain(WriteOp::put(CASES, item));
         Ok(())
     }
 
@@ -1122,13 +1161,24 @@ const ACK_ENTRY: &str = "ack";
 /// How often one message is decided again after racing concurrent changes.
 const MAX_CONFLICTS: usize = 5;
 
-/// Drops checks of items the same transaction writes: the write carries its own condition, and
-/// DynamoDB refuses two operations on one item (a new contact is both written and referred to
-/// by the new case).
-fn without_redundant_checks(ops: Vec<WriteOp>) -> Vec<WriteOp> {
-    let written: std::collections::HashSet<(String, Key)> =
-        ops.iter().filter(|op| !matches!(op, WriteOp::Check { .. })).filter_map(|op| op.key().map(|k| (op.table().to_owned(), k))).collect();
-    ops.into_iter().filter(|op| !matches!(op, WriteOp::Check { table, key, .. } if written.contains(&(table.clone(), key.clone())))).collect()
+/// The stored form of a counter (the case-number counter read and written in a message's own
+/// transaction).
+#[derive(Serialize)]
+struct Counter {
+    value: i64,
+}
+
+/// The item marking a source as delivered: the log line it became.
+#[derive(Serialize)]
+struct InboundSource {
+    log_id: String,
+}
+
+/// The claim of a Message-ID by the source that brought it first.
+#[derive(Serialize)]
+struct MessageClaim<'a> {
+    source_id: &'a str,
+    log_id: &'a str,
 }
 
 /// What became of an acknowledgement.
@@ -1386,6 +1436,35 @@ mod tests {
     }
 
     #[test]
+    fn threading_hints_are_judged_by_who_they_vouch_for() {
+        use HintVerdict::*;
+        use ReplyContext::{Internal, Public, Unknown};
+        use SenderTrust::*;
+        let hint = |rule, sender, vouched, participant| HintFacts { rule, sender, vouched, participant, expired: false, context: Internal };
+        // A reply token: for its address or anyone on the case; never once expired.
+        assert_eq!(judge_hint(hint(ThreadRule::ReplyToken, Customer, true, false)), Thread(Internal), "the token's context is kept");
+        assert_eq!(judge_hint(hint(ThreadRule::ReplyToken, Customer, false, true)), Thread(Internal));
+        assert!(matches!(judge_hint(hint(ThreadRule::ReplyToken, Customer, false, false)), Ignore(Some(_))), "a token forwarded to a stranger");
+        let expired = HintFacts { expired: true, ..hint(ThreadRule::ReplyToken, Staff, true, true) };
+        assert!(matches!(judge_hint(expired), Ignore(Some(why)) if why.contains("expired")));
+        assert!(!needs_participation(&expired), "an expired token needs no further reads");
+        // A Message-ID: ours keeps what it answered; a customer's counts only for people on the case.
+        assert_eq!(judge_hint(HintFacts { context: Public, ..hint(ThreadRule::MessageId, Customer, true, false) }), Thread(Public));
+        assert_eq!(judge_hint(hint(ThreadRule::MessageId, Customer, false, true)), Thread(Unknown), "a quoted customer id says nothing of visibility");
+        assert!(matches!(judge_hint(hint(ThreadRule::MessageId, Customer, false, false)), Ignore(Some(_))));
+        // A case number: the ticket trick is closed; unauthenticated staff mail lands internal.
+        assert_eq!(judge_hint(hint(ThreadRule::SubjectNumber, Customer, false, true)), Thread(Unknown));
+        assert_eq!(judge_hint(hint(ThreadRule::BodyNumber, Customer, false, false)), Ignore(None));
+        assert_eq!(judge_hint(hint(ThreadRule::SubjectNumber, UnverifiedStaff, false, false)), Thread(Unknown));
+        assert_eq!(judge_hint(hint(ThreadRule::SubjectNumber, Staff, false, false)), Ignore(None), "staff who may not see the case");
+        // Unauthenticated staff are never "on the case", whatever the reads said.
+        assert!(matches!(judge_hint(hint(ThreadRule::ReplyToken, UnverifiedStaff, false, true)), Ignore(Some(_))));
+        assert!(!needs_participation(&hint(ThreadRule::MessageId, UnverifiedStaff, false, false)));
+        assert!(needs_participation(&hint(ThreadRule::MessageId, Customer, false, false)));
+        assert!(!needs_participation(&hint(ThreadRule::ReplyToken, Customer, true, false)), "a vouching hint needs no reads");
+    }
+
+    #[test]
     fn only_authenticated_mail_vouches_for_its_sender() {
         let plain = InboundMail::default();
         let ses = InboundMail { received_by_ses: true, ..InboundMail::default() };
@@ -1427,22 +1506,6 @@ mod tests {
         assert_eq!(reply_effect(CaseStatus::Closed, NewLinked, days(0)), NewLinkedCase);
         assert_eq!(reply_effect(CaseStatus::Rejected, NewAfterDays { days: 7 }, days(6)), Reopen);
         assert_eq!(reply_effect(CaseStatus::Closed, NewAfterDays { days: 7 }, days(7)), NewLinkedCase);
-    }
-
-    #[test]
-    fn checks_of_items_the_transaction_writes_are_dropped() {
-        let contact = Key::new("CONTACT#1", "CONTACT");
-        let team = Key::new("TEAM#1", "TEAM");
-        let ops = vec![
-            WriteOp::put_if("directory", keyed_item(contact.clone(), serde_json::json!({})).unwrap(), Condition::NotExists),
-            WriteOp::check("directory", contact.clone(), Condition::Exists),
-            WriteOp::check("directory", team.clone(), Condition::Exists),
-            WriteOp::check("cases", contact.clone(), Condition::Exists),
-        ];
-        let kept = without_redundant_checks(ops);
-        let described: Vec<(bool, String, Key)> =
-            kept.iter().map(|op| (matches!(op, WriteOp::Check { .. }), op.table().to_owned(), op.key().unwrap())).collect();
-        assert_eq!(described, vec![(false, "directory".into(), contact.clone()), (true, "directory".into(), team), (true, "cases".into(), contact)]);
     }
 
     #[test]

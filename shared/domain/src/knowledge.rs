@@ -21,11 +21,12 @@ use docket_store::{Condition, Cursor, ItemStore, Query, SortKeyRange, WriteOp};
 use crate::access::Principal;
 use crate::cases::Cases;
 use crate::clock::Clock;
-use crate::directory::{Directory, DirectoryService, Entity, OwnedKey, WritePolicy, from_item};
+use crate::directory::{Directory, DirectoryService, Entity, OwnedKey, Reference, WritePolicy, from_item, push_reference_check};
 use crate::error::{DomainError, DomainResult};
 use crate::model::{Audit, Case};
 use crate::schema::{CASES, DIRECTORY, DIRECTORY_PORTAL_ARTICLES, case_keys, directory_keys};
-use crate::stream::{Author, StreamEntry, SystemEvent, entry_put};
+use crate::stream::{Author, StreamEntry, SystemEvent};
+use crate::txn::{Label, Txn};
 use crate::validate::{self, MAX_LONG_TEXT, MAX_SUBJECT};
 
 /// Title words shorter than this are not indexed nor searched ("a", "I", …).
@@ -303,22 +304,17 @@ impl Cases<'_> {
         let now = self.clock.now();
         let link = ArticleLink { case_id: case.id.clone(), article_id: article.id.clone(), linked_by: principal.id().to_owned(), linked_at: now };
         let entry = StreamEntry::system(&case.id, SystemEvent::ArticleLinked { article_id: article.id.clone() }, Author::of(principal), now);
-        let ops = vec![
-            WriteOp::put_if(CASES, crate::schema::keyed_item(case_keys::article_link(&case.id, &article.id), &link)?, Condition::NotExists),
-            WriteOp::put(DIRECTORY, crate::schema::keyed_item(directory_keys::article_case_link(&article.id, &case.id), &link)?),
-            WriteOp::check(DIRECTORY, directory_keys::entity(Article::KIND, &article.id), Condition::Exists),
-            entry_put(&entry)?,
-        ];
-        let mut effects = crate::outbox::Effects::default();
-        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
-        match self.transact_with(ops, &effects).await {
+        let mut txn = Txn::new();
+        txn.push(WriteOp::put_if(CASES, crate::schema::keyed_item(case_keys::article_link(&case.id, &article.id), &link)?, Condition::NotExists), Label::Claim);
+        txn.plain(WriteOp::put(DIRECTORY, crate::schema::keyed_item(directory_keys::article_case_link(&article.id, &case.id), &link)?));
+        push_reference_check(&mut txn, Reference { field: "article_id", kind: Article::KIND, id: article.id.clone() });
+        match self.append_entry(&entry, txn).await {
             Ok(()) => {
                 tracing::info!(case = case.number, article = %article.id, "article linked");
-                self.deliver(effects).await;
                 Ok((link, true))
             }
-            Err(e) if e.failed_operation() == Some(0) => Ok((self.article_link(&case, &article.id).await?.unwrap_or(link), false)),
-            Err(e) if e.failed_operation() == Some(2) => Err(DomainError::not_found(format!("article {article_id}"))),
+            Err(e) if e.is(&Label::Claim) => Ok((self.article_link(&case, &article.id).await?.unwrap_or(link), false)),
+            Err(e) if e.is_reference() => Err(DomainError::not_found(format!("article {article_id}"))),
             Err(e) => Err(e.into()),
         }
     }
@@ -336,20 +332,15 @@ impl Cases<'_> {
             return Err(not_linked());
         }
         let entry = StreamEntry::system(&case.id, SystemEvent::ArticleUnlinked { article_id: article_id.to_owned() }, Author::of(principal), self.clock.now());
-        let ops = vec![
-            WriteOp::Delete { table: CASES.into(), key: case_keys::article_link(&case.id, article_id), condition: Some(Condition::Exists) },
-            WriteOp::delete(DIRECTORY, directory_keys::article_case_link(article_id, &case.id)),
-            entry_put(&entry)?,
-        ];
-        let mut effects = crate::outbox::Effects::default();
-        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
-        match self.transact_with(ops, &effects).await {
+        let mut txn = Txn::new();
+        txn.push(WriteOp::Delete { table: CASES.into(), key: case_keys::article_link(&case.id, article_id), condition: Some(Condition::Exists) }, Label::Claim);
+        txn.plain(WriteOp::delete(DIRECTORY, directory_keys::article_case_link(article_id, &case.id)));
+        match self.append_entry(&entry, txn).await {
             Ok(()) => {
                 tracing::info!(case = case.number, article = %article_id, "article unlinked");
-                self.deliver(effects).await;
                 Ok(())
             }
-            Err(e) if e.failed_operation() == Some(0) => Err(not_linked()),
+            Err(e) if e.is(&Label::Claim) => Err(not_linked()),
             Err(e) => Err(e.into()),
         }
     }

@@ -23,6 +23,7 @@ pub mod ratelimit;
 pub mod rules;
 pub mod schema;
 pub mod stream;
+mod txn;
 pub mod validate;
 pub mod webform;
 

@@ -134,10 +134,28 @@ impl Cases<'_> {
         }
     }
 
-    /// Commits `ops` together with the outbox items of `effects`.
-    pub(crate) async fn transact_with(&self, mut ops: Vec<WriteOp>, effects: &Effects) -> Result<(), docket_store::StoreError> {
-        ops.extend(effects.ops().map_err(|e| docket_store::StoreError::Validation(e.to_string()))?);
-        self.store.transact(ops).await
+    /// Appends an entry to a case's stream with the other writes of its change (`txn`), in one
+    /// transaction with its notification and, for a post, its `entry_added` event (a system
+    /// entry is announced by the change it records); then delivers them. Every path that adds
+    /// an entry on its own goes through here.
+    pub(crate) async fn append_entry(&self, entry: &StreamEntry, mut txn: crate::txn::Txn) -> Result<(), crate::txn::Refused> {
+        let put = crate::stream::entry_put(entry).map_err(|e| crate::txn::Refused::unlabelled(docket_store::StoreError::Validation(e.to_string())))?;
+        txn.plain(put);
+        let mut effects = Effects::default();
+        self.notify_effect(&mut effects, std::slice::from_ref(entry));
+        if entry.system.is_none() {
+            self.announce_effect(&mut effects, Trigger::EntryAdded, &entry.case_id, Some(&entry.id), Vec::new());
+        }
+        self.transact_with(txn, &effects).await?;
+        self.deliver(effects).await;
+        Ok(())
+    }
+
+    /// Commits `txn` together with the outbox items of `effects`.
+    pub(crate) async fn transact_with(&self, mut txn: crate::txn::Txn, effects: &Effects) -> Result<(), crate::txn::Refused> {
+        let items = effects.ops().map_err(|e| crate::txn::Refused::unlabelled(docket_store::StoreError::Validation(e.to_string())))?;
+        txn.plain_all(items);
+        txn.commit(self.store).await
     }
 
     /// Hands the items of a committed change on, as the process's delivery says.

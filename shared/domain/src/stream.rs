@@ -427,7 +427,7 @@ impl Cases<'_> {
         let visibility = if fields.internal { Visibility::Internal } else { Visibility::Public };
         let entry_id = new_id();
         let mut attachments = Vec::new();
-        let mut ops = Vec::new();
+        let mut txn = crate::txn::Txn::new();
         for id in &ids {
             let stored = self
                 .store
@@ -442,11 +442,14 @@ impl Cases<'_> {
             posted.entry_id = Some(entry_id.clone());
             posted.visibility = Some(visibility);
             // Conditional on still being unposted, so one upload cannot end up on two entries.
-            ops.push(WriteOp::put_if(
-                CASES,
-                keyed_item(case_keys::attachment(&case.id, id), &posted)?,
-                docket_store::Condition::AttributeNotExists("entry_id".into()),
-            ));
+            txn.push(
+                WriteOp::put_if(
+                    CASES,
+                    keyed_item(case_keys::attachment(&case.id, id), &posted)?,
+                    docket_store::Condition::AttributeNotExists("entry_id".into()),
+                ),
+                crate::txn::Label::Claim,
+            );
         }
         let entry = StreamEntry {
             id: entry_id,
@@ -461,19 +464,14 @@ impl Cases<'_> {
             email: None,
             created_at: self.clock.now(),
         };
-        ops.insert(0, entry_put(&entry)?);
-        let mut effects = crate::outbox::Effects::default();
-        self.notify_effect(&mut effects, std::slice::from_ref(&entry));
-        self.announce_effect(&mut effects, crate::events::Trigger::EntryAdded, &case.id, Some(&entry.id), Vec::new());
-        self.transact_with(ops, &effects).await.map_err(|e| {
-            if e.is_condition_failure() {
+        self.append_entry(&entry, txn).await.map_err(|e| {
+            if e.is(&crate::txn::Label::Claim) {
                 DomainError::Conflict { field: "attachment_ids".into(), reason: "an attachment was posted meanwhile".into() }
             } else {
                 e.into()
             }
         })?;
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
-        self.deliver(effects).await;
         Ok((case, entry))
     }
 
