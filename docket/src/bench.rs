@@ -2,6 +2,9 @@
 //! through an emulator endpoint), and the start-up time of the `api` Lambda binary measured
 //! against a local stand-in for the Lambda Runtime API.
 
+use docket_domain::directory::{MailboxFields, TeamFields, UserFields};
+use docket_domain::model::AssignmentRule;
+use docket_domain::stream::{NewPost, PostFields};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -317,7 +320,7 @@ async fn fanout(counts: &[usize]) -> Result<(), String> {
                 docket.create_user_unchecked(&format!("Follower {i}"), &format!("follower{i}@bench.test"), Role::Agent).await.map_err(|e| e.to_string())?;
             cases.follow(&admin, &case.id, Some(&user.id)).await.map_err(|e| e.to_string())?;
         }
-        let (_, entry) = cases.post(&admin, &case.id, serde_json::json!({"body": "One entry for everyone"})).await.map_err(|e| e.to_string())?;
+        let (_, entry) = cases.post(&admin, &case.id, bench_post("One entry for everyone")).await.map_err(|e| e.to_string())?;
         let outbox = temp_path("outbox");
         let mailer = docket_embedded::OutboxMailer::new(outbox.clone()).map_err(|e| e.to_string())?;
         let settings = crate::local::local_mail_settings();
@@ -359,7 +362,7 @@ async fn notify_latency(runs: usize) -> Result<(), String> {
     for i in 0..runs {
         let before = outbox_files(&outbox);
         let started = Instant::now();
-        cases.post(&admin, &case.id, serde_json::json!({"body": format!("post {i}")})).await.map_err(|e| e.to_string())?;
+        cases.post(&admin, &case.id, bench_post(&format!("post {i}"))).await.map_err(|e| e.to_string())?;
         while outbox_files(&outbox) == before {
             if started.elapsed() > Duration::from_secs(10) {
                 return Err("no notification reached the outbox within 10 s".into());
@@ -417,7 +420,10 @@ async fn ingest(counts: &[usize]) -> Result<(), String> {
         let to = "support@bench.test";
         docket
             .directory_service()
-            .create::<docket_domain::model::Mailbox>(&admin, serde_json::json!({"name": "Bench", "addresses": [to], "auto_ack": true}))
+            .create::<docket_domain::model::Mailbox>(
+                &admin,
+                MailboxFields { name: "Bench".into(), addresses: vec![to.into()], auto_ack: true, ..Default::default() },
+            )
             .await
             .map_err(|e| e.to_string())?;
         let mailer = docket_embedded::OutboxMailer::new(temp_path("outbox")).map_err(|e| e.to_string())?;
@@ -490,7 +496,7 @@ async fn assign_queue_for(engine: Engine, endpoint: Option<&str>) -> Result<Arc<
 async fn assign(engine: Engine, cases: usize, workers: usize, endpoint: Option<String>) -> Result<(), String> {
     println!("| engine | rule | cases | workers | assignments/s | p50 ms | p99 ms | spread (min–max per member) |");
     println!("|---|---|---|---|---|---|---|---|");
-    for rule in ["round_robin", "least_busy"] {
+    for (rule, assignment_rule) in [("round_robin", AssignmentRule::RoundRobin), ("least_busy", AssignmentRule::LeastBusy)] {
         let (store, _) = store_for(engine, endpoint.clone()).await?;
         let queue = assign_queue_for(engine, endpoint.as_deref()).await?;
         let docket = Docket::new(store, Arc::new(SystemClock)).with_assign_queue(queue.clone());
@@ -498,12 +504,22 @@ async fn assign(engine: Engine, cases: usize, workers: usize, endpoint: Option<S
             docket.create_user_unchecked("Bench Admin", "bench@docket.localhost", Role::Admin).await.map_err(|e| e.to_string())?,
         );
         let directory = docket.directory_service();
-        let team: docket_domain::model::Team =
-            directory.create(&admin, serde_json::json!({"name": "Bench team", "assignment_rule": rule})).await.map_err(|e| e.to_string())?;
+        let team: docket_domain::model::Team = directory
+            .create(&admin, TeamFields { name: "Bench team".into(), assignment_rule: Some(assignment_rule), ..Default::default() })
+            .await
+            .map_err(|e| e.to_string())?;
         let mut members = Vec::new();
         for i in 0..7 {
-            let body = serde_json::json!({"name": format!("Agent {i}"), "email": format!("agent{i}@bench.test"), "role": "agent", "team_ids": [team.id]});
-            let user: docket_domain::model::User = directory.create(&admin, body).await.map_err(|e| e.to_string())?;
+            let fields = UserFields {
+                name: format!("Agent {i}"),
+                email: format!("agent{i}@bench.test"),
+                role: Role::Agent,
+                scope: Default::default(),
+                team_ids: vec![team.id.clone()],
+                active: true,
+                preferences: Default::default(),
+            };
+            let user: docket_domain::model::User = directory.create(&admin, fields).await.map_err(|e| e.to_string())?;
             members.push(user.id);
         }
         for i in 0..cases {
@@ -565,4 +581,9 @@ async fn assign(engine: Engine, cases: usize, workers: usize, endpoint: Option<S
         );
     }
     Ok(())
+}
+
+/// A staff post of plain text.
+fn bench_post(body: &str) -> NewPost {
+    NewPost::Staff(PostFields { body: body.into(), internal: false, email_customer: false, attachment_ids: Vec::new() })
 }

@@ -223,7 +223,7 @@ async fn resolve(docket: &Docket, who: &str) -> Result<Principal, String> {
         let address = who.trim().to_lowercase();
         match directory.owner_of(&directory_keys::user_email(&address)).await.map_err(lookup)? {
             Some(id) => id,
-            None => directory.contact_by_email(&address).await.map_err(lookup)?.map(|c: Contact| c.id).unwrap_or_default(),
+            None => directory.contact_by_email(&address).await.map_err(lookup)?.map(|c: Contact| c.id.to_string()).unwrap_or_default(),
         }
     } else {
         who.to_owned()

@@ -146,6 +146,7 @@ mod tests {
     use std::sync::Arc;
 
     use docket_domain::Principal;
+    use docket_domain::directory::MailboxFields;
     use docket_domain::inbound::InboundOutcome;
     use docket_domain::model::Mailbox;
     use docket_embedded::OutboxMailer;
@@ -167,8 +168,11 @@ mod tests {
         let installation = crate::local::open(&temp_dir("ingest")).unwrap();
         let docket = installation.docket.clone();
         let (admin, _) = docket.ensure_admin("Admin", "admin@docket.localhost").await.unwrap();
-        let _: Mailbox =
-            docket.directory_service().create(&Principal::Staff(admin), serde_json::json!({"name": "Support", "addresses": [MAILBOX]})).await.unwrap();
+        let _: Mailbox = docket
+            .directory_service()
+            .create(&Principal::Staff(admin), MailboxFields { name: "Support".into(), addresses: vec![MAILBOX.into()], ..Default::default() })
+            .await
+            .unwrap();
         let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).unwrap());
         PipelineSink { docket, mailer, settings: crate::local::local_mail_settings(), trusted_sender: false }
     }

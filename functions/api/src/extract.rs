@@ -67,6 +67,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// A JSON object body parsed into `T` at the edge; a field that does not fit is named in the
+/// problem document (400), as the domain names it.
+pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonBody(value) = JsonBody::from_request(request, state).await?;
+        docket_domain::fields::parse(value).map(Body).map_err(Problem::from)
+    }
+}
+
 /// A body sent by a web page: a JSON object, or an HTML form's
 /// `application/x-www-form-urlencoded` fields as a JSON object of strings.
 pub struct FormOrJsonBody(pub Value);

@@ -15,6 +15,7 @@ use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::CaseFilter;
 use docket_domain::directory::Entity;
+use docket_domain::ids::{AccountId, ContactId, TeamId, UserId};
 use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
 use docket_domain::rules::WorkflowRule;
 use docket_domain::webform::WebForm;
@@ -24,12 +25,14 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{IdempotencyKey, IfMatch, JsonBody, Path, QueryParams, page_limit};
+use crate::extract::{Body, IdempotencyKey, IfMatch, JsonBody, Path, QueryParams, page_limit};
 use crate::openapi::Route;
 use crate::problem::{ApiResult, Problem};
 use crate::views::*;
 use docket_domain::cases::{CaseFields, NewCase};
+use docket_domain::directory::DirectoryService;
 use docket_domain::directory::{AccountFields, ContactFields, LeadFields, MailboxFields, TeamFields, UserFields};
+use docket_domain::fields::MergePatch;
 use docket_domain::follows::Follow;
 use docket_domain::inbound::InboundLogEntry;
 use docket_domain::knowledge::{Article, ArticleFields, ArticleLink};
@@ -513,8 +516,8 @@ async fn get_settings(State(state): State<AppState>, Caller(principal): Caller) 
     Ok(Json(state.docket.settings(&principal).await?).into_response())
 }
 
-async fn update_settings(State(state): State<AppState>, Caller(principal): Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    Ok(Json(state.docket.update_settings(&principal, body).await?).into_response())
+async fn update_settings(State(state): State<AppState>, Caller(principal): Caller, Body(patch): Body<MergePatch<Settings>>) -> ApiResult<Response> {
+    Ok(Json(state.docket.update_settings(&principal, patch).await?).into_response())
 }
 
 fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::CaseNumberMask) -> CaseView {
@@ -560,10 +563,10 @@ async fn create_case(
 #[serde(deny_unknown_fields)]
 struct CaseListQuery {
     status: Option<String>,
-    assignee_id: Option<String>,
-    team_id: Option<String>,
-    account_id: Option<String>,
-    contact_id: Option<String>,
+    assignee_id: Option<UserId>,
+    team_id: Option<TeamId>,
+    account_id: Option<AccountId>,
+    contact_id: Option<ContactId>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -598,10 +601,10 @@ async fn update_case(
     Caller(principal): Caller,
     Path(case_ref): Path<String>,
     IfMatch(version): IfMatch,
-    JsonBody(body): JsonBody,
+    Body(patch): Body<MergePatch<CaseFields>>,
 ) -> ApiResult<Response> {
     let cases = state.docket.cases();
-    let case = cases.update(&principal, &case_ref, body, version).await?;
+    let case = cases.update(&principal, &case_ref, patch, version).await?;
     let mask = cases.mask().await?;
     Ok(versioned(StatusCode::OK, case_view(&principal, &case, &mask), case.audit.version))
 }
@@ -614,7 +617,11 @@ struct PageQuery {
 }
 
 async fn create_entity<E: Entity>(State(state): State<AppState>, Caller(principal): Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let entity: E = state.docket.directory_service().create(&principal, body).await?;
+    // Who may write is answered before what was sent: a caller without the right learns nothing
+    // about the fields.
+    DirectoryService::authorize_write::<E>(&principal)?;
+    let fields: E::Fields = docket_domain::fields::parse(body)?;
+    let entity: E = state.docket.directory_service().create(&principal, fields).await?;
     Ok(versioned(StatusCode::CREATED, &entity, entity.audit().version))
 }
 
@@ -633,9 +640,9 @@ async fn update_entity<E: Entity>(
     Caller(principal): Caller,
     Path(id): Path<String>,
     IfMatch(version): IfMatch,
-    JsonBody(body): JsonBody,
+    Body(patch): Body<MergePatch<E::Fields>>,
 ) -> ApiResult<Response> {
-    let entity: E = state.docket.directory_service().update(&principal, &id, body, version).await?;
+    let entity: E = state.docket.directory_service().update(&principal, &id, patch, version).await?;
     Ok(versioned(StatusCode::OK, &entity, entity.audit().version))
 }
 
@@ -658,7 +665,8 @@ async fn list_stream(
 }
 
 async fn post_entry(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let (_, entry) = state.docket.cases().post(&principal, &case_ref, body).await?;
+    let post = docket_domain::cases::Cases::parse_post(&principal, body)?;
+    let (_, entry) = state.docket.cases().post(&principal, &case_ref, post).await?;
     // The author sees what they would see in the stream: a portal user gets the projection.
     Ok((StatusCode::CREATED, Json(entry.projected_for(&principal))).into_response())
 }
@@ -728,8 +736,13 @@ fn expiry(request: &docket_ports::PresignedRequest) -> time::OffsetDateTime {
 
 /// The answer to an announced upload: the request the client sends straight to the blob store
 /// (S3, or the local server's `/blobs` routes), with the headers it must send as given.
-async fn begin_upload(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let start = state.docket.cases().begin_upload(&principal, &case_ref, body, state.docket.blobs()?).await?;
+async fn begin_upload(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(case_ref): Path<String>,
+    Body(fields): Body<UploadFields>,
+) -> ApiResult<Response> {
+    let start = state.docket.cases().begin_upload(&principal, &case_ref, fields, state.docket.blobs()?).await?;
     let ticket = UploadTicket {
         attachment_id: start.upload.id.clone(),
         upload_url: start.request.url.clone(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use docket_domain::ids::{ArticleId, CaseId};
 use docket_domain::knowledge::Article;
 use docket_domain::model::{Case, CaseStatus, Contact, Priority, User};
 use serde::Serialize;
@@ -34,7 +35,7 @@ pub struct StaffCase {
 /// A case as its customer sees it in the portal: no assignment or internal details.
 #[derive(Serialize, ToSchema)]
 pub struct PortalCase {
-    pub id: String,
+    pub id: CaseId,
     pub number: u64,
     pub display_number: String,
     pub subject: String,
@@ -133,7 +134,7 @@ pub struct OpenApiDocument(serde_json::Value);
 /// no staff names.
 #[derive(Serialize, ToSchema)]
 pub struct PortalArticle {
-    pub id: String,
+    pub id: ArticleId,
     pub title: String,
     /// Sanitised HTML.
     pub body: String,

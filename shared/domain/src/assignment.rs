@@ -12,6 +12,7 @@
 //! Every assignment is conditional on the case's version and the case still being unassigned:
 //! an assignee set by hand meanwhile is kept.
 
+use crate::ids::*;
 use serde_json::Value;
 
 use docket_store::{Condition, WriteOp};
@@ -44,7 +45,7 @@ pub enum Assignment {
 impl Cases<'_> {
     /// The team and rule that assign a case: its mailbox's rule (with the mailbox's team, else
     /// the case's first team), else the rule of the first of its teams that has one.
-    pub async fn assignment_rule_for(&self, case: &Case) -> DomainResult<Option<(String, AssignmentRule)>> {
+    pub async fn assignment_rule_for(&self, case: &Case) -> DomainResult<Option<(TeamId, AssignmentRule)>> {
         let directory = Directory::new(self.store);
         if let Some(mailbox_id) = &case.mailbox_id
             && let Some(mailbox) = directory.get::<Mailbox>(mailbox_id).await?
@@ -105,7 +106,7 @@ impl Cases<'_> {
                     let turn = self.store.get(COUNTERS, &pointer).await?.and_then(|i| i.get("value").and_then(Value::as_i64));
                     let taken = turn.unwrap_or(0);
                     let index = usize::try_from(taken.rem_euclid(members.len() as i64)).unwrap_or(0);
-                    let item = schema::keyed_item(pointer, serde_json::json!({ "value": taken + 1 }))?;
+                    let item = schema::keyed_item(pointer, schema::Counter { value: taken + 1 })?;
                     let condition = match turn {
                         Some(value) => Condition::equals("value", value),
                         None => Condition::NotExists,
@@ -130,7 +131,7 @@ impl Cases<'_> {
             guard.apply(&chosen.id, &mut txn);
             // The assignee follows in the same transaction: a failure after the commit cannot
             // leave them assigned but not following (and so not notified of the case).
-            let follow = Follow { case_id: case.id.clone(), follower_id: chosen.id.clone(), kind: FollowerKind::User };
+            let follow = Follow { case_id: case.id.clone(), follower_id: chosen.id.to_string(), kind: FollowerKind::User };
             txn.plain_all(follow_ops(&follow));
             let mut effects = crate::outbox::Effects::default();
             self.notify_effect(&mut effects, &entries);

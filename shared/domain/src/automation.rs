@@ -12,7 +12,8 @@
 //! done, so a redelivered event repeats none; an action cut short by a crash is not redone (at
 //! most once), and a transient failure frees its claim so the redelivery does it.
 
-use serde_json::{Value, json};
+use crate::ids::*;
+use serde_json::Value;
 use time::Duration;
 
 use docket_store::{Condition, Item, Key, Query, SortKeyRange, WriteOp};
@@ -37,9 +38,9 @@ const CLAIM_RETENTION: Duration = Duration::days(15);
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Worked {
     /// Ids of the rules that ran.
-    pub rules_run: Vec<String>,
+    pub rules_run: Vec<RuleId>,
     /// The assignee an assignment rule chose.
-    pub assigned_to: Option<String>,
+    pub assigned_to: Option<UserId>,
     /// Rules matched but the event came from rules too many times in a row.
     pub stopped_at_depth: bool,
 }
@@ -63,7 +64,7 @@ impl Automation<'_> {
         let mut worked = Worked::default();
         let rules = self.docket.rules_for(event.trigger).await?;
         if event.depth >= MAX_RULE_DEPTH {
-            let matching: Vec<String> = rules.iter().filter(|r| r.matches(&case, entry.as_ref())).map(|r| r.id.clone()).collect();
+            let matching: Vec<RuleId> = rules.iter().filter(|r| r.matches(&case, entry.as_ref())).map(|r| r.id.clone()).collect();
             if !matching.is_empty() {
                 tracing::warn!(case = case.number, depth = event.depth, rules = ?matching, "workflow rules stopped at the depth limit");
                 let stopped = StreamEntry::system(
@@ -144,7 +145,7 @@ impl Automation<'_> {
     }
 
     fn claim_item(&self, key: Key) -> DomainResult<Item> {
-        keyed_item(key, json!({ "expires_at": (self.docket.clock().now() + CLAIM_RETENTION).unix_timestamp() }))
+        keyed_item(key, crate::schema::Expiring { expires_at: (self.docket.clock().now() + CLAIM_RETENTION).unix_timestamp() })
     }
 
     /// Writes a log entry of the event once, however often the event is delivered.
@@ -164,7 +165,7 @@ impl Automation<'_> {
         let directory = self.docket.directory();
         Ok(match action {
             RuleAction::AssignByRule { team_id, rule: assignment } => {
-                let (team, chosen) = self.assignment_of(cases, &case, team_id.as_deref(), *assignment).await?;
+                let (team, chosen) = self.assignment_of(cases, &case, team_id.as_ref(), *assignment).await?;
                 match cases.assign_by_rule(&case.id, &team, chosen, author).await? {
                     Assignment::Assigned(new) => format!("assigned to {} by {}", new.assignee_id.unwrap_or_default(), rule_name(chosen)),
                     Assignment::AlreadyAssigned => "kept the assignee the case has".into(),
@@ -206,7 +207,7 @@ impl Automation<'_> {
                 // The rule's configured fields are a merge patch, validated like a person's.
                 cases
                     .change_by(&case, author, |_, current| {
-                        *current = crate::fields::patch(current, Value::Object(fields.clone()))?;
+                        *current = crate::fields::MergePatch::new(fields.clone()).apply(current)?;
                         Ok(true)
                     })
                     .await?;
@@ -232,7 +233,7 @@ impl Automation<'_> {
                 for id in user_ids {
                     match directory.get::<User>(id).await? {
                         Some(user) if user.active && Principal::Staff(user.clone()).can_see(&case) => {
-                            follows.push(Follow { case_id: case.id.clone(), follower_id: id.clone(), kind: FollowerKind::User })
+                            follows.push(Follow { case_id: case.id.clone(), follower_id: id.to_string(), kind: FollowerKind::User })
                         }
                         _ => skipped.push(id.clone()),
                     }
@@ -298,7 +299,7 @@ impl Automation<'_> {
             }
             RuleAction::ShareChildRecords {} => {
                 let children = self.children(&case.id).await?;
-                let assignee: Vec<String> = case.assignee_id.iter().cloned().collect();
+                let assignee: Vec<UserId> = case.assignee_id.iter().cloned().collect();
                 for child in &children {
                     let shared = cases
                         .change_by(child, author, |c, fields| {
@@ -308,7 +309,7 @@ impl Automation<'_> {
                         })
                         .await?;
                     if let Some(user) = case.assignee_id.as_ref().filter(|u| shared.assignee_id.as_ref() != Some(*u)) {
-                        cases.add_follows(&[Follow { case_id: shared.id.clone(), follower_id: user.clone(), kind: FollowerKind::User }]).await?;
+                        cases.add_follows(&[Follow { case_id: shared.id.clone(), follower_id: user.to_string(), kind: FollowerKind::User }]).await?;
                     }
                 }
                 format!("{} child cases shared with the case's assignee and teams", children.len())
@@ -321,15 +322,15 @@ impl Automation<'_> {
         &self,
         cases: &Cases<'_>,
         case: &Case,
-        team_id: Option<&str>,
+        team_id: Option<&TeamId>,
         rule: Option<AssignmentRule>,
-    ) -> DomainResult<(String, AssignmentRule)> {
+    ) -> DomainResult<(TeamId, AssignmentRule)> {
         let missing = || DomainError::invalid("actions", "no team with an assignment rule applies to the case");
         match (team_id, rule) {
-            (Some(team), Some(rule)) => Ok((team.to_owned(), rule)),
+            (Some(team), Some(rule)) => Ok((team.clone(), rule)),
             (Some(team), None) => {
                 let rule = self.docket.directory().require::<Team>(team).await?.assignment_rule.ok_or_else(missing)?;
-                Ok((team.to_owned(), rule))
+                Ok((team.clone(), rule))
             }
             (None, wanted) => match cases.assignment_rule_for(case).await? {
                 Some((team, rule)) => Ok((team, wanted.unwrap_or(rule))),
@@ -382,7 +383,7 @@ fn rule_name(rule: AssignmentRule) -> &'static str {
 }
 
 /// `list` with `extra` ids added (no duplicates), at most `max` of them.
-fn with(list: &[String], extra: &[String], max: usize) -> Vec<String> {
+fn with<T: Clone + PartialEq>(list: &[T], extra: &[T], max: usize) -> Vec<T> {
     let mut all = list.to_vec();
     for id in extra {
         if !all.contains(id) && all.len() < max {

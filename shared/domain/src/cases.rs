@@ -8,12 +8,13 @@ use time::Duration;
 use docket_store::{Condition, Cursor, Item, ItemStore, Query, WriteOp};
 
 use crate::access::Principal;
-use crate::clock::{Clock, new_id};
+use crate::clock::Clock;
 use crate::directory::{Directory, Entity, Reference, from_item, push_reference_check};
 use crate::error::{DomainError, DomainResult};
 use crate::events::Trigger;
-use crate::fields;
+use crate::fields::{self, MergePatch};
 use crate::follows::{Follow, follow_ops};
+use crate::ids::*;
 use crate::mask::CaseNumberMask;
 use crate::model::*;
 use crate::outbox::Effects;
@@ -45,20 +46,20 @@ pub struct CaseFields {
     pub case_type: Option<String>,
     pub category: Option<String>,
     pub source: Option<Source>,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     #[serde(default)]
-    pub contact_ids: Vec<String>,
-    pub lead_id: Option<String>,
-    pub assignee_id: Option<String>,
+    pub contact_ids: Vec<ContactId>,
+    pub lead_id: Option<LeadId>,
+    pub assignee_id: Option<UserId>,
     #[serde(default)]
-    pub collaborator_ids: Vec<String>,
+    pub collaborator_ids: Vec<UserId>,
     #[serde(default)]
-    pub team_ids: Vec<String>,
+    pub team_ids: Vec<TeamId>,
     #[serde(default)]
     pub internal: bool,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<CaseId>,
     /// The group mailbox the case belongs to (its address is the Reply-To of its mail).
-    pub mailbox_id: Option<String>,
+    pub mailbox_id: Option<MailboxId>,
 }
 
 /// What a portal user may send when opening a case; everything else is decided for them.
@@ -79,10 +80,10 @@ pub struct PortalCaseFields {
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub status: Option<CaseStatus>,
-    pub assignee_id: Option<String>,
-    pub team_id: Option<String>,
-    pub account_id: Option<String>,
-    pub contact_id: Option<String>,
+    pub assignee_id: Option<UserId>,
+    pub team_id: Option<TeamId>,
+    pub account_id: Option<AccountId>,
+    pub contact_id: Option<ContactId>,
 }
 
 impl CaseFilter {
@@ -294,7 +295,7 @@ impl<'a> Cases<'a> {
         let audit = Audit::created(&actor, now);
         let status = if fields.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
         let source = fields.source.unwrap_or_default();
-        let mut case = build(new_id(), 0, status, source, fields, audit)?;
+        let mut case = build(CaseId::generate(), 0, status, source, fields, audit)?;
         case.pending_sender = pending_sender;
         self.check_users(&case, None).await?;
         let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
@@ -415,7 +416,7 @@ impl<'a> Cases<'a> {
     }
 
     /// Applies a merge patch to a case at the version the caller read (SPEC F2, F10).
-    pub async fn update(&self, principal: &Principal, reference: &str, patch: Value, if_match: Option<u64>) -> DomainResult<Case> {
+    pub async fn update(&self, principal: &Principal, reference: &str, patch: MergePatch<CaseFields>, if_match: Option<u64>) -> DomainResult<Case> {
         principal.require_staff()?;
         let expected = if_match.ok_or(DomainError::VersionRequired)?;
         let old = self.get(principal, reference).await?;
@@ -429,8 +430,8 @@ impl<'a> Cases<'a> {
     }
 
     /// The next version of a case after a merge patch of its editable fields, validated.
-    pub(crate) async fn patched(&self, old: &Case, patch: Value, author: &Author) -> DomainResult<Case> {
-        let fields = fields::patch(&case_fields(old), patch)?;
+    pub(crate) async fn patched(&self, old: &Case, patch: MergePatch<CaseFields>, author: &Author) -> DomainResult<Case> {
+        let fields = patch.apply(&case_fields(old))?;
         self.with_fields(old, fields, author).await
     }
 
@@ -521,7 +522,7 @@ impl<'a> Cases<'a> {
     /// Only active users can be given a case or share it; checked before the transaction,
     /// which checks again that they still exist.
     async fn check_users(&self, case: &Case, old: Option<&Case>) -> DomainResult<()> {
-        let mut users: Vec<(&str, &String)> = Vec::new();
+        let mut users: Vec<(&str, &UserId)> = Vec::new();
         if let Some(assignee) = &case.assignee_id
             && old.is_none_or(|o| o.assignee_id.as_ref() != Some(assignee))
         {
@@ -589,12 +590,8 @@ pub(crate) fn case_fields(case: &Case) -> CaseFields {
     }
 }
 
-fn optional_id(field: &str, value: Option<String>) -> DomainResult<Option<String>> {
-    value.map(|v| validate::id(field, &v)).transpose()
-}
-
 /// Validates fields into a case.
-fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFields, audit: Audit) -> DomainResult<Case> {
+fn build(id: CaseId, number: u64, status: CaseStatus, source: Source, f: CaseFields, audit: Audit) -> DomainResult<Case> {
     Ok(Case {
         id,
         number,
@@ -605,15 +602,15 @@ fn build(id: String, number: u64, status: CaseStatus, source: Source, f: CaseFie
         case_type: validate::optional_line("type", f.case_type.as_deref(), 50)?,
         category: validate::optional_line("category", f.category.as_deref(), MAX_NAME)?,
         source,
-        account_id: optional_id("account_id", f.account_id)?,
-        contact_ids: validate::list("contact_ids", &f.contact_ids, MAX_CONTACTS, validate::id)?,
-        lead_id: optional_id("lead_id", f.lead_id)?,
-        assignee_id: optional_id("assignee_id", f.assignee_id)?,
-        collaborator_ids: validate::list("collaborator_ids", &f.collaborator_ids, MAX_COLLABORATORS, validate::id)?,
-        team_ids: validate::list("team_ids", &f.team_ids, MAX_TEAMS, validate::id)?,
-        mailbox_id: optional_id("mailbox_id", f.mailbox_id)?,
+        account_id: checked("account_id", f.account_id)?,
+        contact_ids: validate::list("contact_ids", &f.contact_ids, MAX_CONTACTS, ContactId::parse)?,
+        lead_id: checked("lead_id", f.lead_id)?,
+        assignee_id: checked("assignee_id", f.assignee_id)?,
+        collaborator_ids: validate::list("collaborator_ids", &f.collaborator_ids, MAX_COLLABORATORS, UserId::parse)?,
+        team_ids: validate::list("team_ids", &f.team_ids, MAX_TEAMS, TeamId::parse)?,
+        mailbox_id: checked("mailbox_id", f.mailbox_id)?,
         internal: f.internal,
-        parent_id: optional_id("parent_id", f.parent_id)?,
+        parent_id: checked("parent_id", f.parent_id)?,
         pending_sender: None,
         audit,
     })
@@ -625,17 +622,17 @@ fn case_item(case: &Case) -> DomainResult<Item> {
     let mut set = |name: &str, value: String| {
         item.insert(name.to_owned(), Value::from(value));
     };
-    set("status_pk", format!("STATUS#{}", case.status.as_str()));
-    set("status_sk", case.id.clone());
+    set("status_pk", case_keys::status_partition(case.status.as_str()));
+    set("status_sk", case.id.to_string());
     set("all_pk", "CASES".into());
-    set("all_sk", case.id.clone());
+    set("all_sk", case.id.to_string());
     if let Some(assignee) = &case.assignee_id {
-        set("assignee_pk", format!("ASSIGNEE#{assignee}"));
-        set("assignee_sk", case.id.clone());
+        set("assignee_pk", case_keys::assignee_partition(assignee));
+        set("assignee_sk", case.id.to_string());
     }
     if let Some(account) = &case.account_id {
-        set("account_pk", format!("ACCOUNT#{account}"));
-        set("account_sk", case.id.clone());
+        set("account_pk", case_keys::account_partition(account));
+        set("account_sk", case.id.to_string());
     }
     Ok(item)
 }
@@ -661,8 +658,8 @@ fn idempotency_item(actor: &str, key: &str, case: &Case, now: time::OffsetDateTi
 /// Link items the case gains, existence checks of the records it newly refers to, and the moves
 /// of its assignee's open-case count.
 fn add_link_ops(case: &Case, old: Option<&Case>, txn: &mut Txn) {
-    let had_team = |t: &String| old.is_some_and(|o| o.team_ids.contains(t));
-    let had_contact = |c: &String| old.is_some_and(|o| o.contact_ids.contains(c));
+    let had_team = |t: &TeamId| old.is_some_and(|o| o.team_ids.contains(t));
+    let had_contact = |c: &ContactId| old.is_some_and(|o| o.contact_ids.contains(c));
     for team in case.team_ids.iter().filter(|t| !had_team(t)) {
         let key = docket_store::Key::new(case_keys::team_partition(team), case_keys::link_sort(&case.id));
         txn.plain(WriteOp::put(CASES, pointer(key, &case.id)));
@@ -671,27 +668,32 @@ fn add_link_ops(case: &Case, old: Option<&Case>, txn: &mut Txn) {
         let key = docket_store::Key::new(case_keys::contact_partition(contact), case_keys::link_sort(&case.id));
         txn.plain(WriteOp::put(CASES, pointer(key, &case.id)));
     }
-    let changed = |new: &Option<String>, old: Option<&Option<String>>| new.is_some() && Some(new) != old;
+    fn changed<T: PartialEq>(new: &Option<T>, old: Option<&Option<T>>) -> bool {
+        new.is_some() && Some(new) != old
+    }
+    fn id_of<T: ToString>(id: &Option<T>) -> String {
+        id.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
     let mut references: Vec<Reference> = Vec::new();
     if changed(&case.account_id, old.map(|o| &o.account_id)) {
-        references.push(Reference { field: "account_id", kind: Account::KIND, id: case.account_id.clone().unwrap_or_default() });
+        references.push(Reference { field: "account_id", kind: Account::KIND, id: id_of(&case.account_id) });
     }
     if changed(&case.mailbox_id, old.map(|o| &o.mailbox_id)) {
-        references.push(Reference { field: "mailbox_id", kind: Mailbox::KIND, id: case.mailbox_id.clone().unwrap_or_default() });
+        references.push(Reference { field: "mailbox_id", kind: Mailbox::KIND, id: id_of(&case.mailbox_id) });
     }
     if changed(&case.lead_id, old.map(|o| &o.lead_id)) {
-        references.push(Reference { field: "lead_id", kind: Lead::KIND, id: case.lead_id.clone().unwrap_or_default() });
+        references.push(Reference { field: "lead_id", kind: Lead::KIND, id: id_of(&case.lead_id) });
     }
     for contact in case.contact_ids.iter().filter(|c| !had_contact(c)) {
-        references.push(Reference { field: "contact_ids", kind: Contact::KIND, id: contact.clone() });
+        references.push(Reference { field: "contact_ids", kind: Contact::KIND, id: contact.to_string() });
     }
     for team in case.team_ids.iter().filter(|t| !had_team(t)) {
-        references.push(Reference { field: "team_ids", kind: Team::KIND, id: team.clone() });
+        references.push(Reference { field: "team_ids", kind: Team::KIND, id: team.to_string() });
     }
     // The assignee is checked before the transaction (it must also be active); here only that
     // it still exists when the case is written.
     if changed(&case.assignee_id, old.map(|o| &o.assignee_id)) {
-        references.push(Reference { field: "assignee_id", kind: User::KIND, id: case.assignee_id.clone().unwrap_or_default() });
+        references.push(Reference { field: "assignee_id", kind: User::KIND, id: id_of(&case.assignee_id) });
     }
     for reference in references {
         push_reference_check(txn, reference);
@@ -699,7 +701,10 @@ fn add_link_ops(case: &Case, old: Option<&Case>, txn: &mut Txn) {
     if let Some(parent) = &case.parent_id
         && old.is_none_or(|o| o.parent_id.as_ref() != Some(parent))
     {
-        txn.push(WriteOp::check(CASES, case_keys::case(parent), Condition::Exists), Label::Reference { field: "parent_id", kind: "case", id: parent.clone() });
+        txn.push(
+            WriteOp::check(CASES, case_keys::case(parent), Condition::Exists),
+            Label::Reference { field: "parent_id", kind: "case", id: parent.to_string() },
+        );
         txn.plain(WriteOp::put(CASES, pointer(case_keys::child(parent, &case.id), &case.id)));
     }
     txn.plain_all(load_ops(old, case));
@@ -712,7 +717,7 @@ fn load_ops(old: Option<&Case>, new: &Case) -> Vec<WriteOp> {
     if before == after {
         return Vec::new();
     }
-    let count = |user: String, by: i64| WriteOp::Update {
+    let count = |user: UserId, by: i64| WriteOp::Update {
         table: COUNTERS.into(),
         key: schema::open_cases_counter(&user),
         update: docket_store::Update { add: vec![("value".into(), by)], ..Default::default() },
@@ -764,15 +769,15 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
 fn list_query(filter: &CaseFilter) -> (Query, bool) {
     let index = |name: &str, partition: String| (Query::index(CASES, name, partition).descending(), false);
     if let Some(assignee) = &filter.assignee_id {
-        index(schema::CASES_BY_ASSIGNEE, format!("ASSIGNEE#{assignee}"))
+        index(schema::CASES_BY_ASSIGNEE, case_keys::assignee_partition(assignee))
     } else if let Some(contact) = &filter.contact_id {
         (Query::table(CASES, case_keys::contact_partition(contact)).descending(), true)
     } else if let Some(account) = &filter.account_id {
-        index(schema::CASES_BY_ACCOUNT, format!("ACCOUNT#{account}"))
+        index(schema::CASES_BY_ACCOUNT, case_keys::account_partition(account))
     } else if let Some(team) = &filter.team_id {
         (Query::table(CASES, case_keys::team_partition(team)).descending(), true)
     } else if let Some(status) = filter.status {
-        index(schema::CASES_BY_STATUS, format!("STATUS#{}", status.as_str()))
+        index(schema::CASES_BY_STATUS, case_keys::status_partition(status.as_str()))
     } else {
         index(schema::CASES_ALL, "CASES".into())
     }
@@ -784,8 +789,8 @@ mod tests {
 
     fn case(status: CaseStatus, assignee: Option<&str>) -> Case {
         let audit = Audit::created("u1", time::OffsetDateTime::UNIX_EPOCH);
-        let fields = CaseFields { subject: "Printer".into(), assignee_id: assignee.map(str::to_owned), ..CaseFields::default() };
-        let mut case = build("c1".into(), 1, status, Source::Api, fields, audit).expect("a valid case");
+        let fields = CaseFields { subject: "Printer".into(), assignee_id: assignee.map(|a| UserId::from_trusted(a.to_owned())), ..CaseFields::default() };
+        let mut case = build(CaseId::from_trusted("c1".into()), 1, status, Source::Api, fields, audit).expect("a valid case");
         case.status = status;
         case
     }

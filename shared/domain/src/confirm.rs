@@ -15,8 +15,9 @@
 //! nothing twice. The confirmation token is 120 random bits, bound to the case and the address,
 //! valid for [`CONFIRM_VALIDITY`] and used once.
 
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::Duration;
 
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
@@ -48,6 +49,24 @@ pub struct ConfirmRequest {
     pub email: String,
 }
 
+/// The claim that one confirmation mail goes out per case: taken before sending, completed with
+/// the ids of the message once it went.
+#[derive(Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum MailClaim {
+    Sending,
+    Sent { message_id: String, provider_id: String },
+}
+
+/// A confirmation token as stored: the case and the address it confirms, until when.
+#[derive(Serialize)]
+struct TokenRecord<'a> {
+    token: &'a str,
+    case_id: &'a CaseId,
+    email: &'a EmailAddress,
+    expires_at: i64,
+}
+
 /// What a confirmation link is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -63,7 +82,7 @@ pub enum TokenState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmOutcome {
     /// The case now has the contact of the address as its primary contact.
-    Confirmed { case_id: String, contact_id: String },
+    Confirmed { case_id: CaseId, contact_id: ContactId },
     /// The link had confirmed before: nothing changed.
     Used,
     /// The link is too old: nothing changed.
@@ -83,7 +102,7 @@ pub(crate) fn request(cases: &Cases<'_>, effects: &mut crate::outbox::Effects, c
         return;
     }
     effects.notify_message(&NotifyMessage {
-        case_id: case_id.to_owned(),
+        case_id: CaseId::from_trusted(case_id.to_owned()),
         entry_id: entry_id.to_owned(),
         to: Vec::new(),
         confirm: Some(ConfirmRequest { email: email.to_owned() }),
@@ -106,7 +125,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
         return Err(NotifyError::Poison("no public URL is configured (DOCKET_PUBLIC_URL): cannot link a confirmation".into()));
     };
     let store = docket.store();
-    let claim = keyed_item(case_keys::confirm_mail_claim(&case.id), json!({ "state": "sending" }))?;
+    let claim = keyed_item(case_keys::confirm_mail_claim(&case.id), MailClaim::Sending)?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => {
@@ -117,7 +136,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     let token = new_token();
     let outcome = async {
         let expires_at = (docket.clock().now() + CONFIRM_VALIDITY).unix_timestamp();
-        let record = json!({ "token": token, "case_id": case.id, "email": sender.email, "expires_at": expires_at });
+        let record = TokenRecord { token: &token, case_id: &case.id, email: &sender.email, expires_at };
         store
             .write(WriteOp::put_if(CASES, keyed_item(case_keys::confirm_token(&token), record)?, Condition::NotExists))
             .await
@@ -127,7 +146,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     .await;
     match outcome {
         Ok((message_id, provider_id)) => {
-            let done = keyed_item(case_keys::confirm_mail_claim(&case.id), json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }))?;
+            let done = keyed_item(case_keys::confirm_mail_claim(&case.id), MailClaim::Sent { message_id, provider_id })?;
             store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
             tracing::info!(case = case.number, "web-form sender asked to confirm");
             Ok(Handled { sent: 1, already_sent: 0 })
@@ -152,7 +171,7 @@ async fn deliver(notifier: &Notifier<'_>, case: &Case, sender: &PendingSender, t
     let message_id = format!("confirm.{}@{}", case.id.to_lowercase(), settings.message_id_domain);
     let message = OutgoingMessage {
         from: settings.from.clone(),
-        to: vec![Address { name: None, email: sender.email.clone() }],
+        to: vec![Address { name: None, email: sender.email.to_string() }],
         reply_to: None,
         subject: format!("Please confirm your request to {form_name}"),
         text: confirmation_text(&form_name, &sender.email, &link),
@@ -165,7 +184,7 @@ async fn deliver(notifier: &Notifier<'_>, case: &Case, sender: &PendingSender, t
     };
     let raw = compose(&message).map_err(|e| NotifyError::Poison(format!("cannot compose the confirmation of case {}: {e}", case.id)))?;
     let provider_id =
-        notifier.mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![sender.email.clone()], raw }).await.map_err(|e| match e {
+        notifier.mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![sender.email.to_string()], raw }).await.map_err(|e| match e {
             PortError::Invalid(m) => NotifyError::Poison(m),
             other => NotifyError::Retry(other.to_string()),
         })?;
@@ -237,7 +256,7 @@ impl WebForms<'_> {
         };
         // The customer the case is for follows it, as on a case they opened in the portal.
         if contact.portal.is_some() && !case.internal && case.contact_ids.contains(&contact.id) {
-            let follow = Follow { case_id: case.id.clone(), follower_id: contact.id.clone(), kind: FollowerKind::Contact };
+            let follow = Follow { case_id: case.id.clone(), follower_id: contact.id.to_string(), kind: FollowerKind::Contact };
             self.cases.add_follows(&[follow]).await?;
         }
         let used = Update { set: vec![("used_at".into(), Value::from(self.cases.clock.now().unix_timestamp()))], ..Update::default() };
@@ -283,7 +302,7 @@ impl WebForms<'_> {
     /// has none) and clears the pending sender, at the version read, re-read on a race.
     async fn link_sender(&self, start: Case, contact: &Contact) -> DomainResult<Case> {
         let cases = &self.cases;
-        let author = Author { kind: AuthorKind::Contact, id: Some(contact.id.clone()) };
+        let author = Author { kind: AuthorKind::Contact, id: Some(contact.id.to_string()) };
         let mut current = start;
         for _ in 0..5 {
             if current.pending_sender.is_none() {

@@ -5,6 +5,7 @@
 //! memberships). The repository keeps an entity and its lookup items in one transaction, so a
 //! lookup never points at a record that says otherwise.
 
+use crate::ids::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use docket_store::{Condition, Cursor, Item, ItemStore, Key, Page, Query, WriteOp
 
 use crate::access::Principal;
 use crate::error::{DomainError, DomainResult};
-use crate::fields;
+use crate::fields::MergePatch;
 use crate::model::*;
 use crate::schema::{DIRECTORY, DIRECTORY_BY_KIND, directory_keys, keyed_item};
 use crate::txn::{Label, Txn};
@@ -89,12 +90,8 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     }
 }
 
-fn optional_id(field: &str, value: &Option<String>) -> DomainResult<Option<String>> {
-    value.as_deref().map(|v| validate::id(field, v)).transpose()
-}
-
-fn references(field: &'static str, kind: &'static str, ids: impl IntoIterator<Item = String>) -> Vec<Reference> {
-    ids.into_iter().map(|id| Reference { field, kind, id }).collect()
+fn references<'i, I: std::fmt::Display + 'i>(field: &'static str, kind: &'static str, ids: impl IntoIterator<Item = &'i I>) -> Vec<Reference> {
+    ids.into_iter().map(|id| Reference { field, kind, id: id.to_string() }).collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -106,7 +103,7 @@ pub struct UserFields {
     #[serde(default)]
     pub scope: Scope,
     #[serde(default)]
-    pub team_ids: Vec<String>,
+    pub team_ids: Vec<TeamId>,
     #[serde(default = "active")]
     pub active: bool,
     #[serde(default)]
@@ -126,7 +123,7 @@ impl Entity for User {
     fn fields(&self) -> UserFields {
         UserFields {
             name: self.name.clone(),
-            email: self.email.clone(),
+            email: self.email.to_string(),
             role: self.role,
             scope: self.scope,
             team_ids: self.team_ids.clone(),
@@ -136,31 +133,31 @@ impl Entity for User {
     }
     fn build(id: String, f: UserFields, audit: Audit) -> DomainResult<Self> {
         Ok(User {
-            id,
+            id: UserId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
-            email: validate::email("email", &f.email)?,
+            email: EmailAddress::parse("email", &f.email)?,
             role: f.role,
             scope: f.scope,
-            team_ids: validate::list("team_ids", &f.team_ids, 20, validate::id)?,
+            team_ids: validate::list("team_ids", &f.team_ids, 20, TeamId::parse)?,
             active: f.active,
             preferences: f.preferences,
             audit,
         })
     }
     fn references(&self) -> Vec<Reference> {
-        references("team_ids", Team::KIND, self.team_ids.clone())
+        references("team_ids", Team::KIND, &self.team_ids)
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
         let mut keys = vec![OwnedKey { key: directory_keys::user_email(&self.email), unique_field: Some("email") }];
         keys.extend(self.team_ids.iter().map(|t| OwnedKey { key: directory_keys::team_member(t, &self.id), unique_field: None }));
         if self.preferences.auto_follow && self.active {
-            keys.push(OwnedKey { key: Key::new(crate::follows::AUTO_FOLLOW_PARTITION, format!("USER#{}", self.id)), unique_field: None });
+            keys.push(OwnedKey { key: directory_keys::auto_follower(&self.id), unique_field: None });
         }
         keys
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamFields {
     pub name: String,
@@ -179,7 +176,7 @@ impl Entity for Team {
     }
     fn build(id: String, f: TeamFields, audit: Audit) -> DomainResult<Self> {
         Ok(Team {
-            id,
+            id: TeamId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
             description: f.description.map(|d| validate::long_text("description", &d, 4000)).transpose()?,
             assignment_rule: f.assignment_rule,
@@ -213,7 +210,7 @@ impl Entity for Account {
     }
     fn build(id: String, f: AccountFields, audit: Audit) -> DomainResult<Self> {
         Ok(Account {
-            id,
+            id: AccountId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
             email_domains: validate::list("email_domains", &f.email_domains, 20, validate::domain_name)?,
             website: validate::optional_line("website", f.website.as_deref(), 500)?,
@@ -233,7 +230,7 @@ pub struct ContactFields {
     #[serde(default)]
     pub emails: Vec<String>,
     pub phone: Option<String>,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     pub portal: Option<PortalAccess>,
 }
 
@@ -248,7 +245,7 @@ impl Entity for Contact {
     fn fields(&self) -> ContactFields {
         ContactFields {
             name: self.name.clone(),
-            emails: self.emails.clone(),
+            emails: self.emails.iter().map(ToString::to_string).collect(),
             phone: self.phone.clone(),
             account_id: self.account_id.clone(),
             portal: self.portal.clone(),
@@ -256,17 +253,17 @@ impl Entity for Contact {
     }
     fn build(id: String, f: ContactFields, audit: Audit) -> DomainResult<Self> {
         Ok(Contact {
-            id,
+            id: ContactId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
-            emails: validate::list("emails", &f.emails, 10, validate::email)?,
+            emails: validate::list("emails", &f.emails, 10, EmailAddress::parse)?,
             phone: validate::optional_line("phone", f.phone.as_deref(), 50)?,
-            account_id: optional_id("account_id", &f.account_id)?,
+            account_id: checked("account_id", f.account_id)?,
             portal: f.portal,
             audit,
         })
     }
     fn references(&self) -> Vec<Reference> {
-        references("account_id", Account::KIND, self.account_id.clone())
+        references("account_id", Account::KIND, &self.account_id)
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
         self.emails.iter().map(|e| OwnedKey { key: directory_keys::contact_email(e), unique_field: Some("emails") }).collect()
@@ -291,13 +288,19 @@ impl Entity for Lead {
 
     entity_accessors!();
     fn fields(&self) -> LeadFields {
-        LeadFields { name: self.name.clone(), email: self.email.clone(), company: self.company.clone(), phone: self.phone.clone(), status: self.status }
+        LeadFields {
+            name: self.name.clone(),
+            email: self.email.as_ref().map(ToString::to_string),
+            company: self.company.clone(),
+            phone: self.phone.clone(),
+            status: self.status,
+        }
     }
     fn build(id: String, f: LeadFields, audit: Audit) -> DomainResult<Self> {
         Ok(Lead {
-            id,
+            id: LeadId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
-            email: f.email.as_deref().map(|e| validate::email("email", e)).transpose()?,
+            email: f.email.as_deref().map(|e| EmailAddress::parse("email", e)).transpose()?,
             company: validate::optional_line("company", f.company.as_deref(), MAX_NAME)?,
             phone: validate::optional_line("phone", f.phone.as_deref(), 50)?,
             status: f.status,
@@ -415,7 +418,7 @@ impl<'a> Directory<'a> {
 
     /// Ids of the members of a team, in a stable order.
     pub async fn team_member_ids(&self, team_id: &str) -> DomainResult<Vec<String>> {
-        self.owner_ids(&format!("TEAM#{team_id}"), "MEMBER#", true, usize::MAX).await
+        self.owner_ids(&directory_keys::team_members_partition(team_id), directory_keys::TEAM_MEMBER_PREFIX, true, usize::MAX).await
     }
 
     /// The owners of the lookup items of one partition whose sort key starts with `prefix`, in
@@ -523,6 +526,11 @@ impl<'a> DirectoryService<'a> {
         if E::ADMIN_ONLY_READS { principal.require_admin() } else { principal.require_staff().map(|_| ()) }
     }
 
+    /// Whether the caller may create and change records of this kind.
+    pub fn authorize_write<E: Entity>(principal: &Principal) -> DomainResult<()> {
+        Self::may_write::<E>(principal)
+    }
+
     fn may_write<E: Entity>(principal: &Principal) -> DomainResult<()> {
         match E::WRITE_POLICY {
             WritePolicy::AdminOnly => principal.require_admin(),
@@ -530,9 +538,8 @@ impl<'a> DirectoryService<'a> {
         }
     }
 
-    pub async fn create<E: Entity>(&self, principal: &Principal, body: Value) -> DomainResult<E> {
+    pub async fn create<E: Entity>(&self, principal: &Principal, fields: E::Fields) -> DomainResult<E> {
         Self::may_write::<E>(principal)?;
-        let fields: E::Fields = fields::parse(body)?;
         let now = self.clock.now();
         let audit = Audit::created(principal.id(), now);
         let entity = E::build(crate::clock::new_id(), fields, audit)?;
@@ -552,7 +559,7 @@ impl<'a> DirectoryService<'a> {
     }
 
     /// Applies a merge patch; `if_match` is the version the caller read, when it sent one.
-    pub async fn update<E: Entity>(&self, principal: &Principal, id: &str, patch: Value, if_match: Option<u64>) -> DomainResult<E> {
+    pub async fn update<E: Entity>(&self, principal: &Principal, id: &str, patch: MergePatch<E::Fields>, if_match: Option<u64>) -> DomainResult<E> {
         Self::may_write::<E>(principal)?;
         let old: E = self.directory.require(id).await?;
         if let Some(expected) = if_match
@@ -560,7 +567,7 @@ impl<'a> DirectoryService<'a> {
         {
             return Err(DomainError::StaleVersion { expected });
         }
-        let fields = fields::patch(&old.fields(), patch)?;
+        let fields = patch.apply(&old.fields())?;
         let mut audit = old.audit().clone();
         audit.updated_at = self.clock.now();
         audit.updated_by = principal.id().to_owned();
@@ -596,12 +603,12 @@ fn is_empty_value(value: &Value) -> bool {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxFields {
     pub name: String,
     pub addresses: Vec<String>,
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     pub assignment_rule: Option<AssignmentRule>,
     #[serde(default)]
     pub closed_case_policy: ClosedCasePolicy,
@@ -644,10 +651,10 @@ impl Entity for Mailbox {
             return Err(DomainError::invalid("closed_case_policy", "days must be between 1 and 3650"));
         }
         Ok(Mailbox {
-            id,
+            id: MailboxId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
             addresses,
-            team_id: optional_id("team_id", &f.team_id)?,
+            team_id: checked("team_id", f.team_id)?,
             assignment_rule: f.assignment_rule,
             closed_case_policy: f.closed_case_policy,
             auto_ack: f.auto_ack,
@@ -657,7 +664,7 @@ impl Entity for Mailbox {
         })
     }
     fn references(&self) -> Vec<Reference> {
-        references("team_id", Team::KIND, self.team_id.clone())
+        references("team_id", Team::KIND, &self.team_id)
     }
     fn owned_keys(&self) -> Vec<OwnedKey> {
         self.addresses.iter().map(|a| OwnedKey { key: directory_keys::mailbox_address(a), unique_field: Some("addresses") }).collect()

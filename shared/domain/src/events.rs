@@ -6,6 +6,7 @@
 //! they are worked in order. `depth` counts the workflow-rule runs that led to the change: rules
 //! stop at [`MAX_RULE_DEPTH`], so rules that trigger each other cannot loop.
 
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 /// Rule runs in a row after which rules no longer run on the changes they make.
@@ -41,7 +42,7 @@ pub struct CaseEvent {
     /// Unique per event: redeliveries of it are recognised by it.
     pub event_id: String,
     pub trigger: Trigger,
-    pub case_id: String,
+    pub case_id: CaseId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_id: Option<String>,
     /// For `case_updated`: the fields that changed.

@@ -2,8 +2,10 @@
 //! JSON merge patch (RFC 7386) so that updates are validated by exactly the code that validates
 //! creation.
 
-use serde::Serialize;
+use std::marker::PhantomData;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{DomainError, DomainResult};
@@ -23,8 +25,35 @@ pub fn parse<T: DeserializeOwned>(value: Value) -> DomainResult<T> {
     })
 }
 
+/// A JSON merge patch (RFC 7396) of the editable fields `F` of a record, as a caller sent it:
+/// a JSON object whose members replace fields (`null` clears one). It is checked against `F`
+/// when applied to the version it changes, by the same parsing that checks a creation, so an
+/// unknown or invalid field is named in the error.
+#[derive(Debug, Clone)]
+pub struct MergePatch<F> {
+    changes: Map<String, Value>,
+    fields: PhantomData<fn() -> F>,
+}
+
+impl<F: Serialize + DeserializeOwned> MergePatch<F> {
+    pub fn new(changes: Map<String, Value>) -> Self {
+        MergePatch { changes, fields: PhantomData }
+    }
+
+    /// The fields after the patch, validated.
+    pub fn apply(self, current: &F) -> DomainResult<F> {
+        patch(current, Value::Object(self.changes))
+    }
+}
+
+impl<'de, F> Deserialize<'de> for MergePatch<F> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(MergePatch { changes: Map::deserialize(deserializer)?, fields: PhantomData })
+    }
+}
+
 /// Applies a merge patch to the editable fields of a record and parses the result.
-pub fn patch<F: Serialize + DeserializeOwned>(current: &F, patch: Value) -> DomainResult<F> {
+fn patch<F: Serialize + DeserializeOwned>(current: &F, patch: Value) -> DomainResult<F> {
     let Value::Object(patch) = patch else {
         return Err(DomainError::invalid("body", "a patch must be a JSON object"));
     };

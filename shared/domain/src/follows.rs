@@ -14,8 +14,9 @@ use crate::access::Principal;
 use crate::cases::Cases;
 use crate::directory::{Directory, from_item};
 use crate::error::{DomainError, DomainResult};
+use crate::ids::*;
 use crate::model::{Case, Contact, User};
-use crate::schema::{CASES, DIRECTORY, case_keys};
+use crate::schema::{CASES, DIRECTORY, case_keys, directory_keys};
 use crate::stream::{Author, AuthorKind};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -27,13 +28,10 @@ pub enum FollowerKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Follow {
-    pub case_id: String,
+    pub case_id: CaseId,
     pub follower_id: String,
     pub kind: FollowerKind,
 }
-
-/// Partition of the directory listing users who follow every new case.
-pub const AUTO_FOLLOW_PARTITION: &str = "AUTOFOLLOW";
 
 fn item(follow: &Follow, key: Key) -> Item {
     let mut item = Item::new();
@@ -116,7 +114,7 @@ impl Cases<'_> {
     }
 
     async fn auto_followers(&self) -> DomainResult<Vec<String>> {
-        let page = self.store.query(Query::table(DIRECTORY, AUTO_FOLLOW_PARTITION).limit(1000)).await?;
+        let page = self.store.query(Query::table(DIRECTORY, directory_keys::AUTO_FOLLOW_PARTITION).limit(1000)).await?;
         Ok(page.items.iter().filter_map(|i| i.get("owner_id").and_then(Value::as_str).map(str::to_owned)).collect())
     }
 
@@ -126,7 +124,7 @@ impl Cases<'_> {
         if let Some(assignee) = &new.assignee_id
             && old.assignee_id.as_ref() != Some(assignee)
         {
-            self.add_follows(&[Follow { case_id: new.id.clone(), follower_id: assignee.clone(), kind: FollowerKind::User }]).await?;
+            self.add_follows(&[Follow { case_id: new.id.clone(), follower_id: assignee.to_string(), kind: FollowerKind::User }]).await?;
         }
         if new.internal && !old.internal {
             for follow in self.follows_of(&new.id).await?.into_iter().filter(|f| f.kind == FollowerKind::Contact) {
@@ -175,7 +173,7 @@ impl Cases<'_> {
 
     /// Cases the caller follows (and may still see), most recently created first.
     pub async fn followed(&self, principal: &Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
-        let page = self.store.query(Query::table(CASES, format!("FOLLOWS#{}", principal.id())).descending().limit(limit).after(after)).await?;
+        let page = self.store.query(Query::table(CASES, case_keys::follows_partition(principal.id())).descending().limit(limit).after(after)).await?;
         let mut cases = Vec::new();
         for item in page.items {
             if let Some(id) = item.get("case_id").and_then(Value::as_str)

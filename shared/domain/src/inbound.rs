@@ -7,6 +7,7 @@
 //! (first match wins, recorded), the status policy of F22 and the contacts of F23, and finally
 //! the acknowledgement of F27. Every outcome is written to the inbound log with its reason.
 
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -94,8 +95,8 @@ pub struct InboundLogEntry {
     pub outcome: InboundOutcome,
     pub rule: Option<ThreadRule>,
     pub reason: String,
-    pub mailbox_id: Option<String>,
-    pub case_id: Option<String>,
+    pub mailbox_id: Option<MailboxId>,
+    pub case_id: Option<CaseId>,
     pub case_number: Option<u64>,
     pub raw_blob_key: Option<String>,
     pub acknowledged: bool,
@@ -107,9 +108,9 @@ pub struct InboundLogEntry {
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
     pub log_id: String,
-    pub contact_id: String,
-    pub email: String,
-    pub mailbox_id: String,
+    pub contact_id: ContactId,
+    pub email: EmailAddress,
+    pub mailbox_id: MailboxId,
     /// The Message-ID of the message acknowledged (for In-Reply-To).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<String>,
@@ -170,7 +171,7 @@ struct Decision {
     outcome: InboundOutcome,
     rule: Option<ThreadRule>,
     reason: String,
-    mailbox_id: Option<String>,
+    mailbox_id: Option<MailboxId>,
     case: Option<Case>,
     acknowledged: bool,
 }
@@ -195,9 +196,9 @@ impl Sender {
     /// or stream line says the staff member wrote it.
     fn author(&self) -> Author {
         match self {
-            Sender::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.clone()) },
+            Sender::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.to_string()) },
             Sender::UnverifiedStaff => Author::system(),
-            Sender::Contact(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.clone()) },
+            Sender::Contact(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.to_string()) },
         }
     }
     fn trust(&self) -> SenderTrust {
@@ -362,7 +363,7 @@ impl Inbound<'_> {
             return Ok(entry);
         }
         let log_id = new_id();
-        let raw_key = format!("inbound/{log_id}.eml");
+        let raw_key = crate::schema::blob_keys::inbound_raw(&log_id);
         self.docket
             .blobs()?
             .put(&raw_key, "message/rfc822", mail.raw.clone())
@@ -945,7 +946,7 @@ impl Inbound<'_> {
             collaborator_ids: Vec::new(),
             team_ids: mailbox.team_id.iter().cloned().collect(),
             internal: false,
-            parent_id: parent.map(str::to_owned),
+            parent_id: parent.map(|p| CaseId::from_trusted(p.to_owned())),
             mailbox_id: (mailbox.id != SYSTEM_MAILBOX).then(|| mailbox.id.clone()),
         };
         let case = self.open(&sender.author(), fields, None, work).await?;
@@ -966,7 +967,7 @@ impl Inbound<'_> {
             Some(value) => Condition::equals("value", value),
             None => Condition::NotExists,
         };
-        work.txn.plain(WriteOp::put_if(COUNTERS, keyed_item(key, Counter { value: number })?, condition));
+        work.txn.plain(WriteOp::put_if(COUNTERS, keyed_item(key, crate::schema::Counter { value: number })?, condition));
         if let Some(status) = status {
             opening.case.status = status;
         }
@@ -1140,7 +1141,7 @@ impl Inbound<'_> {
         let request = AckRequest {
             log_id: work.log_id.clone(),
             contact_id: contact.id.clone(),
-            email: sender_address.to_owned(),
+            email: EmailAddress::parse("from", sender_address)?,
             mailbox_id: mailbox.id.clone(),
             in_reply_to: message.message_id.clone(),
         };
@@ -1160,13 +1161,6 @@ const ACK_ENTRY: &str = "ack";
 
 /// How often one message is decided again after racing concurrent changes.
 const MAX_CONFLICTS: usize = 5;
-
-/// The stored form of a counter (the case-number counter read and written in a message's own
-/// transaction).
-#[derive(Serialize)]
-struct Counter {
-    value: i64,
-}
 
 /// The item marking a source as delivered: the log line it became.
 #[derive(Serialize)]
@@ -1229,7 +1223,7 @@ pub(crate) async fn send_ack(
         let now = notifier.docket.clock().now();
         let entry = StreamEntry {
             id: new_id(),
-            case_id: case_id.to_owned(),
+            case_id: CaseId::from_trusted(case_id.to_owned()),
             kind: EntryKind::Post,
             visibility: Visibility::Internal,
             author: Author::system(),
@@ -1293,7 +1287,7 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
     let message_id = format!("ack.{}@{}", case.id.to_lowercase(), settings.message_id_domain);
     let outgoing = OutgoingMessage {
         from: settings.from.clone(),
-        to: vec![Address { name: Some(contact.name.clone()), email: request.email.clone() }],
+        to: vec![Address { name: Some(contact.name.clone()), email: request.email.to_string() }],
         reply_to: Some(Address { name: Some(mailbox.name.clone()), email: crate::notify::plus_address_of(&reply_base, &token) }),
         subject: format!("{number} {}", case.subject),
         text,
@@ -1317,7 +1311,7 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
             return Ok(AckOutcome::Skipped(format!("it could not be composed: {e}")));
         }
     };
-    let provider_id = match notifier.mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![request.email.clone()], raw }).await {
+    let provider_id = match notifier.mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![request.email.to_string()], raw }).await {
         Ok(id) => id,
         // Refused for good (SES MessageRejected, an invalid address): recorded, not retried.
         Err(PortError::Invalid(m)) => {
@@ -1330,7 +1324,7 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
     let record = MessageIdRecord {
         case_id: case.id.clone(),
         entry_id: ACK_ENTRY.into(),
-        recipient_id: Some(contact.id.clone()),
+        recipient_id: Some(contact.id.to_string()),
         ours: Some(true),
         internal: Some(false),
     };
@@ -1382,7 +1376,7 @@ fn truncated_to(text: &str, max: usize) -> String {
 /// The policies for replies to the system address: reopen, no acknowledgement.
 fn system_mailbox(address: &str, now: OffsetDateTime) -> Mailbox {
     Mailbox {
-        id: SYSTEM_MAILBOX.into(),
+        id: MailboxId::from_trusted(SYSTEM_MAILBOX.into()),
         name: "System address".into(),
         addresses: vec![address.to_owned()],
         team_id: None,

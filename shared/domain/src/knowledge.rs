@@ -12,8 +12,9 @@
 //! articles of a case, one query) and `ARTICLE#<article>` / `CASE#<case>` in `directory` (the cases
 //! of an article, read when the article is deleted), with an internal stream entry on the case.
 
+use crate::fields::MergePatch;
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use docket_store::{Condition, Cursor, ItemStore, Query, SortKeyRange, WriteOp};
@@ -56,7 +57,7 @@ pub enum ArticleStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Article {
-    pub id: String,
+    pub id: ArticleId,
     pub title: String,
     /// HTML, sanitised when written: safe to display as is.
     pub body: String,
@@ -113,7 +114,7 @@ impl Entity for Article {
     fn build(id: String, f: ArticleFields, audit: Audit) -> DomainResult<Self> {
         let body = validate::long_text("body", &f.body, MAX_LONG_TEXT)?;
         Ok(Article {
-            id,
+            id: ArticleId::from_trusted(id),
             title: validate::line("title", &f.title, MAX_SUBJECT)?,
             // Sanitised once on the way in, so every reader (agent console, portal, mail) gets
             // markup without scripts, event handlers or dangerous URLs.
@@ -158,8 +159,8 @@ pub fn title_words(text: &str) -> Vec<String> {
 /// A case ↔ article link as stored (both sides carry the same attributes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ArticleLink {
-    pub case_id: String,
-    pub article_id: String,
+    pub case_id: CaseId,
+    pub article_id: ArticleId,
     pub linked_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub linked_at: OffsetDateTime,
@@ -181,8 +182,8 @@ impl<'a> Knowledge<'a> {
     }
 
     /// Writes a new article (staff).
-    pub async fn create(&self, principal: &Principal, body: Value) -> DomainResult<Article> {
-        self.service().create(principal, body).await
+    pub async fn create(&self, principal: &Principal, fields: ArticleFields) -> DomainResult<Article> {
+        self.service().create(principal, fields).await
     }
 
     /// The article if the caller may read it; "not found" otherwise, so drafts cannot be probed.
@@ -207,7 +208,7 @@ impl<'a> Knowledge<'a> {
     }
 
     /// Applies a merge patch (staff); `if_match` is the version read, when the caller sent one.
-    pub async fn update(&self, principal: &Principal, id: &str, patch: Value, if_match: Option<u64>) -> DomainResult<Article> {
+    pub async fn update(&self, principal: &Principal, id: &str, patch: MergePatch<ArticleFields>, if_match: Option<u64>) -> DomainResult<Article> {
         self.service().update(principal, id, patch, if_match).await
     }
 
@@ -287,7 +288,7 @@ impl<'a> Knowledge<'a> {
             }
         }
         let next = match (remaining.peek(), found.last()) {
-            (Some(_), Some(last)) => Some(Cursor(last.id.clone())),
+            (Some(_), Some(last)) => Some(Cursor(last.id.to_string())),
             _ => None,
         };
         Ok((found, next))
@@ -307,7 +308,7 @@ impl Cases<'_> {
         let mut txn = Txn::new();
         txn.push(WriteOp::put_if(CASES, crate::schema::keyed_item(case_keys::article_link(&case.id, &article.id), &link)?, Condition::NotExists), Label::Claim);
         txn.plain(WriteOp::put(DIRECTORY, crate::schema::keyed_item(directory_keys::article_case_link(&article.id, &case.id), &link)?));
-        push_reference_check(&mut txn, Reference { field: "article_id", kind: Article::KIND, id: article.id.clone() });
+        push_reference_check(&mut txn, Reference { field: "article_id", kind: Article::KIND, id: article.id.to_string() });
         match self.append_entry(&entry, txn).await {
             Ok(()) => {
                 tracing::info!(case = case.number, article = %article.id, "article linked");
@@ -331,7 +332,12 @@ impl Cases<'_> {
         if validate::id("article_id", article_id).is_err() {
             return Err(not_linked());
         }
-        let entry = StreamEntry::system(&case.id, SystemEvent::ArticleUnlinked { article_id: article_id.to_owned() }, Author::of(principal), self.clock.now());
+        let entry = StreamEntry::system(
+            &case.id,
+            SystemEvent::ArticleUnlinked { article_id: ArticleId::from_trusted(article_id.to_owned()) },
+            Author::of(principal),
+            self.clock.now(),
+        );
         let mut txn = Txn::new();
         txn.push(WriteOp::Delete { table: CASES.into(), key: case_keys::article_link(&case.id, article_id), condition: Some(Condition::Exists) }, Label::Claim);
         txn.plain(WriteOp::delete(DIRECTORY, directory_keys::article_case_link(article_id, &case.id)));

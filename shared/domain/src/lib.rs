@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod fields;
 pub mod follows;
+pub mod ids;
 pub mod inbound;
 pub mod knowledge;
 pub mod mask;
@@ -143,9 +144,9 @@ impl Docket {
         self.directory().settings().await
     }
 
-    pub async fn update_settings(&self, principal: &Principal, body: serde_json::Value) -> DomainResult<Settings> {
+    pub async fn update_settings(&self, principal: &Principal, patch: fields::MergePatch<Settings>) -> DomainResult<Settings> {
         principal.require_admin()?;
-        let settings: Settings = fields::patch(&self.directory().settings().await?, body)?;
+        let settings = patch.apply(&self.directory().settings().await?)?;
         mask::CaseNumberMask::parse(&settings.case_number_mask)?;
         validate::list("blacklist", &settings.blacklist, 500, |field, entry| {
             let entry = entry.trim().to_lowercase();

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use crate::ids::{AccountId, CaseId, ContactId, EmailAddress, FormId, LeadId, MailboxId, TeamId, UserId};
+
 /// Who made a record and when; versions drive optimistic concurrency (ETag / If-Match).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Audit {
@@ -116,7 +118,7 @@ pub enum Source {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Case {
-    pub id: String,
+    pub id: CaseId,
     pub number: u64,
     pub subject: String,
     pub description: String,
@@ -126,20 +128,20 @@ pub struct Case {
     pub case_type: Option<String>,
     pub category: Option<String>,
     pub source: Source,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The first contact is the primary one; the others collaborate.
-    pub contact_ids: Vec<String>,
-    pub lead_id: Option<String>,
-    pub assignee_id: Option<String>,
+    pub contact_ids: Vec<ContactId>,
+    pub lead_id: Option<LeadId>,
+    pub assignee_id: Option<UserId>,
     /// Users who may see and work the case besides its assignee (a workflow shares a parent
     /// case's child cases with the parent's assignee this way).
     #[serde(default)]
-    pub collaborator_ids: Vec<String>,
-    pub team_ids: Vec<String>,
-    pub mailbox_id: Option<String>,
+    pub collaborator_ids: Vec<UserId>,
+    pub team_ids: Vec<TeamId>,
+    pub mailbox_id: Option<MailboxId>,
     /// Internal cases are never shown to portal users.
     pub internal: bool,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<CaseId>,
     /// Set while the case waits for its web-form sender to confirm their address: until then
     /// the case has no contact, nobody outside the staff follows it and no mail about it goes
     /// to the address (SPEC F12).
@@ -155,9 +157,9 @@ pub struct PendingSender {
     /// The name as submitted (used for a contact made on confirmation).
     pub name: String,
     /// The address as submitted, lower-cased; the confirmation mail goes there.
-    pub email: String,
+    pub email: EmailAddress,
     /// The form it was submitted on.
-    pub form_id: String,
+    pub form_id: FormId,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -187,12 +189,12 @@ pub struct Preferences {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub name: String,
-    pub email: String,
+    pub email: EmailAddress,
     pub role: Role,
     pub scope: Scope,
-    pub team_ids: Vec<String>,
+    pub team_ids: Vec<TeamId>,
     pub active: bool,
     pub preferences: Preferences,
     #[serde(flatten)]
@@ -201,7 +203,7 @@ pub struct User {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Team {
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
     pub description: Option<String>,
     /// How unassigned new cases of the team are given to its active members (F40).
@@ -213,7 +215,7 @@ pub struct Team {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Account {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     /// Mail from these domains belongs to this account (SPEC F23); unique across accounts.
     pub email_domains: Vec<String>,
@@ -247,12 +249,12 @@ fn yes() -> bool {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Contact {
-    pub id: String,
+    pub id: ContactId,
     pub name: String,
     /// Unique across contacts; the first is the preferred address.
-    pub emails: Vec<String>,
+    pub emails: Vec<EmailAddress>,
     pub phone: Option<String>,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     pub portal: Option<PortalAccess>,
     #[serde(flatten)]
     pub audit: Audit,
@@ -272,9 +274,9 @@ pub enum LeadStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Lead {
-    pub id: String,
+    pub id: LeadId,
     pub name: String,
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
     pub company: Option<String>,
     pub phone: Option<String>,
     pub status: LeadStatus,
@@ -403,11 +405,11 @@ pub enum UnknownSenders {
 /// A group mailbox (F6): inbound addresses, the team its cases go to, and its mail policies.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Mailbox {
-    pub id: String,
+    pub id: MailboxId,
     pub name: String,
     /// Inbound addresses, unique across mailboxes; the first is the Reply-To of its mail.
     pub addresses: Vec<String>,
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     pub assignment_rule: Option<AssignmentRule>,
     pub closed_case_policy: ClosedCasePolicy,
     pub auto_ack: bool,

@@ -7,6 +7,8 @@
 //! `Auto-Submitted: auto-generated`. An idempotency record per (entry, recipient) makes a
 //! redelivered queue message send nothing twice.
 
+use crate::ids::*;
+use futures_util::StreamExt;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,11 +44,11 @@ pub struct MailSettings {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyMessage {
-    pub case_id: String,
+    pub case_id: CaseId,
     pub entry_id: String,
     /// Users to tell instead of the followers (a workflow rule's notice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub to: Vec<String>,
+    pub to: Vec<UserId>,
     /// Instead of notifying the entry (the case's creation), ask a web-form sender to confirm
     /// their address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +94,21 @@ fn keyed(key: Key, fields: Value) -> Item {
     item
 }
 
+/// How many copies of one entry are in flight at once: enough to overlap the writes of each
+/// copy (claim, reply token, mail, thread records), few enough to stay polite to the mailer.
+const FANOUT_CONCURRENCY: usize = 16;
+
+/// What every recipient's copy of one entry shares.
+struct Letter {
+    reply_token_days: u32,
+    /// The address replies go to, before its reply token is added.
+    reply_base: String,
+    subject: String,
+    text: String,
+    /// The Message-ID of the case's thread, for In-Reply-To and References.
+    thread: String,
+}
+
 /// An unguessable token: 120 random bits in lower-case base32 (safe in a mail local part).
 pub(crate) fn new_token() -> String {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -124,13 +141,37 @@ impl Notifier<'_> {
         let Some(entry) = cases.entry(&case.id, &message.entry_id).await? else {
             return Err(NotifyError::Poison(format!("entry {} does not exist", message.entry_id)));
         };
+        let recipients = self.recipients(&case, &entry, &message.to).await?;
         let mut handled = Handled::default();
-        for recipient in self.recipients(&case, &entry, &message.to).await? {
-            if self.send_once(&case, &entry, &recipient).await? {
-                handled.sent += 1;
-            } else {
-                handled.already_sent += 1;
+        if recipients.is_empty() {
+            return Ok(handled);
+        }
+        let letter = self.letter(&case, &entry).await?;
+        // Each recipient's copy is claimed, composed and sent on its own, so many go out at once;
+        // a failure leaves the others sent and claimed, and the redelivery retries only it.
+        let mut waiting = recipients.iter();
+        let mut sending = futures_util::stream::FuturesUnordered::new();
+        let mut failure = None;
+        loop {
+            while sending.len() < FANOUT_CONCURRENCY
+                && let Some(recipient) = waiting.next()
+            {
+                sending.push(self.send_once(&case, &entry, &letter, recipient));
             }
+            let Some(outcome) = sending.next().await else { break };
+            match outcome {
+                Ok(true) => handled.sent += 1,
+                Ok(false) => handled.already_sent += 1,
+                // A poisoned copy (one that can never be sent) outranks a retryable failure.
+                Err(error) => {
+                    if !matches!(failure, Some(NotifyError::Poison(_))) {
+                        failure = Some(error);
+                    }
+                }
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
         }
         tracing::info!(case = case.number, entry = %entry.id, sent = handled.sent, already_sent = handled.already_sent, "entry notified");
         Ok(handled)
@@ -139,7 +180,7 @@ impl Notifier<'_> {
     /// Followers who may see the entry, plus the case's contacts for a reply marked
     /// "email the customer"; never the author, never twice. A message naming users (`to`)
     /// goes to those of them who are active and may see the case instead.
-    pub async fn recipients(&self, case: &Case, entry: &StreamEntry, to: &[String]) -> DomainResult<Vec<Recipient>> {
+    pub async fn recipients(&self, case: &Case, entry: &StreamEntry, to: &[UserId]) -> DomainResult<Vec<Recipient>> {
         if !worth_mailing(entry) {
             return Ok(Vec::new());
         }
@@ -177,15 +218,42 @@ impl Notifier<'_> {
                 if let Some(contact) = directory.get::<Contact>(contact_id).await?
                     && let Some(email) = contact.emails.first()
                 {
-                    recipients.push(Recipient { id: contact.id.clone(), kind: FollowerKind::Contact, name: contact.name.clone(), email: email.clone() });
+                    recipients.push(Recipient {
+                        id: contact.id.to_string(),
+                        kind: FollowerKind::Contact,
+                        name: contact.name.clone(),
+                        email: email.to_string(),
+                    });
                 }
             }
         }
         Ok(recipients)
     }
 
+    /// What every recipient's copy of an entry shares, read once per entry.
+    async fn letter(&self, case: &Case, entry: &StreamEntry) -> Result<Letter, NotifyError> {
+        let directory = self.docket.directory();
+        let settings = directory.settings().await?;
+        let mask = crate::mask::CaseNumberMask::parse(&settings.case_number_mask)?;
+        // Replies go to the case's group mailbox; cases without one use the system address.
+        let reply_base = match &case.mailbox_id {
+            Some(id) => directory.get::<crate::model::Mailbox>(id).await?.and_then(|m| m.addresses.first().map(ToString::to_string)),
+            None => None,
+        }
+        .unwrap_or_else(|| self.settings.reply_to.clone());
+        let author = self.author_name(entry).await?;
+        let number = mask.format(case.number);
+        Ok(Letter {
+            reply_token_days: settings.reply_token_days,
+            reply_base,
+            subject: format!("{number} {}", case.subject),
+            text: body_text(case, entry, &author, &number),
+            thread: format!("case-{}@{}", case.id.to_lowercase(), self.settings.message_id_domain),
+        })
+    }
+
     /// Sends the entry to one recipient unless an earlier delivery did. Returns whether it sent.
-    async fn send_once(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<bool, NotifyError> {
+    async fn send_once(&self, case: &Case, entry: &StreamEntry, letter: &Letter, recipient: &Recipient) -> Result<bool, NotifyError> {
         let store = self.docket.store();
         let claim = keyed(case_keys::notified(&entry.id, &recipient.id), serde_json::json!({ "state": "sending" }));
         match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
@@ -193,7 +261,7 @@ impl Notifier<'_> {
             Err(e) if e.is_condition_failure() => return Ok(false),
             Err(e) => return Err(NotifyError::Retry(e.to_string())),
         }
-        match self.deliver(case, entry, recipient).await {
+        match self.deliver(case, entry, letter, recipient).await {
             Ok((message_id, provider_id)) => {
                 // The provider accepted it: from here on nothing may free the claim, or a
                 // redelivery would send it twice. Bookkeeping that fails is logged instead.
@@ -215,30 +283,20 @@ impl Notifier<'_> {
         }
     }
 
-    async fn deliver(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient) -> Result<(String, String), NotifyError> {
-        let valid_days = self.docket.directory().settings().await?.reply_token_days;
-        let issue = TokenIssue { internal: entry.is_internal(), valid_days, now: self.docket.clock().now().unix_timestamp() };
+    async fn deliver(&self, case: &Case, entry: &StreamEntry, letter: &Letter, recipient: &Recipient) -> Result<(String, String), NotifyError> {
+        let issue = TokenIssue { internal: entry.is_internal(), valid_days: letter.reply_token_days, now: self.docket.clock().now().unix_timestamp() };
         let token = reply_token(self.docket.store(), &case.id, &recipient.id, &recipient.email, issue).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
-        let mask = self.docket.cases().mask().await?;
-        // Replies go to the case's group mailbox; cases without one use the system address.
-        let reply_base = match &case.mailbox_id {
-            Some(id) => self.docket.directory().get::<crate::model::Mailbox>(id).await?.and_then(|m| m.addresses.first().cloned()),
-            None => None,
-        }
-        .unwrap_or_else(|| self.settings.reply_to.clone());
         let message_id = format!("{}.{}@{}", entry.id.to_lowercase(), recipient.id.to_lowercase(), self.settings.message_id_domain);
-        let thread = format!("case-{}@{}", case.id.to_lowercase(), self.settings.message_id_domain);
-        let author = self.author_name(entry).await?;
         let message = OutgoingMessage {
             from: self.settings.from.clone(),
             to: vec![Address { name: Some(recipient.name.clone()), email: recipient.email.clone() }],
-            reply_to: Some(Address { name: self.settings.from.name.clone(), email: plus_address(&reply_base, &token) }),
-            subject: format!("{} {}", mask.format(case.number), case.subject),
-            text: body_text(case, entry, &author, &mask.format(case.number)),
+            reply_to: Some(Address { name: self.settings.from.name.clone(), email: plus_address(&letter.reply_base, &token) }),
+            subject: letter.subject.clone(),
+            text: letter.text.clone(),
             html: None,
             message_id: message_id.clone(),
-            in_reply_to: Some(thread.clone()),
-            references: vec![thread],
+            in_reply_to: Some(letter.thread.clone()),
+            references: vec![letter.thread.clone()],
             auto_submitted: AutoSubmitted::AutoGenerated,
             extra_headers: Vec::new(),
         };
@@ -292,7 +350,7 @@ impl Notifier<'_> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReplyToken {
     pub token: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub recipient_id: String,
     /// The address the token was mailed to.
     pub email: String,
@@ -342,7 +400,7 @@ pub async fn reply_token(
     }
     let record = ReplyToken {
         token: new_token(),
-        case_id: case_id.to_owned(),
+        case_id: CaseId::from_trusted(case_id.to_owned()),
         recipient_id: recipient_id.to_owned(),
         email: email.to_owned(),
         internal: issue.internal,
@@ -371,7 +429,7 @@ pub async fn reply_token(
 /// What a Message-ID we know of belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageIdRecord {
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The entry the message carried (`ack` for acknowledgements).
     pub entry_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -427,7 +485,7 @@ fn worth_mailing(entry: &StreamEntry) -> bool {
 
 async fn staff_recipient(directory: &Directory<'_>, case: &Case, user_id: &str) -> DomainResult<Option<Recipient>> {
     let Some(user) = directory.get::<User>(user_id).await? else { return Ok(None) };
-    let (id, name, email) = (user.id.clone(), user.name.clone(), user.email.clone());
+    let (id, name, email) = (user.id.to_string(), user.name.clone(), user.email.to_string());
     let principal = Principal::Staff(user);
     let may = matches!(&principal, Principal::Staff(u) if u.active) && principal.can_see(case);
     Ok(may.then_some(Recipient { id, kind: FollowerKind::User, name, email }))
@@ -442,8 +500,8 @@ async fn portal_recipient(directory: &Directory<'_>, case: &Case, entry: &Stream
         return Ok(None);
     }
     let Some(contact) = directory.get::<Contact>(contact_id).await? else { return Ok(None) };
-    let Some(email) = contact.emails.first().cloned() else { return Ok(None) };
-    let (id, name) = (contact.id.clone(), contact.name.clone());
+    let Some(email) = contact.emails.first().map(ToString::to_string) else { return Ok(None) };
+    let (id, name) = (contact.id.to_string(), contact.name.clone());
     let principal = Principal::Portal(contact);
     // The customer is mailed what the portal would show them, or nothing.
     Ok((principal.can_see(case) && entry.projected_for(&principal).is_some()).then_some(Recipient { id, kind: FollowerKind::Contact, name, email }))

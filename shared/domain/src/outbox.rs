@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 use docket_ports::Queue;
@@ -115,7 +116,7 @@ impl Cases<'_> {
     }
 
     /// The notification of one entry: to `users` only when some are named, else to its followers.
-    pub(crate) fn notify_to_effect(&self, effects: &mut Effects, entry: &StreamEntry, users: &[String]) {
+    pub(crate) fn notify_to_effect(&self, effects: &mut Effects, entry: &StreamEntry, users: &[UserId]) {
         if self.notify_queue.is_none() {
             return;
         }
@@ -127,7 +128,14 @@ impl Cases<'_> {
         if self.assign_queue.is_none() {
             return;
         }
-        let event = CaseEvent { event_id: new_id(), trigger, case_id: case_id.to_owned(), entry_id: entry_id.map(str::to_owned), changed, depth: self.depth };
+        let event = CaseEvent {
+            event_id: new_id(),
+            trigger,
+            case_id: CaseId::from_trusted(case_id.to_owned()),
+            entry_id: entry_id.map(str::to_owned),
+            changed,
+            depth: self.depth,
+        };
         match serde_json::to_string(&event) {
             Ok(body) => effects.push(OutboxQueue::Assign, body, Some(case_id)),
             Err(error) => tracing::error!(%case_id, %error, "cannot encode a case event"),

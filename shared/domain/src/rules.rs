@@ -5,6 +5,7 @@
 //! records managed through the API like other configuration; they run in the assign worker after
 //! the change that triggered them is committed (see `automation`).
 
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -91,17 +92,17 @@ pub enum RuleAction {
     /// case's mailbox or team with a rule) and the named rule (else that team's or mailbox's).
     AssignByRule {
         #[serde(default)]
-        team_id: Option<String>,
+        team_id: Option<TeamId>,
         #[serde(default)]
         rule: Option<AssignmentRule>,
     },
     /// Gives an unassigned case to this user.
     AssignToUser {
-        user_id: String,
+        user_id: UserId,
     },
     /// Adds the team to the case (its assignment rule then assigns the case if it is new).
     AssignToTeam {
-        team_id: String,
+        team_id: TeamId,
     },
     /// A merge patch of `priority`, `status`, `type`, `category` and `internal`.
     SetFields {
@@ -109,14 +110,14 @@ pub enum RuleAction {
     },
     /// Makes this group mailbox the case's (its address becomes the Reply-To of the case's mail).
     LinkMailbox {
-        mailbox_id: String,
+        mailbox_id: MailboxId,
     },
     AddFollowers {
-        user_ids: Vec<String>,
+        user_ids: Vec<UserId>,
     },
     /// Emails these users about the case, with the message.
     NotifyUsers {
-        user_ids: Vec<String>,
+        user_ids: Vec<UserId>,
         #[serde(default)]
         message: String,
     },
@@ -131,7 +132,7 @@ pub enum RuleAction {
         #[serde(default)]
         priority: Option<Priority>,
         #[serde(default)]
-        team_ids: Vec<String>,
+        team_ids: Vec<TeamId>,
         #[serde(default = "yes")]
         as_child: bool,
     },
@@ -175,7 +176,7 @@ struct SettableFields {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WorkflowRule {
-    pub id: String,
+    pub id: RuleId,
     pub name: String,
     pub enabled: bool,
     pub trigger: Trigger,
@@ -233,7 +234,7 @@ impl Entity for WorkflowRule {
         let conditions = f.conditions.into_iter().enumerate().map(|(i, c)| checked_condition(i, c)).collect::<DomainResult<_>>()?;
         let actions = f.actions.into_iter().enumerate().map(|(i, a)| checked_action(i, a)).collect::<DomainResult<_>>()?;
         let rule = WorkflowRule {
-            id,
+            id: RuleId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
             enabled: f.enabled,
             trigger: f.trigger,
@@ -249,7 +250,9 @@ impl Entity for WorkflowRule {
         Ok(rule)
     }
     fn references(&self) -> Vec<Reference> {
-        let reference = |kind: &'static str, id: &String| Reference { field: "actions", kind, id: id.clone() };
+        fn reference(kind: &'static str, id: &str) -> Reference {
+            Reference { field: "actions", kind, id: id.to_owned() }
+        }
         let mut references = Vec::new();
         for action in &self.actions {
             match action {
@@ -314,18 +317,16 @@ fn checked_condition(index: usize, condition: RuleCondition) -> DomainResult<Rul
 
 fn checked_action(index: usize, action: RuleAction) -> DomainResult<RuleAction> {
     let field = |name: &str| format!("actions[{index}].{name}");
-    let ids = |name: &str, ids: &[String]| -> DomainResult<Vec<String>> {
+    let ids = |name: &str, ids: &[UserId]| -> DomainResult<Vec<UserId>> {
         if ids.is_empty() {
             return Err(DomainError::invalid(&field(name), "must name at least one"));
         }
-        validate::list(&field(name), ids, MAX_LISTED_IDS, validate::id)
+        validate::list(&field(name), ids, MAX_LISTED_IDS, UserId::parse)
     };
     Ok(match action {
-        RuleAction::AssignByRule { team_id, rule } => {
-            RuleAction::AssignByRule { team_id: team_id.map(|t| validate::id(&field("team_id"), &t)).transpose()?, rule }
-        }
-        RuleAction::AssignToUser { user_id } => RuleAction::AssignToUser { user_id: validate::id(&field("user_id"), &user_id)? },
-        RuleAction::AssignToTeam { team_id } => RuleAction::AssignToTeam { team_id: validate::id(&field("team_id"), &team_id)? },
+        RuleAction::AssignByRule { team_id, rule } => RuleAction::AssignByRule { team_id: checked(&field("team_id"), team_id)?, rule },
+        RuleAction::AssignToUser { user_id } => RuleAction::AssignToUser { user_id: UserId::parse(&field("user_id"), &user_id)? },
+        RuleAction::AssignToTeam { team_id } => RuleAction::AssignToTeam { team_id: TeamId::parse(&field("team_id"), &team_id)? },
         RuleAction::SetFields { fields } => {
             if fields.is_empty() {
                 return Err(DomainError::invalid(&field("fields"), "names no field to set"));
@@ -334,7 +335,7 @@ fn checked_action(index: usize, action: RuleAction) -> DomainResult<RuleAction> 
                 .map_err(|e| DomainError::invalid(&field("fields"), format!("{e} (a rule may set priority, status, type, category and internal)")))?;
             RuleAction::SetFields { fields }
         }
-        RuleAction::LinkMailbox { mailbox_id } => RuleAction::LinkMailbox { mailbox_id: validate::id(&field("mailbox_id"), &mailbox_id)? },
+        RuleAction::LinkMailbox { mailbox_id } => RuleAction::LinkMailbox { mailbox_id: MailboxId::parse(&field("mailbox_id"), &mailbox_id)? },
         RuleAction::AddFollowers { user_ids } => RuleAction::AddFollowers { user_ids: ids("user_ids", &user_ids)? },
         RuleAction::NotifyUsers { user_ids, message } => {
             RuleAction::NotifyUsers { user_ids: ids("user_ids", &user_ids)?, message: validate::long_text(&field("message"), &message, MAX_NOTE)? }
@@ -349,7 +350,7 @@ fn checked_action(index: usize, action: RuleAction) -> DomainResult<RuleAction> 
             subject: validate::line(&field("subject"), &subject, MAX_SUBJECT)?,
             description: validate::long_text(&field("description"), &description, MAX_NOTE)?,
             priority,
-            team_ids: validate::list(&field("team_ids"), &team_ids, crate::cases::MAX_TEAMS, validate::id)?,
+            team_ids: validate::list(&field("team_ids"), &team_ids, crate::cases::MAX_TEAMS, TeamId::parse)?,
             as_child,
         },
         RuleAction::ShareChildRecords {} => RuleAction::ShareChildRecords {},
@@ -375,10 +376,10 @@ fn values_of(field: ConditionField, case: &Case, entry: Option<&StreamEntry>) ->
         ConditionField::Status => vec![case.status.as_str().to_owned()],
         ConditionField::Priority => name(serde_json::to_value(case.priority).unwrap_or_default()),
         ConditionField::Source => name(serde_json::to_value(case.source).unwrap_or_default()),
-        ConditionField::MailboxId => case.mailbox_id.iter().cloned().collect(),
-        ConditionField::TeamIds => case.team_ids.clone(),
-        ConditionField::AccountId => case.account_id.iter().cloned().collect(),
-        ConditionField::AssigneeId => case.assignee_id.iter().cloned().collect(),
+        ConditionField::MailboxId => case.mailbox_id.iter().map(ToString::to_string).collect(),
+        ConditionField::TeamIds => case.team_ids.iter().map(ToString::to_string).collect(),
+        ConditionField::AccountId => case.account_id.iter().map(ToString::to_string).collect(),
+        ConditionField::AssigneeId => case.assignee_id.iter().map(ToString::to_string).collect(),
         ConditionField::Type => case.case_type.iter().cloned().collect(),
         ConditionField::Category => case.category.iter().cloned().collect(),
         ConditionField::Internal => vec![case.internal.to_string()],
@@ -455,7 +456,7 @@ mod tests {
     fn case() -> Case {
         let audit = Audit::created("u1", OffsetDateTime::UNIX_EPOCH);
         Case {
-            id: "c1".into(),
+            id: CaseId::from_trusted("c1".into()),
             number: 7,
             subject: "Printer ON FIRE".into(),
             description: "Smoke from tray 2".into(),
@@ -469,8 +470,8 @@ mod tests {
             lead_id: None,
             assignee_id: None,
             collaborator_ids: vec![],
-            team_ids: vec!["t1".into(), "t2".into()],
-            mailbox_id: Some("m1".into()),
+            team_ids: vec![TeamId::from_trusted("t1".into()), TeamId::from_trusted("t2".into())],
+            mailbox_id: Some(MailboxId::from_trusted("m1".into())),
             internal: false,
             parent_id: None,
             pending_sender: None,

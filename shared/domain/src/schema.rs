@@ -59,6 +59,18 @@ pub mod case_keys {
     pub fn number(n: u64) -> Key {
         Key::new(format!("CASENO#{n}"), "CASENO")
     }
+    /// The partition of the by-status list index.
+    pub fn status_partition(status: &str) -> String {
+        format!("STATUS#{status}")
+    }
+    /// The partition of the by-assignee list index.
+    pub fn assignee_partition(user_id: &str) -> String {
+        format!("ASSIGNEE#{user_id}")
+    }
+    /// The partition of the by-account list index.
+    pub fn account_partition(account_id: &str) -> String {
+        format!("ACCOUNT#{account_id}")
+    }
     pub fn team_partition(team_id: &str) -> String {
         format!("TEAM#{team_id}")
     }
@@ -100,7 +112,11 @@ pub mod case_keys {
     }
     /// The inverse of a follow: the cases a user or contact follows.
     pub fn follows(follower_id: &str, case_id: &str) -> Key {
-        Key::new(format!("FOLLOWS#{follower_id}"), link_sort(case_id))
+        Key::new(follows_partition(follower_id), link_sort(case_id))
+    }
+    /// The partition of everything a user or contact follows.
+    pub fn follows_partition(follower_id: &str) -> String {
+        format!("FOLLOWS#{follower_id}")
     }
     /// A stream entry, in the case's partition.
     pub fn entry(case_id: &str, entry_id: &str) -> Key {
@@ -179,8 +195,19 @@ pub mod directory_keys {
         Key::new(format!("DOMAIN#{domain}"), "ACCOUNT")
     }
     pub fn team_member(team_id: &str, user_id: &str) -> Key {
-        Key::new(format!("TEAM#{team_id}"), format!("MEMBER#{user_id}"))
+        Key::new(team_members_partition(team_id), format!("{TEAM_MEMBER_PREFIX}{user_id}"))
     }
+    /// The partition of a team's member items (sort keys start with [`TEAM_MEMBER_PREFIX`]).
+    pub fn team_members_partition(team_id: &str) -> String {
+        format!("TEAM#{team_id}")
+    }
+    pub const TEAM_MEMBER_PREFIX: &str = "MEMBER#";
+    /// A user who follows every new case, in the auto-follow partition.
+    pub fn auto_follower(user_id: &str) -> Key {
+        Key::new(AUTO_FOLLOW_PARTITION, format!("USER#{user_id}"))
+    }
+    /// Partition of the directory listing users who follow every new case.
+    pub const AUTO_FOLLOW_PARTITION: &str = "AUTOFOLLOW";
     /// Unique lookup of a group mailbox by one of its inbound addresses.
     pub fn mailbox_address(address: &str) -> Key {
         Key::new(format!("MAILBOXADDR#{address}"), "MAILBOX")
@@ -207,6 +234,19 @@ pub fn case_number_counter() -> Key {
 
 /// How many open cases a user is assignee of (attribute `value`), kept in the transactions that
 /// change a case's assignee or status: Least-Busy reads it instead of counting cases.
+/// The stored form of a counter written whole (a counter read and then written conditionally
+/// on the value read: the case-number counter, a team's Round-Robin pointer).
+#[derive(serde::Serialize)]
+pub struct Counter {
+    pub value: i64,
+}
+
+/// The body of an item that only marks something done, kept until the TTL attribute says.
+#[derive(serde::Serialize)]
+pub struct Expiring {
+    pub expires_at: i64,
+}
+
 pub fn open_cases_counter(user_id: &str) -> Key {
     Key::new(format!("OPENCASES#{user_id}"), "COUNTER")
 }
@@ -243,4 +283,12 @@ pub(crate) fn keyed_item(key: Key, record: impl Serialize) -> DomainResult<Item>
     item.insert(docket_store::PK.into(), key.pk.into());
     item.insert(docket_store::SK.into(), key.sk.into());
     Ok(item)
+}
+
+/// Keys of blobs Docket writes itself (uploads are keyed where they are announced).
+pub mod blob_keys {
+    /// The raw copy of an inbound message, kept for its log line.
+    pub fn inbound_raw(log_id: &str) -> String {
+        format!("inbound/{log_id}.eml")
+    }
 }

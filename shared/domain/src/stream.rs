@@ -19,6 +19,7 @@ use crate::clock::new_id;
 use crate::directory::from_item;
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
+use crate::ids::*;
 use crate::model::{Case, CaseStatus, Priority};
 use crate::schema::{CASES, case_keys, keyed_item};
 use crate::validate::{self, MAX_LONG_TEXT};
@@ -61,8 +62,8 @@ pub struct Author {
 impl Author {
     pub fn of(principal: &Principal) -> Self {
         match principal {
-            Principal::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.clone()) },
-            Principal::Portal(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.clone()) },
+            Principal::Staff(u) => Author { kind: AuthorKind::User, id: Some(u.id.to_string()) },
+            Principal::Portal(c) => Author { kind: AuthorKind::Contact, id: Some(c.id.to_string()) },
         }
     }
     pub fn system() -> Self {
@@ -95,8 +96,8 @@ pub enum SystemEvent {
         to: CaseStatus,
     },
     Assigned {
-        from: Option<String>,
-        to: Option<String>,
+        from: Option<UserId>,
+        to: Option<UserId>,
     },
     PriorityChanged {
         from: Priority,
@@ -107,14 +108,14 @@ pub enum SystemEvent {
     },
     MadeInternal,
     ArticleLinked {
-        article_id: String,
+        article_id: ArticleId,
     },
     ArticleUnlinked {
-        article_id: String,
+        article_id: ArticleId,
     },
     /// A workflow rule ran on the case: what each of its actions did, in order.
     RuleRan {
-        rule_id: String,
+        rule_id: RuleId,
         rule_name: String,
         trigger: String,
         depth: u8,
@@ -123,13 +124,13 @@ pub enum SystemEvent {
     /// Rules matched a change that rules themselves made too many times in a row.
     RulesStopped {
         depth: u8,
-        rule_ids: Vec<String>,
+        rule_ids: Vec<RuleId>,
     },
     /// A workflow rule asked for these users to be told about the case.
     RuleNotice {
-        rule_id: String,
+        rule_id: RuleId,
         rule_name: String,
-        user_ids: Vec<String>,
+        user_ids: Vec<UserId>,
         message: String,
     },
     /// The web-form sender confirmed their address: the case now has its contact.
@@ -160,7 +161,7 @@ pub struct AttachmentRef {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StreamEntry {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub kind: EntryKind,
     pub visibility: Visibility,
     pub author: Author,
@@ -184,7 +185,7 @@ impl StreamEntry {
     pub fn system(case_id: &str, event: SystemEvent, author: Author, at: OffsetDateTime) -> Self {
         StreamEntry {
             id: new_id(),
-            case_id: case_id.to_owned(),
+            case_id: CaseId::from_trusted(case_id.to_owned()),
             kind: EntryKind::System,
             visibility: event.visibility(),
             author,
@@ -285,7 +286,7 @@ pub(crate) fn change_entries(old: &Case, new: &Case, author: &Author, at: Offset
         events.push(SystemEvent::MadeInternal);
     }
     if let (Some(sender), None) = (&old.pending_sender, &new.pending_sender) {
-        events.push(SystemEvent::SenderConfirmed { email: sender.email.clone() });
+        events.push(SystemEvent::SenderConfirmed { email: sender.email.to_string() });
     }
     events.into_iter().map(|e| StreamEntry::system(&new.id, e, author.clone(), at)).collect()
 }
@@ -331,6 +332,14 @@ pub struct PostFields {
     pub attachment_ids: Vec<String>,
 }
 
+/// A post as its author sends it: staff send [`PostFields`], portal users [`PortalPostFields`]
+/// (always public, never an email decision of theirs).
+#[derive(Debug, Clone)]
+pub enum NewPost {
+    Staff(PostFields),
+    Portal(PortalPostFields),
+}
+
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalPostFields {
@@ -344,7 +353,7 @@ pub struct PortalPostFields {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Attachment {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub name: String,
     pub content_type: String,
     pub size: u64,
@@ -376,7 +385,7 @@ pub const PENDING_UPLOAD_LIFETIME: time::Duration = time::Duration::hours(24);
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PendingUpload {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub name: String,
     pub content_type: String,
     /// The size announced: the most the upload may be.
@@ -406,15 +415,23 @@ pub struct UploadStart {
 }
 
 impl Cases<'_> {
+    /// Parses a post's body as its author sends it (the HTTP edge calls it, so the domain takes
+    /// typed input).
+    pub fn parse_post(principal: &Principal, body: Value) -> DomainResult<NewPost> {
+        Ok(match principal {
+            Principal::Staff(_) => NewPost::Staff(fields::parse(body)?),
+            Principal::Portal(_) => NewPost::Portal(fields::parse(body)?),
+        })
+    }
+
     /// Posts to a case the caller may see. Returns the stored entry.
-    pub async fn post(&self, principal: &Principal, reference: &str, body: Value) -> DomainResult<(Case, StreamEntry)> {
+    pub async fn post(&self, principal: &Principal, reference: &str, post: NewPost) -> DomainResult<(Case, StreamEntry)> {
         let case = self.get(principal, reference).await?;
-        let fields = match principal {
-            Principal::Staff(_) => fields::parse::<PostFields>(body)?,
-            Principal::Portal(_) => {
-                let p: PortalPostFields = fields::parse(body)?;
-                PostFields { body: p.body, internal: false, email_customer: false, attachment_ids: p.attachment_ids }
-            }
+        let fields = match (principal, post) {
+            (Principal::Staff(_), NewPost::Staff(fields)) => fields,
+            (Principal::Portal(_), NewPost::Portal(p)) => PostFields { body: p.body, internal: false, email_customer: false, attachment_ids: p.attachment_ids },
+            (Principal::Staff(_), NewPost::Portal(_)) => return Err(DomainError::invalid("body", "staff post with the full post fields")),
+            (Principal::Portal(_), NewPost::Staff(_)) => return Err(DomainError::Forbidden("portal users post with the portal fields".into())),
         };
         if fields.internal && fields.email_customer {
             return Err(DomainError::invalid("email_customer", "an internal post is never emailed to customers"));
@@ -489,9 +506,8 @@ impl Cases<'_> {
     /// request that sends its bytes straight to the blob store: a `PUT` with the announced
     /// content type, valid for [`TRANSFER_URL_VALIDITY`], of at most the announced size
     /// (at most [`MAX_UPLOAD_BYTES`]).
-    pub async fn begin_upload(&self, principal: &Principal, reference: &str, body: Value, blobs: &dyn BlobStore) -> DomainResult<UploadStart> {
+    pub async fn begin_upload(&self, principal: &Principal, reference: &str, fields: UploadFields, blobs: &dyn BlobStore) -> DomainResult<UploadStart> {
         let case = self.get(principal, reference).await?;
-        let fields: UploadFields = fields::parse(body)?;
         let name = validate::file_name("name", &fields.name)?;
         if validate_content_type(&fields.content_type).is_err() {
             return Err(DomainError::invalid("content_type", "must be a media type of 1 to 255 printable ASCII characters"));

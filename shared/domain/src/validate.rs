@@ -115,13 +115,18 @@ pub fn origin(field: &str, value: &str) -> DomainResult<String> {
 }
 
 /// A list without duplicates and with a bounded length, each element checked by `check`.
-pub fn list(field: &str, values: &[String], max: usize, check: impl Fn(&str, &str) -> DomainResult<String>) -> DomainResult<Vec<String>> {
+pub fn list<T: PartialEq + std::fmt::Debug>(
+    field: &str,
+    values: &[impl AsRef<str>],
+    max: usize,
+    check: impl Fn(&str, &str) -> DomainResult<T>,
+) -> DomainResult<Vec<T>> {
     if values.len() > max {
         return Err(DomainError::invalid(field, format!("holds at most {max} entries")));
     }
-    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    let mut out: Vec<T> = Vec::with_capacity(values.len());
     for v in values {
-        let v = check(field, v)?;
+        let v = check(field, v.as_ref())?;
         if out.contains(&v) {
             return Err(DomainError::invalid(field, format!("lists {v:?} twice")));
         }

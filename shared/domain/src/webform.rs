@@ -11,14 +11,13 @@
 //! about the case.
 
 use crate::directory::entity_accessors;
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::net::IpAddr;
 
 use crate::cases::{CaseFields, Cases};
 use crate::directory::{Directory, Entity, Reference, WritePolicy};
 use crate::error::{DomainError, DomainResult};
-use crate::fields;
 use crate::model::{Audit, Mailbox, PendingSender, Source, Team};
 use crate::ratelimit::FixedWindow;
 use crate::schema::{COUNTERS, form_stats};
@@ -97,14 +96,14 @@ impl Default for RateLimits {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WebForm {
-    pub id: String,
+    pub id: FormId,
     pub name: String,
     /// Origins (`https://www.example.com`) whose pages may post this form from a browser.
     pub allowed_origins: Vec<String>,
     /// The team new cases go to (else the mailbox's team).
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     /// The group mailbox new cases belong to: mail about them goes out with its Reply-To.
-    pub mailbox_id: Option<String>,
+    pub mailbox_id: Option<MailboxId>,
     pub fields: FieldRules,
     pub rate_limits: RateLimits,
     pub enabled: bool,
@@ -125,8 +124,8 @@ pub struct WebFormFields {
     pub name: String,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    pub team_id: Option<String>,
-    pub mailbox_id: Option<String>,
+    pub team_id: Option<TeamId>,
+    pub mailbox_id: Option<MailboxId>,
     #[serde(default)]
     pub fields: FieldRules,
     #[serde(default)]
@@ -163,11 +162,11 @@ impl Entity for WebForm {
     }
     fn build(id: String, f: WebFormFields, audit: Audit) -> DomainResult<Self> {
         Ok(WebForm {
-            id,
+            id: FormId::from_trusted(id),
             name: validate::line("name", &f.name, MAX_NAME)?,
             allowed_origins: validate::list("allowed_origins", &f.allowed_origins, MAX_ORIGINS, validate::origin)?,
-            team_id: f.team_id.as_deref().map(|t| validate::id("team_id", t)).transpose()?,
-            mailbox_id: f.mailbox_id.as_deref().map(|m| validate::id("mailbox_id", m)).transpose()?,
+            team_id: checked("team_id", f.team_id)?,
+            mailbox_id: checked("mailbox_id", f.mailbox_id)?,
             fields: f.fields,
             rate_limits: RateLimits {
                 per_sender_per_hour: limit("rate_limits.per_sender_per_hour", f.rate_limits.per_sender_per_hour)?,
@@ -179,28 +178,28 @@ impl Entity for WebForm {
         })
     }
     fn references(&self) -> Vec<Reference> {
-        let team = self.team_id.iter().map(|id| Reference { field: "team_id", kind: Team::KIND, id: id.clone() });
-        let mailbox = self.mailbox_id.iter().map(|id| Reference { field: "mailbox_id", kind: Mailbox::KIND, id: id.clone() });
+        let team = self.team_id.iter().map(|id| Reference { field: "team_id", kind: Team::KIND, id: id.to_string() });
+        let mailbox = self.mailbox_id.iter().map(|id| Reference { field: "mailbox_id", kind: Mailbox::KIND, id: id.to_string() });
         team.chain(mailbox).collect()
     }
 }
 
 /// A submission as sent: every field a string, nothing else accepted.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Submission {
-    name: Option<String>,
-    email: Option<String>,
-    subject: Option<String>,
-    message: Option<String>,
+pub struct Submission {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
     /// [`HONEYPOT_FIELD`].
-    website: Option<String>,
+    pub website: Option<String>,
 }
 
 /// The validated content of a submission.
 struct Accepted {
     name: String,
-    email: String,
+    email: EmailAddress,
     subject: String,
     message: String,
 }
@@ -209,7 +208,7 @@ struct Accepted {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// A case was opened; it waits for the sender to confirm their address.
-    Accepted { case_id: String, case_number: u64 },
+    Accepted { case_id: CaseId, case_number: u64 },
     /// The honeypot was filled: nothing was created.
     Discarded,
 }
@@ -245,8 +244,7 @@ impl<'a> WebForms<'a> {
 
     /// Takes one submission of an enabled form (the edge has checked its origin) from the client
     /// at `client_ip` (`None` when the edge cannot tell: such clients share one window).
-    pub async fn submit(&self, form: &WebForm, body: Value, client_ip: Option<IpAddr>) -> DomainResult<Outcome> {
-        let submission: Submission = fields::parse(body)?;
+    pub async fn submit(&self, form: &WebForm, submission: Submission, client_ip: Option<IpAddr>) -> DomainResult<Outcome> {
         if submission.website.as_deref().is_some_and(|v| !v.trim().is_empty()) {
             tracing::info!(form = %form.id, outcome = "honeypot", "web form submission discarded");
             self.count(form, "honeypot").await;
@@ -347,7 +345,7 @@ fn required(field: &str, rule: Requirement, value: Option<String>) -> DomainResu
 
 fn validate_submission(form: &WebForm, s: Submission) -> DomainResult<Accepted> {
     let email = present(s.email).ok_or_else(|| DomainError::invalid("email", "is required"))?;
-    let email = validate::email("email", &email)?;
+    let email = EmailAddress::parse("email", &email)?;
     let message = match required("message", form.fields.message, s.message)? {
         Some(m) => validate::long_text("message", m.trim(), MAX_MESSAGE_CHARS)?,
         None => String::new(),
@@ -355,7 +353,7 @@ fn validate_submission(form: &WebForm, s: Submission) -> DomainResult<Accepted> 
     let name = match required("name", form.fields.name, s.name)? {
         Some(n) => validate::line("name", &n, MAX_NAME)?,
         // The part before the @ is the best name an address offers.
-        None => email.split('@').next().unwrap_or(&email).to_owned(),
+        None => email.local_part().to_owned(),
     };
     let subject = match required("subject", form.fields.subject, s.subject)? {
         Some(subject) => validate::line("subject", &subject, MAX_SUBJECT)?,
@@ -381,7 +379,7 @@ mod tests {
 
     #[test]
     fn the_honeypot_field_is_part_of_a_submission() {
-        let parsed: Submission = fields::parse(serde_json::json!({ HONEYPOT_FIELD: "http://spam.example" })).expect("parses");
+        let parsed: Submission = crate::fields::parse(serde_json::json!({ HONEYPOT_FIELD: "http://spam.example" })).expect("parses");
         assert_eq!(parsed.website.as_deref(), Some("http://spam.example"));
     }
 

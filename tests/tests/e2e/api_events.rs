@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use axum::body::Body;
 use docket_api::{AppState, Authenticator, router};
 use docket_domain::directory::Directory;
+use docket_domain::ids::{ContactId, EmailAddress, FormId, Id, UserId};
 use docket_domain::model::{Audit, Contact, PortalAccess, PortalRole, Role, Scope, User};
 use docket_domain::webform::WebForm;
 use docket_e2e::{Engine, on_both_engines};
@@ -42,9 +43,9 @@ fn audit() -> Audit {
 /// The principals the sample events' claims name, and the web form one of them posts.
 async fn seed_principals(directory: &Directory<'_>) {
     let admin = User {
-        id: "user-events-admin".into(),
+        id: UserId::from_trusted("user-events-admin".into()),
         name: "Events Admin".into(),
-        email: "events-admin@example.com".into(),
+        email: EmailAddress::parse("email", "events-admin@example.com").expect("an address"),
         role: Role::Admin,
         scope: Scope::All,
         team_ids: vec![],
@@ -54,9 +55,9 @@ async fn seed_principals(directory: &Directory<'_>) {
     };
     directory.insert(&admin).await.expect("admin");
     let portal = Contact {
-        id: "contact-events-portal".into(),
+        id: ContactId::from_trusted("contact-events-portal".into()),
         name: "Events Portal".into(),
-        emails: vec!["portal@example.com".into()],
+        emails: vec![EmailAddress::parse("email", "portal@example.com").expect("an address")],
         phone: None,
         account_id: None,
         portal: Some(PortalAccess { role: PortalRole::OwnCases, can_create_cases: true }),
@@ -65,7 +66,7 @@ async fn seed_principals(directory: &Directory<'_>) {
     directory.insert(&portal).await.expect("portal contact");
     // The public web form of the submission sample (no authorizer on its route).
     let form = WebForm {
-        id: "form-events-contact".into(),
+        id: FormId::from_trusted("form-events-contact".into()),
         name: "Events contact form".into(),
         allowed_origins: vec!["https://www.events.example.com".into()],
         team_id: None,

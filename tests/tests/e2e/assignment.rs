@@ -87,7 +87,7 @@ impl World {
         for case in cases {
             let stored = self.auto.docket.cases().find(&id_of(case)).await.expect("read case").expect("case exists");
             let assignee = stored.assignee_id.unwrap_or_else(|| panic!("case {} was not assigned", stored.number));
-            *counts.entry(assignee).or_insert(0) += 1;
+            *counts.entry(assignee.to_string()).or_insert(0) += 1;
         }
         counts
     }
@@ -134,7 +134,7 @@ async fn round_robin_spreads_cases_evenly_over_the_active_members(engine: Engine
     let first_round: Vec<String> = {
         let mut ids = Vec::new();
         for case in &cases[..7] {
-            ids.push(w.auto.docket.cases().find(&id_of(case)).await.unwrap().unwrap().assignee_id.unwrap());
+            ids.push(w.auto.docket.cases().find(&id_of(case)).await.unwrap().unwrap().assignee_id.unwrap().to_string());
         }
         ids
     };

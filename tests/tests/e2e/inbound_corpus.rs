@@ -1,6 +1,7 @@
 //! Every message of the corpus (`tests/corpus/*.eml`, real-world shapes written for this
 //! project) through the whole email-to-case pipeline, with its asserted outcome.
 
+use docket_domain::directory::MailboxFields;
 use std::sync::Arc;
 
 use docket_domain::inbound::{Inbound, InboundMail, InboundOutcome};
@@ -60,7 +61,10 @@ async fn every_corpus_message_gets_its_expected_outcome() {
     let principal = docket_domain::Principal::Staff(admin);
     docket
         .directory_service()
-        .create::<docket_domain::model::Mailbox>(&principal, serde_json::json!({"name": "Support", "addresses": [MAILBOX], "auto_ack": true}))
+        .create::<docket_domain::model::Mailbox>(
+            &principal,
+            MailboxFields { name: "Support".into(), addresses: vec![MAILBOX.into()], auto_ack: true, ..Default::default() },
+        )
         .await
         .unwrap();
     let (mailer, _) = docket_e2e::mailer(Engine::Sqlite).await;

@@ -1,6 +1,7 @@
 //! Hostile email is normal input: arbitrary bytes and mangled messages go through the whole
 //! email-to-case pipeline without a panic, and every one of them gets an outcome in the log.
 
+use docket_domain::directory::MailboxFields;
 use std::sync::Arc;
 
 use docket_domain::inbound::{Inbound, InboundMail};
@@ -45,7 +46,7 @@ proptest! {
             let docket = docket_e2e::docket(Engine::Sqlite).await.with_blobs(blobs);
             let admin = docket.create_user_unchecked("A", "a@fuzz.test", docket_domain::model::Role::Admin).await.unwrap();
             let principal = docket_domain::Principal::Staff(admin);
-            docket.directory_service().create::<docket_domain::model::Mailbox>(&principal, serde_json::json!({"name": "Fuzz", "addresses": [MAILBOX], "auto_ack": true})).await.unwrap();
+            docket.directory_service().create::<docket_domain::model::Mailbox>(&principal, MailboxFields { name: "Fuzz".into(), addresses: vec![MAILBOX.into()], auto_ack: true, ..Default::default() }).await.unwrap();
             let (mailer, _) = docket_e2e::mailer(Engine::Sqlite).await;
             let settings = MailSettings { from: Address { name: None, email: TEST_MAIL_FROM.into() }, reply_to: TEST_MAIL_FROM.into(), message_id_domain: "docket.test".into(), provider_message_id_domain: None, public_url: None };
             let pipeline = Inbound { docket: &docket, mailer: Some(Arc::as_ref(&mailer)), settings: &settings };

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 on_both_engines!(
     visibility_matrix_holds_for_reads_and_sent_mail,
     a_redelivered_message_sends_each_email_once,
+    a_copy_that_fails_is_retried_alone,
     a_batch_reports_only_its_poison_message,
     the_notify_handler_answers_the_sample_events,
     making_a_case_internal_unfollows_its_portal_users,
@@ -129,7 +130,7 @@ async fn visibility_matrix_holds_for_reads_and_sent_mail(engine: Engine) {
     let agent_note = create(api, &cast.agent_token, &stream, json!({"body": "closing soon", "internal": true})).await;
     world.drain().await;
     // THEN each entry reached exactly those who may see it, never its author
-    let admin_email = api.admin.email.clone();
+    let admin_email = api.admin.email.to_string();
     assert_eq!(world.recipients_of(&id(&internal)).await, vec![cast.agent_email.clone()]);
     let mut expected = vec![cast.agent_email.clone(), cast.portal_email.clone()];
     expected.sort();
@@ -174,6 +175,44 @@ async fn a_redelivered_message_sends_each_email_once(engine: Engine) {
     assert_eq!(first.sent, 2);
     assert_eq!((second.sent, second.already_sent), (0, 2));
     assert_eq!(world.recipients_of(&id(&post)).await.len(), 2);
+}
+
+/// A mailer that cannot reach one address (transiently) until it is healed.
+struct DownFor {
+    inner: Arc<dyn docket_ports::Mailer>,
+    address: String,
+    healed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl docket_ports::Mailer for DownFor {
+    async fn send(&self, mail: docket_ports::OutboundMail) -> Result<String, docket_ports::PortError> {
+        if !self.healed.load(std::sync::atomic::Ordering::SeqCst) && mail.to.iter().any(|to| to == &self.address) {
+            return Err(docket_ports::PortError::Transient(format!("{} is unreachable", self.address)));
+        }
+        self.inner.send(mail).await
+    }
+}
+
+async fn a_copy_that_fails_is_retried_alone(engine: Engine) {
+    // GIVEN a public post to two followers, announced on the queue, and a mailer that cannot
+    // reach one of them yet
+    let world = world(engine, 5).await;
+    let cast = cast(&world).await;
+    world.drain().await;
+    let post = create(&world.api, &cast.admin, &format!("{}/stream", cast.case_path), json!({"body": "to both"})).await;
+    let delivery = world.queue.receive(10, std::time::Duration::from_secs(30)).await.expect("receive").pop().expect("a message");
+    let mailer = DownFor { inner: world.handler.mailer.clone(), address: cast.agent_email.clone(), healed: false.into() };
+    let notifier = docket_domain::notify::Notifier { docket: &world.handler.docket, mailer: &mailer, settings: &world.handler.settings };
+    // WHEN the message is handled: one copy fails, the other goes out
+    let failed = notifier.handle(&delivery.body).await;
+    assert!(matches!(failed, Err(docket_domain::notify::NotifyError::Retry(_))), "{failed:?}");
+    assert_eq!(world.recipients_of(&id(&post)).await, vec![cast.portal_email.clone()]);
+    // THEN the redelivery sends only the failed copy
+    mailer.healed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let retried = notifier.handle(&delivery.body).await.expect("retried");
+    assert_eq!((retried.sent, retried.already_sent), (1, 1));
+    assert_eq!(world.recipients_of(&id(&post)).await, vec![cast.agent_email.clone(), cast.portal_email.clone()]);
 }
 
 fn sqs_message(message_id: &str, body: &str) -> SqsMessage {

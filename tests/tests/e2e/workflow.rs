@@ -454,7 +454,7 @@ async fn add_followers_adds_the_active_users(engine: Engine) {
     let followers = w.api.call(Method::GET, &format!("/cases/{case_id}/followers"), Some(&w.admin), None).await;
     let mut following: Vec<String> = followers.body["items"].as_array().unwrap().iter().map(|f| f["follower_id"].as_str().unwrap().to_owned()).collect();
     following.sort();
-    let mut expected = vec![w.api.admin.id.clone(), active.clone()];
+    let mut expected = vec![w.api.admin.id.to_string(), active.clone()];
     expected.sort();
     assert_eq!(following, expected);
     let runs = w.system_entries(&case_id, "rule_ran").await;

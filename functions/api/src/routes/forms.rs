@@ -103,7 +103,10 @@ pub(super) async fn submit(
         Err(problem) => return problem.into_response(),
     };
     let outcome = match body {
-        Ok(FormOrJsonBody(body)) => forms.submit(&form, body, client_ip).await.map_err(Problem::from),
+        Ok(FormOrJsonBody(body)) => match docket_domain::fields::parse(body) {
+            Ok(submission) => forms.submit(&form, submission, client_ip).await.map_err(Problem::from),
+            Err(error) => Err(Problem::from(error)),
+        },
         Err(problem) => Err(problem),
     };
     // Failures go back to allowed origins too, so the page can tell its visitor what to fix.

@@ -6,14 +6,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use docket_domain::Principal;
-use docket_domain::knowledge::Article;
+use docket_domain::directory::DirectoryService;
+use docket_domain::fields::MergePatch;
+use docket_domain::knowledge::{Article, ArticleFields};
 use docket_store::Cursor;
 use serde::Deserialize;
 
 use super::{PageQuery, listing, versioned};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::{IfMatch, JsonBody, Path, QueryParams, page_limit};
+use crate::extract::{Body, IfMatch, JsonBody, Path, QueryParams, page_limit};
 use crate::problem::ApiResult;
 use crate::views::{ArticleView, PortalArticle};
 
@@ -34,7 +36,9 @@ fn article_views(principal: &Principal, articles: &[Article]) -> Vec<ArticleView
 }
 
 pub(super) async fn create_article(State(state): State<AppState>, Caller(principal): Caller, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let article = state.docket.knowledge().create(&principal, body).await?;
+    DirectoryService::authorize_write::<Article>(&principal)?;
+    let fields: ArticleFields = docket_domain::fields::parse(body)?;
+    let article = state.docket.knowledge().create(&principal, fields).await?;
     Ok(versioned(StatusCode::CREATED, article_view(&principal, &article), article.audit.version))
 }
 
@@ -72,9 +76,9 @@ pub(super) async fn update_article(
     Caller(principal): Caller,
     Path(article_id): Path<String>,
     IfMatch(version): IfMatch,
-    JsonBody(body): JsonBody,
+    Body(patch): Body<MergePatch<ArticleFields>>,
 ) -> ApiResult<Response> {
-    let article = state.docket.knowledge().update(&principal, &article_id, body, version).await?;
+    let article = state.docket.knowledge().update(&principal, &article_id, patch, version).await?;
     Ok(versioned(StatusCode::OK, article_view(&principal, &article), article.audit.version))
 }
 
