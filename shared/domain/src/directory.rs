@@ -345,6 +345,52 @@ pub(crate) enum ContactFor {
     New(Contact),
 }
 
+/// What may name a record of kind `E` in a lookup: the kind's own id type, or a string from
+/// outside Docket's types (a path parameter, a stream author's id), which the lookup checks.
+/// Another kind's id is refused by the compiler:
+///
+/// ```compile_fail
+/// # use docket_domain::{directory::Directory, ids::ContactId, model::User};
+/// async fn mixed_up(directory: &Directory<'_>, contact: &ContactId) {
+///     let _ = directory.get::<User>(contact).await; // a contact's id does not name a user
+/// }
+/// ```
+///
+/// ```no_run
+/// # use docket_domain::{directory::Directory, ids::ContactId, model::Contact};
+/// async fn matched(directory: &Directory<'_>, contact: &ContactId, from_a_path: &str) {
+///     let _ = directory.get::<Contact>(contact).await;
+///     let _ = directory.get::<Contact>(from_a_path).await;
+/// }
+/// ```
+pub trait IdFor<E> {
+    fn id_str(&self) -> &str;
+}
+
+impl<E> IdFor<E> for str {
+    fn id_str(&self) -> &str {
+        self
+    }
+}
+
+impl<E> IdFor<E> for String {
+    fn id_str(&self) -> &str {
+        self
+    }
+}
+
+macro_rules! ids_of {
+    ($($entity:ty => $id:ty),* $(,)?) => {$(
+        impl IdFor<$entity> for $id {
+            fn id_str(&self) -> &str {
+                self.as_str()
+            }
+        }
+    )*};
+}
+
+ids_of!(User => UserId, Team => TeamId, Account => AccountId, Contact => ContactId, Lead => LeadId, Mailbox => MailboxId);
+
 /// The directory repository and its rules, written once for every kind of entity.
 pub struct Directory<'a> {
     store: &'a dyn ItemStore,
@@ -355,7 +401,10 @@ impl<'a> Directory<'a> {
         Self { store }
     }
 
-    pub async fn get<E: Entity>(&self, id: &str) -> DomainResult<Option<E>> {
+    /// The record of kind `E` with this id: named by its own id type (a `UserId` finds a user,
+    /// never a contact) or by a string from outside, which is checked here.
+    pub async fn get<E: Entity>(&self, id: &(impl IdFor<E> + ?Sized)) -> DomainResult<Option<E>> {
+        let id = id.id_str();
         if validate::id("id", id).is_err() {
             return Ok(None);
         }
@@ -363,8 +412,9 @@ impl<'a> Directory<'a> {
         item.map(from_item).transpose()
     }
 
-    pub async fn require<E: Entity>(&self, id: &str) -> DomainResult<E> {
-        self.get(id).await?.ok_or_else(|| DomainError::not_found(format!("{} {id}", E::KIND)))
+    pub async fn require<E: Entity>(&self, id: &(impl IdFor<E> + ?Sized)) -> DomainResult<E> {
+        let found = self.get(id).await?;
+        found.ok_or_else(|| DomainError::not_found(format!("{} {}", E::KIND, id.id_str())))
     }
 
     /// Lists records of a kind sorted by name.

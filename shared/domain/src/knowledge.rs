@@ -383,6 +383,12 @@ impl Cases<'_> {
     }
 }
 
+impl crate::directory::IdFor<Article> for ArticleId {
+    fn id_str(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -446,6 +446,12 @@ impl crate::Docket {
     }
 }
 
+impl crate::directory::IdFor<WorkflowRule> for RuleId {
+    fn id_str(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

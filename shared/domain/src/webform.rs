@@ -373,6 +373,12 @@ fn derived_subject(message: &str, form_name: &str) -> String {
     if subject.trim().is_empty() { format!("Message from web form {form_name}") } else { subject }
 }
 
+impl crate::directory::IdFor<WebForm> for FormId {
+    fn id_str(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
