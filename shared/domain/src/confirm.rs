@@ -49,15 +49,6 @@ pub struct ConfirmRequest {
     pub email: String,
 }
 
-/// The claim that one confirmation mail goes out per case: taken before sending, completed with
-/// the ids of the message once it went.
-#[derive(Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-enum MailClaim {
-    Sending,
-    Sent { message_id: String, provider_id: String },
-}
-
 /// A confirmation token as stored: the case and the address it confirms, until when.
 #[derive(Serialize)]
 struct TokenRecord<'a> {
@@ -125,7 +116,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
         return Err(NotifyError::Poison("no public URL is configured (DOCKET_PUBLIC_URL): cannot link a confirmation".into()));
     };
     let store = docket.store();
-    let claim = keyed_item(case_keys::confirm_mail_claim(&case.id), MailClaim::Sending)?;
+    let claim = keyed_item(case_keys::confirm_mail_claim(&case.id), crate::schema::SendClaim::Sending)?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => {
@@ -146,7 +137,7 @@ pub(crate) async fn send(notifier: &Notifier<'_>, case_id: &str, request: &Confi
     .await;
     match outcome {
         Ok((message_id, provider_id)) => {
-            let done = keyed_item(case_keys::confirm_mail_claim(&case.id), MailClaim::Sent { message_id, provider_id })?;
+            let done = keyed_item(case_keys::confirm_mail_claim(&case.id), crate::schema::SendClaim::Sent { message_id, provider_id })?;
             store.write(WriteOp::put(CASES, done)).await.map_err(|e| NotifyError::Retry(e.to_string()))?;
             tracing::info!(case = case.number, "web-form sender asked to confirm");
             Ok(Handled { sent: 1, already_sent: 0 })

@@ -1104,7 +1104,7 @@ impl Inbound<'_> {
     }
 
     fn flag_bounced(&self, address: &str, work: &mut Work) -> DomainResult<()> {
-        let item = keyed_item(case_keys::bounced(address), serde_json::json!({ "at": self.docket.clock().now().unix_timestamp() }))?;
+        let item = keyed_item(case_keys::bounced(address), crate::schema::Bounced { at: self.docket.clock().now().unix_timestamp() })?;
         work.txn.plain(WriteOp::put(CASES, item));
         Ok(())
     }
@@ -1195,7 +1195,7 @@ pub(crate) async fn send_ack(
     request: &AckRequest,
 ) -> Result<crate::notify::Handled, crate::error::WorkError> {
     let store = notifier.docket.store();
-    let claim = keyed_item(case_keys::ack_claim(case_id), serde_json::json!({ "state": "sending" }))?;
+    let claim = keyed_item(case_keys::ack_claim(case_id), crate::schema::SendClaim::Sending)?;
     match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() => return Ok(crate::notify::Handled { sent: 0, already_sent: 1 }),
@@ -1209,17 +1209,14 @@ pub(crate) async fn send_ack(
             return Err(e.into());
         }
     };
-    let (state, why) = match outcome {
+    let (claim, failed, why) = match outcome {
         // `sending` already reads as sent (a crash after the send must not resend).
         AckOutcome::Sent => return Ok(crate::notify::Handled { sent: 1, already_sent: 0 }),
-        AckOutcome::Skipped(why) => ("skipped", why),
-        AckOutcome::Failed(why) => ("failed", why),
+        AckOutcome::Skipped(why) => (crate::schema::SendClaim::Skipped { reason: why.clone() }, false, why),
+        AckOutcome::Failed(why) => (crate::schema::SendClaim::Failed { reason: why.clone() }, true, why),
     };
-    store
-        .write(WriteOp::put(CASES, keyed_item(case_keys::ack_claim(case_id), serde_json::json!({ "state": state, "reason": why }))?))
-        .await
-        .map_err(DomainError::from)?;
-    if state == "failed" {
+    store.write(WriteOp::put(CASES, keyed_item(case_keys::ack_claim(case_id), claim)?)).await.map_err(DomainError::from)?;
+    if failed {
         let now = notifier.docket.clock().now();
         let entry = StreamEntry {
             id: new_id(),

@@ -84,14 +84,9 @@ pub struct Notifier<'a> {
     pub settings: &'a MailSettings,
 }
 
-fn keyed(key: Key, fields: Value) -> Item {
-    let mut item = match fields {
-        Value::Object(map) => map,
-        _ => Item::new(),
-    };
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item
+/// A stored item of `record` under `key`, for the paths here that answer in the store's errors.
+fn keyed(key: Key, record: impl Serialize) -> Result<Item, docket_store::StoreError> {
+    crate::schema::keyed_item(key, record).map_err(|e| docket_store::StoreError::Validation(e.to_string()))
 }
 
 /// How many copies of one entry are in flight at once: enough to overlap the writes of each
@@ -255,7 +250,7 @@ impl Notifier<'_> {
     /// Sends the entry to one recipient unless an earlier delivery did. Returns whether it sent.
     async fn send_once(&self, case: &Case, entry: &StreamEntry, letter: &Letter, recipient: &Recipient) -> Result<bool, NotifyError> {
         let store = self.docket.store();
-        let claim = keyed(case_keys::notified(&entry.id, &recipient.id), serde_json::json!({ "state": "sending" }));
+        let claim = keyed(case_keys::notified(&entry.id, &recipient.id), crate::schema::SendClaim::Sending).map_err(|e| NotifyError::Poison(e.to_string()))?;
         match store.write(WriteOp::put_if(CASES, claim, Condition::NotExists)).await {
             Ok(()) => {}
             Err(e) if e.is_condition_failure() => return Ok(false),
@@ -265,11 +260,12 @@ impl Notifier<'_> {
             Ok((message_id, provider_id)) => {
                 // The provider accepted it: from here on nothing may free the claim, or a
                 // redelivery would send it twice. Bookkeeping that fails is logged instead.
-                let done = keyed(
-                    case_keys::notified(&entry.id, &recipient.id),
-                    serde_json::json!({ "state": "sent", "message_id": message_id, "provider_id": provider_id }),
-                );
-                if let Err(error) = store.write(WriteOp::put(CASES, done)).await {
+                let sent = crate::schema::SendClaim::Sent { message_id: message_id.clone(), provider_id: provider_id.clone() };
+                let marked = match keyed(case_keys::notified(&entry.id, &recipient.id), sent) {
+                    Ok(done) => store.write(WriteOp::put(CASES, done)).await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = marked {
                     tracing::warn!(entry = %entry.id, recipient = %recipient.id, %error, "notification sent, but not marked sent (the claim still holds)");
                 }
                 self.record_thread(case, entry, recipient, &message_id, &provider_id).await;
@@ -406,13 +402,12 @@ pub async fn reply_token(
         internal: issue.internal,
         expires_at: Some(issue.now + i64::from(issue.valid_days.max(1)) * 86_400),
     };
-    let fields = serde_json::to_value(&record).unwrap_or(Value::Null);
     // A first token is written only if none exists, so concurrent deliveries agree on one; a
     // replaced (expired, or re-addressed) token's lookup item is left to its TTL.
     let first = if current.is_some() { None } else { Some(Condition::NotExists) };
     let ops = vec![
-        WriteOp::Put { table: CASES.into(), item: keyed(per_recipient.clone(), fields.clone()), condition: first },
-        WriteOp::put_if(CASES, keyed(case_keys::reply_token_lookup(&record.token), fields), Condition::NotExists),
+        WriteOp::Put { table: CASES.into(), item: keyed(per_recipient.clone(), &record)?, condition: first },
+        WriteOp::put_if(CASES, keyed(case_keys::reply_token_lookup(&record.token), &record)?, Condition::NotExists),
     ];
     match store.transact(ops).await {
         Ok(()) => Ok(record.token),
@@ -455,7 +450,7 @@ impl MessageIdRecord {
 
     /// Records the Message-ID unless it is known already; a known one is kept as it is.
     pub async fn record_new(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
-        let item = keyed(case_keys::message_id(message_id), serde_json::to_value(self).unwrap_or(Value::Null));
+        let item = keyed(case_keys::message_id(message_id), self)?;
         match store.write(WriteOp::put_if(CASES, item, Condition::NotExists)).await {
             Err(e) if e.is_condition_failure() => Ok(()),
             other => other,
@@ -464,7 +459,7 @@ impl MessageIdRecord {
 
     /// Records that mail with this Message-ID belongs to a case, so replies quoting it thread back.
     pub async fn record(&self, store: &dyn docket_store::ItemStore, message_id: &str) -> Result<(), docket_store::StoreError> {
-        store.write(WriteOp::put(CASES, keyed(case_keys::message_id(message_id), serde_json::to_value(self).unwrap_or(Value::Null)))).await
+        store.write(WriteOp::put(CASES, keyed(case_keys::message_id(message_id), self)?)).await
     }
 }
 

@@ -241,6 +241,33 @@ pub struct Counter {
     pub value: i64,
 }
 
+/// A claim that one mail (a notification copy, an acknowledgement, a confirmation request) goes
+/// out at most once: taken before the send, and kept whatever happens after the provider
+/// accepted it (a crash then must not send it again).
+#[derive(serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SendClaim {
+    Sending,
+    Sent {
+        message_id: String,
+        provider_id: String,
+    },
+    /// Not sent, by a rule (a rate limit, a mailbox gone).
+    Skipped {
+        reason: String,
+    },
+    /// Refused by the provider for good.
+    Failed {
+        reason: String,
+    },
+}
+
+/// When an address was flagged as bouncing.
+#[derive(serde::Serialize)]
+pub struct Bounced {
+    pub at: i64,
+}
+
 /// The body of an item that only marks something done, kept until the TTL attribute says.
 #[derive(serde::Serialize)]
 pub struct Expiring {
