@@ -259,16 +259,12 @@ impl Notifier<'_> {
         match self.deliver(case, entry, letter, recipient).await {
             Ok((message_id, provider_id)) => {
                 // The provider accepted it: from here on nothing may free the claim, or a
-                // redelivery would send it twice. Bookkeeping that fails is logged instead.
-                let sent = crate::schema::SendClaim::Sent { message_id: message_id.clone(), provider_id: provider_id.clone() };
-                let marked = match keyed(case_keys::notified(&entry.id, &recipient.id), sent) {
-                    Ok(done) => store.write(WriteOp::put(CASES, done)).await,
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = marked {
+                // redelivery would send it twice. The claim is marked sent and the Message-IDs
+                // recorded (so replies quoting them thread back) in one commit; bookkeeping that
+                // fails is logged instead: replies still thread by their reply token.
+                if let Err(error) = self.record_sent(case, entry, recipient, message_id, provider_id).await {
                     tracing::warn!(entry = %entry.id, recipient = %recipient.id, %error, "notification sent, but not marked sent (the claim still holds)");
                 }
-                self.record_thread(case, entry, recipient, &message_id, &provider_id).await;
                 Ok(true)
             }
             Err(error) => {
@@ -305,14 +301,22 @@ impl Notifier<'_> {
         Ok((message_id, provider_id))
     }
 
-    /// Records the Message-IDs of a sent notification so replies quoting them thread back:
-    /// ours and the one the provider rewrote it to (SES does). A failure is logged: replies
-    /// still thread by their reply token.
-    async fn record_thread(&self, case: &Case, entry: &StreamEntry, recipient: &Recipient, message_id: &str, provider_id: &str) {
-        let mut ids = vec![message_id.to_owned()];
+    /// Marks a copy sent and records its Message-IDs so replies quoting them thread back: ours
+    /// and the one the provider rewrote it to (SES does). One transaction.
+    async fn record_sent(
+        &self,
+        case: &Case,
+        entry: &StreamEntry,
+        recipient: &Recipient,
+        message_id: String,
+        provider_id: String,
+    ) -> Result<(), docket_store::StoreError> {
+        let mut ids = vec![message_id.clone()];
         if let Some(domain) = &self.settings.provider_message_id_domain {
             ids.push(format!("{provider_id}@{domain}"));
         }
+        // One operation per item in a transaction, should the provider keep our id.
+        ids.dedup();
         let record = MessageIdRecord {
             case_id: case.id.clone(),
             entry_id: entry.id.clone(),
@@ -320,11 +324,12 @@ impl Notifier<'_> {
             ours: Some(true),
             internal: Some(entry.is_internal()),
         };
+        let mut ops =
+            vec![WriteOp::put(CASES, keyed(case_keys::notified(&entry.id, &recipient.id), crate::schema::SendClaim::Sent { message_id, provider_id })?)];
         for id in ids {
-            if let Err(error) = record.record(self.docket.store(), &id).await {
-                tracing::warn!(entry = %entry.id, %error, "a notification's Message-ID was not recorded");
-            }
+            ops.push(WriteOp::put(CASES, keyed(case_keys::message_id(&id), &record)?));
         }
+        self.docket.store().transact(ops).await
     }
 
     async fn author_name(&self, entry: &StreamEntry) -> DomainResult<String> {
