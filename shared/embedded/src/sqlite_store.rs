@@ -86,10 +86,13 @@ struct Inner {
     writer: mpsc::Sender<Job>,
 }
 
+/// Where the writer answers a write: the counter's new value for an increment, 0 otherwise.
+type Reply = oneshot::Sender<Result<i64, StoreError>>;
+
 /// One write for the writer thread, with where to answer.
 struct Job {
     request: Request,
-    reply: oneshot::Sender<Result<i64, StoreError>>,
+    reply: Reply,
 }
 
 enum Request {
@@ -261,7 +264,8 @@ fn commit_group(connection: &Connection, tables: &Tables, wal: Option<&Path>, gr
         }
         return;
     }
-    let mut done: Vec<(oneshot::Sender<Result<i64, StoreError>>, Result<i64, StoreError>, bool)> = Vec::with_capacity(group.len());
+    // Each write's reply, its own result, and whether it asked for the sync.
+    let mut done: Vec<(Reply, Result<i64, StoreError>, bool)> = Vec::with_capacity(group.len());
     let mut lost: Option<StoreError> = None;
     for Job { request, reply } in group {
         let is_sync = matches!(request, Request::Sync);
