@@ -73,7 +73,7 @@ pub enum BenchCommand {
     },
     /// `docket serve` on a loopback port under the oha load generator: requests per second and
     /// p99 of get, list and create at each number of connections. oha is taken from `--oha`,
-    /// else from PATH, else installed once with `cargo install oha --locked` into `--tools`.
+    /// else from PATH, else installed once with `cargo install oha --version 1.16.0 --locked` into `--tools`.
     Http {
         #[arg(long, value_delimiter = ',', default_value = "16,64")]
         connections: Vec<usize>,
@@ -338,9 +338,9 @@ async fn oha_binary(named: Option<PathBuf>, tools: &std::path::Path) -> Result<P
     }
     let installed = tools.join("bin").join("oha");
     if !installed.is_file() {
-        eprintln!("oha is missing: cargo install oha --locked --root {} (once; it takes minutes)", tools.display());
+        eprintln!("oha is missing: cargo install oha --version 1.16.0 --locked --root {} (once; it takes minutes)", tools.display());
         let status = tokio::process::Command::new("cargo")
-            .args(["install", "oha", "--locked", "--root"])
+            .args(["install", "oha", "--version", "1.16.0", "--locked", "--root"])
             .arg(tools)
             .status()
             .await
@@ -354,7 +354,12 @@ async fn oha_binary(named: Option<PathBuf>, tools: &std::path::Path) -> Result<P
 
 /// One oha run; fails unless every answer had the expected status.
 async fn oha_run(oha: &std::path::Path, args: &[String], expected: &str) -> Result<(f64, f64), String> {
-    let output = tokio::process::Command::new(oha).args(["--no-tui", "-j"]).args(args).output().await.map_err(|e| format!("cannot run oha: {e}"))?;
+    let output = tokio::process::Command::new(oha)
+        .args(["--no-tui", "--output-format", "json"])
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run oha: {e}"))?;
     if !output.status.success() {
         return Err(format!("oha failed: {}", String::from_utf8_lossy(&output.stderr)));
     }
