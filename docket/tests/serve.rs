@@ -593,3 +593,115 @@ async fn a_large_attachment_goes_by_signed_url_through_the_running_server() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Hands one message to an SMTP server: `Ok(true)` only when the server answered `250` to its
+/// data (the moment the sender may forget the message), `Ok(false)` when it answered another
+/// code (a `451` asking to try later), `Err` when the connection failed (the server is gone).
+fn try_send_smtp(address: &str, from: &str, to: &str, message: &str) -> Result<bool, String> {
+    use std::io::Write;
+    let stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut writer = stream;
+    let mut expect = |code: &str| -> Result<bool, String> {
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("connection closed".into());
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(line.starts_with(code));
+            }
+        }
+    };
+    if !expect("220")? {
+        return Ok(false);
+    }
+    for (command, code) in
+        [("EHLO test.local".to_owned(), "250"), (format!("MAIL FROM:<{from}>"), "250"), (format!("RCPT TO:<{to}>"), "250"), ("DATA".into(), "354")]
+    {
+        writer.write_all(format!("{command}\r\n").as_bytes()).map_err(|e| e.to_string())?;
+        if !expect(code)? {
+            return Ok(false);
+        }
+    }
+    writer.write_all(message.as_bytes()).and_then(|()| writer.write_all(b"\r\n.\r\n")).map_err(|e| e.to_string())?;
+    expect("250")
+}
+
+/// Every case subject the server holds, page by page.
+async fn case_subjects(http: &reqwest::Client, base: &str, token: &str) -> std::collections::HashSet<String> {
+    let mut subjects = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(cursor) => format!("{base}/cases?limit=100&cursor={cursor}"),
+            None => format!("{base}/cases?limit=100"),
+        };
+        let page: Value = http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        subjects.extend(page["items"].as_array().unwrap().iter().map(|case| case["subject"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return subjects,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_message_answered_250_survives_the_server_being_killed_at_a_random_point() {
+    // GIVEN a running server with a group mailbox
+    let data = temp_data_dir();
+    let (mut child, address, smtp) = serve_with_smtp(&data);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    let admin = token(&data, None);
+    let mailbox = http
+        .post(format!("{base}/mailboxes"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mailbox.status(), 201);
+
+    // WHEN four senders deliver mail without pause and the process is killed (SIGKILL: no
+    // shutdown, no flush) at a random moment while they do
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let smtp = smtp.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0..10_000 {
+                    let subject = format!("Crash test {sender}-{n}");
+                    let message = format!(
+                        "From: Customer {sender} <c{sender}@customer.test>\r\nTo: support@acme.test\r\nSubject: {subject}\r\n\
+                         Message-ID: <crash-{sender}-{n}@customer.test>\r\n\r\nMessage {n} of sender {sender}.\r\n"
+                    );
+                    match try_send_smtp(&smtp, &format!("c{sender}@customer.test"), "support@acme.test", &message) {
+                        Ok(true) => acknowledged.push(subject),
+                        // Refused for now (racing another sender): a sender would retry later.
+                        Ok(false) => {}
+                        Err(_) => return acknowledged,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(rand::random_range(300..1200)));
+    child.kill().expect("kill docket serve");
+    child.wait().expect("reap docket serve");
+    let acknowledged: Vec<String> = senders.into_iter().flat_map(|sender| sender.join().expect("sender thread")).collect();
+    assert!(!acknowledged.is_empty(), "no message was acknowledged before the kill: the test measured nothing");
+
+    // THEN once restarted on the same data, the server holds a case for every message it had
+    // acknowledged
+    let (mut restarted, address, _) = serve_with_smtp(&data);
+    let subjects = case_subjects(&http, &format!("http://{address}"), &admin).await;
+    let lost: Vec<&String> = acknowledged.iter().filter(|subject| !subjects.contains(*subject)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged messages were lost: {lost:?}", lost.len(), acknowledged.len());
+    eprintln!("{} acknowledged messages, all kept", acknowledged.len());
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}

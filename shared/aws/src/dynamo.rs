@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ReturnValue, ScalarAttributeType, TransactWriteItem, Update as UpdateAction,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
+    ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update as UpdateAction,
 };
 use docket_store::{
     CancelReason, Condition, Cursor, Item, ItemStore, Key, PK, Page, Query, SK, SortKeyRange, StoreError, TableSpec, Update, WriteOp, index_key_type,
@@ -31,6 +31,14 @@ use crate::errors::{self, Service};
 
 /// The attributes of one item as the SDK carries them.
 type Attributes = HashMap<String, AttributeValue>;
+
+/// Most keys one `BatchGetItem` call may carry.
+const MAX_BATCH_GET: usize = 100;
+
+/// How many times keys a `BatchGetItem` left unprocessed (throttling) are asked for again, with
+/// a doubling pause from [`BATCH_GET_BACKOFF`], before the read fails as transient.
+const BATCH_GET_RETRIES: u32 = 8;
+const BATCH_GET_BACKOFF: Duration = Duration::from_millis(20);
 
 /// How long `create_tables` waits for a new table to become usable.
 const TABLE_READY_WAIT: Duration = Duration::from_secs(120);
@@ -175,6 +183,38 @@ impl ItemStore for DynamoItemStore {
         }
         let output = self.client.get_item().table_name(table).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(classify)?;
         output.item.map(item_from_attributes).transpose()
+    }
+
+    async fn get_many(&self, table: &str, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let table = self.table_name(table)?;
+        // BatchGetItem refuses a key twice in one call and empty key strings: ask for each
+        // distinct addressable key once, and answer every position from what came back.
+        let mut wanted: Vec<&Key> = keys.iter().filter(|k| !k.pk.is_empty() && !k.sk.is_empty()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(MAX_BATCH_GET) {
+            let mut pending: Vec<Attributes> = chunk.iter().map(|k| key_attributes(k)).collect();
+            let mut tries = 0;
+            while !pending.is_empty() {
+                if tries > BATCH_GET_RETRIES {
+                    return Err(StoreError::Transient(format!("BatchGetItem left {} keys unprocessed", pending.len())));
+                }
+                if tries > 0 {
+                    tokio::time::sleep(BATCH_GET_BACKOFF * 2u32.pow(tries - 1)).await;
+                }
+                tries += 1;
+                let request = KeysAndAttributes::builder().set_keys(Some(std::mem::take(&mut pending))).consistent_read(true).build().map_err(build_failure)?;
+                let output = self.client.batch_get_item().request_items(&table, request).send().await.map_err(classify)?;
+                for attributes in output.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
+                    let item = item_from_attributes(attributes)?;
+                    let key = Key::of(&item).ok_or_else(|| StoreError::Backend("BatchGetItem returned an item without its keys".into()))?;
+                    found.insert(key, item);
+                }
+                pending = output.unprocessed_keys.and_then(|mut u| u.remove(&table)).map(|k| k.keys).unwrap_or_default();
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
     async fn write(&self, op: WriteOp) -> Result<(), StoreError> {

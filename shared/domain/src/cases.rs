@@ -391,15 +391,15 @@ impl<'a> Cases<'a> {
             // Asking only for what is still missing means every item of a page is consumed, so
             // the store's cursor is exactly where the next page must start.
             let page = self.store.query(query.clone().limit(limit - found.len()).after(after.take())).await?;
-            for item in page.items {
-                let case = if via_links {
-                    match item.get("case_id").and_then(Value::as_str) {
-                        Some(id) => self.by_id(id).await?,
-                        None => None,
-                    }
-                } else {
-                    Some(from_item::<Case>(item)?)
-                };
+            let cases: Vec<Option<Case>> = if via_links {
+                // One batch read for the page's cases, not one read per link.
+                let ids = page.items.iter().filter_map(|item| item.get("case_id").and_then(Value::as_str)).filter(|id| validate::id("id", id).is_ok());
+                let keys: Vec<_> = ids.map(case_keys::case).collect();
+                self.store.get_many(CASES, &keys).await?.into_iter().map(|item| item.map(from_item::<Case>).transpose()).collect::<DomainResult<_>>()?
+            } else {
+                page.items.into_iter().map(|item| from_item::<Case>(item).map(Some)).collect::<DomainResult<_>>()?
+            };
+            for case in cases {
                 if let Some(case) = case
                     && filter.matches(&case)
                     && principal.can_see(&case)

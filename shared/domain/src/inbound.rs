@@ -356,8 +356,16 @@ pub fn mailbox_address(address: &str) -> (String, bool) {
 
 impl Inbound<'_> {
     /// Takes one message through the pipeline. Errors are transient (retry the delivery);
-    /// everything about the message itself ends as a logged outcome.
+    /// everything about the message itself ends as a logged outcome. Its answer is durable: the
+    /// store is synced once, after all the message's commits, before the outcome is returned
+    /// (and so before any `250` or JSON line reports it).
     pub async fn receive(&self, mail: InboundMail) -> DomainResult<InboundLogEntry> {
+        let entry = self.receive_unsynced(mail).await?;
+        self.docket.store().sync().await?;
+        Ok(entry)
+    }
+
+    async fn receive_unsynced(&self, mail: InboundMail) -> DomainResult<InboundLogEntry> {
         // A delivery seen before changes nothing: its log line is the answer.
         if let Some(entry) = self.logged(&mail.source_id).await? {
             return Ok(entry);

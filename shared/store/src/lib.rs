@@ -239,6 +239,17 @@ pub const MAX_TRANSACTION_OPS: usize = 100;
 #[async_trait]
 pub trait ItemStore: Send + Sync {
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError>;
+    /// Several items of one table at once, in the order of `keys` (`None` where absent; a key
+    /// may repeat). One round trip where the engine has a batch read (SQLite: one read
+    /// transaction; DynamoDB: `BatchGetItem` by hundreds), so a page of 25 costs one read, not 25.
+    /// Not a snapshot across items on every engine: each item is as current as a `get`.
+    async fn get_many(&self, table: &str, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for key in keys {
+            items.push(self.get(table, key).await?);
+        }
+        Ok(items)
+    }
     /// One write; a failed condition gives [`StoreError::ConditionFailed`].
     async fn write(&self, op: WriteOp) -> Result<(), StoreError>;
     /// All writes or none; a failed condition gives [`StoreError::TransactionCancelled`].
@@ -246,6 +257,14 @@ pub trait ItemStore: Send + Sync {
     /// Atomically adds `by` to a numeric attribute (creating the item) and returns the new value.
     async fn increment(&self, table: &str, key: &Key, attribute: &str, by: i64) -> Result<i64, StoreError>;
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
+    /// Makes every write answered before the call durable: once it returns, they survive a
+    /// power cut. A no-op where every answered write already is (DynamoDB, the default); the
+    /// SQLite engine commits without waiting for the disk and syncs its log here, once for all
+    /// the writes before (and for concurrent callers together). Call it before reporting work
+    /// as done to someone who will not repeat it (an SMTP `250`).
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Checks what every engine must refuse the same way before touching storage.

@@ -1326,6 +1326,89 @@ async fn index_attributes_must_be_strings(engine: Engine) {
     assert!(all(&*store, Query::index(ITEMS, BY_OWNER, "bo")).await.is_empty());
 }
 
+// -------------------------------------------------------------------------------------------------
+// 10. Batch reads
+
+async fn get_many_answers_each_key_in_order_as_get_does(engine: Engine) {
+    // GIVEN three items in `items` and one in `counters`
+    let store = fresh(engine).await;
+    put(&*store, ITEMS, json!({"pk": "a", "sk": "1", "n": 1})).await;
+    put(&*store, ITEMS, json!({"pk": "a", "sk": "2", "n": 2, "owner": "ana", "rank": "r"})).await;
+    put(&*store, ITEMS, json!({"pk": "b", "sk": "1", "n": 3})).await;
+    put(&*store, COUNTERS, json!({"pk": "x", "sk": "1", "value": 9})).await;
+
+    // WHEN `items` is read for keys out of order, with a missing key, a repeated key, an empty
+    // key and the key of the item in the other table
+    let keys = [key("a", "2"), key("missing", "1"), key("a", "1"), key("a", "2"), key("", "1"), key("x", "1"), key("b", "1")];
+    let read = store.get_many(ITEMS, &keys).await.expect("get_many");
+
+    // THEN every position holds exactly what `get` gives for its key: None where absent
+    let numbers: Vec<Option<Value>> = read.iter().map(|item| item.as_ref().map(|i| i["n"].clone())).collect();
+    assert_eq!(numbers, [Some(json!(2)), None, Some(json!(1)), Some(json!(2)), None, None, Some(json!(3))]);
+    for (k, item) in keys.iter().zip(&read) {
+        assert_eq!(&store.get(ITEMS, k).await.expect("get"), item, "{k:?}");
+    }
+
+    // AND no keys read nothing, and an undeclared table is refused as invalid
+    assert!(store.get_many(ITEMS, &[]).await.expect("no keys").is_empty());
+    assert_refused!(store.get_many("nope", &[key("a", "1")]).await, StoreError::Validation(_));
+}
+
+async fn get_many_reads_more_keys_than_one_batch_holds(engine: Engine) {
+    // GIVEN 130 items (DynamoDB's BatchGetItem takes at most 100 keys a call)
+    let store = fresh(engine).await;
+    let ops: Vec<WriteOp> = (0..130).map(|i| WriteOp::put(ITEMS, item(json!({"pk": "many", "sk": format!("{i:03}"), "i": i})))).collect();
+    for chunk in ops.chunks(50) {
+        store.transact(chunk.to_vec()).await.expect("seed");
+    }
+
+    // WHEN 200 keys are read at once, every present key followed by an absent one, newest first
+    let keys: Vec<Key> = (0..200).rev().map(|i| key("many", &format!("{:03}", i / 2 + (i % 2) * 500))).collect();
+    let read = store.get_many(ITEMS, &keys).await.expect("get_many");
+
+    // THEN each present key gives its item and each absent one None, in the order asked
+    assert_eq!(read.len(), 200);
+    for (k, item) in keys.iter().zip(&read) {
+        let i: usize = k.sk.parse().expect("numeric sk");
+        match item {
+            Some(item) => assert_eq!(item["i"], json!(i), "{k:?}"),
+            None => assert!(i >= 130, "{k:?} is stored but was not read"),
+        }
+    }
+    assert_eq!(read.iter().filter(|i| i.is_some()).count(), 100, "keys 0..100 (halved) of the 130 items are present");
+}
+
+// -------------------------------------------------------------------------------------------------
+// 11. Durability barrier
+
+async fn sync_answers_after_every_earlier_write_and_changes_nothing(engine: Engine) {
+    // GIVEN a store that was never written, which syncs without complaint
+    let store = fresh(engine).await;
+    store.sync().await.expect("sync of an empty store");
+
+    // AND concurrent writers, each syncing after its own write
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.write(WriteOp::put(ITEMS, item(json!({"pk": "synced", "sk": format!("{n}"), "n": n})))).await.expect("put");
+                store.sync().await.expect("sync");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+
+    // THEN every write is there exactly as written, and a sync wrote nothing of its own
+    let items = all(&*store, Query::table(ITEMS, "synced")).await;
+    assert_eq!(sort_keys(&items), (0..8).map(|n| n.to_string()).collect::<Vec<_>>());
+    for item in &items {
+        assert_eq!(item["n"].to_string(), item["sk"].as_str().expect("sk"), "{item:?}");
+    }
+    assert!(all(&*store, Query::table(COUNTERS, "synced")).await.is_empty());
+}
+
 docket_e2e::on_both_engines!(
     round_trip_keeps_every_json_type,
     whole_floats_read_back_as_integers,
@@ -1363,4 +1446,7 @@ docket_e2e::on_both_engines!(
     items_without_keys_are_refused,
     updates_cannot_change_the_key,
     index_attributes_must_be_strings,
+    get_many_answers_each_key_in_order_as_get_does,
+    get_many_reads_more_keys_than_one_batch_holds,
+    sync_answers_after_every_earlier_write_and_changes_nothing,
 );
