@@ -436,7 +436,7 @@ async fn http(connections: &[usize], requests: usize, oha: Option<PathBuf>, tool
     // Cases to read (numbers 1..=200), made before any measurement.
     oha_run(&oha, &create_args(200, 4), "201").await?;
     println!(
-        "`docket serve` at {base} (SQLite, WAL, synchronous=FULL), oha closed loop, {requests} requests per row
+        "`docket serve` at {base} (SQLite, WAL, synchronous=NORMAL: the API does not call sync), oha closed loop, {requests} requests per row
 "
     );
     println!("| operation | connections | req/s | p99 ms |");
