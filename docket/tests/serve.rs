@@ -103,6 +103,18 @@ fn header(raw: &str, name: &str) -> Option<String> {
     unfolded.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_owned()))
 }
 
+/// Creates the group mailbox `support@acme.test` (acknowledging new cases) as the admin.
+async fn add_support_mailbox(http: &reqwest::Client, base: &str, admin: &str) {
+    let mailbox = http
+        .post(format!("{base}/mailboxes"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mailbox.status(), 201);
+}
+
 #[tokio::test]
 async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
     // GIVEN a running server with a group mailbox that acknowledges new cases
@@ -111,14 +123,7 @@ async fn mail_to_the_smtp_port_opens_a_case_and_replies_thread_back() {
     let base = format!("http://{address}");
     let http = reqwest::Client::new();
     let admin = token(&data, None);
-    let mailbox = http
-        .post(format!("{base}/mailboxes"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mailbox.status(), 201);
+    add_support_mailbox(&http, &base, &admin).await;
     // WHEN a customer's mail arrives on the SMTP port
     let first =
         "From: Ada <ada@customer.test>\r\nTo: support@acme.test\r\nSubject: Printer on fire\r\nMessage-ID: <p1@customer.test>\r\n\r\nSmoke from tray 2.\r\n";
@@ -655,14 +660,7 @@ async fn every_message_answered_250_survives_the_server_being_killed_at_a_random
     let base = format!("http://{address}");
     let http = reqwest::Client::new();
     let admin = token(&data, None);
-    let mailbox = http
-        .post(format!("{base}/mailboxes"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "Support", "addresses": ["support@acme.test"], "auto_ack": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mailbox.status(), 201);
+    add_support_mailbox(&http, &base, &admin).await;
 
     // WHEN four senders deliver mail without pause and the process is killed (SIGKILL: no
     // shutdown, no flush) at a random moment while they do
