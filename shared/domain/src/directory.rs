@@ -578,10 +578,6 @@ impl<'a> DirectoryService<'a> {
 
     /// Whether the caller may create and change records of this kind.
     pub fn authorize_write<E: Entity>(principal: &Principal) -> DomainResult<()> {
-        Self::may_write::<E>(principal)
-    }
-
-    fn may_write<E: Entity>(principal: &Principal) -> DomainResult<()> {
         match E::WRITE_POLICY {
             WritePolicy::AdminOnly => principal.require_admin(),
             WritePolicy::Staff => principal.require_staff().map(|_| ()),
@@ -589,7 +585,7 @@ impl<'a> DirectoryService<'a> {
     }
 
     pub async fn create<E: Entity>(&self, principal: &Principal, fields: E::Fields) -> DomainResult<E> {
-        Self::may_write::<E>(principal)?;
+        Self::authorize_write::<E>(principal)?;
         let now = self.clock.now();
         let audit = Audit::created(principal.id(), now);
         let entity = E::build(crate::clock::new_id(), fields, audit)?;
@@ -610,7 +606,7 @@ impl<'a> DirectoryService<'a> {
 
     /// Applies a merge patch; `if_match` is the version the caller read, when it sent one.
     pub async fn update<E: Entity>(&self, principal: &Principal, id: &str, patch: MergePatch<E::Fields>, if_match: Option<u64>) -> DomainResult<E> {
-        Self::may_write::<E>(principal)?;
+        Self::authorize_write::<E>(principal)?;
         let old: E = self.directory.require(id).await?;
         if let Some(expected) = if_match
             && expected != old.audit().version

@@ -462,7 +462,7 @@ impl Inbound<'_> {
 
     /// Commits the message's work with its log line and source item, in one transaction.
     async fn commit(&self, work: &mut Work, entry: &InboundLogEntry) -> Result<(), Refused> {
-        let encode = |e: DomainError| Refused::unlabelled(docket_store::StoreError::Validation(e.to_string()));
+        let encode = Refused::unbuildable;
         let mut txn = std::mem::take(&mut work.txn);
         txn.plain(WriteOp::put(CASES, keyed_item(case_keys::inbound_log(&entry.id), entry).map_err(encode)?));
         let source = keyed_item(case_keys::inbound_source(&entry.source_id), InboundSource { log_id: entry.id.clone() }).map_err(encode)?;

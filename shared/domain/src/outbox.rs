@@ -147,7 +147,7 @@ impl Cases<'_> {
     /// entry is announced by the change it records); then delivers them. Every path that adds
     /// an entry on its own goes through here.
     pub(crate) async fn append_entry(&self, entry: &StreamEntry, mut txn: crate::txn::Txn) -> Result<(), crate::txn::Refused> {
-        let put = crate::stream::entry_put(entry).map_err(|e| crate::txn::Refused::unlabelled(docket_store::StoreError::Validation(e.to_string())))?;
+        let put = crate::stream::entry_put(entry).map_err(crate::txn::Refused::unbuildable)?;
         txn.plain(put);
         let mut effects = Effects::default();
         self.notify_effect(&mut effects, std::slice::from_ref(entry));
@@ -161,7 +161,7 @@ impl Cases<'_> {
 
     /// Commits `txn` together with the outbox items of `effects`.
     pub(crate) async fn transact_with(&self, mut txn: crate::txn::Txn, effects: &Effects) -> Result<(), crate::txn::Refused> {
-        let items = effects.ops().map_err(|e| crate::txn::Refused::unlabelled(docket_store::StoreError::Validation(e.to_string())))?;
+        let items = effects.ops().map_err(crate::txn::Refused::unbuildable)?;
         txn.plain_all(items);
         txn.commit(self.store).await
     }

@@ -103,6 +103,11 @@ impl Refused {
         Refused { error, label: None }
     }
 
+    /// A transaction whose operations could not be made (a record that does not encode).
+    pub(crate) fn unbuildable(error: DomainError) -> Self {
+        Refused::unlabelled(StoreError::Validation(error.to_string()))
+    }
+
     pub(crate) fn is_condition_failure(&self) -> bool {
         self.error.is_condition_failure()
     }
