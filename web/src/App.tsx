@@ -1,0 +1,200 @@
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { api, asApiError, ok, type ApiError } from './api/client';
+import { onSignedOut } from './api/credentials';
+import type { User } from './api/types';
+import { authMode, signOut } from './auth';
+import type { RuntimeConfig } from './config';
+import { navigate, useRoute, type Route } from './router';
+import { SessionContext, type Session } from './session';
+import { ErrorAlert, Loading } from './ui/controls';
+import { SignIn, SignInLink } from './pages/SignIn';
+import { CaseList } from './pages/CaseList';
+import { CaseView } from './pages/CaseView';
+import { NewCase } from './pages/NewCase';
+import { Contacts } from './pages/Contacts';
+import { Accounts } from './pages/Accounts';
+import { Knowledge } from './pages/Knowledge';
+import { Admin } from './admin/Admin';
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'signed-out'; reason?: string }
+  | { kind: 'portal' }
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'in'; me: User };
+
+export function App({ config }: { config: RuntimeConfig }) {
+  const route = useRoute();
+  const [state, setState] = useState<State>({ kind: 'loading' });
+
+  const loadMe = useCallback(async () => {
+    try {
+      const me = await ok(api.GET('/me'));
+      setState(me.kind === 'user' ? { kind: 'in', me: me.user } : { kind: 'portal' });
+    } catch (e) {
+      const err = asApiError(e);
+      setState(err.status === 401 ? { kind: 'signed-out' } : { kind: 'error', error: err });
+    }
+  }, []);
+
+  const onSignInLink = route.parts[0] === 'signin' && route.parts.length > 1;
+  useEffect(() => {
+    if (!onSignInLink) void loadMe();
+  }, [onSignInLink, loadMe]);
+  useEffect(() => onSignedOut(() => setState((s) => (s.kind === 'in' ? { kind: 'signed-out', reason: 'Your session has ended. Please sign in again.' } : s))), []);
+
+  if (onSignInLink) {
+    return (
+      <SignInLink
+        token={route.parts.slice(1).join('/')}
+        onSignedIn={() => {
+          setState({ kind: 'loading' });
+          navigate('#/', true);
+        }}
+      />
+    );
+  }
+  switch (state.kind) {
+    case 'loading':
+      return (
+        <div class="boot">
+          <Loading label="Loading Docket…" />
+        </div>
+      );
+    case 'signed-out':
+      return <SignIn mode={config.auth} reason={state.reason} />;
+    case 'portal':
+      return (
+        <main class="boot-error">
+          <h1>This console is for staff</h1>
+          <p>You are signed in as a customer. Use the customer portal instead.</p>
+          <SignOutButton onDone={() => setState({ kind: 'signed-out' })} />
+        </main>
+      );
+    case 'error':
+      return (
+        <main class="boot-error">
+          <h1>Docket could not load your account</h1>
+          <ErrorAlert error={state.error} />
+          <button type="button" class="btn" onClick={() => void loadMe()}>
+            Try again
+          </button>
+        </main>
+      );
+    case 'in': {
+      const session: Session = { me: state.me, isAdmin: state.me.role === 'admin' };
+      return (
+        <SessionContext.Provider value={session}>
+          <Shell route={route} onSignedOut={() => setState({ kind: 'signed-out' })}>
+            <Page route={route} />
+          </Shell>
+        </SessionContext.Provider>
+      );
+    }
+  }
+}
+
+function SignOutButton({ onDone }: { onDone: () => void }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      class="btn btn-quiet"
+      data-test="signout"
+      disabled={busy}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          await signOut();
+        } catch {
+          // The cookie may already be gone; either way the user is out.
+        }
+        if (authMode() === 'local') onDone();
+      }}
+    >
+      Sign out
+    </button>
+  );
+}
+
+const NAV: { key: string; label: string; href: string; admin?: boolean }[] = [
+  { key: 'cases', label: 'Cases', href: '#/cases' },
+  { key: 'contacts', label: 'Contacts', href: '#/contacts' },
+  { key: 'accounts', label: 'Accounts', href: '#/accounts' },
+  { key: 'kb', label: 'Knowledge base', href: '#/kb' },
+  { key: 'admin', label: 'Admin', href: '#/admin', admin: true },
+];
+
+function Shell({ route, children, onSignedOut: done }: { route: Route; children: ComponentChildren; onSignedOut: () => void }) {
+  return (
+    <SessionContext.Consumer>
+      {(session) => {
+        const section = route.parts[0] ?? 'cases';
+        return (
+          <div class="shell">
+            <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+              Skip to content
+            </a>
+            <header class="topbar">
+              <a class="brand" href="#/cases" aria-label="Docket, case list">
+                <span class="brand-mark" aria-hidden="true">D</span> Docket
+              </a>
+              <nav aria-label="Main" class="mainnav">
+                <ul>
+                  {NAV.filter((n) => !n.admin || session?.isAdmin).map((n) => (
+                    <li key={n.key}>
+                      <a href={n.href} aria-current={section === n.key ? 'page' : undefined} data-test={`nav-${n.key}`}>
+                        {n.label}
+                      </a>
+                    </li>
+                  ))}
+                </ul>
+              </nav>
+              <a class="btn btn-primary btn-sm newcase" href="#/cases/new" data-test="new-case">
+                New case
+              </a>
+              <div class="whoami">
+                <span class="who" data-test="me">
+                  {session?.me.name}
+                  <span class="who-role">{session?.isAdmin ? 'Admin' : 'Agent'}</span>
+                </span>
+                <SignOutButton onDone={done} />
+              </div>
+            </header>
+            <main id="main" tabIndex={-1}>
+              {children}
+            </main>
+          </div>
+        );
+      }}
+    </SessionContext.Consumer>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  const [section = 'cases', id, ...rest] = route.parts;
+  switch (section) {
+    case 'cases':
+      if (!id) return <CaseList query={route.query} />;
+      if (id === 'new') return <NewCase query={route.query} />;
+      return <CaseView caseRef={id} key={id} />;
+    case 'contacts':
+      return <Contacts id={id} query={route.query} />;
+    case 'accounts':
+      return <Accounts id={id} query={route.query} />;
+    case 'kb':
+      return <Knowledge id={id} query={route.query} />;
+    case 'admin':
+      return <Admin section={id} id={rest[0]} query={route.query} />;
+    default:
+      return (
+        <div class="page">
+          <h1>Not found</h1>
+          <p>
+            There is no page here. <a href="#/cases">Go to the case list</a>.
+          </p>
+        </div>
+      );
+  }
+}

@@ -1,0 +1,76 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { asApiError, type ApiError } from './api/client';
+
+export interface Async<T> {
+  data: T | undefined;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+  setData: (update: T | ((old: T | undefined) => T)) => void;
+}
+
+/** Loads data when the deps change; stale answers (of older deps) are dropped. */
+export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const generation = useRef(0);
+  useEffect(() => {
+    const mine = ++generation.current;
+    setLoading(true);
+    setError(null);
+    load().then(
+      (d) => {
+        if (generation.current !== mine) return;
+        setData(() => d);
+        setLoading(false);
+      },
+      (e) => {
+        if (generation.current !== mine) return;
+        setError(asApiError(e));
+        setLoading(false);
+      },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { data, error, loading, reload, setData: setData as Async<T>['setData'] };
+}
+
+export function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} · Docket` : 'Docket';
+  }, [title]);
+}
+
+/** Runs the callback every `ms` while the tab is visible. */
+export function useInterval(callback: () => void, ms: number | null): void {
+  const saved = useRef(callback);
+  saved.current = callback;
+  useEffect(() => {
+    if (ms === null) return undefined;
+    const id = window.setInterval(() => {
+      if (document.visibilityState === 'visible') saved.current();
+    }, ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+}
+
+/** The value after it stopped changing for `ms`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const id = window.setTimeout(() => setDebounced(value), ms);
+    return () => window.clearTimeout(id);
+  }, [value, ms]);
+  return debounced;
+}
+
+/** A stable id for label/control pairs. */
+let counter = 0;
+export function useId(prefix = 'f'): string {
+  const ref = useRef<string | null>(null);
+  if (ref.current === null) ref.current = `${prefix}-${++counter}`;
+  return ref.current;
+}

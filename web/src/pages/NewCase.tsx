@@ -1,0 +1,3 @@
+export function NewCase(_: { query: URLSearchParams }) {
+  return <div class="page">New case</div>;
+}

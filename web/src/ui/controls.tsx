@@ -1,0 +1,219 @@
+// Form controls with their labels, hints and errors wired for assistive technology.
+import type { ComponentChildren, TextareaHTMLAttributes } from 'preact';
+import { useId } from '../hooks';
+import type { ApiError } from '../api/client';
+import type { CaseStatus, Priority } from '../api/types';
+import { statusGroup, statusLabel } from '../format';
+
+/** The error's message when it names this field (or a part of it: `emails[1]`). */
+export function fieldError(error: ApiError | null | undefined, ...names: string[]): string | null {
+  const f = error?.field;
+  if (!f) return null;
+  return names.some((n) => f === n || f.startsWith(`${n}[`) || f.startsWith(`${n}.`)) ? error!.message : null;
+}
+
+interface FieldProps {
+  label: string;
+  hint?: ComponentChildren;
+  error?: string | null;
+  class?: string;
+  test?: string;
+}
+
+function describedBy(id: string, hint: unknown, error: unknown): string | undefined {
+  const ids = [hint ? `${id}-hint` : '', error ? `${id}-err` : ''].filter(Boolean).join(' ');
+  return ids || undefined;
+}
+
+function Extras({ id, hint, error }: { id: string; hint?: ComponentChildren; error?: string | null }) {
+  return (
+    <>
+      {hint ? (
+        <div class="hint" id={`${id}-hint`}>
+          {hint}
+        </div>
+      ) : null}
+      {error ? (
+        <div class="field-error" id={`${id}-err`}>
+          {error}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+interface InputAttrs {
+  placeholder?: string;
+  required?: boolean;
+  disabled?: boolean;
+  autocomplete?: string;
+  autoFocus?: boolean;
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  onBlur?: () => void;
+  onKeyDown?: (e: KeyboardEvent) => void;
+}
+
+export function TextField(
+  props: FieldProps & InputAttrs & { value: string; onValue: (v: string) => void; type?: 'text' | 'email' | 'search' | 'url' | 'tel' | 'number' | 'date' },
+) {
+  const { label, hint, error, class: cls, test, value, onValue, type = 'text', ...rest } = props;
+  const id = useId('in');
+  return (
+    <div class={`field ${cls ?? ''}`}>
+      <label for={id}>{label}</label>
+      <input
+        {...(rest as Record<string, unknown>)}
+        id={id}
+        type={type as 'text'}
+        value={value}
+        data-test={test}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={describedBy(id, hint, error)}
+        onInput={(e) => onValue(e.currentTarget.value)}
+      />
+      <Extras id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+type AreaAttrs = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, 'label' | 'value' | 'onInput' | 'class'>;
+
+export function TextArea(props: FieldProps & AreaAttrs & { value: string; onValue: (v: string) => void }) {
+  const { label, hint, error, class: cls, test, value, onValue, ...rest } = props;
+  const id = useId('ta');
+  return (
+    <div class={`field ${cls ?? ''}`}>
+      <label for={id}>{label}</label>
+      <textarea
+        {...rest}
+        id={id}
+        value={value}
+        data-test={test}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={describedBy(id, hint, error)}
+        onInput={(e) => onValue(e.currentTarget.value)}
+      />
+      <Extras id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+export interface Option {
+  value: string;
+  label: string;
+}
+
+export function SelectField(
+  props: FieldProps & {
+    value: string;
+    onValue: (v: string) => void;
+    options: Option[];
+    disabled?: boolean;
+    required?: boolean;
+  },
+) {
+  const { label, hint, error, class: cls, test, value, onValue, options, disabled, required } = props;
+  const id = useId('sel');
+  return (
+    <div class={`field ${cls ?? ''}`}>
+      <label for={id}>{label}</label>
+      <select
+        id={id}
+        value={value}
+        disabled={disabled}
+        required={required}
+        data-test={test}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={describedBy(id, hint, error)}
+        onChange={(e) => onValue(e.currentTarget.value)}
+      >
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      <Extras id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+export function CheckField(
+  props: FieldProps & { checked: boolean; onChecked: (v: boolean) => void; disabled?: boolean },
+) {
+  const { label, hint, error, class: cls, test, checked, onChecked, disabled } = props;
+  const id = useId('cb');
+  return (
+    <div class={`field check ${cls ?? ''}`}>
+      <input
+        id={id}
+        type="checkbox"
+        checked={checked}
+        disabled={disabled}
+        data-test={test}
+        aria-describedby={describedBy(id, hint, error)}
+        onChange={(e) => onChecked(e.currentTarget.checked)}
+      />
+      <label for={id}>{label}</label>
+      <Extras id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
+/** A problem from the API that belongs to no one field, or to a field not on screen. */
+export function ErrorAlert({ error, shown = [], test }: { error: ApiError | null | undefined; shown?: string[]; test?: string }) {
+  if (!error) return null;
+  if (error.field && shown.some((n) => fieldError(error, n))) return null;
+  return (
+    <div class="alert alert-error" role="alert" data-test={test ?? 'error'}>
+      <strong>{error.problem.title && error.status ? error.problem.title : 'Error'}:</strong> {error.message}
+      {error.field ? <span class="alert-field"> (field: {error.field})</span> : null}
+    </div>
+  );
+}
+
+export function Notice({ children, kind = 'info', test }: { children: ComponentChildren; kind?: 'info' | 'success' | 'warning'; test?: string }) {
+  return (
+    <div class={`alert alert-${kind}`} role="status" data-test={test}>
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <p class="loading" role="status">
+      {label}
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
+
+export function StatusBadge({ status }: { status: CaseStatus }) {
+  return <span class={`badge status-${statusGroup(status)} status-${status}`}>{statusLabel(status)}</span>;
+}
+
+export function PriorityBadge({ priority }: { priority: Priority }) {
+  return <span class={`prio prio-${priority}`}>{priority}</span>;
+}
+
+export function Badge({ children, kind = 'neutral' }: { children: ComponentChildren; kind?: string }) {
+  return <span class={`badge badge-${kind}`}>{children}</span>;
+}
+
+export function PageHeader({ title, children, sub }: { title: ComponentChildren; children?: ComponentChildren; sub?: ComponentChildren }) {
+  return (
+    <div class="page-header">
+      <div>
+        <h1>{title}</h1>
+        {sub ? <div class="page-sub">{sub}</div> : null}
+      </div>
+      {children ? <div class="page-actions">{children}</div> : null}
+    </div>
+  );
+}
