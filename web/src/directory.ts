@@ -2,7 +2,7 @@
 // per session and refreshed after an admin changes them; contacts and accounts by id, cached.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from './api/client';
-import type { Account, Contact, Mailbox, Team, User } from './api/types';
+import { type Account, type Article, type Contact, isStaffArticle, type Mailbox, type Team, type User } from './api/types';
 
 interface Page<T> {
   items: T[];
@@ -96,6 +96,10 @@ export const contacts = new ListCache<Contact>(() =>
 );
 export const accounts = new ListCache<Account>(() =>
   fetchAll((cursor) => ok(api.GET('/accounts', { params: { query: { limit: 100, cursor } } })), 1000),
+);
+
+export const articles = new ListCache<Article>(async () =>
+  (await fetchAll((cursor) => ok(api.GET('/articles', { params: { query: { limit: 100, cursor } } })), 1000)).filter(isStaffArticle),
 );
 
 /** Records by id, fetched one at a time and remembered. */

@@ -25,6 +25,11 @@ export function statusGroup(s: CaseStatus): StatusGroup {
   return 'open';
 }
 
+const SOURCE_LABELS: Record<string, string> = { api: 'API', web_form: 'Web form', email: 'Email', portal: 'Portal', phone: 'Phone', workflow: 'Workflow' };
+export function sourceLabel(s: string): string {
+  return SOURCE_LABELS[s] ?? humanize(s);
+}
+
 /** `web_form` → `Web form`. */
 export function humanize(s: string): string {
   const t = s.replace(/_/g, ' ');

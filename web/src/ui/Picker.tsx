@@ -21,12 +21,14 @@ interface PickerProps<T extends { id: string }> {
   /** Text of a selected id that is not in the list (not loaded, or not visible). */
   fallback?: (id: string) => string;
   hideLabel?: boolean;
+  /** Ids not to offer (already chosen elsewhere). */
+  exclude?: string[];
 }
 
 const MAX_SHOWN = 8;
 
 export function Picker<T extends { id: string }>(props: PickerProps<T>) {
-  const { label, cache, value, onChange, multiple, name, detail, placeholder, test, error, disabled, fallback, hideLabel } = props;
+  const { label, cache, value, onChange, multiple, name, detail, placeholder, test, error, disabled, fallback, hideLabel, exclude } = props;
   const id = useId('pick');
   const items = useList(cache);
   const [query, setQuery] = useState('');
@@ -36,10 +38,10 @@ export function Picker<T extends { id: string }>(props: PickerProps<T>) {
 
   const matches = useMemo(() => {
     const q = query.trim().toLowerCase();
-    const pool = (items ?? []).filter((i) => !value.includes(i.id));
+    const pool = (items ?? []).filter((i) => !value.includes(i.id) && !exclude?.includes(i.id));
     const found = q ? pool.filter((i) => `${name(i)} ${detail?.(i) ?? ''}`.toLowerCase().includes(q)) : pool;
     return found.slice(0, MAX_SHOWN);
-  }, [items, query, value, name, detail]);
+  }, [items, query, value, name, detail, exclude]);
 
   const choose = (item: T) => {
     onChange(multiple ? [...value, item.id] : [item.id]);

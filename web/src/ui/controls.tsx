@@ -130,7 +130,9 @@ export function SelectField(
         onChange={(e) => onValue(e.currentTarget.value)}
       >
         {options.map((o) => (
-          <option key={o.value} value={o.value}>
+          // The value attribute is set even when it equals the text (Preact skips it then), so
+          // `option[value=…]` selectors work in tests.
+          <option key={o.value} value={o.value} ref={(el) => el?.setAttribute('value', o.value)}>
             {o.label}
           </option>
         ))}
