@@ -17,6 +17,7 @@ use docket_embedded::{FileBlobStore, OutboxMailer, SqliteItemStore, SqliteQueue}
 use docket_mail::compose::Address;
 use docket_notify::NotifyHandler;
 
+use crate::console::{self, ConsoleState};
 use crate::mail_in::PipelineSink;
 use crate::worker::{self, WakingQueue};
 use docket_embedded::SmtpConfig;
@@ -143,13 +144,18 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let smtp_listener = tokio::net::TcpListener::bind(smtp).await.map_err(|e| format!("cannot listen for SMTP on {smtp}: {e}"))?;
     let smtp_address = smtp_listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, %smtp_address, %base_url, data = %data.display(), admin = %admin.id, admin_created = created, "docket serving");
+    let link = installation.docket.signin().issue_link(&admin.id).await.map_err(|e| format!("cannot make the sign-in link: {e}"))?;
     eprintln!(
-        "Docket is serving http://{address}  (data in {data})\n\
+        "Docket is serving {base_url}  (data in {data})\n\
+         Sign in to the console as {name}: {base_url}{path}{link}\n\
+         (works once, for {minutes} minutes; staff ask for a new link on the sign-in page, mailed to {data}/outbox)\n\
          Inbound mail: SMTP on {smtp_address}; sent mail lands in {data}/outbox\n\
          {verb} admin: {name} <{email}> id {id}\n\
-         Mint a token:  docket --data {data} token\n\
-         Then:          curl -H \"Authorization: Bearer $TOKEN\" http://{address}/cases\n\
+         API token:     docket --data {data} token\n\
+         Then:          curl -H \"Authorization: Bearer $TOKEN\" {base_url}/cases\n\
          Stop with Ctrl-C.",
+        path = docket_domain::signin::SIGNIN_PATH,
+        minutes = docket_domain::signin::LINK_VALIDITY.whole_minutes(),
         data = data.display(),
         verb = if created { "Created" } else { "Existing" },
         name = admin.name,
@@ -158,6 +164,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     );
     let mailer: Arc<dyn docket_ports::Mailer> = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
     let settings = MailSettings { public_url: Some(base_url.clone()), ..local_mail_settings() };
+    let console = console::router(ConsoleState { docket: installation.docket.clone(), mailer: mailer.clone(), mail: settings.clone() });
     let handler = Arc::new(NotifyHandler { docket: installation.docket.clone(), mailer: mailer.clone(), settings });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(installation.notify_queue.clone(), handler, stopped.clone()));
@@ -172,7 +179,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let state = AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) };
     // The API and the /blobs routes its presigned requests go to (S3 takes them on AWS). The peer
     // address is the client's: web-form rate limits count per client IP.
-    let app = router_serving_blobs(state, installation.blobs);
+    let app = router_serving_blobs(state, installation.blobs, console);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = worker.await;

@@ -4,6 +4,7 @@
 //! mints a bearer token for a user or portal contact, `docket bench` measures the API.
 
 mod bench;
+mod console;
 mod local;
 mod mail_in;
 mod worker;

@@ -64,9 +64,34 @@ impl TokenKeys {
     }
 }
 
+/// The cookie holding a console session of the local installation (see `docket_domain::signin`).
+pub const SESSION_COOKIE: &str = "docket_session";
+/// The header a console sends with every write. A cross-site form or image cannot set it and a
+/// cross-site script may not without a CORS preflight this server never grants, so a write that
+/// rides on the session cookie without it is a forgery (the cookie is also `SameSite=Strict`).
+pub const CSRF_HEADER: &str = "x-docket-csrf";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// Whether a request may change something (and so needs the CSRF header when a cookie carries it).
+fn is_write(method: &axum::http::Method) -> bool {
+    !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS)
+}
+
 impl Authenticator {
     /// The Docket id the request is authenticated as.
-    fn subject(&self, parts: &Parts) -> Result<String, Problem> {
+    async fn subject(&self, parts: &Parts, state: &AppState) -> Result<String, Problem> {
         match self {
             Authenticator::ApiGateway => {
                 let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() else {
@@ -80,16 +105,27 @@ impl Authenticator {
                     .ok_or_else(|| Problem::unauthenticated("the token carries no subject"))
             }
             Authenticator::LocalTokens(keys) => {
-                let header = parts
-                    .headers
-                    .get(axum::http::header::AUTHORIZATION)
-                    .ok_or_else(|| Problem::unauthenticated("send Authorization: Bearer <token> (docket token mints one)"))?;
-                let token = header
-                    .to_str()
-                    .ok()
-                    .and_then(|h| h.strip_prefix("Bearer "))
-                    .ok_or_else(|| Problem::unauthenticated("the Authorization header must be `Bearer <token>`"))?;
-                keys.verify(token.trim())
+                if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+                    let token = header
+                        .to_str()
+                        .ok()
+                        .and_then(|h| h.strip_prefix("Bearer "))
+                        .ok_or_else(|| Problem::unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+                    return keys.verify(token.trim());
+                }
+                let Some(session) = cookie(parts, SESSION_COOKIE) else {
+                    return Err(Problem::unauthenticated("sign in, or send Authorization: Bearer <token> (docket token mints one)"));
+                };
+                if is_write(&parts.method) && !parts.headers.contains_key(CSRF_HEADER) {
+                    return Err(Problem::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf",
+                        "Forbidden",
+                        format!("a write with the session cookie must carry the {CSRF_HEADER} header"),
+                    ));
+                }
+                let user = state.docket.signin().session_user(session).await.map_err(Problem::from)?;
+                user.map(|id| id.to_string()).ok_or_else(|| Problem::unauthenticated("the session has ended: sign in again"))
             }
         }
     }
@@ -102,7 +138,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let subject = state.authenticator.subject(parts)?;
+        let subject = state.authenticator.subject(parts, state).await?;
         let principal = state.docket.principal(&subject).await.map_err(Problem::from)?;
         Ok(Caller(principal))
     }

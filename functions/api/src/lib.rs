@@ -48,10 +48,11 @@ pub fn router(state: AppState) -> Router {
     with_layers(api_routes(state))
 }
 
-/// The API and the routes of the presigned requests of a blob store that signs URLs to this
-/// server (the local process; on AWS the URLs go to S3).
-pub fn router_serving_blobs<S: SignedUrlBlobs + 'static>(state: AppState, blobs: Arc<S>) -> Router {
-    with_layers(api_routes(state).merge(signed_blob_router(blobs)))
+/// The API, the routes of the presigned requests of a blob store that signs URLs to this server
+/// (the local process; on AWS the URLs go to S3) and `beside`: routes of the same server that are
+/// not the API's (the local console), under the same layers.
+pub fn router_serving_blobs<S: SignedUrlBlobs + 'static>(state: AppState, blobs: Arc<S>, beside: Router) -> Router {
+    with_layers(api_routes(state).merge(signed_blob_router(blobs)).merge(beside))
 }
 
 fn api_routes(state: AppState) -> Router {

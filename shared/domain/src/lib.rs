@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod rules;
 pub mod schema;
+pub mod signin;
 pub mod stream;
 mod txn;
 pub mod validate;

@@ -312,6 +312,19 @@ pub(crate) fn keyed_item(key: Key, record: impl Serialize) -> DomainResult<Item>
     Ok(item)
 }
 
+/// Keys of the console's sign-in links and sessions (in the `directory` table), by the SHA-256
+/// of their token: the store never holds a token that works.
+pub mod signin_keys {
+    use super::Key;
+
+    pub fn link(digest: &str) -> Key {
+        Key::new(format!("SIGNIN#{digest}"), "SIGNIN")
+    }
+    pub fn session(digest: &str) -> Key {
+        Key::new(format!("SESSION#{digest}"), "SESSION")
+    }
+}
+
 /// Keys of blobs Docket writes itself (uploads are keyed where they are announced).
 pub mod blob_keys {
     /// The raw copy of an inbound message, kept for its log line.

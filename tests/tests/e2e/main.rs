@@ -21,6 +21,7 @@ mod openapi;
 mod outbox_stream;
 mod portal;
 mod queue_conformance;
+mod signin;
 mod trust;
 mod webform;
 mod workflow;

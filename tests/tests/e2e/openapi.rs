@@ -135,3 +135,15 @@ async fn the_served_document_is_the_generated_one() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, document());
 }
+
+/// The console's API types are generated from `web/openapi.json`; it must be the document the
+/// code makes, so that a contract change fails the web build's typecheck instead of a user.
+#[test]
+fn the_web_console_builds_against_the_current_document() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/openapi.json");
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("web/openapi.json exists")).expect("web/openapi.json is JSON");
+    assert!(
+        committed == document(),
+        "web/openapi.json is stale: regenerate it with `cargo run -q -p docket -- openapi > web/openapi.json` and rebuild the console"
+    );
+}

@@ -1,0 +1,176 @@
+//! Signing in to the local console with one-time links, on both engines: a link is worth one
+//! session, dies at its expiry, reaches only active staff, and a session cookie authenticates
+//! API calls only until it is ended — and never a write without the CSRF header.
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use docket_domain::clock::ManualClock;
+use docket_domain::notify::MailSettings;
+use docket_domain::signin::{LINK_VALIDITY, SESSION_VALIDITY, SIGNIN_PATH};
+use docket_e2e::{Engine, RecordingMailer, TestApi, id_of, on_both_engines};
+use serde_json::json;
+
+on_both_engines!(
+    a_mailed_link_signs_in_once_and_the_session_ends_on_sign_out,
+    links_and_sessions_die_at_their_expiry_and_with_the_user,
+    nobody_but_active_staff_gets_a_link_and_asks_are_limited,
+    a_session_cookie_never_writes_without_the_csrf_header,
+);
+
+struct World {
+    api: TestApi,
+    mailer: Arc<RecordingMailer>,
+    settings: MailSettings,
+    clock: Arc<ManualClock>,
+    admin: String,
+}
+
+async fn world(engine: Engine) -> World {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let docket = docket_e2e::docket_with_clock(engine, clock.clone()).await;
+    let mailer = docket_e2e::recording_mailer(engine).await;
+    let settings = MailSettings { public_url: Some("https://help.example.test".into()), ..docket_e2e::test_mail_settings() };
+    let api = TestApi::with_docket(docket).await;
+    let admin = api.admin_token();
+    World { api, mailer, settings, clock, admin }
+}
+
+impl World {
+    async fn agent(&self, email: &str) -> String {
+        let user = self.api.create(&self.admin, "/users", json!({"name": "Grace Hopper", "email": email, "role": "agent"})).await;
+        id_of(&user)
+    }
+
+    /// Asks for a link as the sign-in page does and returns the token of the one mailed.
+    async fn mailed_token(&self, email: &str) -> Option<String> {
+        let signin = self.api.docket.signin();
+        let address = signin.accept_ask(email).await.expect("ask accepted");
+        signin.send_link(&address, self.mailer.as_ref(), &self.settings).await.expect("link sent or skipped");
+        let marker = format!("https://help.example.test{SIGNIN_PATH}");
+        let sent = self.mailer.messages_with("Your Docket sign-in link");
+        // The body is quoted-printable: undo its soft line breaks before reading the link.
+        let raw = sent.iter().find(|raw| raw.contains(email))?.replace("=\r\n", "");
+        let start = raw.find(&marker)? + marker.len();
+        Some(raw[start..].chars().take_while(char::is_ascii_alphanumeric).collect())
+    }
+
+    async fn me_with_cookie(&self, session: &str) -> u16 {
+        let cookie = format!("theme=dark; docket_session={session}");
+        self.api.send(Method::GET, "/me", None, &[("cookie", &cookie)], None).await.status.as_u16()
+    }
+}
+
+async fn a_mailed_link_signs_in_once_and_the_session_ends_on_sign_out(engine: Engine) {
+    // GIVEN an agent who asks for a sign-in link
+    let world = world(engine).await;
+    let email = format!("grace-{}@acme.test", ulid::Ulid::new().to_string().to_lowercase());
+    let agent = world.agent(&email).await;
+    let token = world.mailed_token(&email).await.expect("a link was mailed to the agent");
+
+    // WHEN the link is redeemed
+    let session = world.api.docket.signin().redeem(&token).await.expect("the link opens a session");
+
+    // THEN the session is the agent's and authenticates API calls by cookie
+    assert_eq!(session.user.id.to_string(), agent);
+    assert_eq!(session.expires_in, SESSION_VALIDITY);
+    assert_eq!(world.me_with_cookie(&session.token).await, 200);
+    // AND the link is spent: a second redemption (another tab, a replayed mail) fails
+    let again = world.api.docket.signin().redeem(&token).await;
+    assert!(again.is_err(), "a link works once");
+
+    // WHEN the session ends
+    world.api.docket.signin().end(&session.token).await.unwrap();
+    // THEN the cookie signs nobody in
+    assert_eq!(world.me_with_cookie(&session.token).await, 401);
+}
+
+async fn links_and_sessions_die_at_their_expiry_and_with_the_user(engine: Engine) {
+    let world = world(engine).await;
+    let email = format!("ada-{}@acme.test", ulid::Ulid::new().to_string().to_lowercase());
+    let agent = world.agent(&email).await;
+    let signin = world.api.docket.signin();
+
+    // GIVEN a link left unused past its validity
+    let stale = signin.issue_link(&<docket_domain::ids::UserId as docket_domain::ids::Id>::parse("user_id", &agent).unwrap()).await.unwrap();
+    world.clock.advance(LINK_VALIDITY + time::Duration::seconds(1));
+    // THEN it opens nothing
+    assert!(signin.redeem(&stale).await.is_err(), "an expired link is refused");
+
+    // GIVEN a session opened now
+    let token = world.mailed_token(&email).await.expect("link mailed");
+    let session = signin.redeem(&token).await.unwrap();
+    assert_eq!(world.me_with_cookie(&session.token).await, 200);
+    // WHEN the agent is deactivated
+    let reply = world.api.call(Method::PATCH, &format!("/users/{agent}"), Some(&world.admin), Some(json!({"active": false}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // THEN the session no longer works, nor does a new link reach them
+    assert_eq!(world.me_with_cookie(&session.token).await, 401);
+    let reactivated = world.api.call(Method::PATCH, &format!("/users/{agent}"), Some(&world.admin), Some(json!({"active": true}))).await;
+    assert_eq!(reactivated.status, 200);
+    // AND after its validity a session is dead even for an active user
+    assert_eq!(world.me_with_cookie(&session.token).await, 200);
+    world.clock.advance(SESSION_VALIDITY);
+    assert_eq!(world.me_with_cookie(&session.token).await, 401);
+}
+
+async fn nobody_but_active_staff_gets_a_link_and_asks_are_limited(engine: Engine) {
+    let world = world(engine).await;
+    let tag = ulid::Ulid::new().to_string().to_lowercase();
+    // GIVEN a portal contact, an address nobody has, and a deactivated agent
+    let contact = format!("customer-{tag}@client.test");
+    world.api.portal_contact("Customer", &contact, None, json!({"role": "own_cases"})).await;
+    let stranger = format!("stranger-{tag}@evil.test");
+    let former = format!("former-{tag}@acme.test");
+    let former_id = world.agent(&former).await;
+    let reply = world.api.call(Method::PATCH, &format!("/users/{former_id}"), Some(&world.admin), Some(json!({"active": false}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // WHEN each asks for a link
+    // THEN the ask is accepted alike and no mail goes out
+    for email in [&contact, &stranger, &former] {
+        assert_eq!(world.mailed_token(email).await, None, "no link for {email}");
+    }
+
+    // AND a malformed address is refused by name
+    let error = world.api.docket.signin().accept_ask("not an address").await.expect_err("refused");
+    assert!(error.to_string().contains("email"), "{error}");
+    // AND a sixth ask within the hour is rate-limited
+    for _ in 0..4 {
+        world.api.docket.signin().accept_ask(&stranger).await.expect("within the limit");
+    }
+    let limited = world.api.docket.signin().accept_ask(&stranger).await;
+    assert!(matches!(limited, Err(docket_domain::DomainError::RateLimited { .. })), "{limited:?}");
+    // AND forged tokens are refused unread
+    for forged in ["", "short", &"a".repeat(50), &"A".repeat(50)] {
+        assert!(world.api.docket.signin().redeem(forged).await.is_err());
+    }
+}
+
+async fn a_session_cookie_never_writes_without_the_csrf_header(engine: Engine) {
+    let world = world(engine).await;
+    let email = format!("linus-{}@acme.test", ulid::Ulid::new().to_string().to_lowercase());
+    world.agent(&email).await;
+    let token = world.mailed_token(&email).await.expect("link mailed");
+    let session = world.api.docket.signin().redeem(&token).await.unwrap();
+    let cookie = format!("docket_session={}", session.token);
+    let body = Some(json!({"subject": "Printer on fire"}).to_string());
+    let json_type = ("content-type", "application/json");
+
+    // WHEN a page posts with the cookie but without the header (a cross-site form could)
+    let forged = world.api.send(Method::POST, "/cases", None, &[("cookie", &cookie), json_type], body.clone()).await;
+    // THEN it is refused and nothing is created
+    forged.assert_problem(403, None);
+    assert!(forged.body.to_string().contains("x-docket-csrf"), "{}", forged.body);
+    let list = world.api.send(Method::GET, "/cases", None, &[("cookie", &cookie)], None).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(0), "{}", list.body);
+
+    // WHEN the console posts with the header
+    let made = world.api.send(Method::POST, "/cases", None, &[("cookie", &cookie), json_type, ("x-docket-csrf", "1")], body).await;
+    // THEN the case is created as the agent
+    assert_eq!(made.status, 201, "{}", made.body);
+    // AND a session cookie never stands in for a bearer token that is present and bad
+    let bad_bearer = world.api.send(Method::GET, "/me", None, &[("cookie", &cookie), ("authorization", "Bearer nonsense")], None).await;
+    assert_eq!(bad_bearer.status, 401);
+}
