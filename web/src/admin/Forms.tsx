@@ -1,0 +1,3 @@
+export function Forms(_: { id?: string | undefined }) {
+  return <p>Web forms</p>;
+}

@@ -1,0 +1,3 @@
+export function InboundLog(_: { query: URLSearchParams }) {
+  return <p>Inbound log</p>;
+}

@@ -1,0 +1,271 @@
+// Users and teams.
+import { useState } from 'preact/hooks';
+import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import type { AssignmentRule, Team, User } from '../api/types';
+import { teams, useList, users } from '../directory';
+import { CheckField, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
+import { Picker } from '../ui/Picker';
+import { useSession } from '../session';
+
+export const RULE_OPTIONS = [
+  { value: '', label: 'None (assign by hand)' },
+  { value: 'round_robin', label: 'Round-robin' },
+  { value: 'least_busy', label: 'Least busy' },
+];
+
+export function Users() {
+  const list = useList(users);
+  const teamList = useList(teams);
+  const { me } = useSession();
+  const [editing, setEditing] = useState<User | 'new' | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const toggle = async (u: User) => {
+    setError(null);
+    try {
+      const { etag } = await tagged(api.GET('/users/{id}', { params: { path: { id: u.id } } }));
+      const updated = await ok(api.PATCH('/users/{id}', { params: { path: { id: u.id }, header: { 'If-Match': etag ?? undefined } }, body: { active: !u.active } }));
+      users.put(updated);
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  };
+  return (
+    <>
+      <PageHeader title="Users" sub="Agents and admins who sign in to this console.">
+        <button type="button" class="btn btn-primary" onClick={() => setEditing('new')} data-test="user-new">
+          New user
+        </button>
+      </PageHeader>
+      {editing ? <UserForm user={editing === 'new' ? null : editing} onDone={() => setEditing(null)} /> : null}
+      <ErrorAlert error={error} />
+      {list === null ? (
+        <Loading />
+      ) : (
+        <div class="table-wrap">
+          <table class="grid" data-test="user-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Sees</th>
+                <th scope="col">Teams</th>
+                <th scope="col">Status</th>
+                <th scope="col" class="c-actions">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((u) => (
+                <tr key={u.id} class={u.active ? '' : 'inactive'} data-test="user-row">
+                  <td>{u.name}{u.id === me.id ? ' (me)' : ''}</td>
+                  <td>{u.email}</td>
+                  <td>{u.role === 'admin' ? 'Admin' : 'Agent'}</td>
+                  <td>{u.scope === 'all' ? 'All cases' : u.scope === 'team' ? 'Team cases' : 'Own cases'}</td>
+                  <td>{u.team_ids.map((t) => teamList?.find((x) => x.id === t)?.name ?? '…').join(', ')}</td>
+                  <td>{u.active ? <Badge kind="success">Active</Badge> : <Badge kind="neutral">Inactive</Badge>}</td>
+                  <td class="c-actions">
+                    <button type="button" class="btn btn-sm" onClick={() => setEditing(u)} aria-label={`Edit ${u.name}`}>
+                      Edit
+                    </button>{' '}
+                    {u.id !== me.id ? (
+                      <button type="button" class="btn btn-sm" onClick={() => void toggle(u)} aria-label={`${u.active ? 'Deactivate' : 'Activate'} ${u.name}`} data-test="user-toggle">
+                        {u.active ? 'Deactivate' : 'Activate'}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function UserForm({ user, onDone }: { user: User | null; onDone: () => void }) {
+  const [name, setName] = useState(user?.name ?? '');
+  const [email, setEmail] = useState(user?.email ?? '');
+  const [role, setRole] = useState<User['role']>(user?.role ?? 'agent');
+  const [scope, setScope] = useState<User['scope']>(user?.scope ?? 'all');
+  const [teamIds, setTeamIds] = useState<string[]>(user?.team_ids ?? []);
+  const [active, setActive] = useState(user?.active ?? true);
+  const [autoFollow, setAutoFollow] = useState(user?.preferences.auto_follow ?? false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body = { name: name.trim(), email: email.trim(), role, scope, team_ids: teamIds, active, preferences: { auto_follow: autoFollow } };
+    try {
+      let saved: User;
+      if (user) {
+        const { etag } = await tagged(api.GET('/users/{id}', { params: { path: { id: user.id } } }));
+        saved = await ok(api.PATCH('/users/{id}', { params: { path: { id: user.id }, header: { 'If-Match': etag ?? undefined } }, body }));
+      } else {
+        saved = await ok(api.POST('/users', { body }));
+      }
+      users.put(saved);
+      onDone();
+    } catch (err) {
+      setError(asApiError(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card" onSubmit={submit} aria-label={user ? `Edit ${user.name}` : 'New user'} data-test="user-form">
+      <h2>{user ? `Edit ${user.name}` : 'New user'}</h2>
+      <ErrorAlert error={error} shown={['name', 'email', 'role', 'scope', 'team_ids']} />
+      <div class="form-grid">
+        <TextField label="Name" value={name} onValue={setName} required test="user-name" error={fieldError(error, 'name')} />
+        <TextField label="Email" type="email" value={email} onValue={setEmail} required test="user-email" error={fieldError(error, 'email')} />
+        <SelectField
+          label="Role"
+          value={role}
+          onValue={(v) => setRole(v as User['role'])}
+          options={[
+            { value: 'agent', label: 'Agent' },
+            { value: 'admin', label: 'Admin' },
+          ]}
+          test="user-role"
+          error={fieldError(error, 'role')}
+        />
+        <SelectField
+          label="Cases this user sees"
+          value={scope}
+          onValue={(v) => setScope(v as User['scope'])}
+          options={[
+            { value: 'all', label: 'All cases' },
+            { value: 'team', label: "Their teams' cases" },
+            { value: 'own', label: 'Only their own cases' },
+          ]}
+          test="user-scope"
+          error={fieldError(error, 'scope')}
+        />
+        <Picker label="Teams" cache={teams} multiple value={teamIds} onChange={setTeamIds} name={(t) => t.name} placeholder="Add a team…" test="user-teams" error={fieldError(error, 'team_ids')} />
+        <div>
+          <CheckField label="Active (can sign in and be assigned)" checked={active} onChecked={setActive} test="user-active" />
+          <CheckField label="Follow every new case" checked={autoFollow} onChecked={setAutoFollow} test="user-autofollow" />
+        </div>
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy} data-test="user-save">
+          {busy ? 'Saving…' : user ? 'Save' : 'Create user'}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function Teams() {
+  const list = useList(teams);
+  const userList = useList(users);
+  const [editing, setEditing] = useState<Team | 'new' | null>(null);
+  return (
+    <>
+      <PageHeader title="Teams" sub="Members are the users whose teams include it.">
+        <button type="button" class="btn btn-primary" onClick={() => setEditing('new')} data-test="team-new">
+          New team
+        </button>
+      </PageHeader>
+      {editing ? <TeamForm team={editing === 'new' ? null : editing} onDone={() => setEditing(null)} /> : null}
+      {list === null ? (
+        <Loading />
+      ) : list.length === 0 ? (
+        <Empty>No teams yet.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="grid" data-test="team-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Description</th>
+                <th scope="col">Assignment</th>
+                <th scope="col">Members</th>
+                <th scope="col" class="c-actions">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((t) => (
+                <tr key={t.id} data-test="team-row">
+                  <td>{t.name}</td>
+                  <td>{t.description}</td>
+                  <td>{RULE_OPTIONS.find((o) => o.value === (t.assignment_rule ?? ''))?.label}</td>
+                  <td>{(userList ?? []).filter((u) => u.team_ids.includes(t.id)).map((u) => u.name).join(', ') || <span class="muted">None</span>}</td>
+                  <td class="c-actions">
+                    <button type="button" class="btn btn-sm" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                      Edit
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function TeamForm({ team, onDone }: { team: Team | null; onDone: () => void }) {
+  const [name, setName] = useState(team?.name ?? '');
+  const [description, setDescription] = useState(team?.description ?? '');
+  const [rule, setRule] = useState<string>(team?.assignment_rule ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body = { name: name.trim(), description: description || null, assignment_rule: (rule || null) as AssignmentRule | null };
+    try {
+      let saved: Team;
+      if (team) {
+        const { etag } = await tagged(api.GET('/teams/{id}', { params: { path: { id: team.id } } }));
+        saved = await ok(api.PATCH('/teams/{id}', { params: { path: { id: team.id }, header: { 'If-Match': etag ?? undefined } }, body }));
+      } else {
+        saved = await ok(api.POST('/teams', { body }));
+      }
+      teams.put(saved);
+      onDone();
+    } catch (err) {
+      setError(asApiError(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card" onSubmit={submit} aria-label={team ? `Edit ${team.name}` : 'New team'} data-test="team-form">
+      <h2>{team ? `Edit ${team.name}` : 'New team'}</h2>
+      <ErrorAlert error={error} shown={['name', 'description', 'assignment_rule']} />
+      <div class="form-grid">
+        <TextField label="Name" value={name} onValue={setName} required test="team-name" error={fieldError(error, 'name')} />
+        <SelectField
+          label="Assign new cases"
+          value={rule}
+          onValue={setRule}
+          options={RULE_OPTIONS}
+          test="team-rule"
+          hint="Unassigned new cases of the team go to its active members."
+          error={fieldError(error, 'assignment_rule')}
+        />
+        <TextArea class="span-2" label="Description" value={description} onValue={setDescription} rows={2} error={fieldError(error, 'description')} />
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy} data-test="team-save">
+          {busy ? 'Saving…' : team ? 'Save' : 'Create team'}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

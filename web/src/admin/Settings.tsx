@@ -1,0 +1,117 @@
+// System-wide settings.
+import { useEffect, useState } from 'preact/hooks';
+import { api, asApiError, ok, type ApiError } from '../api/client';
+import type { Settings } from '../api/types';
+import { splitList } from '../format';
+import { useAsync } from '../hooks';
+import { CheckField, ErrorAlert, fieldError, Loading, Notice, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+
+export function SettingsPage() {
+  const loaded = useAsync(() => ok(api.GET('/settings')), []);
+  if (loaded.error) return <ErrorAlert error={loaded.error} />;
+  if (!loaded.data) return <Loading />;
+  return <SettingsForm settings={loaded.data} onSaved={(s) => loaded.setData(s)} />;
+}
+
+function num(v: number | undefined): string {
+  return v === undefined ? '' : String(v);
+}
+
+function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: Settings) => void }) {
+  const [mask, setMask] = useState(settings.case_number_mask);
+  const [tokenDays, setTokenDays] = useState(num(settings.reply_token_days));
+  const [numberInBody, setNumberInBody] = useState(settings.number_in_body ?? false);
+  const [junk, setJunk] = useState<string>(settings.junk_policy ?? 'drop');
+  const [blacklist, setBlacklist] = useState((settings.blacklist ?? []).join('\n'));
+  const [ackCount, setAckCount] = useState(num(settings.ack_limit_count));
+  const [ackWindow, setAckWindow] = useState(num(settings.ack_limit_window_minutes));
+  const [ackPerHour, setAckPerHour] = useState(num(settings.ack_limit_per_mailbox_per_hour));
+  const [maxMb, setMaxMb] = useState(settings.max_message_bytes === undefined ? '' : String(Math.round((settings.max_message_bytes / 1024 / 1024) * 10) / 10));
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => setSaved(false), [mask, tokenDays, numberInBody, junk, blacklist, ackCount, ackWindow, ackPerHour, maxMb]);
+
+  const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body = {
+        case_number_mask: mask,
+        reply_token_days: int(tokenDays),
+        number_in_body: numberInBody,
+        junk_policy: junk as Settings['junk_policy'],
+        blacklist: splitList(blacklist),
+        ack_limit_count: int(ackCount),
+        ack_limit_window_minutes: int(ackWindow),
+        ack_limit_per_mailbox_per_hour: int(ackPerHour),
+        max_message_bytes: maxMb.trim() === '' ? undefined : Math.round(Number(maxMb) * 1024 * 1024),
+      };
+      const s = await ok(api.PATCH('/settings', { body }));
+      onSaved(s);
+      setSaved(true);
+    } catch (err) {
+      setError(asApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const shown = ['case_number_mask', 'reply_token_days', 'blacklist', 'ack_limit_count', 'ack_limit_window_minutes', 'ack_limit_per_mailbox_per_hour', 'max_message_bytes', 'junk_policy'];
+  return (
+    <>
+      <PageHeader title="Settings" />
+      <form onSubmit={submit} data-test="settings-form" aria-label="Settings">
+        {saved ? <Notice kind="success" test="settings-saved">Settings saved.</Notice> : null}
+        <ErrorAlert error={error} shown={shown} />
+        <fieldset class="card">
+          <legend>Cases</legend>
+          <div class="form-grid">
+            <TextField label="Case number format" value={mask} onValue={setMask} hint="{n} is the number, e.g. [#{n}] or SR-{n}." test="settings-mask" error={fieldError(error, 'case_number_mask')} />
+          </div>
+        </fieldset>
+        <fieldset class="card">
+          <legend>Inbound mail</legend>
+          <div class="form-grid">
+            <TextField label="Reply tokens thread mail for (days)" type="number" min={0} value={tokenDays} onValue={setTokenDays} test="settings-token-days" error={fieldError(error, 'reply_token_days')} />
+            <TextField label="Largest message imported (MB)" type="number" min={0} value={maxMb} onValue={setMaxMb} hint="Larger mail is kept with its headers only." error={fieldError(error, 'max_message_bytes')} />
+            <CheckField class="span-2" label="Also look for a case number in the body of mail" checked={numberInBody} onChecked={setNumberInBody} />
+            <TextArea
+              label="Blacklist"
+              value={blacklist}
+              onValue={setBlacklist}
+              rows={4}
+              hint="One per line: an address (noreply@x.com), a local part (mailer-daemon) or a domain (@spam.example)."
+              test="settings-blacklist"
+              error={fieldError(error, 'blacklist')}
+            />
+            <SelectField
+              label="Blacklisted and spam mail"
+              value={junk}
+              onValue={setJunk}
+              options={[
+                { value: 'drop', label: 'Is dropped (kept raw and logged)' },
+                { value: 'junk_case', label: 'Opens a cancelled junk case' },
+              ]}
+              error={fieldError(error, 'junk_policy')}
+            />
+          </div>
+        </fieldset>
+        <fieldset class="card">
+          <legend>Acknowledgements</legend>
+          <div class="form-grid">
+            <TextField label="At most this many per sender…" type="number" min={0} value={ackCount} onValue={setAckCount} error={fieldError(error, 'ack_limit_count')} />
+            <TextField label="…within (minutes)" type="number" min={0} value={ackWindow} onValue={setAckWindow} error={fieldError(error, 'ack_limit_window_minutes')} />
+            <TextField label="At most per mailbox per hour" type="number" min={0} value={ackPerHour} onValue={setAckPerHour} error={fieldError(error, 'ack_limit_per_mailbox_per_hour')} />
+          </div>
+        </fieldset>
+        <div class="form-actions">
+          <button type="submit" class="btn btn-primary" disabled={busy} data-test="settings-save">
+            {busy ? 'Saving…' : 'Save settings'}
+          </button>
+        </div>
+      </form>
+    </>
+  );
+}
