@@ -1,3 +1,208 @@
-export function Accounts(_: { id?: string | undefined; query: URLSearchParams }) {
-  return <div class="page">Accounts</div>;
+// Accounts: list, detail with their contacts and cases, create and edit. Email domains decide
+// which mail belongs to the account: only admins change them.
+import { useState } from 'preact/hooks';
+import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import type { Account } from '../api/types';
+import { accountById, accounts, contacts, useList } from '../directory';
+import { splitList } from '../format';
+import { useAsync, useTitle } from '../hooks';
+import { href, navigate } from '../router';
+import { useSession } from '../session';
+import { Empty, ErrorAlert, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
+import { matches, RelatedCaseList } from './Directory';
+
+export function Accounts({ id }: { id?: string | undefined; query: URLSearchParams }) {
+  if (!id) return <AccountList />;
+  if (id === 'new') return <AccountNew />;
+  return <AccountDetail id={id} key={id} />;
+}
+
+function AccountList() {
+  useTitle('Accounts');
+  const list = useList(accounts);
+  const [q, setQ] = useState('');
+  const shown = (list ?? []).filter((a) => !q || matches(`${a.name} ${a.email_domains.join(' ')} ${a.website ?? ''}`, q));
+  return (
+    <div class="page page-wide">
+      <PageHeader title="Accounts" sub={list ? `${list.length} accounts` : undefined}>
+        <a class="btn btn-primary" href="#/accounts/new" data-test="account-new">
+          New account
+        </a>
+      </PageHeader>
+      <form class="filters" role="search" aria-label="Find accounts" onSubmit={(e) => e.preventDefault()}>
+        <TextField class="f-search" label="Filter" type="search" placeholder="Name or domain" value={q} onValue={setQ} test="account-search" />
+      </form>
+      {list === null ? (
+        <Loading />
+      ) : shown.length === 0 ? (
+        <Empty>No accounts{q ? ' match' : ' yet'}.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="grid" data-test="account-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Email domains</th>
+                <th scope="col">Phone</th>
+                <th scope="col">Website</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((a) => (
+                <tr key={a.id} data-test="account-row">
+                  <td>
+                    <a href={href(['accounts', a.id])}>{a.name}</a>
+                  </td>
+                  <td>{a.email_domains.join(', ')}</td>
+                  <td>{a.phone}</td>
+                  <td>{a.website}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function AccountNew() {
+  useTitle('New account');
+  return (
+    <div class="page">
+      <p class="crumbs">
+        <a href="#/accounts">Accounts</a> / New account
+      </p>
+      <PageHeader title="New account" />
+      <AccountForm account={null} etag={null} onSaved={(a) => navigate(href(['accounts', a.id]))} onCancel={() => navigate('#/accounts')} />
+    </div>
+  );
+}
+
+function AccountDetail({ id }: { id: string }) {
+  const loaded = useAsync(() => tagged(api.GET('/accounts/{id}', { params: { path: { id } } })), [id]);
+  const contactList = useList(contacts);
+  const [editing, setEditing] = useState(false);
+  const account = loaded.data?.data;
+  useTitle(account?.name ?? 'Account');
+  if (loaded.error) return <div class="page"><ErrorAlert error={loaded.error} /></div>;
+  if (!account) return <div class="page"><Loading /></div>;
+  const members = (contactList ?? []).filter((c) => c.account_id === account.id);
+  return (
+    <div class="page page-wide" data-test="account-detail">
+      <p class="crumbs">
+        <a href="#/accounts">Accounts</a> / {account.name}
+      </p>
+      <PageHeader title={account.name}>
+        {!editing ? (
+          <button type="button" class="btn" onClick={() => setEditing(true)} data-test="account-edit">
+            Edit
+          </button>
+        ) : null}
+      </PageHeader>
+      <div class="split split-detail">
+        <div>
+          {editing ? (
+            <AccountForm
+              account={account}
+              etag={loaded.data!.etag}
+              onSaved={(a) => {
+                accountById.set(a.id, a);
+                setEditing(false);
+                loaded.reload();
+              }}
+              onCancel={() => setEditing(false)}
+            />
+          ) : (
+            <section class="card" aria-label="Account details">
+              <dl class="dl">
+                <dt>Email domains</dt>
+                <dd>{account.email_domains.join(', ') || '—'}</dd>
+                <dt>Phone</dt>
+                <dd>{account.phone || '—'}</dd>
+                <dt>Website</dt>
+                <dd>{account.website || '—'}</dd>
+              </dl>
+            </section>
+          )}
+          <section class="card" aria-labelledby="acc-contacts-h">
+            <div class="card-head">
+              <h2 id="acc-contacts-h">Contacts</h2>
+            </div>
+            {contactList === null ? (
+              <Loading />
+            ) : members.length === 0 ? (
+              <Empty>No contacts.</Empty>
+            ) : (
+              <ul class="plain-list">
+                {members.map((c) => (
+                  <li key={c.id}>
+                    <a class="grow" href={href(['contacts', c.id])}>
+                      {c.name}
+                    </a>
+                    <span class="muted small">{c.emails[0]}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+        <RelatedCaseList query={{ account_id: account.id }} newCaseHref={href(['cases', 'new'], { account: account.id })} />
+      </div>
+    </div>
+  );
+}
+
+function AccountForm({ account, etag, onSaved, onCancel }: { account: Account | null; etag: string | null; onSaved: (a: Account) => void; onCancel: () => void }) {
+  const { isAdmin } = useSession();
+  const locked = !!account && !isAdmin;
+  const [name, setName] = useState(account?.name ?? '');
+  const [domains, setDomains] = useState((account?.email_domains ?? []).join('\n'));
+  const [phone, setPhone] = useState(account?.phone ?? '');
+  const [website, setWebsite] = useState(account?.website ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body: { name: string; phone: string | null; website: string | null; email_domains?: string[] } = { name: name.trim(), phone: phone.trim() || null, website: website.trim() || null };
+    if (!locked) body.email_domains = splitList(domains);
+    try {
+      const saved = account
+        ? await ok(api.PATCH('/accounts/{id}', { params: { path: { id: account.id }, header: { 'If-Match': etag ?? undefined } }, body }))
+        : await ok(api.POST('/accounts', { body }));
+      accounts.put(saved);
+      onSaved(saved);
+    } catch (err) {
+      setError(asApiError(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card" onSubmit={submit} aria-label={account ? `Edit ${account.name}` : 'New account'} data-test="account-form">
+      <ErrorAlert error={error} shown={['name', 'email_domains', 'phone', 'website']} />
+      <TextField label="Name" value={name} onValue={setName} required test="account-name" error={fieldError(error, 'name')} />
+      <TextArea
+        label="Email domains"
+        rows={2}
+        value={domains}
+        onValue={setDomains}
+        disabled={locked}
+        hint={locked ? 'Only admins change this: it decides which mail belongs to the account.' : 'One per line, e.g. example.com. Mail from these domains belongs to this account.'}
+        test="account-domains"
+        error={fieldError(error, 'email_domains')}
+      />
+      <TextField label="Phone" type="tel" value={phone} onValue={setPhone} error={fieldError(error, 'phone')} />
+      <TextField label="Website" type="url" value={website} onValue={setWebsite} error={fieldError(error, 'website')} />
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy} data-test="account-save">
+          {busy ? 'Saving…' : account ? 'Save' : 'Create account'}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
 }

@@ -1,3 +1,220 @@
-export function Contacts(_: { id?: string | undefined; query: URLSearchParams }) {
-  return <div class="page">Contacts</div>;
+// Contacts: list, detail with their cases, create and edit. A contact's account, addresses and
+// portal access decide what the customer sees: only admins change them (the API says 403).
+import { useState } from 'preact/hooks';
+import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import { CONTACT_LIST_PARAMS } from '../api/features';
+import type { Contact } from '../api/types';
+import { accountById, accounts, contactById, contacts, useList, useRecord } from '../directory';
+import { splitList } from '../format';
+import { useAsync, useTitle } from '../hooks';
+import { href, navigate } from '../router';
+import { useSession } from '../session';
+import { Badge, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Picker } from '../ui/Picker';
+import { matches, RelatedCaseList } from './Directory';
+
+export function Contacts({ id }: { id?: string | undefined; query: URLSearchParams }) {
+  if (!id) return <ContactList />;
+  if (id === 'new') return <ContactNew />;
+  return <ContactDetail id={id} key={id} />;
+}
+
+function ContactList() {
+  useTitle('Contacts');
+  const list = useList(contacts);
+  const accountList = useList(accounts);
+  const [q, setQ] = useState('');
+  const shown = (list ?? []).filter((c) => !q || matches(`${c.name} ${c.emails.join(' ')} ${c.phone ?? ''}`, q));
+  return (
+    <div class="page page-wide">
+      <PageHeader title="Contacts" sub={list ? `${list.length} contacts` : undefined}>
+        <a class="btn btn-primary" href="#/contacts/new" data-test="contact-new">
+          New contact
+        </a>
+      </PageHeader>
+      <form class="filters" role="search" aria-label="Find contacts" onSubmit={(e) => e.preventDefault()}>
+        <TextField class="f-search" label={CONTACT_LIST_PARAMS.includes('q') ? 'Search' : 'Filter'} type="search" placeholder="Name, address or phone" value={q} onValue={setQ} test="contact-search" />
+      </form>
+      {list === null ? (
+        <Loading />
+      ) : shown.length === 0 ? (
+        <Empty>No contacts{q ? ' match' : ' yet'}.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="grid" data-test="contact-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Email</th>
+                <th scope="col">Phone</th>
+                <th scope="col">Account</th>
+                <th scope="col">Portal</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((c) => (
+                <tr key={c.id} data-test="contact-row">
+                  <td>
+                    <a href={href(['contacts', c.id])}>{c.name}</a>
+                  </td>
+                  <td>{c.emails.join(', ')}</td>
+                  <td>{c.phone}</td>
+                  <td>{c.account_id ? <a href={href(['accounts', c.account_id])}>{accountList?.find((a) => a.id === c.account_id)?.name ?? '…'}</a> : null}</td>
+                  <td>{c.portal ? <Badge kind="success">{c.portal.role === 'account_cases' ? 'Account cases' : 'Own cases'}</Badge> : <span class="muted">No</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ContactNew() {
+  useTitle('New contact');
+  return (
+    <div class="page">
+      <p class="crumbs">
+        <a href="#/contacts">Contacts</a> / New contact
+      </p>
+      <PageHeader title="New contact" />
+      <ContactForm contact={null} etag={null} onSaved={(c) => navigate(href(['contacts', c.id]))} onCancel={() => navigate('#/contacts')} />
+    </div>
+  );
+}
+
+function ContactDetail({ id }: { id: string }) {
+  const loaded = useAsync(() => tagged(api.GET('/contacts/{id}', { params: { path: { id } } })), [id]);
+  const [editing, setEditing] = useState(false);
+  const contact = loaded.data?.data;
+  const account = useRecord(accountById, contact?.account_id);
+  useTitle(contact?.name ?? 'Contact');
+  if (loaded.error) return <div class="page"><ErrorAlert error={loaded.error} /></div>;
+  if (!contact) return <div class="page"><Loading /></div>;
+  return (
+    <div class="page page-wide" data-test="contact-detail">
+      <p class="crumbs">
+        <a href="#/contacts">Contacts</a> / {contact.name}
+      </p>
+      <PageHeader title={contact.name}>
+        {!editing ? (
+          <button type="button" class="btn" onClick={() => setEditing(true)} data-test="contact-edit">
+            Edit
+          </button>
+        ) : null}
+      </PageHeader>
+      <div class="split split-detail">
+        <div>
+          {editing ? (
+            <ContactForm
+              contact={contact}
+              etag={loaded.data!.etag}
+              onSaved={(c) => {
+                contactById.set(c.id, c);
+                contacts.put(c);
+                setEditing(false);
+                loaded.reload();
+              }}
+              onCancel={() => setEditing(false)}
+            />
+          ) : (
+            <section class="card" aria-label="Contact details">
+              <dl class="dl">
+                <dt>Email</dt>
+                <dd>{contact.emails.join(', ') || '—'}</dd>
+                <dt>Phone</dt>
+                <dd>{contact.phone || '—'}</dd>
+                <dt>Account</dt>
+                <dd>{contact.account_id ? <a href={href(['accounts', contact.account_id])}>{account?.name ?? '…'}</a> : '—'}</dd>
+                <dt>Portal access</dt>
+                <dd>
+                  {contact.portal
+                    ? `${contact.portal.role === 'account_cases' ? "Sees their account's cases" : 'Sees their own cases'}${contact.portal.can_create_cases === false ? ', cannot open cases' : ''}`
+                    : 'None'}
+                </dd>
+              </dl>
+            </section>
+          )}
+        </div>
+        <RelatedCaseList query={{ contact_id: contact.id }} newCaseHref={href(['cases', 'new'], { contact: contact.id })} />
+      </div>
+    </div>
+  );
+}
+
+function ContactForm({ contact, etag, onSaved, onCancel }: { contact: Contact | null; etag: string | null; onSaved: (c: Contact) => void; onCancel: () => void }) {
+  const { isAdmin } = useSession();
+  const locked = !!contact && !isAdmin;
+  const [name, setName] = useState(contact?.name ?? '');
+  const [emails, setEmails] = useState((contact?.emails ?? []).join('\n'));
+  const [phone, setPhone] = useState(contact?.phone ?? '');
+  const [accountId, setAccountId] = useState<string | null>(contact?.account_id ?? null);
+  const [portal, setPortal] = useState<string>(contact?.portal?.role ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body: Record<string, unknown> = { name: name.trim(), phone: phone.trim() || null };
+    if (!locked) {
+      body.emails = splitList(emails);
+      body.account_id = accountId;
+      body.portal = portal ? { role: portal, can_create_cases: contact?.portal?.can_create_cases ?? true } : null;
+    }
+    try {
+      const saved = contact
+        ? await ok(api.PATCH('/contacts/{id}', { params: { path: { id: contact.id }, header: { 'If-Match': etag ?? undefined } }, body }))
+        : await ok(api.POST('/contacts', { body: body as { name: string } }));
+      contacts.put(saved);
+      onSaved(saved);
+    } catch (err) {
+      const a = asApiError(err);
+      setError(a.status === 412 ? Object.assign(a, { message: 'This contact was changed by someone else. Cancel and open it again.' }) : a);
+      setBusy(false);
+    }
+  };
+  const lockHint = locked ? 'Only admins change this: it decides what the customer sees.' : undefined;
+  return (
+    <form class="card" onSubmit={submit} aria-label={contact ? `Edit ${contact.name}` : 'New contact'} data-test="contact-form">
+      <ErrorAlert error={error} shown={['name', 'emails', 'phone', 'account_id', 'portal']} />
+      <TextField label="Name" value={name} onValue={setName} required test="contact-name" error={fieldError(error, 'name')} />
+      <TextArea label="Email addresses" rows={2} value={emails} onValue={setEmails} disabled={locked} hint={lockHint ?? 'One per line; the first is preferred.'} test="contact-emails" error={fieldError(error, 'emails')} />
+      <TextField label="Phone" type="tel" value={phone} onValue={setPhone} test="contact-phone" error={fieldError(error, 'phone')} />
+      <Picker
+        label="Account"
+        cache={accounts}
+        value={accountId ? [accountId] : []}
+        onChange={(ids) => setAccountId(ids[0] ?? null)}
+        name={(a) => a.name}
+        detail={(a) => a.email_domains.join(', ')}
+        disabled={locked}
+        test="contact-account"
+        error={fieldError(error, 'account_id')}
+      />
+      <SelectField
+        label="Customer portal"
+        value={portal}
+        onValue={setPortal}
+        disabled={locked}
+        options={[
+          { value: '', label: 'No access' },
+          { value: 'own_cases', label: 'Own cases' },
+          { value: 'account_cases', label: "Their account's cases" },
+        ]}
+        hint={lockHint}
+        test="contact-portal"
+        error={fieldError(error, 'portal')}
+      />
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" disabled={busy} data-test="contact-save">
+          {busy ? 'Saving…' : contact ? 'Save' : 'Create contact'}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
 }
