@@ -7,7 +7,7 @@
 // Environment: DOCKET_API (default http://127.0.0.1:8099), DOCKET_TOKEN (required), PORT (default
 // 5173), DOCKET_DEV_AUTH=proxy to pass /auth/* through to the server once it has them (otherwise
 // they are emulated here: a sign-in link is printed on this console), DOCKET_DEV_SIGNED_OUT=1 to
-// start signed out.
+// start signed out. With emulated sign-in, GET /__dev/last-link tells scripts the last link's token.
 import { createServer, request as httpRequest } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,7 @@ const port = Number(process.env.PORT ?? 5173);
 const emulateAuth = process.env.DOCKET_DEV_AUTH !== 'proxy';
 let signedIn = process.env.DOCKET_DEV_SIGNED_OUT !== '1';
 const links = new Set();
+let lastLink = null;
 
 if (!token) {
   console.error('DOCKET_TOKEN is not set: run `docket --data DIR token` and export it.');
@@ -80,6 +81,7 @@ async function auth(req, res, path) {
     const { email } = JSON.parse((await body(req)) || '{}');
     const t = randomBytes(16).toString('hex');
     links.add(t);
+    lastLink = t;
     console.log(`[dev] sign-in link for ${email}: http://${req.headers.host}/#/signin/${t}`);
     return res.writeHead(202).end();
   }
@@ -125,6 +127,10 @@ createServer(async (req, res) => {
     return res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ auth: 'local', api: '' }));
   }
   if (emulateAuth && path.startsWith('/auth/')) return auth(req, res, path);
+  // For scripted checks of the sign-in flow: the token of the last emulated link.
+  if (emulateAuth && path === '/__dev/last-link') {
+    return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: lastLink }));
+  }
   return proxy(req, res);
 }).listen(port, '127.0.0.1', () => {
   console.log(`[dev] console on http://127.0.0.1:${port}/ (API ${api.origin}${emulateAuth ? ', sign-in emulated' : ''})`);

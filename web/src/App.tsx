@@ -47,6 +47,7 @@ export function App({ config }: { config: RuntimeConfig }) {
   if (onSignInLink) {
     return (
       <SignInLink
+        key={route.parts.slice(1).join('/')}
         token={route.parts.slice(1).join('/')}
         onSignedIn={() => {
           setState({ kind: 'loading' });
@@ -137,7 +138,7 @@ function Shell({ route, children, onSignedOut: done }: { route: Route; children:
               Skip to content
             </a>
             <header class="topbar">
-              <a class="brand" href="#/cases" aria-label="Docket, case list">
+              <a class="brand" href="#/cases">
                 <span class="brand-mark" aria-hidden="true">D</span> Docket
               </a>
               <nav aria-label="Main" class="mainnav">

@@ -162,7 +162,7 @@ export function CaseView({ caseRef }: { caseRef: string }) {
       <CaseHeader kase={kase} save={save} saving={saving} error={saveError} />
       <div class="case-layout">
         <section aria-label="Conversation" class="case-main">
-          {kase.description ? (
+          {kase.description && !entries?.some((e) => e.kind === 'email_received' && e.body?.trim() === kase.description.trim()) ? (
             <div class="description" data-test="description" aria-label="Description">
               {kase.description}
             </div>
