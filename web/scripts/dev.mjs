@@ -7,7 +7,7 @@
 // Environment: DOCKET_API (default http://127.0.0.1:8099), DOCKET_TOKEN (required), PORT (default
 // 5173), DOCKET_DEV_AUTH=proxy to pass /auth/* through to the server once it has them (otherwise
 // they are emulated here: a sign-in link is printed on this console), DOCKET_DEV_SIGNED_OUT=1 to
-// start signed out. With emulated sign-in, GET /__dev/last-link tells scripts the last link's token.
+// start signed out, DOCKET_DEV_CONFIG to answer /config.json with other JSON (a Cognito setup). With emulated sign-in, GET /__dev/last-link tells scripts the last link's token.
 import { createServer, request as httpRequest } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -124,7 +124,8 @@ createServer(async (req, res) => {
   if (path === '/' || path === '/index.html') return serveFile(res, 'index.html');
   if (path.startsWith('/assets/')) return serveFile(res, path.slice(1));
   if (path === '/config.json') {
-    return res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ auth: 'local', api: '' }));
+    const cfg = process.env.DOCKET_DEV_CONFIG ?? JSON.stringify({ auth: 'local', api: '' });
+    return res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(cfg);
   }
   if (emulateAuth && path.startsWith('/auth/')) return auth(req, res, path);
   // For scripted checks of the sign-in flow: the token of the last emulated link.

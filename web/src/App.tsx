@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, asApiError, ok, type ApiError } from './api/client';
 import { onSignedOut } from './api/credentials';
 import type { User } from './api/types';
@@ -19,14 +19,15 @@ import { Admin } from './admin/Admin';
 
 type State =
   | { kind: 'loading' }
-  | { kind: 'signed-out'; reason?: string }
+  | { kind: 'signed-out'; reason?: string | undefined }
   | { kind: 'portal' }
   | { kind: 'error'; error: ApiError }
   | { kind: 'in'; me: User };
 
-export function App({ config }: { config: RuntimeConfig }) {
+export function App({ config, notice }: { config: RuntimeConfig; notice?: string | undefined }) {
   const route = useRoute();
   const [state, setState] = useState<State>({ kind: 'loading' });
+  const signInNotice = useRef(notice);
 
   const loadMe = useCallback(async () => {
     try {
@@ -34,7 +35,8 @@ export function App({ config }: { config: RuntimeConfig }) {
       setState(me.kind === 'user' ? { kind: 'in', me: me.user } : { kind: 'portal' });
     } catch (e) {
       const err = asApiError(e);
-      setState(err.status === 401 ? { kind: 'signed-out' } : { kind: 'error', error: err });
+      setState(err.status === 401 ? { kind: 'signed-out', reason: signInNotice.current } : { kind: 'error', error: err });
+      signInNotice.current = undefined;
     }
   }, []);
 

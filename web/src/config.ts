@@ -1,12 +1,9 @@
 // The runtime configuration the server hands out at /config.json: how staff sign in and where the
 // API lives (same origin; "" locally, "/api" behind API Gateway).
 
-export interface CognitoConfig {
-  domain: string;
-  client_id: string;
-  redirect_uri: string;
-  scopes: string[];
-}
+import type { CognitoConfig } from './cognito';
+
+export type { CognitoConfig };
 
 export type RuntimeConfig =
   | { auth: 'local'; api: string }

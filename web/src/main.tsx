@@ -9,8 +9,8 @@ async function start(root: HTMLElement): Promise<void> {
   try {
     const config = await loadConfig();
     initApi(config.api);
-    await initAuth(config, null);
-    render(<App config={config} />, root);
+    const { notice } = await initAuth(config);
+    render(<App config={config} notice={notice} />, root);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     render(
