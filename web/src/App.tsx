@@ -178,6 +178,8 @@ function Shell({ route, children, onSignedOut: done }: { route: Route; children:
 function Page({ route }: { route: Route }) {
   const [section = 'cases', id, ...rest] = route.parts;
   switch (section) {
+    case 'signin': // a sign-in link opened while signed in
+      return <CaseList query={route.query} />;
     case 'cases':
       if (!id) return <CaseList query={route.query} />;
       if (id === 'new') return <NewCase query={route.query} />;
