@@ -160,7 +160,9 @@ export function CaseList({ query }: { query: URLSearchParams }) {
       <form class="filters" role="search" aria-label="Filter cases" onSubmit={(e) => e.preventDefault()}>
         {supports('q') ? (
           <TextField class="f-search" label="Search" type="search" placeholder="Number or subject" value={search} onValue={setSearch} test="filter-q" />
-        ) : null}
+        ) : (
+          <GoToCase />
+        )}
         <SelectField label="Status" value={filters.status} onValue={(v) => set({ status: v })} options={statusOptions} test="filter-status" />
         <SelectField label="Assignee" value={filters.assignee} onValue={(v) => set({ assignee: v })} options={assigneeOptions} test="filter-assignee" />
         <SelectField
@@ -217,6 +219,42 @@ export function CaseList({ query }: { query: URLSearchParams }) {
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** Until the API can search, a case number (42, [#42], SR-42) opens that case. */
+function GoToCase() {
+  const [ref, setRef] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const go = async () => {
+    const r = ref.trim();
+    if (!r) return;
+    setError(null);
+    try {
+      const c = await ok(api.GET('/cases/{case_ref}', { params: { path: { case_ref: r } } }));
+      navigate(href(['cases', 'number' in c ? c.number : r]));
+    } catch (e) {
+      const a = asApiError(e);
+      setError(a.status === 404 || a.status === 400 ? `No case ${r}` : a.message);
+    }
+  };
+  return (
+    <TextField
+      class="f-search"
+      label="Go to case"
+      type="search"
+      placeholder="Case number, then Enter"
+      value={ref}
+      onValue={setRef}
+      error={error}
+      test="goto-case"
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          void go();
+        }
+      }}
+    />
   );
 }
 
