@@ -25,7 +25,10 @@ interface Conflict {
 
 export function CaseView({ caseRef }: { caseRef: string }) {
   const [kase, setKase] = useState<Case | null>(null);
-  const [etag, setEtag] = useState<string | null>(null);
+  // The ETag of the version shown. Edits go one after another, each with the ETag the previous
+  // one returned, so two quick changes are not mistaken for someone else's.
+  const etag = useRef<string | null>(null);
+  const queue = useRef<Promise<unknown>>(Promise.resolve());
   const [loadError, setLoadError] = useState<ApiError | null>(null);
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [saving, setSaving] = useState<string | null>(null);
@@ -43,7 +46,7 @@ export function CaseView({ caseRef }: { caseRef: string }) {
       const { data, etag: tag } = await tagged(api.GET('/cases/{case_ref}', { params: { path: { case_ref: caseRef } } }));
       if (!isStaffCase(data)) throw new Error('This case is not available in the agent console.');
       setKase(data);
-      setEtag(tag ?? `"${data.version}"`);
+      etag.current = tag ?? `"${data.version}"`;
       setConflict(null);
       setStale(false);
       setSaveError(null);
@@ -97,20 +100,20 @@ export function CaseView({ caseRef }: { caseRef: string }) {
     kase ? POLL_MS : null,
   );
 
-  const save = async (patch: CasePatch, what: string): Promise<boolean> => {
-    if (!kase || !etag) return false;
+  const send = async (caseId: string, patch: CasePatch, what: string): Promise<boolean> => {
+    if (!etag.current) return false;
     setSaving(what);
     setSaveError(null);
     try {
       const { data, etag: tag } = await tagged(
-        api.PATCH('/cases/{case_ref}', { params: { path: { case_ref: kase.id }, header: { 'If-Match': etag } }, body: patch }),
+        api.PATCH('/cases/{case_ref}', { params: { path: { case_ref: caseId }, header: { 'If-Match': etag.current } }, body: patch }),
       );
       if (isStaffCase(data)) {
         setKase(data);
-        setEtag(tag ?? `"${data.version}"`);
+        etag.current = tag ?? `"${data.version}"`;
       }
       // The change made system entries (status, assignee…): show them now.
-      void loadStream(kase.id);
+      void loadStream(caseId);
       return true;
     } catch (e) {
       const err = asApiError(e);
@@ -121,6 +124,12 @@ export function CaseView({ caseRef }: { caseRef: string }) {
     } finally {
       setSaving(null);
     }
+  };
+  const save = (patch: CasePatch, what: string): Promise<boolean> => {
+    if (!kase) return Promise.resolve(false);
+    const run = queue.current.then(() => send(kase.id, patch, what));
+    queue.current = run.catch(() => undefined);
+    return run;
   };
 
   if (loadError && !kase) {
