@@ -8,6 +8,7 @@ import type { RuntimeConfig } from './config';
 import { navigate, useRoute, type Route } from './router';
 import { SessionContext, type Session } from './session';
 import { ErrorAlert, Loading } from './ui/controls';
+import { clearDirectory } from './directory';
 import { SignIn, SignInLink } from './pages/SignIn';
 import { CaseList } from './pages/CaseList';
 import { CaseView } from './pages/CaseView';
@@ -45,6 +46,9 @@ export function App({ config, notice }: { config: RuntimeConfig; notice?: string
     if (!onSignInLink) void loadMe();
   }, [onSignInLink, loadMe]);
   useEffect(() => onSignedOut(() => setState((s) => (s.kind === 'in' ? { kind: 'signed-out', reason: 'Your session has ended. Please sign in again.' } : s))), []);
+  useEffect(() => {
+    if (state.kind === 'signed-out') clearDirectory();
+  }, [state.kind]);
 
   if (onSignInLink) {
     return (

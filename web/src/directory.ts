@@ -52,6 +52,11 @@ export class ListCache<T extends { id: string }> {
     this.items = null;
     void this.load().catch(() => undefined);
   }
+  /** Forgets everything (signed out: the next user may see other records). */
+  clear(): void {
+    this.items = null;
+    this.pending = null;
+  }
   /** Puts a record that was just created or changed. */
   put(record: T): void {
     if (!this.items) return;
@@ -113,6 +118,10 @@ class ByIdCache<T> {
   set(id: string, value: T): void {
     this.known.set(id, value);
   }
+  clear(): void {
+    this.known.clear();
+    this.pending.clear();
+  }
   get(id: string): Promise<T | null> {
     if (this.known.has(id)) return Promise.resolve(this.known.get(id) ?? null);
     let p = this.pending.get(id);
@@ -158,4 +167,11 @@ export function useRecord<T>(cache: ByIdCache<T>, id: string | null | undefined)
 export function userName(list: User[] | null, id: string | null | undefined): string {
   if (!id) return '';
   return list?.find((u) => u.id === id)?.name ?? 'Unknown user';
+}
+
+/** Forgets every cached record, at sign-out. */
+export function clearDirectory(): void {
+  for (const c of [users, teams, mailboxes, contacts, accounts, articles]) c.clear();
+  contactById.clear();
+  accountById.clear();
 }

@@ -9,10 +9,11 @@ import { useSession } from '../session';
 import { Badge, ErrorAlert, Loading } from '../ui/controls';
 import { Picker } from '../ui/Picker';
 
-export function Followers({ caseId }: { caseId: string }) {
+export function Followers({ caseId, version }: { caseId: string; version: number }) {
   const { me } = useSession();
   const userList = useList(users);
-  const followers = useAsync(() => ok(api.GET('/cases/{case_ref}/followers', { params: { path: { case_ref: caseId } } })).then((p) => p.items), [caseId]);
+  // Reloaded when the case changes: assigning it makes the assignee follow.
+  const followers = useAsync(() => ok(api.GET('/cases/{case_ref}/followers', { params: { path: { case_ref: caseId } } })).then((p) => p.items), [caseId, version]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const following = followers.data?.some((f) => f.kind === 'user' && f.follower_id === me.id) ?? false;

@@ -215,7 +215,7 @@ export function CaseView({ caseRef }: { caseRef: string }) {
         </section>
         <aside class="side" aria-label="Case details">
           <CaseFieldsCard kase={kase} save={save} saving={saving} error={saveError} />
-          <Followers caseId={kase.id} />
+          <Followers caseId={kase.id} version={kase.version} />
           <CaseArticles caseId={kase.id} onChange={() => void loadStream(kase.id)} />
           <RelatedCases kase={kase} save={save} error={saveError} />
         </aside>
