@@ -198,6 +198,14 @@ function Embed({ form }: { form: WebForm }) {
   const embedUrl = `${base}/forms/${encodeURIComponent(form.id)}/embed.html`;
   const postUrl = `${base}/forms/${encodeURIComponent(form.id)}/submissions`;
   const iframe = `<iframe src="${embedUrl}" title="Contact support" width="100%" height="560" style="border:0"></iframe>`;
+  const plain = `<form method="post" action="${postUrl}" accept-charset="utf-8">
+  <label>Name <input name="name"></label>
+  <label>Email <input name="email" type="email" required></label>
+  <label>Subject <input name="subject"></label>
+  <label>Message <textarea name="message" required></textarea></label>
+  <input name="website" tabindex="-1" autocomplete="off" hidden>
+  <button>Send</button>
+</form>`;
   const script = `<form id="docket-form">
   <input name="name" placeholder="Your name">
   <input name="email" type="email" required placeholder="Email">
@@ -233,7 +241,12 @@ document.getElementById('docket-form').addEventListener('submit', async (e) => {
         <button type="button" class="btn btn-sm" onClick={() => void copy('iframe', iframe)}>
           {copied === 'iframe' ? 'Copied' : 'Copy iframe snippet'}
         </button>
-        <p>Or post your own form to the API from an allowed origin:</p>
+        <p>Or put a plain HTML form on a page of an allowed origin (the answer is a page):</p>
+        <pre class="snippet" data-test="embed-form">{plain}</pre>
+        <button type="button" class="btn btn-sm" onClick={() => void copy('form', plain)}>
+          {copied === 'form' ? 'Copied' : 'Copy form snippet'}
+        </button>
+        <p>Or post it with a script and show the answer in place:</p>
         <pre class="snippet" data-test="embed-script">{script}</pre>
         <button type="button" class="btn btn-sm" onClick={() => void copy('script', script)}>
           {copied === 'script' ? 'Copied' : 'Copy script snippet'}

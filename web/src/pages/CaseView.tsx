@@ -301,7 +301,11 @@ function CaseHeader({ kase, save, saving, error }: { kase: Case; save: Save; sav
           Opened {relativeTime(kase.created_at)} by {kase.created_by === 'system' ? 'the system' : userName(userList, kase.created_by) || kase.created_by}
         </span>
         <span title={fullTime(kase.updated_at)}>Updated {relativeTime(kase.updated_at)}</span>
-        {kase.pending_sender ? <Badge kind="warning">Waiting for the sender to confirm their address</Badge> : null}
+        {kase.pending_sender ? (
+          <Badge kind="warning">
+            <span data-test="pending-sender">Waiting for {kase.pending_sender.email} to confirm their address</span>
+          </Badge>
+        ) : null}
       </div>
     </header>
   );
