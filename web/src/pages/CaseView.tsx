@@ -185,7 +185,7 @@ export function CaseView({ caseRef }: { caseRef: string }) {
           <div class="stream-head">
             <h2>Stream</h2>
             <span class="muted small" aria-live="polite">
-              {entries ? `${entries.length}${streamNext ? '+' : ''} entries · updates every ${POLL_MS / 1000} s` : ''}
+              {entries ? `${entries.length}${streamNext ? '+' : ''} ${entries.length === 1 && !streamNext ? 'entry' : 'entries'} · updates every ${POLL_MS / 1000} s` : ''}
             </span>
           </div>
           <ErrorAlert error={streamError} />
