@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of Docket: installs the AWS emulator and the template linter when missing,
+# Runs every test of Docket: installs the AWS emulator, the template linter, node and npm (the web
+# console's build) and Chromium with its WebDriver (the console's browser tests) when missing,
 # starts moto_server on a free 127.0.0.1 port for the DynamoDB tests, checks rustfmt, runs clippy (warnings are
-# errors), the workspace tests, the API fuzzing of a live `docket serve` (scripts/fuzz-api.sh, which installs
+# errors), the workspace tests (the browser tests among them), the web console's unit tests, the API fuzzing of a live `docket serve` (scripts/fuzz-api.sh, which installs
 # schemathesis) and cfn-lint, and stops the emulator again. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,10 @@ if ! command -v cfn-lint >/dev/null; then
     log "installing cfn-lint"
     "$python" -m pip install --quiet cfn-lint
 fi
+
+source scripts/ensure.sh
+ensure_node
+ensure_chromium
 
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 moto_log=$(mktemp)
@@ -70,6 +75,23 @@ if [ "$status" -ne 0 ]; then
     echo "cargo test failed (exit $status)" >&2
     printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
     exit "$status"
+fi
+
+log "web console unit tests (npm test in web/)"
+web_log=$(mktemp)
+set +e
+(cd web && npm test) 2>&1 | tee "$web_log"
+web_status=${PIPESTATUS[0]}
+set -e
+web_passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$web_log" | tail -1)
+web_failed=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$web_log" | tail -1)
+rm -f "$web_log"
+passed=$((passed + ${web_passed:-0}))
+if [ "$web_status" -ne 0 ]; then
+    echo "web console unit tests failed (exit $web_status)" >&2
+    failed=$((failed + ${web_failed:-0}))
+    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
+    exit "$web_status"
 fi
 
 log "API fuzzing: schemathesis against docket serve as admin, agent and portal user (scripts/fuzz-api.sh)"

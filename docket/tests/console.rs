@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 const DOCKET: &str = env!("CARGO_BIN_EXE_docket");
 const WAIT: Duration = Duration::from_secs(15);
 
+/// One browser test at a time: two Chromiums and two servers on two cores would time each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
@@ -265,6 +268,8 @@ impl Browser {
     }
 
     async fn screenshot(&self, name: &str) {
+        // The top of the screen, as someone arriving on it sees it.
+        self.script("window.scrollTo(0, 0); document.activeElement?.blur?.();").await;
         let png = self.client.screenshot().await.expect("screenshot");
         let folder = workspace().join("docs/screenshots");
         std::fs::create_dir_all(&folder).unwrap();
@@ -292,6 +297,7 @@ async fn case_number(browser: &Browser) -> String {
 
 #[tokio::test]
 async fn an_agent_works_a_case_end_to_end_in_the_browser() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let server = serve();
     let driver = chromedriver().await;
     let http = reqwest::Client::new();
@@ -465,4 +471,120 @@ async fn an_agent_works_a_case_end_to_end_in_the_browser() {
     let me = admin.script("return fetch('/me').then(r => r.status)").await;
     assert_eq!(me, json!(401));
     admin.close().await;
+}
+
+/// Milliseconds from the start of loading `url` until `ready` (a CSS selector) is on the page, as
+/// the page's own clock measures it (`performance.now()` counts from navigation start).
+async fn time_to(browser: &Browser, url: &str, ready: &str) -> f64 {
+    browser.open("about:blank").await;
+    browser.open(url).await;
+    let script = format!(
+        "return new Promise(done => {{ const tick = () => document.querySelector({ready:?}) ? done(performance.now()) : requestAnimationFrame(tick); tick(); }});"
+    );
+    let elapsed = browser.client.execute(&script, Vec::new()).await.expect("time the screen");
+    elapsed.as_f64().expect("a number of milliseconds")
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The console's budgets (issue: JS+CSS ≤ 150 KB compressed; the case list and a case view
+/// usable within 300 ms on a local server holding 1,000 cases). Figures go to BENCHMARKS.md.
+#[tokio::test]
+async fn the_console_meets_its_budgets_with_a_thousand_cases() {
+    const CASES: usize = 1000;
+    const RUNS: usize = 7;
+    const PRIORITIES: [&str; 4] = ["Low", "Normal", "High", "Urgent"];
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let server = serve();
+    let driver = chromedriver().await;
+    let http = reqwest::Client::new();
+    let token = server.token(None);
+    // GIVEN 1,000 cases, each with a post (created over the API, 16 at a time)
+    let numbers = in_batches(CASES, |i| {
+        let (http, token, base) = (http.clone(), token.clone(), server.base.clone());
+        async move {
+            let case: Value = http
+                .post(format!("{base}/cases"))
+                .bearer_auth(&token)
+                .json(&json!({"subject": format!("Case {i}: the printer says PC LOAD LETTER"), "priority": PRIORITIES[i % 4]}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let number = case["number"].as_u64().expect("a created case");
+            let post = http
+                .post(format!("{base}/cases/{number}/stream"))
+                .bearer_auth(&token)
+                .json(&json!({"body": "Tried another tray; same message.", "internal": true}))
+                .send()
+                .await
+                .unwrap();
+            assert!(post.status().is_success(), "post on case {number}: {}", post.status());
+            number
+        }
+    })
+    .await;
+    assert_eq!(numbers.len(), CASES);
+
+    let browser = browser(&driver).await;
+    browser.open(&server.link).await;
+    browser.wait("[data-test=case-row]").await;
+
+    // WHEN the case list and a case view are loaded afresh, several times
+    let mut list = Vec::new();
+    let mut view = Vec::new();
+    for run in 0..RUNS {
+        list.push(time_to(&browser, &format!("{}/#/cases", server.base), "[data-test=case-row]").await);
+        let number = numbers[(run * 97) % CASES];
+        view.push(time_to(&browser, &format!("{}/#/cases/{number}", server.base), "[data-test=case-view] [data-test=stream-entry]").await);
+    }
+    // AND what the browser downloaded for the console's code and styles
+    let transferred = browser
+        .script(
+            "return performance.getEntriesByType('resource')\
+               .filter(r => /\\/assets\\/.*\\.(js|css)$/.test(r.name))\
+               .reduce((sum, r) => sum + r.encodedBodySize, 0);",
+        )
+        .await
+        .as_f64()
+        .expect("a byte count");
+    let (list_ms, view_ms) = (median(list.clone()), median(view.clone()));
+    time_to(&browser, &format!("{}/#/cases", server.base), "[data-test=case-row]").await;
+    let waterfall = browser
+        .script("return performance.getEntries().map(e => `${e.entryType} ${e.name.replace(location.origin, '')} start ${e.startTime.toFixed(0)} took ${e.duration.toFixed(0)}`).join('\\n');")
+        .await;
+    eprintln!("where the case list's time goes:\n{}", waterfall.as_str().unwrap_or_default());
+    eprintln!(
+        "console budgets with {CASES} cases: JS+CSS {:.1} KB compressed; case list ready p50 {list_ms:.0} ms (runs {list:.0?}); case view ready p50 {view_ms:.0} ms (runs {view:.0?})",
+        transferred / 1024.0
+    );
+
+    // THEN each is within its budget
+    assert!(transferred > 0.0, "the console's assets were downloaded");
+    assert!(transferred <= 150.0 * 1024.0, "JS+CSS is {transferred} bytes compressed, over 150 KB");
+    assert!(list_ms <= 300.0, "the case list took {list_ms} ms (median of {RUNS})");
+    assert!(view_ms <= 300.0, "a case view took {view_ms} ms (median of {RUNS})");
+    browser.close().await;
+}
+
+/// Runs `count` tasks made by `make`, 16 at a time, and returns their results in order.
+async fn in_batches<F, Fut, T>(count: usize, make: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut results = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(16) {
+        let handles: Vec<_> = chunk.iter().map(|&i| tokio::spawn(make(i))).collect();
+        for handle in handles {
+            results.push(handle.await.expect("a task"));
+        }
+    }
+    results
 }
