@@ -211,12 +211,13 @@ pub struct CaseCounts {
     /// Cases that match every filter but the status, for each status (every status is named,
     /// 0 included).
     pub by_status: std::collections::BTreeMap<String, u64>,
-    /// `false` when more cases than a count reads ([`MAX_COUNTED`]) were in the way: the counts
-    /// are then those of the newest of them, lower bounds.
+    /// `false` when more cases than a count reads (5000) were in the way: the counts are then
+    /// those of the newest 5000, lower bounds.
     pub complete: bool,
 }
 
 /// Most cases a count reads before it answers with what it has.
+/// (Named as 5000 in `CaseCounts` and the route's summary: keep them together.)
 pub const MAX_COUNTED: usize = 5000;
 /// Most links of a team or contact partition read to sort a list of them by something other
 /// than creation.
