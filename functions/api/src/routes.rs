@@ -13,8 +13,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
-use docket_domain::cases::CaseFilter;
+use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort};
 use docket_domain::directory::Entity;
+use docket_domain::ids::Id;
 use docket_domain::ids::{AccountId, ContactId, TeamId, UserId};
 use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
 use docket_domain::rules::WorkflowRule;
@@ -81,16 +82,18 @@ pub fn route_table() -> Vec<Route> {
             .reply::<CaseView>(200, "Replayed by Idempotency-Key")
             .etag(200)
             .errors(&[400, 401, 403, 413, 415, 422]),
-        Route::new("GET", "/cases", get(list_cases))
-            .op("listCases", "Cases the caller may see, newest first")
-            .query("status", json!({"$ref": "#/components/schemas/CaseStatus"}), "")
-            .query("assignee_id", json!({"type": "string"}), "")
-            .query("team_id", json!({"type": "string"}), "")
-            .query("account_id", json!({"type": "string"}), "")
-            .query("contact_id", json!({"type": "string"}), "")
+        case_filters(Route::new("GET", "/cases", get(list_cases)))
+            .op("listCases", "Cases the caller may see, newest first (or most recently changed, or highest priority, first). With q, a case whose number it names comes first on the first page, then the cases whose subject holds it. Cases of a team or contact sorted by updated or priority are sorted from that team's or contact's newest 1000 cases")
+            .query("sort", json!({"type": "string", "enum": ["created", "updated", "priority"], "default": "created"}), "created: newest first; updated: most recently changed first; priority: Urgent first, then newest first. A cursor pages only the list (filters, q and sort) that gave it")
             .paged()
             .reply_page::<CaseView>(200, "A page of cases (may hold fewer than limit; follow next_cursor)")
             .errors(&[400, 401, 422]),
+        // A static segment: axum's router prefers it to `/cases/{case_ref}` (no case reference
+        // can be `counts`: ids are ULIDs, numbers are digits, masked numbers hold digits).
+        case_filters(Route::new("GET", "/cases/counts", get(count_cases)))
+            .op("countCases", "How many cases the caller may see under the filters, in all and by status (by_status leaves the status filter out, for tabs). Counts read at most 5000 cases; complete says whether they read them all")
+            .reply::<CaseCounts>(200, "Counts")
+            .errors(&[400, 401]),
         Route::new("GET", "/cases/{case_ref}", get(get_case))
             .op("getCase", "One case")
             .path_param("case_ref", "Case id, number (42) or masked number ([#42])")
@@ -236,6 +239,15 @@ pub fn route_table() -> Vec<Route> {
             .paged()
             .reply_page::<StreamEntry>(200, "A page of entries")
             .errors(&[400, 401, 404]),
+        Route::new("GET", "/cases/{case_ref}/stream/{entry_id}/html", get(entry_html))
+            .op("getEntryHtml", "The HTML body of a received mail's entry (staff; portal users get 404), sanitised, to show in a sandboxed frame: it cannot run scripts, load anything but inline images, or be sniffed as another type")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("entry_id", "Stream entry id")
+            .reply_as::<Html>(200, "The sanitised HTML", "text/html; charset=utf-8")
+            .reply_header(200, "Content-Security-Policy", ENTRY_HTML_CSP)
+            .reply_header(200, "X-Content-Type-Options", "nosniff")
+            .reply_header(200, "Cache-Control", "private, max-age=300")
+            .errors(&[401, 404]),
         Route::new("POST", "/cases/{case_ref}/stream", post(post_entry))
             .op("postEntry", "Post to the case (portal users: body and attachment_ids only, always public); followers are notified")
             .path_param("case_ref", "Case id, number or masked number")
@@ -478,6 +490,22 @@ pub fn route_table() -> Vec<Route> {
     ]
 }
 
+/// The filters `GET /cases` and `GET /cases/counts` share.
+fn case_filters(route: Route) -> Route {
+    route
+        .query("status", json!({"$ref": "#/components/schemas/CaseStatus"}), "")
+        .query("assignee_id", json!({"type": "string"}), "A user id, or `me` for the caller (staff)")
+        .query("unassigned", json!({"type": "boolean", "enum": [true]}), "Only cases without an assignee; not with assignee_id")
+        .query("team_id", json!({"type": "string"}), "")
+        .query("account_id", json!({"type": "string"}), "")
+        .query("contact_id", json!({"type": "string"}), "")
+        .query(
+            "q",
+            json!({"type": "string", "maxLength": CaseSearch::MAX_CHARS}),
+            "A case number (42, or masked: [#42]) or a part of the subject, whatever its case; trimmed",
+        )
+}
+
 /// A JSON response carrying the record's version as its ETag.
 fn versioned(status: StatusCode, body: impl Serialize, version: u64) -> Response {
     let mut response = (status, Json(body)).into_response();
@@ -559,34 +587,89 @@ async fn create_case(
     Ok(response)
 }
 
+/// The filters of `GET /cases` and `GET /cases/counts`, as sent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFilterQuery {
+    status: Option<String>,
+    /// A user id, or `me` (staff).
+    assignee_id: Option<String>,
+    /// Only `true`: cases without an assignee.
+    unassigned: Option<String>,
+    team_id: Option<TeamId>,
+    account_id: Option<AccountId>,
+    contact_id: Option<ContactId>,
+    q: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaseListQuery {
     status: Option<String>,
-    assignee_id: Option<UserId>,
+    assignee_id: Option<String>,
+    unassigned: Option<String>,
     team_id: Option<TeamId>,
     account_id: Option<AccountId>,
     contact_id: Option<ContactId>,
+    q: Option<String>,
+    sort: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
+/// A query parameter the domain refused: a malformed request (400) naming the parameter.
+fn bad_query(error: docket_domain::DomainError) -> Problem {
+    match error {
+        docket_domain::DomainError::Validation { field, reason } => {
+            Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", reason).with_field(field)
+        }
+        other => other.into(),
+    }
+}
+
+impl CaseFilterQuery {
+    /// The typed filter; `me` names the caller, who must be staff.
+    fn filter(self, principal: &Principal) -> ApiResult<CaseFilter> {
+        let invalid = |field: &str, reason: String| bad_query(docket_domain::DomainError::invalid(field, reason));
+        let status = self.status.as_deref().map(|s| CaseStatus::parse(s).ok_or_else(|| invalid("status", format!("unknown status {s:?}")))).transpose()?;
+        let unassigned = match self.unassigned.as_deref() {
+            None => false,
+            Some("true") => true,
+            Some(other) => return Err(invalid("unassigned", format!("unassigned takes only true, not {other:?}"))),
+        };
+        let assignee = match (self.assignee_id, unassigned) {
+            (Some(_), true) => return Err(invalid("unassigned", "unassigned=true and assignee_id exclude each other".into())),
+            (None, true) => Some(AssigneeFilter::Unassigned),
+            (None, false) => None,
+            (Some(me), false) if me == "me" => match principal {
+                Principal::Staff(user) => Some(AssigneeFilter::User(user.id.clone())),
+                Principal::Portal(_) => return Err(invalid("assignee_id", "me names a staff user; portal users have no cases assigned".into())),
+            },
+            (Some(id), false) => Some(AssigneeFilter::User(UserId::parse("assignee_id", &id).map_err(bad_query)?)),
+        };
+        let search = self.q.as_deref().map(CaseSearch::parse).transpose().map_err(bad_query)?.flatten();
+        Ok(CaseFilter { status, assignee, team_id: self.team_id, account_id: self.account_id, contact_id: self.contact_id, search })
+    }
+}
+
 async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<CaseListQuery>) -> ApiResult<Response> {
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            CaseStatus::parse(s).ok_or_else(|| {
-                Problem::new(StatusCode::BAD_REQUEST, "bad-query", "Invalid query parameter", format!("unknown status {s:?}")).with_field("status")
-            })
-        })
-        .transpose()?;
-    let filter = CaseFilter { status, assignee_id: query.assignee_id, team_id: query.team_id, account_id: query.account_id, contact_id: query.contact_id };
+    let CaseListQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, q, sort, limit, cursor } = query;
+    let filter = CaseFilterQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, q }.filter(&principal)?;
+    let sort = match sort.as_deref() {
+        None => CaseSort::default(),
+        Some(s) => CaseSort::parse(s)
+            .ok_or_else(|| bad_query(docket_domain::DomainError::invalid("sort", format!("sort is created, updated or priority, not {s:?}"))))?,
+    };
     let cases = state.docket.cases();
-    let (items, next) = cases.list(&principal, filter, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+    let (items, next) = cases.list(&principal, filter, sort, page_limit(limit)?, cursor.map(Cursor)).await?;
     let mask = cases.mask().await?;
     let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
     Ok(listing(views, next).into_response())
+}
+
+async fn count_cases(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<CaseFilterQuery>) -> ApiResult<Response> {
+    let filter = query.filter(&principal)?;
+    Ok(Json(state.docket.cases().counts(&principal, filter).await?).into_response())
 }
 
 async fn get_case(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>) -> ApiResult<Response> {
@@ -662,6 +745,23 @@ async fn list_stream(
 ) -> ApiResult<Response> {
     let (items, next) = state.docket.cases().stream(&principal, &case_ref, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     Ok(listing(items, next).into_response())
+}
+
+/// What a browser may do with a mail's HTML: nothing but show it. `sandbox` gives the document a
+/// unique origin without scripts, forms or popups (whatever survived sanitising cannot act as
+/// us); only inline (`data:`) images load, so remote images cannot track who read the mail.
+const ENTRY_HTML_CSP: &str = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+async fn entry_html(State(state): State<AppState>, Caller(principal): Caller, Path((case_ref, entry_id)): Path<(String, String)>) -> ApiResult<Response> {
+    let html = state.docket.cases().entry_html(&principal, &case_ref, &entry_id, state.docket.blobs()?).await?;
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ENTRY_HTML_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Private: the HTML is one case's mail, for the signed-in staff member only.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    Ok(response)
 }
 
 async fn post_entry(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {

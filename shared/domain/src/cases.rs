@@ -31,6 +31,8 @@ pub const MAX_COLLABORATORS: usize = 10;
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 /// Pages of an index a filtered list may read before it answers with what it found.
 const MAX_PAGES_PER_LIST: usize = 10;
+/// Items a count reads per query.
+const COUNT_PAGE: usize = 500;
 
 /// The editable fields of a case: the body of a create, and what a merge patch applies to.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -80,20 +82,171 @@ pub struct PortalCaseFields {
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub status: Option<CaseStatus>,
-    pub assignee_id: Option<UserId>,
+    pub assignee: Option<AssigneeFilter>,
     pub team_id: Option<TeamId>,
     pub account_id: Option<AccountId>,
     pub contact_id: Option<ContactId>,
+    pub search: Option<CaseSearch>,
+}
+
+/// Whose cases a list holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(UserId),
+    /// Cases without an assignee.
+    Unassigned,
 }
 
 impl CaseFilter {
     fn matches(&self, case: &Case) -> bool {
         self.status.is_none_or(|s| case.status == s)
-            && self.assignee_id.as_ref().is_none_or(|a| case.assignee_id.as_ref() == Some(a))
+            && self.assignee.as_ref().is_none_or(|a| match a {
+                AssigneeFilter::User(user) => case.assignee_id.as_ref() == Some(user),
+                AssigneeFilter::Unassigned => case.assignee_id.is_none(),
+            })
             && self.team_id.as_ref().is_none_or(|t| case.team_ids.contains(t))
             && self.account_id.as_ref().is_none_or(|a| case.account_id.as_ref() == Some(a))
             && self.contact_id.as_ref().is_none_or(|c| case.contact_ids.contains(c))
     }
+
+    /// What a cursor of this list is bound to: every filter, the search and the order, so a
+    /// cursor of one list cannot page another.
+    fn scope(&self, sort: CaseSort) -> Vec<String> {
+        let assignee = match &self.assignee {
+            Some(AssigneeFilter::User(user)) => format!("user:{user}"),
+            Some(AssigneeFilter::Unassigned) => "unassigned".into(),
+            None => String::new(),
+        };
+        vec![
+            "cases".into(),
+            sort.as_str().into(),
+            self.status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            assignee,
+            self.team_id.as_deref().unwrap_or_default().to_owned(),
+            self.account_id.as_deref().unwrap_or_default().to_owned(),
+            self.contact_id.as_deref().unwrap_or_default().to_owned(),
+            self.search.as_ref().map(|q| q.text.clone()).unwrap_or_default(),
+        ]
+    }
+}
+
+/// The order of a case list, newest or highest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseSort {
+    /// Newest created first (ties cannot happen: ids are unique and sort by creation).
+    #[default]
+    Created,
+    /// Most recently changed first, then newest created.
+    Updated,
+    /// Urgent first, down to Low; within a priority newest created first.
+    Priority,
+}
+
+impl CaseSort {
+    pub const ALL: [CaseSort; 3] = [CaseSort::Created, CaseSort::Updated, CaseSort::Priority];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseSort::Created => "created",
+            CaseSort::Updated => "updated",
+            CaseSort::Priority => "priority",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<CaseSort> {
+        CaseSort::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The case's sort key in this order: the value the index of the order sorts it by.
+    fn key(self, case: &Case) -> String {
+        match self {
+            CaseSort::Created => case.id.to_string(),
+            CaseSort::Updated => case_keys::updated_sort(case.audit.updated_at, &case.id),
+            CaseSort::Priority => case_keys::priority_sort(case.priority, &case.id),
+        }
+    }
+}
+
+/// A text search of the case list: the case number (`42`, or masked: `[#42]`, `SR-42`) or a
+/// part of the subject, whatever its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSearch {
+    /// As sent, trimmed.
+    text: String,
+    /// Lower-cased, for the subject.
+    folded: String,
+}
+
+impl CaseSearch {
+    pub const MAX_CHARS: usize = 200;
+
+    /// The search of a query text; `None` when there is nothing to search for (blank).
+    pub fn parse(text: &str) -> DomainResult<Option<CaseSearch>> {
+        let text = text.trim();
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(DomainError::invalid("q", format!("a search has at most {} characters", Self::MAX_CHARS)));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(DomainError::invalid("q", "a search is one line of text"));
+        }
+        Ok((!text.is_empty()).then(|| CaseSearch { text: text.to_owned(), folded: text.to_lowercase() }))
+    }
+
+    /// The case number the text names, plain or through the mask.
+    fn number(&self, mask: &CaseNumberMask) -> Option<u64> {
+        if self.text.bytes().all(|b| b.is_ascii_digit()) { self.text.parse().ok() } else { mask.read(&self.text) }
+    }
+
+    fn in_subject(&self, case: &Case) -> bool {
+        case.subject.to_lowercase().contains(&self.folded)
+    }
+}
+
+/// How many cases a caller may see under a filter, by status.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseCounts {
+    /// Cases that match every filter, the status included.
+    pub total: u64,
+    /// Cases that match every filter but the status, for each status (every status is named,
+    /// 0 included).
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    /// `false` when more cases than a count reads (5000) were in the way: the counts are then
+    /// those of the newest 5000, lower bounds.
+    pub complete: bool,
+}
+
+/// Most cases a count reads before it answers with what it has.
+/// (Named as 5000 in `CaseCounts` and the route's summary: keep them together.)
+pub const MAX_COUNTED: usize = 5000;
+/// Most links of a team or contact partition read to sort a list of them by something other
+/// than creation.
+pub const MAX_SORTED_CANDIDATES: usize = 1000;
+
+/// Where a list reads its cases: a case index partition, or the link items of a team or contact
+/// (each naming a case, read in one batch per page).
+#[derive(Debug, Clone)]
+enum ListSource {
+    Index(Query),
+    Links(Query),
+}
+
+impl ListSource {
+    fn query(&self) -> &Query {
+        match self {
+            ListSource::Index(q) | ListSource::Links(q) => q,
+        }
+    }
+}
+
+/// Where the next page of a list starts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ListPosition {
+    /// At the store's cursor of the list's query (none: at its start).
+    Store(Option<String>),
+    /// After the case of this sort key, in a list sorted in memory (none: at its start).
+    After(Option<String>),
 }
 
 /// A created case, and whether it was created earlier under the same idempotency key.
@@ -369,12 +522,12 @@ impl<'a> Cases<'a> {
         }
     }
 
-    /// Lists cases newest first, restricted to what the caller may see.
-    pub async fn list(&self, principal: &Principal, filter: CaseFilter, limit: usize, mut after: Option<Cursor>) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
-        // Portal users read through their own partition, never through the global ones; the
-        // filters they send can only narrow that further.
-        let (query, via_links) = match principal {
-            Principal::Staff(_) => list_query(&filter),
+    /// Where the caller's list under `filter` reads, in the order `sort`.
+    fn list_source(principal: &Principal, filter: &CaseFilter, sort: CaseSort) -> DomainResult<ListSource> {
+        match principal {
+            Principal::Staff(_) => Ok(list_source(filter, sort)),
+            // Portal users read through their own partition, never through the global ones; the
+            // filters they send can only narrow that further.
             Principal::Portal(contact) => {
                 let own = match contact.portal.as_ref().map(|p| p.role) {
                     Some(PortalRole::AccountCases) if contact.account_id.is_some() => {
@@ -383,36 +536,182 @@ impl<'a> Cases<'a> {
                     Some(_) => CaseFilter { contact_id: Some(contact.id.clone()), ..CaseFilter::default() },
                     None => return Err(DomainError::Forbidden("portal access is not enabled".into())),
                 };
-                list_query(&own)
+                Ok(list_source(&own, sort))
             }
+        }
+    }
+
+    /// The cases of one page of a list source, in its order (missing cases left out).
+    async fn page_cases(&self, source: &ListSource, items: Vec<Item>) -> DomainResult<Vec<Case>> {
+        match source {
+            ListSource::Index(_) => items.into_iter().map(from_item::<Case>).collect(),
+            ListSource::Links(_) => {
+                // One batch read for the page's cases, not one read per link.
+                let ids = items.iter().filter_map(|item| item.get("case_id").and_then(Value::as_str)).filter(|id| validate::id("id", id).is_ok());
+                let keys: Vec<_> = ids.map(case_keys::case).collect();
+                let cases = self.store.get_many(CASES, &keys).await?;
+                cases.into_iter().flatten().map(from_item::<Case>).collect()
+            }
+        }
+    }
+
+    /// Lists the cases the caller may see that match `filter`, in the order `sort`. A search
+    /// that names a case number puts that case first on the first page; the rest are the cases
+    /// whose subject holds the text.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        filter: CaseFilter,
+        sort: CaseSort,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
+        let source = Self::list_source(principal, &filter, sort)?;
+        let scope = filter.scope(sort);
+        let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
+        let position = match &after {
+            Some(cursor) => Some(docket_store::open_scoped::<ListPosition>(&scope, cursor)?),
+            None => None,
         };
         let mut found = Vec::new();
-        for _ in 0..MAX_PAGES_PER_LIST {
-            // Asking only for what is still missing means every item of a page is consumed, so
-            // the store's cursor is exactly where the next page must start.
-            let page = self.store.query(query.clone().limit(limit - found.len()).after(after.take())).await?;
-            let cases: Vec<Option<Case>> = if via_links {
-                // One batch read for the page's cases, not one read per link.
-                let ids = page.items.iter().filter_map(|item| item.get("case_id").and_then(Value::as_str)).filter(|id| validate::id("id", id).is_ok());
-                let keys: Vec<_> = ids.map(case_keys::case).collect();
-                self.store.get_many(CASES, &keys).await?.into_iter().map(|item| item.map(from_item::<Case>).transpose()).collect::<DomainResult<_>>()?
-            } else {
-                page.items.into_iter().map(|item| from_item::<Case>(item).map(Some)).collect::<DomainResult<_>>()?
-            };
-            for case in cases {
-                if let Some(case) = case
-                    && filter.matches(&case)
-                    && principal.can_see(&case)
-                {
-                    found.push(case);
-                }
+        let mut exact_number = None;
+        if let Some(search) = &filter.search {
+            exact_number = search.number(&self.mask().await?);
+            // Only the first page leads with it; later pages continue the subject matches.
+            if position.is_none()
+                && let Some(number) = exact_number
+                && let Some(case) = self.find(&number.to_string()).await?
+                && filter.matches(&case)
+                && principal.can_see(&case)
+            {
+                found.push(case);
             }
-            after = page.next;
-            if found.len() == limit || after.is_none() {
+        }
+        let keep = |case: &Case| {
+            filter.matches(case)
+                && principal.can_see(case)
+                && filter.search.as_ref().is_none_or(|search| search.in_subject(case) && Some(case.number) != exact_number)
+        };
+        let next = match (&source, sort) {
+            (ListSource::Links(query), CaseSort::Updated | CaseSort::Priority) => {
+                let start = match position {
+                    None => None,
+                    Some(ListPosition::After(key)) => key,
+                    Some(ListPosition::Store(_)) => return Err(DomainError::invalid("cursor", "not a cursor returned by this list")),
+                };
+                self.sorted_in_memory(&source, query, sort, &keep, start, limit, &mut found).await?.map(ListPosition::After)
+            }
+            _ => {
+                let mut at = match position {
+                    None => None,
+                    Some(ListPosition::Store(at)) => at.map(Cursor),
+                    Some(ListPosition::After(_)) => return Err(DomainError::invalid("cursor", "not a cursor returned by this list")),
+                };
+                let mut read_all = false;
+                for _ in 0..MAX_PAGES_PER_LIST {
+                    if found.len() == limit {
+                        break;
+                    }
+                    // Asking only for what is still missing means every item of a page is
+                    // consumed, so the store's cursor is exactly where the next page must start.
+                    let page = self.store.query(source.query().clone().limit(limit - found.len()).after(at.take())).await?;
+                    found.extend(self.page_cases(&source, page.items).await?.into_iter().filter(|c| keep(c)));
+                    at = page.next;
+                    if at.is_none() {
+                        read_all = true;
+                        break;
+                    }
+                }
+                (!read_all).then(|| ListPosition::Store(at.map(|c| c.0)))
+            }
+        };
+        let next = next.map(|position| docket_store::seal_scoped(&scope, position)).transpose()?;
+        Ok((found, next))
+    }
+
+    /// Fills `found` up to `limit` from a link partition sorted by something else than creation.
+    /// Why in memory: a team's or contact's cases are link items sorted by case id, and they
+    /// carry no copy of what changes on the case (its last change, its priority), which would
+    /// have to be rewritten in every case update. Such a list reads the newest
+    /// [`MAX_SORTED_CANDIDATES`] links of the partition (one batch read of cases per page), sorts
+    /// what the caller may see, and pages by the sort key of the last case shown; older cases of a
+    /// larger team or contact are not in it. Returns where the next page starts when more follow.
+    #[allow(clippy::too_many_arguments)]
+    async fn sorted_in_memory(
+        &self,
+        source: &ListSource,
+        query: &Query,
+        sort: CaseSort,
+        keep: &impl Fn(&Case) -> bool,
+        start: Option<String>,
+        limit: usize,
+        found: &mut Vec<Case>,
+    ) -> DomainResult<Option<Option<String>>> {
+        let mut candidates = Vec::new();
+        let mut at = None;
+        let mut read = 0;
+        loop {
+            let page = self.store.query(query.clone().limit(MAX_SORTED_CANDIDATES - read).after(at.take())).await?;
+            read += page.items.len();
+            candidates.extend(self.page_cases(source, page.items).await?.into_iter().filter(|c| keep(c)).map(|c| (sort.key(&c), c)));
+            at = page.next;
+            if at.is_none() || read >= MAX_SORTED_CANDIDATES {
                 break;
             }
         }
-        Ok((found, after))
+        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut rest = candidates.into_iter().filter(|(key, _)| start.as_ref().is_none_or(|s| key < s)).peekable();
+        let mut last = None;
+        while found.len() < limit {
+            let Some((key, case)) = rest.next() else { break };
+            found.push(case);
+            last = Some(key);
+        }
+        if rest.peek().is_none() {
+            return Ok(None);
+        }
+        // A first page filled by the exact number match alone continues at the start.
+        Ok(Some(last.or(start)))
+    }
+
+    /// How many cases the caller may see under `filter`, in all and by status (the status
+    /// filter left out of the breakdown). There is no count in the store to read: a count reads
+    /// the cases of the filter's partition, newest first, and stops at [`MAX_COUNTED`] (then it
+    /// says it is not complete).
+    pub async fn counts(&self, principal: &Principal, filter: CaseFilter) -> DomainResult<CaseCounts> {
+        let status = filter.status;
+        let filter = CaseFilter { status: None, ..filter };
+        let source = Self::list_source(principal, &filter, CaseSort::Created)?;
+        let number = match &filter.search {
+            Some(search) => search.number(&self.mask().await?),
+            None => None,
+        };
+        let mut by_status: std::collections::BTreeMap<String, u64> = CaseStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+        let (mut read, mut at, mut complete) = (0, None, false);
+        // Bounded in queries as well: DynamoDB cuts pages at 1 MB, before the limit.
+        for _ in 0..2 * MAX_COUNTED / COUNT_PAGE {
+            let page = self.store.query(source.query().clone().limit(COUNT_PAGE.min(MAX_COUNTED - read)).after(at.take())).await?;
+            read += page.items.len();
+            for case in self.page_cases(&source, page.items).await? {
+                let searched = filter.search.as_ref().is_none_or(|search| Some(case.number) == number || search.in_subject(&case));
+                if searched && filter.matches(&case) && principal.can_see(&case) {
+                    *by_status.entry(case.status.as_str().to_owned()).or_default() += 1;
+                }
+            }
+            at = page.next;
+            if at.is_none() {
+                complete = true;
+                break;
+            }
+            if read >= MAX_COUNTED {
+                break;
+            }
+        }
+        let total = match status {
+            Some(status) => by_status.get(status.as_str()).copied().unwrap_or_default(),
+            None => by_status.values().sum(),
+        };
+        Ok(CaseCounts { total, by_status, complete })
     }
 
     /// Applies a merge patch to a case at the version the caller read (SPEC F2, F10).
@@ -622,18 +921,22 @@ fn case_item(case: &Case) -> DomainResult<Item> {
     let mut set = |name: &str, value: String| {
         item.insert(name.to_owned(), Value::from(value));
     };
-    set("status_pk", case_keys::status_partition(case.status.as_str()));
-    set("status_sk", case.id.to_string());
-    set("all_pk", "CASES".into());
-    set("all_sk", case.id.to_string());
-    if let Some(assignee) = &case.assignee_id {
-        set("assignee_pk", case_keys::assignee_partition(assignee));
-        set("assignee_sk", case.id.to_string());
-    }
+    set(schema::CASES_BY_STATUS.partition_attribute, case_keys::status_partition(case.status.as_str()));
+    set(schema::CASES_BY_STATUS.by_created.1, case.id.to_string());
+    set(schema::CASES_ALL.partition_attribute, "CASES".into());
+    set(schema::CASES_ALL.by_created.1, case.id.to_string());
+    // Unassigned cases have a partition of their own, so that "unassigned" is a partition read
+    // rather than a filter over every case.
+    let assignee = case.assignee_id.as_deref().map_or_else(|| case_keys::UNASSIGNED_PARTITION.to_owned(), case_keys::assignee_partition);
+    set(schema::CASES_BY_ASSIGNEE.partition_attribute, assignee);
+    set(schema::CASES_BY_ASSIGNEE.by_created.1, case.id.to_string());
     if let Some(account) = &case.account_id {
-        set("account_pk", case_keys::account_partition(account));
-        set("account_sk", case.id.to_string());
+        set(schema::CASES_BY_ACCOUNT.partition_attribute, case_keys::account_partition(account));
+        set(schema::CASES_BY_ACCOUNT.by_created.1, case.id.to_string());
     }
+    // The indexes by last change and by priority share these with every partitioning above.
+    set(schema::UPDATED_SORT, case_keys::updated_sort(case.audit.updated_at, &case.id));
+    set(schema::PRIORITY_SORT, case_keys::priority_sort(case.priority, &case.id));
     Ok(item)
 }
 
@@ -765,21 +1068,18 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
     after.iter().filter(|(name, value)| !BOOKKEEPING.contains(&name.as_str()) && before.get(*name) != Some(*value)).map(|(name, _)| name.clone()).collect()
 }
 
-/// The query that serves a filter, and whether it reads link items rather than cases.
-fn list_query(filter: &CaseFilter) -> (Query, bool) {
-    let index = |name: &str, partition: String| (Query::index(CASES, name, partition).descending(), false);
-    if let Some(assignee) = &filter.assignee_id {
-        index(schema::CASES_BY_ASSIGNEE, case_keys::assignee_partition(assignee))
-    } else if let Some(contact) = &filter.contact_id {
-        (Query::table(CASES, case_keys::contact_partition(contact)).descending(), true)
-    } else if let Some(account) = &filter.account_id {
-        index(schema::CASES_BY_ACCOUNT, case_keys::account_partition(account))
-    } else if let Some(team) = &filter.team_id {
-        (Query::table(CASES, case_keys::team_partition(team)).descending(), true)
-    } else if let Some(status) = filter.status {
-        index(schema::CASES_BY_STATUS, case_keys::status_partition(status.as_str()))
-    } else {
-        index(schema::CASES_ALL, "CASES".into())
+/// The partition that serves a filter, in the order `sort`: the most selective filter picks it.
+fn list_source(filter: &CaseFilter, sort: CaseSort) -> ListSource {
+    let index = |index: schema::CaseListIndex, partition: String| ListSource::Index(Query::index(CASES, index.name(sort), partition).descending());
+    let links = |partition: String| ListSource::Links(Query::table(CASES, partition).descending());
+    match (&filter.assignee, &filter.contact_id, &filter.account_id, &filter.team_id, filter.status) {
+        (Some(AssigneeFilter::User(assignee)), ..) => index(schema::CASES_BY_ASSIGNEE, case_keys::assignee_partition(assignee)),
+        (Some(AssigneeFilter::Unassigned), ..) => index(schema::CASES_BY_ASSIGNEE, case_keys::UNASSIGNED_PARTITION.into()),
+        (None, Some(contact), ..) => links(case_keys::contact_partition(contact)),
+        (None, None, Some(account), ..) => index(schema::CASES_BY_ACCOUNT, case_keys::account_partition(account)),
+        (None, None, None, Some(team), _) => links(case_keys::team_partition(team)),
+        (None, None, None, None, Some(status)) => index(schema::CASES_BY_STATUS, case_keys::status_partition(status.as_str())),
+        (None, None, None, None, None) => index(schema::CASES_ALL, "CASES".into()),
     }
 }
 
@@ -820,6 +1120,47 @@ mod tests {
         let resolved = case(CaseStatus::Resolved, Some("u2"));
         assert_eq!(next_status(&resolved, &resolved, CaseStatus::Reopened).unwrap(), CaseStatus::Reopened);
         assert_eq!(next_status(&resolved, &resolved, CaseStatus::InProgress).unwrap(), CaseStatus::InProgress, "waiting cases resume");
+    }
+
+    #[test]
+    fn a_search_is_trimmed_bounded_and_reads_numbers_through_the_mask() {
+        assert_eq!(CaseSearch::parse("   ").unwrap(), None, "blank is no search");
+        let search = CaseSearch::parse("  Printer ON  ").unwrap().unwrap();
+        let mut printer = case(CaseStatus::New, None);
+        printer.subject = "The printer on fire".into();
+        assert!(search.in_subject(&printer), "whatever the case");
+        assert!(!CaseSearch::parse("printer  on").unwrap().unwrap().in_subject(&printer), "inner spaces are kept");
+        assert!(CaseSearch::parse(&"é".repeat(CaseSearch::MAX_CHARS)).unwrap().is_some(), "characters, not bytes");
+        for bad in ["x".repeat(CaseSearch::MAX_CHARS + 1), "a\nb".into(), "tab\there".into()] {
+            assert!(matches!(CaseSearch::parse(&bad), Err(DomainError::Validation { ref field, .. }) if field == "q"), "{bad:?}");
+        }
+        let number = |text: &str, mask: &str| CaseSearch::parse(text).unwrap().unwrap().number(&CaseNumberMask::parse(mask).unwrap());
+        assert_eq!(number("42", "[#{n}]"), Some(42));
+        assert_eq!(number("[#42]", "[#{n}]"), Some(42));
+        assert_eq!(number("SR-42", "SR-{n}"), Some(42));
+        assert_eq!(number("SR-42", "[#{n}]"), None);
+        assert_eq!(number("#42", "[#{n}]"), None);
+        assert_eq!(number("99999999999999999999999", "[#{n}]"), None, "too large for a number");
+    }
+
+    #[test]
+    fn sort_keys_order_as_their_lists_promise() {
+        let at = |ms: i64, id: &str, priority: Priority| {
+            let mut c = case(CaseStatus::New, None);
+            c.id = CaseId::from_trusted(id.into());
+            c.priority = priority;
+            c.audit.updated_at = time::OffsetDateTime::UNIX_EPOCH + Duration::milliseconds(ms);
+            c
+        };
+        let (old, recent, newer_id_same_time) = (at(9_000, "01A", Priority::Urgent), at(10_000, "01B", Priority::Low), at(10_000, "01C", Priority::Normal));
+        let updated = |c: &Case| CaseSort::Updated.key(c);
+        assert!(updated(&old) < updated(&recent) && updated(&recent) < updated(&newer_id_same_time), "time, then id");
+        let far = at(100_000_000_000_000, "01A", Priority::Low);
+        assert!(updated(&far) > updated(&recent), "zero-padded: string order is time order");
+        let priority = |c: &Case| CaseSort::Priority.key(c);
+        assert!(priority(&recent) < priority(&newer_id_same_time) && priority(&newer_id_same_time) < priority(&old));
+        assert_eq!(CaseSort::parse("updated"), Some(CaseSort::Updated));
+        assert_eq!(CaseSort::parse("Updated"), None);
     }
 
     #[test]

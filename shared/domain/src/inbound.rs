@@ -1055,7 +1055,7 @@ impl Inbound<'_> {
         }
         let html_blob_key = match &message.html_sanitized {
             Some(html) => {
-                let key = format!("cases/{}/mail/{entry_id}.html", case.id);
+                let key = crate::schema::blob_keys::entry_html(&case.id, &entry_id);
                 blobs.put(&key, "text/html; charset=utf-8", html.as_bytes().to_vec()).await.map_err(transient)?;
                 Some(key)
             }

@@ -104,6 +104,18 @@ pub enum Priority {
     Urgent,
 }
 
+impl Priority {
+    /// Its place from lowest (1) to highest (4), for ordering.
+    pub fn rank(self) -> u8 {
+        match self {
+            Priority::Low => 1,
+            Priority::Normal => 2,
+            Priority::High => 3,
+            Priority::Urgent => 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {

@@ -7,20 +7,69 @@ use docket_store::{IndexSpec, Item, Key, TableSpec};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cases::CaseSort;
 use crate::error::{DomainError, DomainResult};
 
 pub const CASES: &str = "cases";
 pub const DIRECTORY: &str = "directory";
 pub const COUNTERS: &str = "counters";
 
-/// Cases by status, newest first (`STATUS#<status>`, case id).
-pub const CASES_BY_STATUS: &str = "by_status";
-/// Cases by assignee (`ASSIGNEE#<user id>`, case id).
-pub const CASES_BY_ASSIGNEE: &str = "by_assignee";
-/// Cases by account (`ACCOUNT#<account id>`, case id).
-pub const CASES_BY_ACCOUNT: &str = "by_account";
-/// Every case (`CASES`, case id).
-pub const CASES_ALL: &str = "all_cases";
+/// One partitioning of the case lists, as three indexes over the same partition attribute: by
+/// creation (the case id), by last change ([`UPDATED_SORT`]) and by priority ([`PRIORITY_SORT`]).
+/// A list picks the partitioning from its filters and the index from its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseListIndex {
+    pub partition_attribute: &'static str,
+    /// The index sorted by case id (creation order) and its sort attribute.
+    pub by_created: (&'static str, &'static str),
+    pub by_updated: &'static str,
+    pub by_priority: &'static str,
+}
+
+impl CaseListIndex {
+    /// The index of this partitioning in the given order.
+    pub fn name(&self, sort: CaseSort) -> &'static str {
+        match sort {
+            CaseSort::Created => self.by_created.0,
+            CaseSort::Updated => self.by_updated,
+            CaseSort::Priority => self.by_priority,
+        }
+    }
+
+    fn specs(&self) -> [IndexSpec; 3] {
+        let spec = |name, sort_attribute| IndexSpec { name, partition_attribute: self.partition_attribute, sort_attribute };
+        [spec(self.by_created.0, self.by_created.1), spec(self.by_updated, UPDATED_SORT), spec(self.by_priority, PRIORITY_SORT)]
+    }
+}
+
+/// Cases by status (`STATUS#<status>`).
+pub const CASES_BY_STATUS: CaseListIndex = CaseListIndex {
+    partition_attribute: "status_pk",
+    by_created: ("by_status", "status_sk"),
+    by_updated: "by_status_updated",
+    by_priority: "by_status_priority",
+};
+/// Cases by assignee (`ASSIGNEE#<user id>`), and unassigned cases ([`case_keys::UNASSIGNED_PARTITION`]).
+pub const CASES_BY_ASSIGNEE: CaseListIndex = CaseListIndex {
+    partition_attribute: "assignee_pk",
+    by_created: ("by_assignee", "assignee_sk"),
+    by_updated: "by_assignee_updated",
+    by_priority: "by_assignee_priority",
+};
+/// Cases by account (`ACCOUNT#<account id>`).
+pub const CASES_BY_ACCOUNT: CaseListIndex = CaseListIndex {
+    partition_attribute: "account_pk",
+    by_created: ("by_account", "account_sk"),
+    by_updated: "by_account_updated",
+    by_priority: "by_account_priority",
+};
+/// Every case (`CASES`).
+pub const CASES_ALL: CaseListIndex =
+    CaseListIndex { partition_attribute: "all_pk", by_created: ("all_cases", "all_sk"), by_updated: "all_cases_updated", by_priority: "all_cases_priority" };
+/// Sort attribute of the case indexes by last change: [`case_keys::updated_sort`].
+pub const UPDATED_SORT: &str = "updated_sk";
+/// Sort attribute of the case indexes by priority: [`case_keys::priority_sort`].
+pub const PRIORITY_SORT: &str = "priority_sk";
 /// Directory entities of one kind sorted by name (`<kind>`, `<lower-case name>#<id>`).
 pub const DIRECTORY_BY_KIND: &str = "by_kind";
 /// Knowledge-base articles the portal may read, by title (`PORTAL_ARTICLES`, `<lower-case title>#<id>`).
@@ -28,15 +77,7 @@ pub const DIRECTORY_PORTAL_ARTICLES: &str = "portal_articles";
 
 pub fn tables() -> Vec<TableSpec> {
     vec![
-        TableSpec {
-            name: CASES,
-            indexes: vec![
-                IndexSpec { name: CASES_BY_STATUS, partition_attribute: "status_pk", sort_attribute: "status_sk" },
-                IndexSpec { name: CASES_BY_ASSIGNEE, partition_attribute: "assignee_pk", sort_attribute: "assignee_sk" },
-                IndexSpec { name: CASES_BY_ACCOUNT, partition_attribute: "account_pk", sort_attribute: "account_sk" },
-                IndexSpec { name: CASES_ALL, partition_attribute: "all_pk", sort_attribute: "all_sk" },
-            ],
-        },
+        TableSpec { name: CASES, indexes: [CASES_BY_STATUS, CASES_BY_ASSIGNEE, CASES_BY_ACCOUNT, CASES_ALL].iter().flat_map(CaseListIndex::specs).collect() },
         TableSpec {
             name: DIRECTORY,
             indexes: vec![
@@ -66,6 +107,18 @@ pub mod case_keys {
     /// The partition of the by-assignee list index.
     pub fn assignee_partition(user_id: &str) -> String {
         format!("ASSIGNEE#{user_id}")
+    }
+    /// The partition of the by-assignee list indexes that holds the cases without an assignee.
+    pub const UNASSIGNED_PARTITION: &str = "UNASSIGNED";
+    /// Sort key of the case indexes by last change: the time in epoch milliseconds, zero-padded
+    /// so that string order is time order, then the id (unique, and newest created first on a tie).
+    pub fn updated_sort(updated_at: time::OffsetDateTime, case_id: &str) -> String {
+        let millis = (updated_at.unix_timestamp_nanos() / 1_000_000).max(0);
+        format!("{millis:015}#{case_id}")
+    }
+    /// Sort key of the case indexes by priority: its rank (1 Low … 4 Urgent), then the id.
+    pub fn priority_sort(priority: crate::model::Priority, case_id: &str) -> String {
+        format!("{}#{case_id}", priority.rank())
     }
     /// The partition of the by-account list index.
     pub fn account_partition(account_id: &str) -> String {
@@ -330,5 +383,9 @@ pub mod blob_keys {
     /// The raw copy of an inbound message, kept for its log line.
     pub fn inbound_raw(log_id: &str) -> String {
         format!("inbound/{log_id}.eml")
+    }
+    /// The sanitised HTML body of a received mail's entry.
+    pub fn entry_html(case_id: &str, entry_id: &str) -> String {
+        format!("cases/{case_id}/mail/{entry_id}.html")
     }
 }

@@ -679,6 +679,30 @@ impl Cases<'_> {
         Ok((found, after))
     }
 
+    /// The HTML body of a received mail's entry, for staff who may see its case. Portal users
+    /// get "not found": the HTML is the message as received, quoted history and all, which their
+    /// projection of the entry leaves out. The HTML was sanitised when the mail came in; it is
+    /// sanitised again here, since a blob is only as trustworthy as everyone who can write the
+    /// store, and served only from the key Docket gives it (never from whatever key an entry names).
+    pub async fn entry_html(&self, principal: &Principal, reference: &str, entry_id: &str, blobs: &dyn BlobStore) -> DomainResult<String> {
+        let not_found = || DomainError::not_found(format!("HTML of entry {entry_id}"));
+        if !matches!(principal, Principal::Staff(_)) {
+            return Err(not_found());
+        }
+        let case = self.get(principal, reference).await?;
+        if validate::id("entry_id", entry_id).is_err() {
+            return Err(not_found());
+        }
+        let entry = self.entry(&case.id, entry_id).await?.ok_or_else(not_found)?;
+        let key = entry.email.and_then(|email| email.html_blob_key).ok_or_else(not_found)?;
+        if key != crate::schema::blob_keys::entry_html(&case.id, &entry.id) {
+            tracing::warn!(case = case.number, entry = %entry.id, "an entry names an HTML blob Docket did not write; not served");
+            return Err(not_found());
+        }
+        let (_, bytes) = blobs.get(&key).await?;
+        docket_mail::inbound::sanitize_html(&String::from_utf8_lossy(&bytes)).ok_or_else(not_found)
+    }
+
     pub async fn entry(&self, case_id: &str, entry_id: &str) -> DomainResult<Option<StreamEntry>> {
         self.store.get(CASES, &case_keys::entry(case_id, entry_id)).await?.map(from_item).transpose()
     }

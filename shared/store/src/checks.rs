@@ -68,16 +68,35 @@ struct Envelope<P> {
 
 /// Wraps an engine's position into a cursor bound to `query`.
 pub fn seal_cursor<P: Serialize>(query: &Query, position: P) -> Result<Cursor, StoreError> {
-    let json = serde_json::to_vec(&Envelope { q: fingerprint(query), at: position }).map_err(|e| StoreError::Backend(format!("cursor: {e}")))?;
-    Ok(Cursor(URL_SAFE_NO_PAD.encode(json)))
+    seal(fingerprint(query), position)
 }
 
 /// The engine's position in a cursor, refused when the cursor is not one, or was given by
 /// another query (another partition, index, range or direction): paging must not jump lists.
 pub fn open_cursor<P: DeserializeOwned>(query: &Query, cursor: &Cursor) -> Result<P, StoreError> {
+    open(&fingerprint(query), cursor)
+}
+
+/// Wraps a position into a cursor bound to `scope`: the parts that describe a list a repository
+/// pages itself (its filters and order), beyond what one store query says.
+pub fn seal_scoped<P: Serialize>(scope: &[&str], position: P) -> Result<Cursor, StoreError> {
+    seal(digest(scope), position)
+}
+
+/// The position in a cursor of [`seal_scoped`], refused when it was given for another scope.
+pub fn open_scoped<P: DeserializeOwned>(scope: &[&str], cursor: &Cursor) -> Result<P, StoreError> {
+    open(&digest(scope), cursor)
+}
+
+fn seal<P: Serialize>(q: String, position: P) -> Result<Cursor, StoreError> {
+    let json = serde_json::to_vec(&Envelope { q, at: position }).map_err(|e| StoreError::Backend(format!("cursor: {e}")))?;
+    Ok(Cursor(URL_SAFE_NO_PAD.encode(json)))
+}
+
+fn open<P: DeserializeOwned>(q: &str, cursor: &Cursor) -> Result<P, StoreError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor.0.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
     let envelope: Envelope<P> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-    if envelope.q != fingerprint(query) {
+    if envelope.q != q {
         return Err(StoreError::InvalidCursor);
     }
     Ok(envelope.at)
@@ -95,7 +114,11 @@ fn fingerprint(query: &Query) -> String {
         SortKeyRange::AtMost(v) => ("le", v.as_str(), ""),
     };
     let direction = if query.ascending { "asc" } else { "desc" };
-    let parts = [query.table.as_str(), query.index.as_deref().unwrap_or(""), query.partition.as_str(), direction, kind, low, high];
+    digest(&[query.table.as_str(), query.index.as_deref().unwrap_or(""), query.partition.as_str(), direction, kind, low, high])
+}
+
+/// FNV-1a over the parts, each preceded by its length.
+fn digest(parts: &[&str]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         // The length first, so ("ab", "c") and ("a", "bc") differ.
@@ -129,6 +152,17 @@ mod tests {
         for junk in ["", "not base64!", "e30"] {
             assert!(matches!(open_cursor::<(String, String)>(&query, &Cursor(junk.into())), Err(StoreError::InvalidCursor)), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_scoped_cursor_opens_only_in_its_scope() {
+        let cursor = seal_scoped(&["cases", "sort=updated", "q=printer"], "position").unwrap();
+        assert_eq!(open_scoped::<String>(&["cases", "sort=updated", "q=printer"], &cursor).unwrap(), "position");
+        for other in [&["cases", "sort=updated", "q=printers"][..], &["cases", "sort=updatedq=printer"], &["cases", "sort=priority", "q=printer"]] {
+            assert!(matches!(open_scoped::<String>(other, &cursor), Err(StoreError::InvalidCursor)), "{other:?}");
+        }
+        let query = Query::table("cases", "p");
+        assert!(open_cursor::<String>(&query, &cursor).is_err(), "a scoped cursor is no query's cursor");
     }
 
     #[test]

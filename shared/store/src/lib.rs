@@ -13,7 +13,9 @@ mod schema;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-pub use checks::{MAX_QUERY_LIMIT, index_key_type, is_storable, open_cursor, seal_cursor, validate_index_keys, validate_key, validate_query};
+pub use checks::{
+    MAX_QUERY_LIMIT, index_key_type, is_storable, open_cursor, open_scoped, seal_cursor, seal_scoped, validate_index_keys, validate_key, validate_query,
+};
 pub use condition::Condition;
 pub use schema::{IndexSpec, TableSpec};
 

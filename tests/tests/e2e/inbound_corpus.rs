@@ -95,7 +95,7 @@ async fn every_corpus_message_gets_its_expected_outcome() {
         assert_eq!(entry.case_number.is_some(), *outcome == InboundOutcome::Created, "{file}");
     }
     // AND every stored case subject is one clean line, whatever the headers tried
-    let (cases, _) = docket.cases().list(&principal, Default::default(), 100, None).await.unwrap();
+    let (cases, _) = docket.cases().list(&principal, Default::default(), Default::default(), 100, None).await.unwrap();
     assert_eq!(cases.len(), EXPECTED.iter().filter(|(_, o, _)| *o == InboundOutcome::Created).count());
     assert!(cases.iter().all(|c| !c.subject.chars().any(char::is_control)), "{:?}", cases.iter().map(|c| &c.subject).collect::<Vec<_>>());
 }

@@ -7,6 +7,7 @@ mod api;
 mod api_events;
 mod assignment;
 mod blob_conformance;
+mod case_console;
 mod conformance;
 mod exactly_once;
 mod inbound;
