@@ -92,22 +92,29 @@ export function CaseList({ query }: { query: URLSearchParams }) {
     let live = true;
     setItems(null);
     setError(null);
-    fetchCases(apiQuery).then(
-      (p) => {
-        if (!live) return;
-        setItems(p.items);
-        setNext(p.next);
-      },
-      (e) => live && setError(asApiError(e)),
-    );
-    if (API_PATHS.includes(COUNTS_PATH)) {
+    // The cases first, the counts after them: counting reads many more cases than a page, and on
+    // a busy server it must not hold up the rows the agent came for.
+    const loadCounts = () => {
+      if (!live || !API_PATHS.includes(COUNTS_PATH)) return;
       const { status: _status, ...rest } = apiQuery;
       rawFetch(`${COUNTS_PATH}?${new URLSearchParams(rest).toString()}`)
         .then(check)
         .then((r) => r.json())
         .then((c: unknown) => live && setCounts(flattenCounts(c)))
         .catch(() => live && setCounts(null));
-    }
+    };
+    fetchCases(apiQuery).then(
+      (p) => {
+        if (!live) return;
+        setItems(p.items);
+        setNext(p.next);
+        setTimeout(loadCounts, 0);
+      },
+      (e) => {
+        if (live) setError(asApiError(e));
+        loadCounts();
+      },
+    );
     return () => {
       live = false;
     };
