@@ -46,6 +46,7 @@ const html = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>Docket</title>
 <link rel="icon" href="data:,">
+<link rel="preload" href="/config.json" as="fetch" crossorigin="anonymous">
 <link rel="stylesheet" href="/assets/${basename(css)}">
 <script type="module" src="/assets/${basename(js)}"></script>
 </head>

@@ -3,12 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const DOCKET: &str = env!("CARGO_BIN_EXE_docket");
+mod common;
+
+use common::DOCKET;
 
 fn temp_data_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -28,28 +30,8 @@ fn serve(data: &Path) -> (Child, String) {
 
 /// Starts `docket serve` on free ports: the process, its HTTP and its SMTP address.
 fn serve_with_smtp(data: &Path) -> (Child, String, String) {
-    let mut child = Command::new(DOCKET)
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--smtp", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start docket serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut http = None;
-    let smtp = loop {
-        let line = lines.next().expect("docket serve exited before serving").expect("read stderr");
-        if let Some(rest) = line.strip_prefix("Docket is serving http://") {
-            http = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(rest) = line.strip_prefix("Inbound mail: SMTP on ") {
-            break rest.split(';').next().unwrap().trim().to_owned();
-        }
-    };
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, http.expect("HTTP address printed"), smtp)
+    let started = common::start_serve(data);
+    (started.child, started.http, started.smtp)
 }
 
 /// Hands one message to an SMTP server the way an MTA would, asserting each reply code.

@@ -10,7 +10,8 @@ export type RuntimeConfig =
   | { auth: 'cognito'; api: string; cognito: CognitoConfig };
 
 export async function loadConfig(): Promise<RuntimeConfig> {
-  const response = await fetch('/config.json', { credentials: 'same-origin', cache: 'no-store' });
+  // Preloaded by index.html while the script loads; the server's no-cache revalidates it each time.
+  const response = await fetch('/config.json', { credentials: 'same-origin' });
   if (!response.ok) throw new Error(`The console configuration could not be loaded (HTTP ${response.status}).`);
   const raw = (await response.json()) as Partial<{ auth: string; api: string; cognito: CognitoConfig }>;
   const api = typeof raw.api === 'string' ? raw.api.replace(/\/+$/, '') : '';
