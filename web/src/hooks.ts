@@ -38,6 +38,54 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
   return { data, error, loading, reload, setData: setData as Async<T>['setData'] };
 }
 
+export interface Pages<T> {
+  /** The items of the pages loaded so far; null until the first page is there. */
+  items: T[] | null;
+  /** The cursor of the next page, if there is one. */
+  next: string | null;
+  error: ApiError | null;
+  /** Loads the next page and appends its items. */
+  more: () => Promise<void>;
+}
+
+/**
+ * A list read page by page with a cursor: the first page whenever the deps change (answers for
+ * older deps are dropped), the next ones on `more()`.
+ */
+export function usePages<T>(load: (cursor?: string) => Promise<{ items: T[]; next: string | null }>, deps: unknown[]): Pages<T> {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    let live = true;
+    setItems(null);
+    setError(null);
+    load().then(
+      (p) => {
+        if (!live) return;
+        setItems(p.items);
+        setNext(p.next);
+      },
+      (e) => live && setError(asApiError(e)),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  const more = async () => {
+    if (!next) return;
+    try {
+      const p = await load(next);
+      setItems((o) => [...(o ?? []), ...p.items]);
+      setNext(p.next);
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  };
+  return { items, next, error, more };
+}
+
 export function useTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · Docket` : 'Docket';

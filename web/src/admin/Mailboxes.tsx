@@ -4,7 +4,8 @@ import { api, asApiError, ok, tagged, type ApiError, type Schemas } from '../api
 import type { AssignmentRule, Mailbox } from '../api/types';
 import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
-import { Badge, CheckField, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { RULE_OPTIONS } from './People';
 
 type Policy = Schemas['ClosedCasePolicy'];
@@ -27,48 +28,28 @@ export function Mailboxes() {
         </button>
       </PageHeader>
       {editing ? <MailboxForm mailbox={editing === 'new' ? null : editing} onDone={() => setEditing(null)} /> : null}
-      {list === null ? (
-        <Loading />
-      ) : list.length === 0 ? (
-        <Empty>No group mailboxes yet.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="mailbox-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Addresses</th>
-                <th scope="col">Team</th>
-                <th scope="col">Assignment</th>
-                <th scope="col">Replies to closed cases</th>
-                <th scope="col">Acknowledge</th>
-                <th scope="col">Unknown senders</th>
-                <th scope="col" class="c-actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((m) => (
-                <tr key={m.id} data-test="mailbox-row">
-                  <td>{m.name}</td>
-                  <td>{m.addresses.join(', ')}</td>
-                  <td>{teamList?.find((t) => t.id === m.team_id)?.name ?? <span class="muted">None</span>}</td>
-                  <td>{RULE_OPTIONS.find((o) => o.value === (m.assignment_rule ?? ''))?.label}</td>
-                  <td>{policyLabel(m.closed_case_policy)}</td>
-                  <td>{m.auto_ack ? <Badge kind="success">On</Badge> : <Badge kind="neutral">Off</Badge>}</td>
-                  <td>{m.unknown_senders === 'reject' ? 'Reject' : 'Create contact'}</td>
-                  <td class="c-actions">
-                    <button type="button" class="btn btn-sm" onClick={() => setEditing(m)} aria-label={`Edit ${m.name}`}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list}
+        empty="No group mailboxes yet."
+        test="mailbox-table"
+        columns={['Name', 'Addresses', 'Team', 'Assignment', 'Replies to closed cases', 'Acknowledge', 'Unknown senders', ACTIONS_COLUMN]}
+        row={(m) => (
+          <tr key={m.id} data-test="mailbox-row">
+            <td>{m.name}</td>
+            <td>{m.addresses.join(', ')}</td>
+            <td>{teamList?.find((t) => t.id === m.team_id)?.name ?? <span class="muted">None</span>}</td>
+            <td>{RULE_OPTIONS.find((o) => o.value === (m.assignment_rule ?? ''))?.label}</td>
+            <td>{policyLabel(m.closed_case_policy)}</td>
+            <td>{m.auto_ack ? <Badge kind="success">On</Badge> : <Badge kind="neutral">Off</Badge>}</td>
+            <td>{m.unknown_senders === 'reject' ? 'Reject' : 'Create contact'}</td>
+            <td class="c-actions">
+              <button type="button" class="btn btn-sm" onClick={() => setEditing(m)} aria-label={`Edit ${m.name}`}>
+                Edit
+              </button>
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -3,7 +3,8 @@ import { useState } from 'preact/hooks';
 import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
 import type { AssignmentRule, Team, User } from '../api/types';
 import { teams, useList, users } from '../directory';
-import { CheckField, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
+import { CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
+import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { useSession } from '../session';
 
@@ -38,49 +39,31 @@ export function Users() {
       </PageHeader>
       {editing ? <UserForm user={editing === 'new' ? null : editing} onDone={() => setEditing(null)} /> : null}
       <ErrorAlert error={error} />
-      {list === null ? (
-        <Loading />
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="user-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Sees</th>
-                <th scope="col">Teams</th>
-                <th scope="col">Status</th>
-                <th scope="col" class="c-actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((u) => (
-                <tr key={u.id} class={u.active ? '' : 'inactive'} data-test="user-row">
-                  <td>{u.name}{u.id === me.id ? ' (me)' : ''}</td>
-                  <td>{u.email}</td>
-                  <td>{u.role === 'admin' ? 'Admin' : 'Agent'}</td>
-                  <td>{u.scope === 'all' ? 'All cases' : u.scope === 'team' ? 'Team cases' : 'Own cases'}</td>
-                  <td>{u.team_ids.map((t) => teamList?.find((x) => x.id === t)?.name ?? '…').join(', ')}</td>
-                  <td>{u.active ? <Badge kind="success">Active</Badge> : <Badge kind="neutral">Inactive</Badge>}</td>
-                  <td class="c-actions">
-                    <button type="button" class="btn btn-sm" onClick={() => setEditing(u)} aria-label={`Edit ${u.name}`}>
-                      Edit
-                    </button>{' '}
-                    {u.id !== me.id ? (
-                      <button type="button" class="btn btn-sm" onClick={() => void toggle(u)} aria-label={`${u.active ? 'Deactivate' : 'Activate'} ${u.name}`} data-test="user-toggle">
-                        {u.active ? 'Deactivate' : 'Activate'}
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list}
+        test="user-table"
+        columns={['Name', 'Email', 'Role', 'Sees', 'Teams', 'Status', ACTIONS_COLUMN]}
+        row={(u) => (
+          <tr key={u.id} class={u.active ? '' : 'inactive'} data-test="user-row">
+            <td>{u.name}{u.id === me.id ? ' (me)' : ''}</td>
+            <td>{u.email}</td>
+            <td>{u.role === 'admin' ? 'Admin' : 'Agent'}</td>
+            <td>{u.scope === 'all' ? 'All cases' : u.scope === 'team' ? 'Team cases' : 'Own cases'}</td>
+            <td>{u.team_ids.map((t) => teamList?.find((x) => x.id === t)?.name ?? '…').join(', ')}</td>
+            <td>{u.active ? <Badge kind="success">Active</Badge> : <Badge kind="neutral">Inactive</Badge>}</td>
+            <td class="c-actions">
+              <button type="button" class="btn btn-sm" onClick={() => setEditing(u)} aria-label={`Edit ${u.name}`}>
+                Edit
+              </button>{' '}
+              {u.id !== me.id ? (
+                <button type="button" class="btn btn-sm" onClick={() => void toggle(u)} aria-label={`${u.active ? 'Deactivate' : 'Activate'} ${u.name}`} data-test="user-toggle">
+                  {u.active ? 'Deactivate' : 'Activate'}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }
@@ -175,42 +158,25 @@ export function Teams() {
         </button>
       </PageHeader>
       {editing ? <TeamForm team={editing === 'new' ? null : editing} onDone={() => setEditing(null)} /> : null}
-      {list === null ? (
-        <Loading />
-      ) : list.length === 0 ? (
-        <Empty>No teams yet.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="team-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Description</th>
-                <th scope="col">Assignment</th>
-                <th scope="col">Members</th>
-                <th scope="col" class="c-actions">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((t) => (
-                <tr key={t.id} data-test="team-row">
-                  <td>{t.name}</td>
-                  <td>{t.description}</td>
-                  <td>{RULE_OPTIONS.find((o) => o.value === (t.assignment_rule ?? ''))?.label}</td>
-                  <td>{(userList ?? []).filter((u) => u.team_ids.includes(t.id)).map((u) => u.name).join(', ') || <span class="muted">None</span>}</td>
-                  <td class="c-actions">
-                    <button type="button" class="btn btn-sm" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list}
+        empty="No teams yet."
+        test="team-table"
+        columns={['Name', 'Description', 'Assignment', 'Members', ACTIONS_COLUMN]}
+        row={(t) => (
+          <tr key={t.id} data-test="team-row">
+            <td>{t.name}</td>
+            <td>{t.description}</td>
+            <td>{RULE_OPTIONS.find((o) => o.value === (t.assignment_rule ?? ''))?.label}</td>
+            <td>{(userList ?? []).filter((u) => u.team_ids.includes(t.id)).map((u) => u.name).join(', ') || <span class="muted">None</span>}</td>
+            <td class="c-actions">
+              <button type="button" class="btn btn-sm" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                Edit
+              </button>
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -6,7 +6,8 @@ import { accounts, mailboxes, teams, useList, userName, users } from '../directo
 import { humanize, sourceLabel, statusLabel } from '../format';
 import { useAsync, useId } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, Empty, ErrorAlert, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, ErrorAlert, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { RULE_OPTIONS } from './People';
 
@@ -114,40 +115,24 @@ function RuleList() {
         </a>
       </PageHeader>
       <ErrorAlert error={rules.error} />
-      {rules.data === undefined ? (
-        <Loading />
-      ) : sorted.length === 0 ? (
-        <Empty>No workflow rules yet.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="rule-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">When</th>
-                <th scope="col">Position</th>
-                <th scope="col">Conditions</th>
-                <th scope="col">Actions</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sorted.map((r) => (
-                <tr key={r.id} data-test="rule-row">
-                  <td>
-                    <a href={href(['admin', 'rules', r.id])}>{r.name}</a>
-                  </td>
-                  <td>{TRIGGERS.find((t) => t.value === r.trigger)?.label}</td>
-                  <td>{r.position}</td>
-                  <td>{r.conditions.length === 0 ? 'Always' : `${r.conditions.length} (${r.match === 'all' ? 'all' : 'any'})`}</td>
-                  <td>{r.actions.map((a) => humanize(a.action)).join(' → ')}</td>
-                  <td>{r.enabled ? <Badge kind="success">Enabled</Badge> : <Badge kind="neutral">Disabled</Badge>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={rules.data === undefined ? undefined : sorted}
+        empty="No workflow rules yet."
+        test="rule-table"
+        columns={['Name', 'When', 'Position', 'Conditions', 'Actions', 'State']}
+        row={(r) => (
+          <tr key={r.id} data-test="rule-row">
+            <td>
+              <a href={href(['admin', 'rules', r.id])}>{r.name}</a>
+            </td>
+            <td>{TRIGGERS.find((t) => t.value === r.trigger)?.label}</td>
+            <td>{r.position}</td>
+            <td>{r.conditions.length === 0 ? 'Always' : `${r.conditions.length} (${r.match === 'all' ? 'all' : 'any'})`}</td>
+            <td>{r.actions.map((a) => humanize(a.action)).join(' → ')}</td>
+            <td>{r.enabled ? <Badge kind="success">Enabled</Badge> : <Badge kind="neutral">Disabled</Badge>}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }

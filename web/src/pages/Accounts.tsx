@@ -9,6 +9,7 @@ import { useAsync, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
+import { ListTable } from '../ui/Table';
 import { matches, RelatedCaseList } from './Directory';
 
 export function Accounts({ id }: { id?: string | undefined; query: URLSearchParams }) {
@@ -32,36 +33,22 @@ function AccountList() {
       <form class="filters" role="search" aria-label="Find accounts" onSubmit={(e) => e.preventDefault()}>
         <TextField class="f-search" label="Filter" type="search" placeholder="Name or domain" value={q} onValue={setQ} test="account-search" />
       </form>
-      {list === null ? (
-        <Loading />
-      ) : shown.length === 0 ? (
-        <Empty>No accounts{q ? ' match' : ' yet'}.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="account-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email domains</th>
-                <th scope="col">Phone</th>
-                <th scope="col">Website</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((a) => (
-                <tr key={a.id} data-test="account-row">
-                  <td>
-                    <a href={href(['accounts', a.id])}>{a.name}</a>
-                  </td>
-                  <td>{a.email_domains.join(', ')}</td>
-                  <td>{a.phone}</td>
-                  <td>{a.website}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list && shown}
+        empty={<>No accounts{q ? ' match' : ' yet'}.</>}
+        test="account-table"
+        columns={['Name', 'Email domains', 'Phone', 'Website']}
+        row={(a) => (
+          <tr key={a.id} data-test="account-row">
+            <td>
+              <a href={href(['accounts', a.id])}>{a.name}</a>
+            </td>
+            <td>{a.email_domains.join(', ')}</td>
+            <td>{a.phone}</td>
+            <td>{a.website}</td>
+          </tr>
+        )}
+      />
     </div>
   );
 }

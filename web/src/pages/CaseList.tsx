@@ -4,11 +4,12 @@ import type { paths } from '../api/schema';
 import { API_PATHS, CASE_LIST_PARAMS } from '../api/features';
 import { type Case, isStaffCase, STATUSES, type Team, type User } from '../api/types';
 import { accounts, teams, useList, userName, users, useRecord, accountById } from '../directory';
-import { fullTime, relativeTime, statusLabel } from '../format';
+import { statusLabel } from '../format';
 import { useDebounced, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Empty, ErrorAlert, Loading, PageHeader, PriorityBadge, SelectField, StatusBadge, TextField } from '../ui/controls';
+import { Empty, ErrorAlert, Loading, PageHeader, PriorityBadge, SelectField, StatusBadge, TextField, Time } from '../ui/controls';
+import { LoadMore, Table } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 
 const PAGE = 50;
@@ -85,7 +86,6 @@ export function CaseList({ query }: { query: URLSearchParams }) {
   const [items, setItems] = useState<Case[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
   const [counts, setCounts] = useState<Record<string, number> | null>(null);
 
   useEffect(() => {
@@ -120,19 +120,14 @@ export function CaseList({ query }: { query: URLSearchParams }) {
     };
   }, [key]);
 
-  const more = async () => {
-    if (!next) return;
-    setBusy(true);
-    try {
-      const p = await fetchCases(apiQuery, next);
-      setItems((old) => [...(old ?? []), ...p.items]);
-      setNext(p.next);
-    } catch (e) {
-      setError(asApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const more = () =>
+    fetchCases(apiQuery, next ?? undefined).then(
+      (p) => {
+        setItems((old) => [...(old ?? []), ...p.items]);
+        setNext(p.next);
+      },
+      (e) => setError(asApiError(e)),
+    );
 
   const active = Object.entries(filters).some(([, v]) => v);
   const total = counts?.total;
@@ -218,13 +213,7 @@ export function CaseList({ query }: { query: URLSearchParams }) {
       {items && items.length > 0 ? (
         <CaseTable items={items} users={userList} teams={teamList} />
       ) : null}
-      {next ? (
-        <div class="more">
-          <button type="button" class="btn" onClick={more} disabled={busy} data-test="load-more">
-            {busy ? 'Loading…' : 'Load more'}
-          </button>
-        </div>
-      ) : null}
+      {next ? <LoadMore load={more} test="load-more" /> : null}
     </div>
   );
 }
@@ -302,72 +291,57 @@ function flattenCounts(c: unknown): Record<string, number> | null {
 
 export function CaseTable({ items, users: userList, teams: teamList, compact }: { items: Case[]; users: User[] | null; teams: Team[] | null; compact?: boolean }) {
   return (
-    <div class="table-wrap">
-      <table class="grid cases" data-test="case-table">
-        <thead>
-          <tr>
-            <th scope="col" class="c-num">
-              Number
-            </th>
-            <th scope="col">Subject</th>
-            <th scope="col" class="c-status">
-              Status
-            </th>
-            <th scope="col" class="c-prio">
-              Priority
-            </th>
-            <th scope="col" class="c-user">
-              Assignee
-            </th>
-            {!compact ? <th scope="col" class="c-team">Team</th> : null}
-            {!compact ? <th scope="col" class="c-account">Account</th> : null}
-            <th scope="col" class="c-time">
-              Updated
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((c) => (
-            <tr
-              key={c.id}
-              data-test="case-row"
-              data-case-number={c.number}
-              class={`row-${c.status}`}
-              onClick={(e) => {
-                if ((e.target as HTMLElement).closest('a, button')) return;
-                navigate(href(['cases', c.number]));
-              }}
-            >
-              <td class="c-num mono">{c.display_number}</td>
-              <td class="c-subject">
-                <a href={href(['cases', c.number])} data-test="case-link">
-                  {c.subject || '(no subject)'}
-                </a>
-                {c.internal ? <span class="badge badge-internal small">Internal</span> : null}
-              </td>
-              <td class="c-status">
-                <StatusBadge status={c.status} />
-              </td>
-              <td class="c-prio">
-                <PriorityBadge priority={c.priority} />
-              </td>
-              <td class="c-user">{c.assignee_id ? userName(userList, c.assignee_id) : <span class="muted">Unassigned</span>}</td>
-              {!compact ? <td class="c-team">{c.team_ids.map((t) => teamList?.find((x) => x.id === t)?.name ?? '…').join(', ')}</td> : null}
-              {!compact ? (
-                <td class="c-account">
-                  <AccountName id={c.account_id ?? null} />
-                </td>
-              ) : null}
-              <td class="c-time">
-                <time dateTime={c.updated_at} title={fullTime(c.updated_at)}>
-                  {relativeTime(c.updated_at)}
-                </time>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      test="case-table"
+      class="cases"
+      columns={[
+        { label: 'Number', class: 'c-num' },
+        'Subject',
+        { label: 'Status', class: 'c-status' },
+        { label: 'Priority', class: 'c-prio' },
+        { label: 'Assignee', class: 'c-user' },
+        compact ? null : { label: 'Team', class: 'c-team' },
+        compact ? null : { label: 'Account', class: 'c-account' },
+        { label: 'Updated', class: 'c-time' },
+      ]}
+    >
+      {items.map((c) => (
+        <tr
+          key={c.id}
+          data-test="case-row"
+          data-case-number={c.number}
+          class={`row-${c.status}`}
+          onClick={(e) => {
+            if ((e.target as HTMLElement).closest('a, button')) return;
+            navigate(href(['cases', c.number]));
+          }}
+        >
+          <td class="c-num mono">{c.display_number}</td>
+          <td class="c-subject">
+            <a href={href(['cases', c.number])} data-test="case-link">
+              {c.subject || '(no subject)'}
+            </a>
+            {c.internal ? <span class="badge badge-internal small">Internal</span> : null}
+          </td>
+          <td class="c-status">
+            <StatusBadge status={c.status} />
+          </td>
+          <td class="c-prio">
+            <PriorityBadge priority={c.priority} />
+          </td>
+          <td class="c-user">{c.assignee_id ? userName(userList, c.assignee_id) : <span class="muted">Unassigned</span>}</td>
+          {!compact ? <td class="c-team">{c.team_ids.map((t) => teamList?.find((x) => x.id === t)?.name ?? '…').join(', ')}</td> : null}
+          {!compact ? (
+            <td class="c-account">
+              <AccountName id={c.account_id ?? null} />
+            </td>
+          ) : null}
+          <td class="c-time">
+            <Time at={c.updated_at} />
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

@@ -9,7 +9,8 @@ import { splitList } from '../format';
 import { useAsync, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Badge, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { matches, RelatedCaseList } from './Directory';
 
@@ -35,38 +36,23 @@ function ContactList() {
       <form class="filters" role="search" aria-label="Find contacts" onSubmit={(e) => e.preventDefault()}>
         <TextField class="f-search" label={CONTACT_LIST_PARAMS.includes('q') ? 'Search' : 'Filter'} type="search" placeholder="Name, address or phone" value={q} onValue={setQ} test="contact-search" />
       </form>
-      {list === null ? (
-        <Loading />
-      ) : shown.length === 0 ? (
-        <Empty>No contacts{q ? ' match' : ' yet'}.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="contact-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Phone</th>
-                <th scope="col">Account</th>
-                <th scope="col">Portal</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((c) => (
-                <tr key={c.id} data-test="contact-row">
-                  <td>
-                    <a href={href(['contacts', c.id])}>{c.name}</a>
-                  </td>
-                  <td>{c.emails.join(', ')}</td>
-                  <td>{c.phone}</td>
-                  <td>{c.account_id ? <a href={href(['accounts', c.account_id])}>{accountList?.find((a) => a.id === c.account_id)?.name ?? '…'}</a> : null}</td>
-                  <td>{c.portal ? <Badge kind="success">{c.portal.role === 'account_cases' ? 'Account cases' : 'Own cases'}</Badge> : <span class="muted">No</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list && shown}
+        empty={<>No contacts{q ? ' match' : ' yet'}.</>}
+        test="contact-table"
+        columns={['Name', 'Email', 'Phone', 'Account', 'Portal']}
+        row={(c) => (
+          <tr key={c.id} data-test="contact-row">
+            <td>
+              <a href={href(['contacts', c.id])}>{c.name}</a>
+            </td>
+            <td>{c.emails.join(', ')}</td>
+            <td>{c.phone}</td>
+            <td>{c.account_id ? <a href={href(['accounts', c.account_id])}>{accountList?.find((a) => a.id === c.account_id)?.name ?? '…'}</a> : null}</td>
+            <td>{c.portal ? <Badge kind="success">{c.portal.role === 'account_cases' ? 'Account cases' : 'Own cases'}</Badge> : <span class="muted">No</span>}</td>
+          </tr>
+        )}
+      />
     </div>
   );
 }

@@ -4,10 +4,11 @@ import { useState } from 'preact/hooks';
 import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
 import { type Article, isStaffArticle, isStaffCase } from '../api/types';
 import { articles } from '../directory';
-import { fullTime, relativeTime } from '../format';
+import { relativeTime } from '../format';
 import { useAsync, useDebounced, useTitle } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, Empty, ErrorAlert, fieldError, Loading, Notice, PageHeader, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, ErrorAlert, fieldError, Loading, Notice, PageHeader, TextArea, TextField, Time } from '../ui/controls';
+import { ListTable } from '../ui/Table';
 
 export function Knowledge({ id }: { id?: string | undefined; query: URLSearchParams }) {
   if (!id) return <ArticleList />;
@@ -33,42 +34,24 @@ function ArticleList() {
         <TextField class="f-search" label="Search titles" type="search" value={q} onValue={setQ} test="article-search" />
       </form>
       <ErrorAlert error={list.error} />
-      {list.data === undefined ? (
-        <Loading />
-      ) : list.data.length === 0 ? (
-        <Empty>No articles{q ? ' match' : ' yet'}.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="article-table">
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">Status</th>
-                <th scope="col">Portal</th>
-                <th scope="col" class="c-time">
-                  Updated
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((a) => (
-                <tr key={a.id} data-test="article-row">
-                  <td>
-                    <a href={href(['kb', a.id])}>{a.title}</a>
-                  </td>
-                  <td>{a.status === 'published' ? <Badge kind="success">Published</Badge> : <Badge kind="warning">Draft</Badge>}</td>
-                  <td>{a.portal_visible ? 'Visible' : <span class="muted">Hidden</span>}</td>
-                  <td class="c-time">
-                    <time dateTime={a.updated_at} title={fullTime(a.updated_at)}>
-                      {relativeTime(a.updated_at)}
-                    </time>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list.data}
+        empty={<>No articles{q ? ' match' : ' yet'}.</>}
+        test="article-table"
+        columns={['Title', 'Status', 'Portal', { label: 'Updated', class: 'c-time' }]}
+        row={(a) => (
+          <tr key={a.id} data-test="article-row">
+            <td>
+              <a href={href(['kb', a.id])}>{a.title}</a>
+            </td>
+            <td>{a.status === 'published' ? <Badge kind="success">Published</Badge> : <Badge kind="warning">Draft</Badge>}</td>
+            <td>{a.portal_visible ? 'Visible' : <span class="muted">Hidden</span>}</td>
+            <td class="c-time">
+              <Time at={a.updated_at} />
+            </td>
+          </tr>
+        )}
+      />
     </div>
   );
 }

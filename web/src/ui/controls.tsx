@@ -3,7 +3,7 @@ import type { ComponentChildren, TextareaHTMLAttributes } from 'preact';
 import { useId } from '../hooks';
 import type { ApiError } from '../api/client';
 import type { CaseStatus, Priority } from '../api/types';
-import { statusGroup, statusLabel } from '../format';
+import { fullTime, relativeTime, statusGroup, statusLabel } from '../format';
 
 /** The error's message when it names this field (or a part of it: `emails[1]`). */
 export function fieldError(error: ApiError | null | undefined, ...names: string[]): string | null {
@@ -194,6 +194,15 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
 
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
+}
+
+/** A moment as `show` words it (by default "3 hours ago"), the full date and time on hover. */
+export function Time({ at, show = relativeTime, class: cls }: { at: string; show?: (iso: string) => string; class?: string }) {
+  return (
+    <time class={cls} dateTime={at} title={fullTime(at)}>
+      {show(at)}
+    </time>
+  );
 }
 
 export function StatusBadge({ status }: { status: CaseStatus }) {
