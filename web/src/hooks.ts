@@ -86,6 +86,43 @@ export function usePages<T>(load: (cursor?: string) => Promise<{ items: T[]; nex
   return { items, next, error, more };
 }
 
+export interface Save {
+  busy: boolean;
+  error: ApiError | null;
+  setError: (error: ApiError | null) => void;
+  /** Runs the save: busy meanwhile, a failure as `error`. */
+  save: (action: () => Promise<unknown>) => Promise<void>;
+  /** A form's submit handler that runs `action` as the save. */
+  onSubmit: (action: () => Promise<unknown>) => (e: Event) => void;
+}
+
+/**
+ * A form's save: `busy` while it runs, the API's refusal as `error` (a 412 reworded as `conflict`
+ * when given). A form that `leaves` once saved (closed, or navigated away from) stays busy until
+ * it is gone.
+ */
+export function useSave({ conflict, leaves = false }: { conflict?: string; leaves?: boolean } = {}): Save {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const save = async (action: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      if (!leaves) setBusy(false);
+    } catch (err) {
+      const a = asApiError(err);
+      setError(conflict && a.status === 412 ? Object.assign(a, { message: conflict }) : a);
+      setBusy(false);
+    }
+  };
+  const onSubmit = (action: () => Promise<unknown>) => (e: Event) => {
+    e.preventDefault();
+    void save(action);
+  };
+  return { busy, error, setError, save, onSubmit };
+}
+
 export function useTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · Docket` : 'Docket';

@@ -1,13 +1,13 @@
 // Web forms: what each asks for, where its cases go, who may embed it, its limits and counts,
 // and the snippet to put on the company's site.
 import { useState } from 'preact/hooks';
-import { api, apiUrl, asApiError, ok, tagged, type ApiError, type Schemas } from '../api/client';
+import { api, apiUrl, ok, tagged, type Schemas } from '../api/client';
 import type { WebForm } from '../api/types';
 import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
-import { useAsync } from '../hooks';
+import { useAsync, useSave } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, Empty, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 
 type Requirement = Schemas['Requirement'];
 
@@ -93,14 +93,10 @@ function FormFields({ form, etag, onSaved }: { form: WebForm | null; etag: strin
   const [perForm, setPerForm] = useState(String(form?.rate_limits.per_form_per_minute ?? ''));
   const [perIp, setPerIp] = useState(String(form?.rate_limits.per_ip_per_hour ?? ''));
   const [perSender, setPerSender] = useState(String(form?.rate_limits.per_sender_per_hour ?? ''));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, onSubmit } = useSave();
   const [saved, setSaved] = useState(false);
   const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const submit = onSubmit(async () => {
     setSaved(false);
     const body = {
       name: name.trim(),
@@ -111,21 +107,15 @@ function FormFields({ form, etag, onSaved }: { form: WebForm | null; etag: strin
       fields: { name: fName, subject: fSubject, message: fMessage },
       rate_limits: { per_form_per_minute: int(perForm), per_ip_per_hour: int(perIp), per_sender_per_hour: int(perSender) },
     };
-    try {
-      if (form) {
-        await ok(api.PATCH('/forms/{form_id}', { params: { path: { form_id: form.id }, header: { 'If-Match': etag ?? `"${form.version}"` } }, body }));
-        setSaved(true);
-        onSaved();
-      } else {
-        const created = await ok(api.POST('/forms', { body }));
-        navigate(href(['admin', 'forms', created.id]), true);
-      }
-    } catch (err) {
-      setError(asApiError(err));
-    } finally {
-      setBusy(false);
+    if (form) {
+      await ok(api.PATCH('/forms/{form_id}', { params: { path: { form_id: form.id }, header: { 'If-Match': etag ?? `"${form.version}"` } }, body }));
+      setSaved(true);
+      onSaved();
+    } else {
+      const created = await ok(api.POST('/forms', { body }));
+      navigate(href(['admin', 'forms', created.id]), true);
     }
-  };
+  });
   const req = [
     { value: 'required', label: 'Required' },
     { value: 'optional', label: 'Optional' },
@@ -179,14 +169,7 @@ function FormFields({ form, etag, onSaved }: { form: WebForm | null; etag: strin
           <TextField label="Per sender address, per hour" type="number" min={0} value={perSender} onValue={setPerSender} />
         </div>
       </fieldset>
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="form-save">
-          {busy ? 'Saving…' : form ? 'Save' : 'Create web form'}
-        </button>
-        <a class="btn btn-quiet" href="#/admin/forms">
-          Cancel
-        </a>
-      </div>
+      <FormActions busy={busy} save={form ? 'Save' : 'Create web form'} test="form-save" cancelHref="#/admin/forms" />
     </form>
   );
 }

@@ -1,10 +1,11 @@
 // Group mailboxes: inbound addresses, their team, assignment and mail policies.
 import { useState } from 'preact/hooks';
-import { api, asApiError, ok, tagged, type ApiError, type Schemas } from '../api/client';
+import { api, ok, tagged, type Schemas } from '../api/client';
 import type { AssignmentRule, Mailbox } from '../api/types';
 import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
-import { Badge, CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { useSave } from '../hooks';
+import { Badge, CheckField, ErrorAlert, FormActions, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { RULE_OPTIONS } from './People';
 
@@ -65,12 +66,8 @@ function MailboxForm({ mailbox, onDone }: { mailbox: Mailbox | null; onDone: () 
   const [mode, setMode] = useState<Policy['mode']>(mailbox?.closed_case_policy.mode ?? 'reopen');
   const [days, setDays] = useState(String(mailbox?.closed_case_policy.mode === 'new_after_days' ? mailbox.closed_case_policy.days : 14));
   const [unknown, setUnknown] = useState<Mailbox['unknown_senders']>(mailbox?.unknown_senders ?? 'create_contact');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, onSubmit } = useSave({ leaves: true });
+  const submit = onSubmit(async () => {
     const policy: Policy = mode === 'new_after_days' ? { mode, days: Number(days) || 0 } : { mode };
     const body = {
       name: name.trim(),
@@ -82,21 +79,16 @@ function MailboxForm({ mailbox, onDone }: { mailbox: Mailbox | null; onDone: () 
       closed_case_policy: policy,
       unknown_senders: unknown,
     };
-    try {
-      let saved: Mailbox;
-      if (mailbox) {
-        const { etag } = await tagged(api.GET('/mailboxes/{id}', { params: { path: { id: mailbox.id } } }));
-        saved = await ok(api.PATCH('/mailboxes/{id}', { params: { path: { id: mailbox.id }, header: { 'If-Match': etag ?? undefined } }, body }));
-      } else {
-        saved = await ok(api.POST('/mailboxes', { body }));
-      }
-      mailboxes.put(saved);
-      onDone();
-    } catch (err) {
-      setError(asApiError(err));
-      setBusy(false);
+    let saved: Mailbox;
+    if (mailbox) {
+      const { etag } = await tagged(api.GET('/mailboxes/{id}', { params: { path: { id: mailbox.id } } }));
+      saved = await ok(api.PATCH('/mailboxes/{id}', { params: { path: { id: mailbox.id }, header: { 'If-Match': etag ?? undefined } }, body }));
+    } else {
+      saved = await ok(api.POST('/mailboxes', { body }));
     }
-  };
+    mailboxes.put(saved);
+    onDone();
+  });
   const shown = ['name', 'addresses', 'team_id', 'assignment_rule', 'ack_text', 'closed_case_policy', 'unknown_senders'];
   return (
     <form class="card" onSubmit={submit} aria-label={mailbox ? `Edit ${mailbox.name}` : 'New mailbox'} data-test="mailbox-form">
@@ -160,14 +152,7 @@ function MailboxForm({ mailbox, onDone }: { mailbox: Mailbox | null; onDone: () 
           />
         ) : null}
       </div>
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="mailbox-save">
-          {busy ? 'Saving…' : mailbox ? 'Save' : 'Create mailbox'}
-        </button>
-        <button type="button" class="btn btn-quiet" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions busy={busy} save={mailbox ? 'Save' : 'Create mailbox'} test="mailbox-save" onCancel={onDone} />
     </form>
   );
 }

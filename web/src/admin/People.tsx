@@ -3,7 +3,8 @@ import { useState } from 'preact/hooks';
 import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
 import type { AssignmentRule, Team, User } from '../api/types';
 import { teams, useList, users } from '../directory';
-import { CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
+import { useSave } from '../hooks';
+import { CheckField, ErrorAlert, FormActions, fieldError, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
 import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { useSession } from '../session';
@@ -76,28 +77,19 @@ function UserForm({ user, onDone }: { user: User | null; onDone: () => void }) {
   const [teamIds, setTeamIds] = useState<string[]>(user?.team_ids ?? []);
   const [active, setActive] = useState(user?.active ?? true);
   const [autoFollow, setAutoFollow] = useState(user?.preferences.auto_follow ?? false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, onSubmit } = useSave({ leaves: true });
+  const submit = onSubmit(async () => {
     const body = { name: name.trim(), email: email.trim(), role, scope, team_ids: teamIds, active, preferences: { auto_follow: autoFollow } };
-    try {
-      let saved: User;
-      if (user) {
-        const { etag } = await tagged(api.GET('/users/{id}', { params: { path: { id: user.id } } }));
-        saved = await ok(api.PATCH('/users/{id}', { params: { path: { id: user.id }, header: { 'If-Match': etag ?? undefined } }, body }));
-      } else {
-        saved = await ok(api.POST('/users', { body }));
-      }
-      users.put(saved);
-      onDone();
-    } catch (err) {
-      setError(asApiError(err));
-      setBusy(false);
+    let saved: User;
+    if (user) {
+      const { etag } = await tagged(api.GET('/users/{id}', { params: { path: { id: user.id } } }));
+      saved = await ok(api.PATCH('/users/{id}', { params: { path: { id: user.id }, header: { 'If-Match': etag ?? undefined } }, body }));
+    } else {
+      saved = await ok(api.POST('/users', { body }));
     }
-  };
+    users.put(saved);
+    onDone();
+  });
   return (
     <form class="card" onSubmit={submit} aria-label={user ? `Edit ${user.name}` : 'New user'} data-test="user-form">
       <h2>{user ? `Edit ${user.name}` : 'New user'}</h2>
@@ -134,14 +126,7 @@ function UserForm({ user, onDone }: { user: User | null; onDone: () => void }) {
           <CheckField label="Follow every new case" checked={autoFollow} onChecked={setAutoFollow} test="user-autofollow" />
         </div>
       </div>
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="user-save">
-          {busy ? 'Saving…' : user ? 'Save' : 'Create user'}
-        </button>
-        <button type="button" class="btn btn-quiet" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions busy={busy} save={user ? 'Save' : 'Create user'} test="user-save" onCancel={onDone} />
     </form>
   );
 }
@@ -185,28 +170,19 @@ function TeamForm({ team, onDone }: { team: Team | null; onDone: () => void }) {
   const [name, setName] = useState(team?.name ?? '');
   const [description, setDescription] = useState(team?.description ?? '');
   const [rule, setRule] = useState<string>(team?.assignment_rule ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, onSubmit } = useSave({ leaves: true });
+  const submit = onSubmit(async () => {
     const body = { name: name.trim(), description: description || null, assignment_rule: (rule || null) as AssignmentRule | null };
-    try {
-      let saved: Team;
-      if (team) {
-        const { etag } = await tagged(api.GET('/teams/{id}', { params: { path: { id: team.id } } }));
-        saved = await ok(api.PATCH('/teams/{id}', { params: { path: { id: team.id }, header: { 'If-Match': etag ?? undefined } }, body }));
-      } else {
-        saved = await ok(api.POST('/teams', { body }));
-      }
-      teams.put(saved);
-      onDone();
-    } catch (err) {
-      setError(asApiError(err));
-      setBusy(false);
+    let saved: Team;
+    if (team) {
+      const { etag } = await tagged(api.GET('/teams/{id}', { params: { path: { id: team.id } } }));
+      saved = await ok(api.PATCH('/teams/{id}', { params: { path: { id: team.id }, header: { 'If-Match': etag ?? undefined } }, body }));
+    } else {
+      saved = await ok(api.POST('/teams', { body }));
     }
-  };
+    teams.put(saved);
+    onDone();
+  });
   return (
     <form class="card" onSubmit={submit} aria-label={team ? `Edit ${team.name}` : 'New team'} data-test="team-form">
       <h2>{team ? `Edit ${team.name}` : 'New team'}</h2>
@@ -224,14 +200,7 @@ function TeamForm({ team, onDone }: { team: Team | null; onDone: () => void }) {
         />
         <TextArea class="span-2" label="Description" value={description} onValue={setDescription} rows={2} error={fieldError(error, 'description')} />
       </div>
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="team-save">
-          {busy ? 'Saving…' : team ? 'Save' : 'Create team'}
-        </button>
-        <button type="button" class="btn btn-quiet" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions busy={busy} save={team ? 'Save' : 'Create team'} test="team-save" onCancel={onDone} />
     </form>
   );
 }

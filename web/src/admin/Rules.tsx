@@ -1,12 +1,12 @@
 // Workflow rules built in a form: a trigger, conditions (all or any) and ordered actions.
 import { useState } from 'preact/hooks';
-import { api, asApiError, ok, tagged, type ApiError, type Schemas } from '../api/client';
+import { api, asApiError, ok, tagged, type Schemas } from '../api/client';
 import { PRIORITIES, type RuleAction, type RuleCondition, SOURCES, STATUSES, type WorkflowRule, type WorkflowRuleFields } from '../api/types';
 import { accounts, mailboxes, teams, useList, userName, users } from '../directory';
 import { humanize, sourceLabel, statusLabel } from '../format';
-import { useAsync, useId } from '../hooks';
+import { useAsync, useId, useSave } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, ErrorAlert, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, ErrorAlert, FormActions, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { RULE_OPTIONS } from './People';
@@ -156,26 +156,17 @@ function RuleForm({ rule, etag }: { rule: WorkflowRule | null; etag: string | nu
   const [position, setPosition] = useState(String(rule?.position ?? 0));
   const [conditions, setConditions] = useState<RuleCondition[]>(rule?.conditions ?? []);
   const [actions, setActions] = useState<RuleAction[]>(rule?.actions ?? [blankAction('assign_by_rule')]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, setError, onSubmit } = useSave({ leaves: true });
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const submit = onSubmit(async () => {
     const body: WorkflowRuleFields = { name: name.trim(), enabled, trigger, match, position: Number(position) || 0, conditions, actions };
-    try {
-      if (rule) {
-        await ok(api.PATCH('/workflow-rules/{id}', { params: { path: { id: rule.id }, header: { 'If-Match': etag ?? `"${rule.version}"` } }, body }));
-      } else {
-        await ok(api.POST('/workflow-rules', { body }));
-      }
-      navigate('#/admin/rules');
-    } catch (err) {
-      setError(asApiError(err));
-      setBusy(false);
+    if (rule) {
+      await ok(api.PATCH('/workflow-rules/{id}', { params: { path: { id: rule.id }, header: { 'If-Match': etag ?? `"${rule.version}"` } }, body }));
+    } else {
+      await ok(api.POST('/workflow-rules', { body }));
     }
-  };
+    navigate('#/admin/rules');
+  });
   const remove = async () => {
     if (!rule || !window.confirm(`Delete the rule “${rule.name}”?`)) return;
     try {
@@ -257,19 +248,13 @@ function RuleForm({ rule, etag }: { rule: WorkflowRule | null; etag: string | nu
             Add action
           </button>
         </fieldset>
-        <div class="form-actions">
-          <button type="submit" class="btn btn-primary" disabled={busy} data-test="rule-save">
-            {busy ? 'Saving…' : rule ? 'Save rule' : 'Create rule'}
-          </button>
-          <a class="btn btn-quiet" href="#/admin/rules">
-            Cancel
-          </a>
+        <FormActions busy={busy} save={rule ? 'Save rule' : 'Create rule'} test="rule-save" cancelHref="#/admin/rules">
           {rule ? (
             <button type="button" class="btn btn-danger" onClick={remove} data-test="rule-delete">
               Delete rule
             </button>
           ) : null}
-        </div>
+        </FormActions>
       </form>
     </>
   );

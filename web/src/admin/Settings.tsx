@@ -1,10 +1,10 @@
 // System-wide settings.
 import { useEffect, useState } from 'preact/hooks';
-import { api, asApiError, ok, type ApiError } from '../api/client';
+import { api, ok } from '../api/client';
 import type { Settings } from '../api/types';
 import { splitList } from '../format';
-import { useAsync } from '../hooks';
-import { CheckField, ErrorAlert, fieldError, Loading, Notice, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { useAsync, useSave } from '../hooks';
+import { CheckField, ErrorAlert, FormActions, fieldError, Loading, Notice, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 
 export function SettingsPage() {
   const loaded = useAsync(() => ok(api.GET('/settings')), []);
@@ -27,37 +27,27 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
   const [ackWindow, setAckWindow] = useState(num(settings.ack_limit_window_minutes));
   const [ackPerHour, setAckPerHour] = useState(num(settings.ack_limit_per_mailbox_per_hour));
   const [maxMb, setMaxMb] = useState(settings.max_message_bytes === undefined ? '' : String(Math.round((settings.max_message_bytes / 1024 / 1024) * 10) / 10));
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSave();
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => setSaved(false), [mask, tokenDays, numberInBody, junk, blacklist, ackCount, ackWindow, ackPerHour, maxMb]);
 
   const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body = {
-        case_number_mask: mask,
-        reply_token_days: int(tokenDays),
-        number_in_body: numberInBody,
-        junk_policy: junk as Settings['junk_policy'],
-        blacklist: splitList(blacklist),
-        ack_limit_count: int(ackCount),
-        ack_limit_window_minutes: int(ackWindow),
-        ack_limit_per_mailbox_per_hour: int(ackPerHour),
-        max_message_bytes: maxMb.trim() === '' ? undefined : Math.round(Number(maxMb) * 1024 * 1024),
-      };
-      const s = await ok(api.PATCH('/settings', { body }));
-      onSaved(s);
-      setSaved(true);
-    } catch (err) {
-      setError(asApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = onSubmit(async () => {
+    const body = {
+      case_number_mask: mask,
+      reply_token_days: int(tokenDays),
+      number_in_body: numberInBody,
+      junk_policy: junk as Settings['junk_policy'],
+      blacklist: splitList(blacklist),
+      ack_limit_count: int(ackCount),
+      ack_limit_window_minutes: int(ackWindow),
+      ack_limit_per_mailbox_per_hour: int(ackPerHour),
+      max_message_bytes: maxMb.trim() === '' ? undefined : Math.round(Number(maxMb) * 1024 * 1024),
+    };
+    const s = await ok(api.PATCH('/settings', { body }));
+    onSaved(s);
+    setSaved(true);
+  });
   const shown = ['case_number_mask', 'reply_token_days', 'blacklist', 'ack_limit_count', 'ack_limit_window_minutes', 'ack_limit_per_mailbox_per_hour', 'max_message_bytes', 'junk_policy'];
   return (
     <>
@@ -106,11 +96,7 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
             <TextField label="At most per mailbox per hour" type="number" min={0} value={ackPerHour} onValue={setAckPerHour} error={fieldError(error, 'ack_limit_per_mailbox_per_hour')} />
           </div>
         </fieldset>
-        <div class="form-actions">
-          <button type="submit" class="btn btn-primary" disabled={busy} data-test="settings-save">
-            {busy ? 'Saving…' : 'Save settings'}
-          </button>
-        </div>
+        <FormActions busy={busy} save="Save settings" test="settings-save" />
       </form>
     </>
   );

@@ -1,14 +1,14 @@
 // Accounts: list, detail with their contacts and cases, create and edit. Email domains decide
 // which mail belongs to the account: only admins change them.
 import { useState } from 'preact/hooks';
-import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import { api, ok, tagged } from '../api/client';
 import type { Account } from '../api/types';
 import { accountById, accounts, contacts, useList } from '../directory';
 import { splitList } from '../format';
-import { useAsync, useTitle } from '../hooks';
+import { useAsync, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Empty, ErrorAlert, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
+import { Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 import { matches, RelatedCaseList } from './Directory';
 
@@ -147,25 +147,16 @@ function AccountForm({ account, etag, onSaved, onCancel }: { account: Account | 
   const [domains, setDomains] = useState((account?.email_domains ?? []).join('\n'));
   const [phone, setPhone] = useState(account?.phone ?? '');
   const [website, setWebsite] = useState(account?.website ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, onSubmit } = useSave({ leaves: true });
+  const submit = onSubmit(async () => {
     const body: { name: string; phone: string | null; website: string | null; email_domains?: string[] } = { name: name.trim(), phone: phone.trim() || null, website: website.trim() || null };
     if (!locked) body.email_domains = splitList(domains);
-    try {
-      const saved = account
-        ? await ok(api.PATCH('/accounts/{id}', { params: { path: { id: account.id }, header: { 'If-Match': etag ?? undefined } }, body }))
-        : await ok(api.POST('/accounts', { body }));
-      accounts.put(saved);
-      onSaved(saved);
-    } catch (err) {
-      setError(asApiError(err));
-      setBusy(false);
-    }
-  };
+    const saved = account
+      ? await ok(api.PATCH('/accounts/{id}', { params: { path: { id: account.id }, header: { 'If-Match': etag ?? undefined } }, body }))
+      : await ok(api.POST('/accounts', { body }));
+    accounts.put(saved);
+    onSaved(saved);
+  });
   return (
     <form class="card" onSubmit={submit} aria-label={account ? `Edit ${account.name}` : 'New account'} data-test="account-form">
       <ErrorAlert error={error} shown={['name', 'email_domains', 'phone', 'website']} />
@@ -182,14 +173,7 @@ function AccountForm({ account, etag, onSaved, onCancel }: { account: Account | 
       />
       <TextField label="Phone" type="tel" value={phone} onValue={setPhone} error={fieldError(error, 'phone')} />
       <TextField label="Website" type="url" value={website} onValue={setWebsite} error={fieldError(error, 'website')} />
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="account-save">
-          {busy ? 'Saving…' : account ? 'Save' : 'Create account'}
-        </button>
-        <button type="button" class="btn btn-quiet" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions busy={busy} save={account ? 'Save' : 'Create account'} test="account-save" onCancel={onCancel} />
     </form>
   );
 }

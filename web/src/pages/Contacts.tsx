@@ -1,15 +1,15 @@
 // Contacts: list, detail with their cases, create and edit. A contact's account, addresses and
 // portal access decide what the customer sees: only admins change them (the API says 403).
 import { useState } from 'preact/hooks';
-import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import { api, ok, tagged } from '../api/client';
 import { CONTACT_LIST_PARAMS } from '../api/features';
 import type { Contact } from '../api/types';
 import { accountById, accounts, contactById, contacts, useList, useRecord } from '../directory';
 import { splitList } from '../format';
-import { useAsync, useTitle } from '../hooks';
+import { useAsync, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Badge, ErrorAlert, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { matches, RelatedCaseList } from './Directory';
@@ -137,30 +137,20 @@ function ContactForm({ contact, etag, onSaved, onCancel }: { contact: Contact | 
   const [phone, setPhone] = useState(contact?.phone ?? '');
   const [accountId, setAccountId] = useState<string | null>(contact?.account_id ?? null);
   const [portal, setPortal] = useState<string>(contact?.portal?.role ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, onSubmit } = useSave({ leaves: true, conflict: 'This contact was changed by someone else. Cancel and open it again.' });
+  const submit = onSubmit(async () => {
     const body: Record<string, unknown> = { name: name.trim(), phone: phone.trim() || null };
     if (!locked) {
       body.emails = splitList(emails);
       body.account_id = accountId;
       body.portal = portal ? { role: portal, can_create_cases: contact?.portal?.can_create_cases ?? true } : null;
     }
-    try {
-      const saved = contact
-        ? await ok(api.PATCH('/contacts/{id}', { params: { path: { id: contact.id }, header: { 'If-Match': etag ?? undefined } }, body }))
-        : await ok(api.POST('/contacts', { body: body as { name: string } }));
-      contacts.put(saved);
-      onSaved(saved);
-    } catch (err) {
-      const a = asApiError(err);
-      setError(a.status === 412 ? Object.assign(a, { message: 'This contact was changed by someone else. Cancel and open it again.' }) : a);
-      setBusy(false);
-    }
-  };
+    const saved = contact
+      ? await ok(api.PATCH('/contacts/{id}', { params: { path: { id: contact.id }, header: { 'If-Match': etag ?? undefined } }, body }))
+      : await ok(api.POST('/contacts', { body: body as { name: string } }));
+    contacts.put(saved);
+    onSaved(saved);
+  });
   const lockHint = locked ? 'Only admins change this: it decides what the customer sees.' : undefined;
   return (
     <form class="card" onSubmit={submit} aria-label={contact ? `Edit ${contact.name}` : 'New contact'} data-test="contact-form">
@@ -193,14 +183,7 @@ function ContactForm({ contact, etag, onSaved, onCancel }: { contact: Contact | 
         test="contact-portal"
         error={fieldError(error, 'portal')}
       />
-      <div class="form-actions">
-        <button type="submit" class="btn btn-primary" disabled={busy} data-test="contact-save">
-          {busy ? 'Saving…' : contact ? 'Save' : 'Create contact'}
-        </button>
-        <button type="button" class="btn btn-quiet" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions busy={busy} save={contact ? 'Save' : 'Create contact'} test="contact-save" onCancel={onCancel} />
     </form>
   );
 }

@@ -1,11 +1,11 @@
 // Knowledge base: articles (draft or published, visible in the portal or not), edited here and
 // linked to cases.
 import { useState } from 'preact/hooks';
-import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
+import { api, asApiError, ok, tagged } from '../api/client';
 import { type Article, isStaffArticle, isStaffCase } from '../api/types';
 import { articles } from '../directory';
 import { relativeTime } from '../format';
-import { useAsync, useDebounced, useTitle } from '../hooks';
+import { useAsync, useDebounced, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { Badge, CheckField, ErrorAlert, fieldError, Loading, Notice, PageHeader, TextArea, TextField, Time } from '../ui/controls';
 import { ListTable } from '../ui/Table';
@@ -71,17 +71,14 @@ function ArticleForm({ article, etag, onSaved }: { article: Article | null; etag
   const [title, setTitle] = useState(article?.title ?? '');
   const [body, setBody] = useState(article?.body ?? '');
   const [portal, setPortal] = useState(article?.portal_visible ?? false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, setError, save: run } = useSave({ conflict: 'This article was changed by someone else. Reload the page to see it before saving.' });
   const [saved, setSaved] = useState<string | null>(null);
   const [preview, setPreview] = useState(false);
 
-  const save = async (status?: Article['status']) => {
-    setBusy(true);
-    setError(null);
-    setSaved(null);
-    const fields = { title: title.trim(), body, portal_visible: portal, ...(status ? { status } : {}) };
-    try {
+  const save = (status?: Article['status']) =>
+    run(async () => {
+      setSaved(null);
+      const fields = { title: title.trim(), body, portal_visible: portal, ...(status ? { status } : {}) };
       if (article) {
         await ok(api.PATCH('/articles/{article_id}', { params: { path: { article_id: article.id }, header: { 'If-Match': etag ?? `"${article.version}"` } }, body: fields }));
         articles.invalidate();
@@ -92,13 +89,7 @@ function ArticleForm({ article, etag, onSaved }: { article: Article | null; etag
         articles.invalidate();
         if (isStaffArticle(created)) navigate(href(['kb', created.id]), true);
       }
-    } catch (err) {
-      const a = asApiError(err);
-      setError(a.status === 412 ? Object.assign(a, { message: 'This article was changed by someone else. Reload the page to see it before saving.' }) : a);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const remove = async () => {
     if (!article || !window.confirm(`Delete “${article.title}”?`)) return;
     try {

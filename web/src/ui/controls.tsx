@@ -176,6 +176,27 @@ export function ErrorAlert({ error, shown = [], test }: { error: ApiError | null
   );
 }
 
+/** A form's buttons: submit ("Saving…" while busy), Cancel as a button or a link, then any others. */
+export function FormActions({ busy, save, test, onCancel, cancelHref, children }: { busy: boolean; save: string; test: string; onCancel?: () => void; cancelHref?: string; children?: ComponentChildren }) {
+  return (
+    <div class="form-actions">
+      <button type="submit" class="btn btn-primary" disabled={busy} data-test={test}>
+        {busy ? 'Saving…' : save}
+      </button>
+      {onCancel ? (
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>
+          Cancel
+        </button>
+      ) : cancelHref ? (
+        <a class="btn btn-quiet" href={cancelHref}>
+          Cancel
+        </a>
+      ) : null}
+      {children}
+    </div>
+  );
+}
+
 export function Notice({ children, kind = 'info', test }: { children: ComponentChildren; kind?: 'info' | 'success' | 'warning'; test?: string }) {
   return (
     <div class={`alert alert-${kind}`} role="status" data-test={test}>
