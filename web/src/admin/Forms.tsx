@@ -7,7 +7,7 @@ import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
 import { useAsync, useSave } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Crumbs, Badge, CheckField, Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 
 type Requirement = Schemas['Requirement'];
 
@@ -69,9 +69,7 @@ function FormEditor({ id }: { id: string }) {
   const form = loaded.data?.data ?? null;
   return (
     <>
-      <p class="crumbs">
-        <a href="#/admin/forms">Web forms</a> / {form ? form.name : 'New web form'}
-      </p>
+      <Crumbs list="Web forms" listHref="#/admin/forms" here={form ? form.name : 'New web form'} />
       <PageHeader title={form ? form.name : 'New web form'} />
       <FormFields form={form} etag={loaded.data?.etag ?? null} onSaved={() => loaded.reload()} />
       {form ? <Embed form={form} /> : null}

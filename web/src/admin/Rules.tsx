@@ -6,7 +6,7 @@ import { accounts, mailboxes, teams, useList, userName, users } from '../directo
 import { humanize, sourceLabel, statusLabel } from '../format';
 import { useAsync, useId, useSave } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, ErrorAlert, FormActions, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Crumbs, Badge, CheckField, ErrorAlert, FormActions, fieldError, Loading, type Option, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { RULE_OPTIONS } from './People';
@@ -186,9 +186,7 @@ function RuleForm({ rule, etag }: { rule: WorkflowRule | null; etag: string | nu
 
   return (
     <>
-      <p class="crumbs">
-        <a href="#/admin/rules">Workflow rules</a> / {rule ? rule.name : 'New rule'}
-      </p>
+      <Crumbs list="Workflow rules" listHref="#/admin/rules" here={rule ? rule.name : 'New rule'} />
       <PageHeader title={rule ? `Edit rule: ${rule.name}` : 'New workflow rule'} />
       <form onSubmit={submit} data-test="rule-form" aria-label="Workflow rule">
         <ErrorAlert error={error} shown={['name', 'trigger', 'position', 'conditions', 'actions']} />

@@ -8,9 +8,9 @@ import { splitList } from '../format';
 import { useAsync, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
+import { PagePending, Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
-import { matches, RelatedCaseList } from './Directory';
+import { matches, NewRecordPage, RecordPage, RelatedCaseList } from './Directory';
 
 export function Accounts({ id }: { id?: string | undefined; query: URLSearchParams }) {
   if (!id) return <AccountList />;
@@ -56,13 +56,9 @@ function AccountList() {
 function AccountNew() {
   useTitle('New account');
   return (
-    <div class="page">
-      <p class="crumbs">
-        <a href="#/accounts">Accounts</a> / New account
-      </p>
-      <PageHeader title="New account" />
+    <NewRecordPage list="Accounts" listHref="#/accounts" title="New account">
       <AccountForm account={null} etag={null} onSaved={(a) => navigate(href(['accounts', a.id]))} onCancel={() => navigate('#/accounts')} />
-    </div>
+    </NewRecordPage>
   );
 }
 
@@ -72,71 +68,64 @@ function AccountDetail({ id }: { id: string }) {
   const [editing, setEditing] = useState(false);
   const account = loaded.data?.data;
   useTitle(account?.name ?? 'Account');
-  if (loaded.error) return <div class="page"><ErrorAlert error={loaded.error} /></div>;
-  if (!account) return <div class="page"><Loading /></div>;
+  if (!account) return <PagePending error={loaded.error} />;
   const members = (contactList ?? []).filter((c) => c.account_id === account.id);
   return (
-    <div class="page page-wide" data-test="account-detail">
-      <p class="crumbs">
-        <a href="#/accounts">Accounts</a> / {account.name}
-      </p>
-      <PageHeader title={account.name}>
-        {!editing ? (
-          <button type="button" class="btn" onClick={() => setEditing(true)} data-test="account-edit">
-            Edit
-          </button>
-        ) : null}
-      </PageHeader>
-      <div class="split split-detail">
-        <div>
-          {editing ? (
-            <AccountForm
-              account={account}
-              etag={loaded.data!.etag}
-              onSaved={(a) => {
-                accountById.set(a.id, a);
-                setEditing(false);
-                loaded.reload();
-              }}
-              onCancel={() => setEditing(false)}
-            />
-          ) : (
-            <section class="card" aria-label="Account details">
-              <dl class="dl">
-                <dt>Email domains</dt>
-                <dd>{account.email_domains.join(', ') || '—'}</dd>
-                <dt>Phone</dt>
-                <dd>{account.phone || '—'}</dd>
-                <dt>Website</dt>
-                <dd>{account.website || '—'}</dd>
-              </dl>
-            </section>
-          )}
-          <section class="card" aria-labelledby="acc-contacts-h">
-            <div class="card-head">
-              <h2 id="acc-contacts-h">Contacts</h2>
-            </div>
-            {contactList === null ? (
-              <Loading />
-            ) : members.length === 0 ? (
-              <Empty>No contacts.</Empty>
-            ) : (
-              <ul class="plain-list">
-                {members.map((c) => (
-                  <li key={c.id}>
-                    <a class="grow" href={href(['contacts', c.id])}>
-                      {c.name}
-                    </a>
-                    <span class="muted small">{c.emails[0]}</span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </section>
+    <RecordPage
+      test="account-detail"
+      list="Accounts"
+      listHref="#/accounts"
+      title={account.name}
+      editing={editing}
+      onEdit={() => setEditing(true)}
+      editTest="account-edit"
+      related={<RelatedCaseList query={{ account_id: account.id }} newCaseHref={href(['cases', 'new'], { account: account.id })} />}
+    >
+      {editing ? (
+        <AccountForm
+          account={account}
+          etag={loaded.data!.etag}
+          onSaved={(a) => {
+            accountById.set(a.id, a);
+            setEditing(false);
+            loaded.reload();
+          }}
+          onCancel={() => setEditing(false)}
+        />
+      ) : (
+        <section class="card" aria-label="Account details">
+          <dl class="dl">
+            <dt>Email domains</dt>
+            <dd>{account.email_domains.join(', ') || '—'}</dd>
+            <dt>Phone</dt>
+            <dd>{account.phone || '—'}</dd>
+            <dt>Website</dt>
+            <dd>{account.website || '—'}</dd>
+          </dl>
+        </section>
+      )}
+      <section class="card" aria-labelledby="acc-contacts-h">
+        <div class="card-head">
+          <h2 id="acc-contacts-h">Contacts</h2>
         </div>
-        <RelatedCaseList query={{ account_id: account.id }} newCaseHref={href(['cases', 'new'], { account: account.id })} />
-      </div>
-    </div>
+        {contactList === null ? (
+          <Loading />
+        ) : members.length === 0 ? (
+          <Empty>No contacts.</Empty>
+        ) : (
+          <ul class="plain-list">
+            {members.map((c) => (
+              <li key={c.id}>
+                <a class="grow" href={href(['contacts', c.id])}>
+                  {c.name}
+                </a>
+                <span class="muted small">{c.emails[0]}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </RecordPage>
   );
 }
 

@@ -10,7 +10,7 @@ import { fullTime, relativeTime, sourceLabel, statusLabel } from '../format';
 import { useInterval, useTitle } from '../hooks';
 import { href } from '../router';
 import { useSession } from '../session';
-import { Badge, CheckField, ErrorAlert, fieldError, Loading, PriorityBadge, SelectField, StatusBadge, TextField } from '../ui/controls';
+import { Crumbs, Badge, CheckField, ErrorAlert, fieldError, Loading, PriorityBadge, SelectField, StatusBadge, TextField } from '../ui/controls';
 import { Picker } from '../ui/Picker';
 import { CaseTable, fetchCases } from './CaseList';
 import { PostBox } from './PostBox';
@@ -147,9 +147,7 @@ export function CaseView({ caseRef }: { caseRef: string }) {
 
   return (
     <div class="page page-wide" data-test="case-view" data-case-number={kase.number}>
-      <p class="crumbs">
-        <a href="#/cases">Cases</a> / <span class="mono">{kase.display_number}</span>
-      </p>
+      <Crumbs list="Cases" listHref="#/cases" here={<span class="mono">{kase.display_number}</span>} />
       {conflict ? (
         <div class="alert alert-warning alert-row" role="alert" data-test="conflict">
           <span>

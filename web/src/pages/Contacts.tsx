@@ -9,10 +9,10 @@ import { splitList } from '../format';
 import { useAsync, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { Badge, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { PagePending, Badge, ErrorAlert, FormActions, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
-import { matches, RelatedCaseList } from './Directory';
+import { matches, NewRecordPage, RecordPage, RelatedCaseList } from './Directory';
 
 export function Contacts({ id }: { id?: string | undefined; query: URLSearchParams }) {
   if (!id) return <ContactList />;
@@ -60,13 +60,9 @@ function ContactList() {
 function ContactNew() {
   useTitle('New contact');
   return (
-    <div class="page">
-      <p class="crumbs">
-        <a href="#/contacts">Contacts</a> / New contact
-      </p>
-      <PageHeader title="New contact" />
+    <NewRecordPage list="Contacts" listHref="#/contacts" title="New contact">
       <ContactForm contact={null} etag={null} onSaved={(c) => navigate(href(['contacts', c.id]))} onCancel={() => navigate('#/contacts')} />
-    </div>
+    </NewRecordPage>
   );
 }
 
@@ -76,56 +72,49 @@ function ContactDetail({ id }: { id: string }) {
   const contact = loaded.data?.data;
   const account = useRecord(accountById, contact?.account_id);
   useTitle(contact?.name ?? 'Contact');
-  if (loaded.error) return <div class="page"><ErrorAlert error={loaded.error} /></div>;
-  if (!contact) return <div class="page"><Loading /></div>;
+  if (!contact) return <PagePending error={loaded.error} />;
   return (
-    <div class="page page-wide" data-test="contact-detail">
-      <p class="crumbs">
-        <a href="#/contacts">Contacts</a> / {contact.name}
-      </p>
-      <PageHeader title={contact.name}>
-        {!editing ? (
-          <button type="button" class="btn" onClick={() => setEditing(true)} data-test="contact-edit">
-            Edit
-          </button>
-        ) : null}
-      </PageHeader>
-      <div class="split split-detail">
-        <div>
-          {editing ? (
-            <ContactForm
-              contact={contact}
-              etag={loaded.data!.etag}
-              onSaved={(c) => {
-                contactById.set(c.id, c);
-                contacts.put(c);
-                setEditing(false);
-                loaded.reload();
-              }}
-              onCancel={() => setEditing(false)}
-            />
-          ) : (
-            <section class="card" aria-label="Contact details">
-              <dl class="dl">
-                <dt>Email</dt>
-                <dd>{contact.emails.join(', ') || '—'}</dd>
-                <dt>Phone</dt>
-                <dd>{contact.phone || '—'}</dd>
-                <dt>Account</dt>
-                <dd>{contact.account_id ? <a href={href(['accounts', contact.account_id])}>{account?.name ?? '…'}</a> : '—'}</dd>
-                <dt>Portal access</dt>
-                <dd>
-                  {contact.portal
-                    ? `${contact.portal.role === 'account_cases' ? "Sees their account's cases" : 'Sees their own cases'}${contact.portal.can_create_cases === false ? ', cannot open cases' : ''}`
-                    : 'None'}
-                </dd>
-              </dl>
-            </section>
-          )}
-        </div>
-        <RelatedCaseList query={{ contact_id: contact.id }} newCaseHref={href(['cases', 'new'], { contact: contact.id })} />
-      </div>
-    </div>
+    <RecordPage
+      test="contact-detail"
+      list="Contacts"
+      listHref="#/contacts"
+      title={contact.name}
+      editing={editing}
+      onEdit={() => setEditing(true)}
+      editTest="contact-edit"
+      related={<RelatedCaseList query={{ contact_id: contact.id }} newCaseHref={href(['cases', 'new'], { contact: contact.id })} />}
+    >
+      {editing ? (
+        <ContactForm
+          contact={contact}
+          etag={loaded.data!.etag}
+          onSaved={(c) => {
+            contactById.set(c.id, c);
+            contacts.put(c);
+            setEditing(false);
+            loaded.reload();
+          }}
+          onCancel={() => setEditing(false)}
+        />
+      ) : (
+        <section class="card" aria-label="Contact details">
+          <dl class="dl">
+            <dt>Email</dt>
+            <dd>{contact.emails.join(', ') || '—'}</dd>
+            <dt>Phone</dt>
+            <dd>{contact.phone || '—'}</dd>
+            <dt>Account</dt>
+            <dd>{contact.account_id ? <a href={href(['accounts', contact.account_id])}>{account?.name ?? '…'}</a> : '—'}</dd>
+            <dt>Portal access</dt>
+            <dd>
+              {contact.portal
+                ? `${contact.portal.role === 'account_cases' ? "Sees their account's cases" : 'Sees their own cases'}${contact.portal.can_create_cases === false ? ', cannot open cases' : ''}`
+                : 'None'}
+            </dd>
+          </dl>
+        </section>
+      )}
+    </RecordPage>
   );
 }
 

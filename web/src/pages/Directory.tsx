@@ -1,9 +1,55 @@
 // Shared parts of the contact and account screens.
+import type { ComponentChildren } from 'preact';
 import { teams, useList, users } from '../directory';
 import { usePages } from '../hooks';
-import { Empty, ErrorAlert, Loading } from '../ui/controls';
+import { Crumbs, Empty, ErrorAlert, Loading, PageHeader } from '../ui/controls';
 import { LoadMore } from '../ui/Table';
 import { CaseTable, fetchCases } from './CaseList';
+
+/** The screen for a new contact or account: crumbs back to the list, the title, the form. */
+export function NewRecordPage({ list, listHref, title, children }: { list: string; listHref: string; title: string; children: ComponentChildren }) {
+  return (
+    <div class="page">
+      <Crumbs list={list} listHref={listHref} here={title} />
+      <PageHeader title={title} />
+      {children}
+    </div>
+  );
+}
+
+/**
+ * A contact's or an account's screen: crumbs back to the list, its name with an Edit button (unless
+ * it is being edited), its details or their form (`children`) beside its cases (`related`).
+ */
+export function RecordPage(props: {
+  test: string;
+  list: string;
+  listHref: string;
+  title: string;
+  editing: boolean;
+  onEdit: () => void;
+  editTest: string;
+  related: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  const { test, list, listHref, title, editing, onEdit, editTest, related, children } = props;
+  return (
+    <div class="page page-wide" data-test={test}>
+      <Crumbs list={list} listHref={listHref} here={title} />
+      <PageHeader title={title}>
+        {!editing ? (
+          <button type="button" class="btn" onClick={onEdit} data-test={editTest}>
+            Edit
+          </button>
+        ) : null}
+      </PageHeader>
+      <div class="split split-detail">
+        <div>{children}</div>
+        {related}
+      </div>
+    </div>
+  );
+}
 
 /** The cases of a contact or an account, newest first, paged. */
 export function RelatedCaseList({ query, newCaseHref }: { query: Record<string, string>; newCaseHref: string }) {

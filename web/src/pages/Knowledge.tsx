@@ -7,7 +7,7 @@ import { articles } from '../directory';
 import { relativeTime } from '../format';
 import { useAsync, useDebounced, useSave, useTitle } from '../hooks';
 import { href, navigate } from '../router';
-import { Badge, CheckField, ErrorAlert, fieldError, Loading, Notice, PageHeader, TextArea, TextField, Time } from '../ui/controls';
+import { Crumbs, PagePending, Badge, CheckField, ErrorAlert, fieldError, Notice, PageHeader, TextArea, TextField, Time } from '../ui/controls';
 import { ListTable } from '../ui/Table';
 
 export function Knowledge({ id }: { id?: string | undefined; query: URLSearchParams }) {
@@ -59,8 +59,7 @@ function ArticleList() {
 function ArticleEditor({ id }: { id: string }) {
   const isNew = id === 'new';
   const loaded = useAsync(() => (isNew ? Promise.resolve(null) : tagged(api.GET('/articles/{article_id}', { params: { path: { article_id: id } } }))), [id]);
-  if (loaded.error) return <div class="page"><ErrorAlert error={loaded.error} /></div>;
-  if (loaded.loading) return <div class="page"><Loading /></div>;
+  if (loaded.error || loaded.loading) return <PagePending error={loaded.error} />;
   const data = loaded.data?.data;
   const article = data && isStaffArticle(data) ? data : null;
   return <ArticleForm article={article} etag={loaded.data?.etag ?? null} onSaved={() => loaded.reload()} />;
@@ -103,9 +102,7 @@ function ArticleForm({ article, etag, onSaved }: { article: Article | null; etag
 
   return (
     <div class="page" data-test="article-editor">
-      <p class="crumbs">
-        <a href="#/kb">Knowledge base</a> / {article ? article.title : 'New article'}
-      </p>
+      <Crumbs list="Knowledge base" listHref="#/kb" here={article ? article.title : 'New article'} />
       <PageHeader
         title={article ? article.title : 'New article'}
         sub={article ? <>{article.status === 'published' ? <Badge kind="success">Published</Badge> : <Badge kind="warning">Draft</Badge>} Updated {relativeTime(article.updated_at)}</> : undefined}

@@ -8,7 +8,7 @@ import { sourceLabel } from '../format';
 import { useTitle } from '../hooks';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
-import { CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Crumbs, CheckField, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { Picker } from '../ui/Picker';
 
 const AGENT_SOURCES: Source[] = ['phone', 'email', 'api', 'portal', 'web_form'];
@@ -87,9 +87,7 @@ export function NewCase({ query }: { query: URLSearchParams }) {
   const shown = ['subject', 'description', 'priority', 'type', 'source', 'contact_ids', 'account_id', 'team_ids', 'assignee_id', 'mailbox_id', 'internal'];
   return (
     <div class="page">
-      <p class="crumbs">
-        <a href="#/cases">Cases</a> / New case
-      </p>
+      <Crumbs list="Cases" listHref="#/cases" here="New case" />
       <PageHeader title="New case" />
       <form class="card" onSubmit={submit} data-test="new-case-form" aria-label="New case">
         {parentLabel ? <p class="alert alert-info">This case will be a child of {parentLabel}.</p> : null}

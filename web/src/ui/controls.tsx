@@ -213,6 +213,20 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   );
 }
 
+/** A screen's place below its list: "List / here". */
+export function Crumbs({ list, listHref, here }: { list: string; listHref: string; here: ComponentChildren }) {
+  return (
+    <p class="crumbs">
+      <a href={listHref}>{list}</a> / {here}
+    </p>
+  );
+}
+
+/** A screen whose record is still loading, or could not be. */
+export function PagePending({ error }: { error: ApiError | null }) {
+  return <div class="page">{error ? <ErrorAlert error={error} /> : <Loading />}</div>;
+}
+
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
