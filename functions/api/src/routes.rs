@@ -16,7 +16,7 @@ use docket_domain::Principal;
 use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort};
 use docket_domain::directory::Entity;
 use docket_domain::ids::Id;
-use docket_domain::ids::{AccountId, ContactId, TeamId, UserId};
+use docket_domain::ids::{AccountId, CaseId, ContactId, TeamId, UserId};
 use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
 use docket_domain::rules::WorkflowRule;
 use docket_domain::webform::WebForm;
@@ -499,6 +499,7 @@ fn case_filters(route: Route) -> Route {
         .query("team_id", json!({"type": "string"}), "")
         .query("account_id", json!({"type": "string"}), "")
         .query("contact_id", json!({"type": "string"}), "")
+        .query("parent_id", json!({"type": "string"}), "The children of this case (its id)")
         .query(
             "q",
             json!({"type": "string", "maxLength": CaseSearch::MAX_CHARS}),
@@ -599,6 +600,8 @@ struct CaseFilterQuery {
     team_id: Option<TeamId>,
     account_id: Option<AccountId>,
     contact_id: Option<ContactId>,
+    /// The children of this case (its id).
+    parent_id: Option<String>,
     q: Option<String>,
 }
 
@@ -611,6 +614,7 @@ struct CaseListQuery {
     team_id: Option<TeamId>,
     account_id: Option<AccountId>,
     contact_id: Option<ContactId>,
+    parent_id: Option<String>,
     q: Option<String>,
     sort: Option<String>,
     limit: Option<usize>,
@@ -648,13 +652,14 @@ impl CaseFilterQuery {
             (Some(id), false) => Some(AssigneeFilter::User(UserId::parse("assignee_id", &id).map_err(bad_query)?)),
         };
         let search = self.q.as_deref().map(CaseSearch::parse).transpose().map_err(bad_query)?.flatten();
-        Ok(CaseFilter { status, assignee, team_id: self.team_id, account_id: self.account_id, contact_id: self.contact_id, search })
+        let parent_id = self.parent_id.as_deref().map(|id| CaseId::parse("parent_id", id)).transpose().map_err(bad_query)?;
+        Ok(CaseFilter { status, assignee, team_id: self.team_id, account_id: self.account_id, contact_id: self.contact_id, parent_id, search })
     }
 }
 
 async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<CaseListQuery>) -> ApiResult<Response> {
-    let CaseListQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, q, sort, limit, cursor } = query;
-    let filter = CaseFilterQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, q }.filter(&principal)?;
+    let CaseListQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q, sort, limit, cursor } = query;
+    let filter = CaseFilterQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q }.filter(&principal)?;
     let sort = match sort.as_deref() {
         None => CaseSort::default(),
         Some(s) => CaseSort::parse(s)

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::Duration;
 
-use docket_store::{Condition, Cursor, Item, ItemStore, Query, WriteOp};
+use docket_store::{Condition, Cursor, Item, ItemStore, Query, SortKeyRange, WriteOp};
 
 use crate::access::Principal;
 use crate::clock::Clock;
@@ -86,6 +86,8 @@ pub struct CaseFilter {
     pub team_id: Option<TeamId>,
     pub account_id: Option<AccountId>,
     pub contact_id: Option<ContactId>,
+    /// The children of this case.
+    pub parent_id: Option<CaseId>,
     pub search: Option<CaseSearch>,
 }
 
@@ -107,6 +109,7 @@ impl CaseFilter {
             && self.team_id.as_ref().is_none_or(|t| case.team_ids.contains(t))
             && self.account_id.as_ref().is_none_or(|a| case.account_id.as_ref() == Some(a))
             && self.contact_id.as_ref().is_none_or(|c| case.contact_ids.contains(c))
+            && self.parent_id.as_ref().is_none_or(|p| case.parent_id.as_ref() == Some(p))
     }
 
     /// What a cursor of this list is bound to: every filter, the search and the order, so a
@@ -125,6 +128,7 @@ impl CaseFilter {
             self.team_id.as_deref().unwrap_or_default().to_owned(),
             self.account_id.as_deref().unwrap_or_default().to_owned(),
             self.contact_id.as_deref().unwrap_or_default().to_owned(),
+            self.parent_id.as_deref().unwrap_or_default().to_owned(),
             self.search.as_ref().map(|q| q.text.clone()).unwrap_or_default(),
         ]
     }
@@ -1072,6 +1076,10 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
 fn list_source(filter: &CaseFilter, sort: CaseSort) -> ListSource {
     let index = |index: schema::CaseListIndex, partition: String| ListSource::Index(Query::index(CASES, index.name(sort), partition).descending());
     let links = |partition: String| ListSource::Links(Query::table(CASES, partition).descending());
+    // A case's children are few and pointed at from its own partition: read there first.
+    if let Some(parent) = &filter.parent_id {
+        return ListSource::Links(Query::table(CASES, case_keys::case(parent).pk).range(SortKeyRange::BeginsWith(case_keys::CHILD_PREFIX.into())).descending());
+    }
     match (&filter.assignee, &filter.contact_id, &filter.account_id, &filter.team_id, filter.status) {
         (Some(AssigneeFilter::User(assignee)), ..) => index(schema::CASES_BY_ASSIGNEE, case_keys::assignee_partition(assignee)),
         (Some(AssigneeFilter::Unassigned), ..) => index(schema::CASES_BY_ASSIGNEE, case_keys::UNASSIGNED_PARTITION.into()),

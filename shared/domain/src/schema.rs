@@ -137,9 +137,12 @@ pub mod case_keys {
     pub fn idempotency(caller: &str, key: &str) -> Key {
         Key::new(format!("IDEMPOTENCY#{caller}#{key}"), "IDEMPOTENCY")
     }
+    /// The sort keys of a case's child pointers.
+    pub const CHILD_PREFIX: &str = "CHILD#";
+
     /// A child case (its `parent_id` is this case), in the parent's partition.
     pub fn child(parent_id: &str, child_id: &str) -> Key {
-        Key::new(case(parent_id).pk, format!("CHILD#{child_id}"))
+        Key::new(case(parent_id).pk, format!("{CHILD_PREFIX}{child_id}"))
     }
     /// Claims one step of a workflow run (`step` is `RUN` or an action's index), so that a
     /// redelivered event does not repeat it.

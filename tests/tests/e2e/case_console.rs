@@ -18,6 +18,7 @@ on_both_engines!(
     an_agent_with_scope_own_never_sees_nor_counts_other_cases,
     counts_do_not_shadow_cases_and_cases_do_not_shadow_counts,
     the_html_of_a_mail_is_served_sanitised_and_sandboxed_to_staff_only,
+    a_case_lists_its_children_and_only_those_the_caller_may_see,
 );
 
 const GET: Method = Method::GET;
@@ -416,4 +417,55 @@ async fn the_html_of_a_mail_is_served_sanitised_and_sandboxed_to_staff_only(engi
     blobs.put(&key, "text/html; charset=utf-8", b"<p>Still here</p><script>alert(3)</script><img src=x onerror=alert(4)>".to_vec()).await.expect("overwrite");
     let html = get(&api, &admin, &html_path).await.body.as_str().unwrap_or_default().to_owned();
     assert!(html.contains("<p>Still here</p>") && !html.contains("script") && !html.contains("onerror"), "{html}");
+}
+
+async fn a_case_lists_its_children_and_only_those_the_caller_may_see(engine: Engine) {
+    // GIVEN a parent case with three children — one of them assigned to an agent who sees only
+    // their own cases — another case's child, and an unrelated case
+    let api = TestApi::new(engine).await;
+    let admin = api.admin_token();
+    let (own_agent, own_token) = agent(&api, "Owen", "own", json!([])).await;
+    let parent = id_of(&api.create(&admin, "/cases", json!({"subject": "Office move"})).await);
+    let other_parent = id_of(&api.create(&admin, "/cases", json!({"subject": "Network upgrade"})).await);
+    let mut children = Vec::new();
+    for subject in ["Move the printers", "Move the phones"] {
+        children.push(id_of(&api.create(&admin, "/cases", json!({"subject": subject, "parent_id": parent})).await));
+    }
+    let owens = id_of(&api.create(&admin, "/cases", json!({"subject": "Move the desks", "parent_id": parent, "assignee_id": id_of(&own_agent)})).await);
+    children.push(owens.clone());
+    api.create(&admin, "/cases", json!({"subject": "New switch", "parent_id": other_parent})).await;
+    api.create(&admin, "/cases", json!({"subject": "Unrelated"})).await;
+
+    // WHEN the children of the parent are listed, whole and page by page
+    let mut listed = all_pages(&api, &admin, &format!("/cases?parent_id={parent}"), 2).await;
+    // THEN they are exactly its children, newest first
+    let mut expected = children.clone();
+    expected.reverse();
+    assert_eq!(listed, expected);
+    // AND other orders hold the same cases
+    listed = ids(&get(&api, &admin, &format!("/cases?parent_id={parent}&sort=priority")).await);
+    listed.sort();
+    let mut sorted = children.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    // AND an agent with scope own sees only the child that is theirs
+    assert_eq!(ids(&get(&api, &own_token, &format!("/cases?parent_id={parent}")).await), vec![owens]);
+
+    // WHEN a child leaves its parent
+    let reply = api.call(Method::GET, &format!("/cases/{}", children[0]), Some(&admin), None).await;
+    let etag = reply.headers.get("etag").unwrap().to_str().unwrap().to_owned();
+    let moved = api
+        .send(
+            PATCH,
+            &format!("/cases/{}", children[0]),
+            Some(&admin),
+            &[("if-match", &etag), ("content-type", "application/json")],
+            Some(json!({"parent_id": null}).to_string()),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    // THEN it is no longer listed
+    assert!(!ids(&get(&api, &admin, &format!("/cases?parent_id={parent}")).await).contains(&children[0]));
+    // AND a malformed parent id is refused by name
+    get(&api, &admin, "/cases?parent_id=not%20an%20id").await.assert_problem(400, Some("parent_id"));
 }
