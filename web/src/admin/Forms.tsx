@@ -7,7 +7,8 @@ import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
 import { useAsync, useSave } from '../hooks';
 import { href, navigate } from '../router';
-import { Crumbs, Badge, CheckField, Empty, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, Crumbs, CheckField, ErrorAlert, FormActions, fieldError, Loading, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { ListTable } from '../ui/Table';
 
 type Requirement = Schemas['Requirement'];
 
@@ -27,36 +28,22 @@ function FormList() {
         </a>
       </PageHeader>
       <ErrorAlert error={list.error} />
-      {list.data === undefined ? (
-        <Loading />
-      ) : list.data.length === 0 ? (
-        <Empty>No web forms yet.</Empty>
-      ) : (
-        <div class="table-wrap">
-          <table class="grid" data-test="form-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Mailbox</th>
-                <th scope="col">Allowed origins</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((f) => (
-                <tr key={f.id} data-test="form-row">
-                  <td>
-                    <a href={href(['admin', 'forms', f.id])}>{f.name}</a>
-                  </td>
-                  <td>{mailboxList?.find((m) => m.id === f.mailbox_id)?.name ?? <span class="muted">None</span>}</td>
-                  <td>{f.allowed_origins.join(', ') || <span class="muted">This site only</span>}</td>
-                  <td>{f.enabled ? <Badge kind="success">Enabled</Badge> : <Badge kind="neutral">Disabled</Badge>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={list.data}
+        empty="No web forms yet."
+        test="form-table"
+        columns={['Name', 'Mailbox', 'Allowed origins', 'State']}
+        row={(f) => (
+          <tr key={f.id} data-test="form-row">
+            <td>
+              <a href={href(['admin', 'forms', f.id])}>{f.name}</a>
+            </td>
+            <td>{mailboxList?.find((m) => m.id === f.mailbox_id)?.name ?? <span class="muted">None</span>}</td>
+            <td>{f.allowed_origins.join(', ') || <span class="muted">This site only</span>}</td>
+            <td>{f.enabled ? <Badge kind="success">Enabled</Badge> : <Badge kind="neutral">Disabled</Badge>}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -5,7 +5,7 @@ import type { AssignmentRule, Mailbox } from '../api/types';
 import { mailboxes, teams, useList } from '../directory';
 import { splitList } from '../format';
 import { useSave } from '../hooks';
-import { Badge, CheckField, ErrorAlert, FormActions, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
+import { Badge, CheckField, EditCard, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { RULE_OPTIONS } from './People';
 
@@ -91,68 +91,74 @@ function MailboxForm({ mailbox, onDone }: { mailbox: Mailbox | null; onDone: () 
   });
   const shown = ['name', 'addresses', 'team_id', 'assignment_rule', 'ack_text', 'closed_case_policy', 'unknown_senders'];
   return (
-    <form class="card" onSubmit={submit} aria-label={mailbox ? `Edit ${mailbox.name}` : 'New mailbox'} data-test="mailbox-form">
-      <h2>{mailbox ? `Edit ${mailbox.name}` : 'New group mailbox'}</h2>
-      <ErrorAlert error={error} shown={shown} />
-      <div class="form-grid">
-        <TextField label="Name" value={name} onValue={setName} required test="mailbox-name" error={fieldError(error, 'name')} />
+    <EditCard
+      label={mailbox ? `Edit ${mailbox.name}` : 'New mailbox'}
+      title={mailbox ? `Edit ${mailbox.name}` : 'New group mailbox'}
+      test="mailbox-form"
+      onSubmit={submit}
+      error={error}
+      shown={shown}
+      busy={busy}
+      save={mailbox ? 'Save' : 'Create mailbox'}
+      saveTest="mailbox-save"
+      onCancel={onDone}
+    >
+      <TextField label="Name" value={name} onValue={setName} required test="mailbox-name" error={fieldError(error, 'name')} />
+      <TextArea
+        label="Addresses"
+        value={addresses}
+        onValue={setAddresses}
+        rows={2}
+        hint="One per line. The first is the Reply-To of the mailbox's mail."
+        test="mailbox-addresses"
+        error={fieldError(error, 'addresses')}
+      />
+      <SelectField
+        label="Team"
+        value={teamId}
+        onValue={setTeamId}
+        options={[{ value: '', label: 'None' }, ...(teamList ?? []).map((t) => ({ value: t.id, label: t.name }))]}
+        test="mailbox-team"
+        error={fieldError(error, 'team_id')}
+      />
+      <SelectField label="Assign new cases" value={rule} onValue={setRule} options={RULE_OPTIONS} test="mailbox-rule" error={fieldError(error, 'assignment_rule')} />
+      <SelectField
+        label="A reply to a closed case"
+        value={mode}
+        onValue={(v) => setMode(v as Policy['mode'])}
+        options={[
+          { value: 'reopen', label: 'Reopens the case' },
+          { value: 'new_linked', label: 'Opens a new linked case' },
+          { value: 'new_after_days', label: 'Reopens within some days, else a new case' },
+        ]}
+        test="mailbox-policy"
+        error={fieldError(error, 'closed_case_policy')}
+      />
+      {mode === 'new_after_days' ? <TextField label="Days" type="number" min={0} value={days} onValue={setDays} test="mailbox-days" /> : <div />}
+      <SelectField
+        label="Mail from unknown senders"
+        value={unknown}
+        onValue={(v) => setUnknown(v as Mailbox['unknown_senders'])}
+        options={[
+          { value: 'create_contact', label: 'Creates a contact and a case' },
+          { value: 'reject', label: 'Is rejected' },
+        ]}
+        test="mailbox-unknown"
+        error={fieldError(error, 'unknown_senders')}
+      />
+      <CheckField label="Acknowledge new cases by email" checked={autoAck} onChecked={setAutoAck} test="mailbox-ack" />
+      {autoAck ? (
         <TextArea
-          label="Addresses"
-          value={addresses}
-          onValue={setAddresses}
-          rows={2}
-          hint="One per line. The first is the Reply-To of the mailbox's mail."
-          test="mailbox-addresses"
-          error={fieldError(error, 'addresses')}
+          class="span-2"
+          label="Acknowledgement text"
+          value={ackText}
+          onValue={setAckText}
+          rows={3}
+          hint="{number} and {subject} are replaced. Leave empty for the default text."
+          test="mailbox-ack-text"
+          error={fieldError(error, 'ack_text')}
         />
-        <SelectField
-          label="Team"
-          value={teamId}
-          onValue={setTeamId}
-          options={[{ value: '', label: 'None' }, ...(teamList ?? []).map((t) => ({ value: t.id, label: t.name }))]}
-          test="mailbox-team"
-          error={fieldError(error, 'team_id')}
-        />
-        <SelectField label="Assign new cases" value={rule} onValue={setRule} options={RULE_OPTIONS} test="mailbox-rule" error={fieldError(error, 'assignment_rule')} />
-        <SelectField
-          label="A reply to a closed case"
-          value={mode}
-          onValue={(v) => setMode(v as Policy['mode'])}
-          options={[
-            { value: 'reopen', label: 'Reopens the case' },
-            { value: 'new_linked', label: 'Opens a new linked case' },
-            { value: 'new_after_days', label: 'Reopens within some days, else a new case' },
-          ]}
-          test="mailbox-policy"
-          error={fieldError(error, 'closed_case_policy')}
-        />
-        {mode === 'new_after_days' ? <TextField label="Days" type="number" min={0} value={days} onValue={setDays} test="mailbox-days" /> : <div />}
-        <SelectField
-          label="Mail from unknown senders"
-          value={unknown}
-          onValue={(v) => setUnknown(v as Mailbox['unknown_senders'])}
-          options={[
-            { value: 'create_contact', label: 'Creates a contact and a case' },
-            { value: 'reject', label: 'Is rejected' },
-          ]}
-          test="mailbox-unknown"
-          error={fieldError(error, 'unknown_senders')}
-        />
-        <CheckField label="Acknowledge new cases by email" checked={autoAck} onChecked={setAutoAck} test="mailbox-ack" />
-        {autoAck ? (
-          <TextArea
-            class="span-2"
-            label="Acknowledgement text"
-            value={ackText}
-            onValue={setAckText}
-            rows={3}
-            hint="{number} and {subject} are replaced. Leave empty for the default text."
-            test="mailbox-ack-text"
-            error={fieldError(error, 'ack_text')}
-          />
-        ) : null}
-      </div>
-      <FormActions busy={busy} save={mailbox ? 'Save' : 'Create mailbox'} test="mailbox-save" onCancel={onDone} />
-    </form>
+      ) : null}
+    </EditCard>
   );
 }

@@ -4,7 +4,7 @@ import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
 import type { AssignmentRule, Team, User } from '../api/types';
 import { teams, useList, users } from '../directory';
 import { useSave } from '../hooks';
-import { CheckField, ErrorAlert, FormActions, fieldError, PageHeader, SelectField, TextArea, TextField, Badge } from '../ui/controls';
+import { Badge, CheckField, EditCard, ErrorAlert, fieldError, PageHeader, SelectField, TextArea, TextField } from '../ui/controls';
 import { ACTIONS_COLUMN, ListTable } from '../ui/Table';
 import { Picker } from '../ui/Picker';
 import { useSession } from '../session';
@@ -91,43 +91,49 @@ function UserForm({ user, onDone }: { user: User | null; onDone: () => void }) {
     onDone();
   });
   return (
-    <form class="card" onSubmit={submit} aria-label={user ? `Edit ${user.name}` : 'New user'} data-test="user-form">
-      <h2>{user ? `Edit ${user.name}` : 'New user'}</h2>
-      <ErrorAlert error={error} shown={['name', 'email', 'role', 'scope', 'team_ids']} />
-      <div class="form-grid">
-        <TextField label="Name" value={name} onValue={setName} required test="user-name" error={fieldError(error, 'name')} />
-        <TextField label="Email" type="email" value={email} onValue={setEmail} required test="user-email" error={fieldError(error, 'email')} />
-        <SelectField
-          label="Role"
-          value={role}
-          onValue={(v) => setRole(v as User['role'])}
-          options={[
-            { value: 'agent', label: 'Agent' },
-            { value: 'admin', label: 'Admin' },
-          ]}
-          test="user-role"
-          error={fieldError(error, 'role')}
-        />
-        <SelectField
-          label="Cases this user sees"
-          value={scope}
-          onValue={(v) => setScope(v as User['scope'])}
-          options={[
-            { value: 'all', label: 'All cases' },
-            { value: 'team', label: "Their teams' cases" },
-            { value: 'own', label: 'Only their own cases' },
-          ]}
-          test="user-scope"
-          error={fieldError(error, 'scope')}
-        />
-        <Picker label="Teams" cache={teams} multiple value={teamIds} onChange={setTeamIds} name={(t) => t.name} placeholder="Add a team…" test="user-teams" error={fieldError(error, 'team_ids')} />
-        <div>
-          <CheckField label="Active (can sign in and be assigned)" checked={active} onChecked={setActive} test="user-active" />
-          <CheckField label="Follow every new case" checked={autoFollow} onChecked={setAutoFollow} test="user-autofollow" />
-        </div>
+    <EditCard
+      label={user ? `Edit ${user.name}` : 'New user'}
+      title={user ? `Edit ${user.name}` : 'New user'}
+      test="user-form"
+      onSubmit={submit}
+      error={error}
+      shown={['name', 'email', 'role', 'scope', 'team_ids']}
+      busy={busy}
+      save={user ? 'Save' : 'Create user'}
+      saveTest="user-save"
+      onCancel={onDone}
+    >
+      <TextField label="Name" value={name} onValue={setName} required test="user-name" error={fieldError(error, 'name')} />
+      <TextField label="Email" type="email" value={email} onValue={setEmail} required test="user-email" error={fieldError(error, 'email')} />
+      <SelectField
+        label="Role"
+        value={role}
+        onValue={(v) => setRole(v as User['role'])}
+        options={[
+          { value: 'agent', label: 'Agent' },
+          { value: 'admin', label: 'Admin' },
+        ]}
+        test="user-role"
+        error={fieldError(error, 'role')}
+      />
+      <SelectField
+        label="Cases this user sees"
+        value={scope}
+        onValue={(v) => setScope(v as User['scope'])}
+        options={[
+          { value: 'all', label: 'All cases' },
+          { value: 'team', label: "Their teams' cases" },
+          { value: 'own', label: 'Only their own cases' },
+        ]}
+        test="user-scope"
+        error={fieldError(error, 'scope')}
+      />
+      <Picker label="Teams" cache={teams} multiple value={teamIds} onChange={setTeamIds} name={(t) => t.name} placeholder="Add a team…" test="user-teams" error={fieldError(error, 'team_ids')} />
+      <div>
+        <CheckField label="Active (can sign in and be assigned)" checked={active} onChecked={setActive} test="user-active" />
+        <CheckField label="Follow every new case" checked={autoFollow} onChecked={setAutoFollow} test="user-autofollow" />
       </div>
-      <FormActions busy={busy} save={user ? 'Save' : 'Create user'} test="user-save" onCancel={onDone} />
-    </form>
+    </EditCard>
   );
 }
 
@@ -184,23 +190,29 @@ function TeamForm({ team, onDone }: { team: Team | null; onDone: () => void }) {
     onDone();
   });
   return (
-    <form class="card" onSubmit={submit} aria-label={team ? `Edit ${team.name}` : 'New team'} data-test="team-form">
-      <h2>{team ? `Edit ${team.name}` : 'New team'}</h2>
-      <ErrorAlert error={error} shown={['name', 'description', 'assignment_rule']} />
-      <div class="form-grid">
-        <TextField label="Name" value={name} onValue={setName} required test="team-name" error={fieldError(error, 'name')} />
-        <SelectField
-          label="Assign new cases"
-          value={rule}
-          onValue={setRule}
-          options={RULE_OPTIONS}
-          test="team-rule"
-          hint="Unassigned new cases of the team go to its active members."
-          error={fieldError(error, 'assignment_rule')}
-        />
-        <TextArea class="span-2" label="Description" value={description} onValue={setDescription} rows={2} error={fieldError(error, 'description')} />
-      </div>
-      <FormActions busy={busy} save={team ? 'Save' : 'Create team'} test="team-save" onCancel={onDone} />
-    </form>
+    <EditCard
+      label={team ? `Edit ${team.name}` : 'New team'}
+      title={team ? `Edit ${team.name}` : 'New team'}
+      test="team-form"
+      onSubmit={submit}
+      error={error}
+      shown={['name', 'description', 'assignment_rule']}
+      busy={busy}
+      save={team ? 'Save' : 'Create team'}
+      saveTest="team-save"
+      onCancel={onDone}
+    >
+      <TextField label="Name" value={name} onValue={setName} required test="team-name" error={fieldError(error, 'name')} />
+      <SelectField
+        label="Assign new cases"
+        value={rule}
+        onValue={setRule}
+        options={RULE_OPTIONS}
+        test="team-rule"
+        hint="Unassigned new cases of the team go to its active members."
+        error={fieldError(error, 'assignment_rule')}
+      />
+      <TextArea class="span-2" label="Description" value={description} onValue={setDescription} rows={2} error={fieldError(error, 'description')} />
+    </EditCard>
   );
 }

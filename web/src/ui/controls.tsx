@@ -197,6 +197,34 @@ export function FormActions({ busy, save, test, onCancel, cancelHref, children }
   );
 }
 
+/**
+ * A record's form in a card, opened over its list: a heading, the API's refusal, the fields in a
+ * grid, then Save and Cancel.
+ */
+export function EditCard(props: {
+  label: string;
+  title: string;
+  test: string;
+  onSubmit: (e: Event) => void;
+  error: ApiError | null;
+  shown: string[];
+  busy: boolean;
+  save: string;
+  saveTest: string;
+  onCancel: () => void;
+  children: ComponentChildren;
+}) {
+  const { label, title, test, onSubmit, error, shown, busy, save, saveTest, onCancel, children } = props;
+  return (
+    <form class="card" onSubmit={onSubmit} aria-label={label} data-test={test}>
+      <h2>{title}</h2>
+      <ErrorAlert error={error} shown={shown} />
+      <div class="form-grid">{children}</div>
+      <FormActions busy={busy} save={save} test={saveTest} onCancel={onCancel} />
+    </form>
+  );
+}
+
 export function Notice({ children, kind = 'info', test }: { children: ComponentChildren; kind?: 'info' | 'success' | 'warning'; test?: string }) {
   return (
     <div class={`alert alert-${kind}`} role="status" data-test={test}>
