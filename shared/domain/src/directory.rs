@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use docket_store::{Condition, Cursor, Item, ItemStore, Key, Page, Query, WriteOp};
+use docket_store::{Condition, Cursor, Item, ItemStore, Key, Page, Query, SortKeyRange, WriteOp, open_cursor, seal_cursor};
 
 use crate::access::Principal;
 use crate::error::{DomainError, DomainResult};
@@ -309,11 +309,70 @@ impl Entity for Lead {
     }
 }
 
+/// What a directory search looks for, as typed into a picker: trimmed, one line, 1 to
+/// [`SearchText::MAX_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(String);
+
+impl SearchText {
+    pub const MAX_CHARS: usize = 100;
+
+    /// The search text of `raw`, refused (naming `field`) when it is empty once trimmed, too
+    /// long or not one line.
+    pub fn parse(field: &str, raw: &str) -> DomainResult<Self> {
+        validate::line(field, raw, Self::MAX_CHARS).map(SearchText)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Kinds the directory search finds (contacts, accounts): by a prefix of their name, and by one
+/// of their unique addresses written out whole.
+///
+/// Why this and nothing more: both come from items the directory keeps anyway, on both engines,
+/// at the cost of one index query and two reads. The `by_kind` index sorts a kind by lower-case
+/// name, so a prefix of the name is one range of it (paged like the plain list); an address or
+/// domain is the partition key of its unique lookup item, so only the whole of it can be looked
+/// up. A word inside the name ("lovelace" for "Ada Lovelace") or part of an address would need
+/// a word index kept with every write (as articles keep for their titles) and a backfill of the
+/// records written before it; a scan of the kind would read the whole directory per keystroke.
+pub trait Searchable: Entity {
+    /// The unique lookup item `text` names when it is a whole address of this kind.
+    fn address_key(text: &str) -> Option<Key>;
+}
+
+impl Searchable for Contact {
+    /// An email address, as contacts' addresses are stored (lower case).
+    fn address_key(text: &str) -> Option<Key> {
+        validate::email("q", text).ok().map(|address| directory_keys::contact_email(&address))
+    }
+}
+
+impl Searchable for Account {
+    /// An email domain, or an address at one (`ada@example.com` finds the account of
+    /// `example.com`, which is where mail from that address goes).
+    fn address_key(text: &str) -> Option<Key> {
+        let domain = text.rsplit_once('@').map_or(text, |(_, domain)| domain);
+        validate::domain_name("q", domain).ok().map(|domain| directory_keys::account_domain(&domain))
+    }
+}
+
+/// Where a search continues: after this position of its name query (`None`: from the start of
+/// it, when the first page held only the whole-address match). Sealed with the name query, so a
+/// cursor works only for the search and the text that gave it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchPosition {
+    names_after: Option<String>,
+}
+
 /// Stored form of an entity: its JSON plus keys and the by-kind index attributes.
 fn to_item<E: Entity>(entity: &E) -> DomainResult<Item> {
     let mut item = keyed_item(directory_keys::entity(E::KIND, entity.id()), entity)?;
     item.insert("kind_pk".into(), E::KIND.into());
-    item.insert("kind_sk".into(), format!("{}#{}", entity.name().to_lowercase(), entity.id()).into());
+    item.insert("kind_sk".into(), directory_keys::kind_sort(entity.name(), entity.id()).into());
     for (attribute, value) in entity.index_attributes() {
         item.insert(attribute.into(), value.into());
     }
@@ -421,6 +480,43 @@ impl<'a> Directory<'a> {
     pub async fn list<E: Entity>(&self, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
         let Page { items, next } = self.store.query(Query::index(DIRECTORY, DIRECTORY_BY_KIND, E::KIND).limit(limit).after(after)).await?;
         Ok((items.into_iter().map(from_item).collect::<DomainResult<_>>()?, next))
+    }
+
+    /// Records of a kind found by `text` (see [`Searchable`]): on the first page the record owning
+    /// `text` as a whole address, if any, then those whose name starts with `text`, sorted by
+    /// name (the address match is not repeated among them).
+    pub async fn search<E: Searchable>(&self, text: &SearchText, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
+        let names = Query::index(DIRECTORY, DIRECTORY_BY_KIND, E::KIND).range(SortKeyRange::BeginsWith(directory_keys::kind_sort_prefix(text.as_str())));
+        let address_owner = match E::address_key(text.as_str()) {
+            Some(key) => self.owner_of(&key).await?,
+            None => None,
+        };
+        let mut found: Vec<E> = Vec::new();
+        let names_after = match &after {
+            Some(cursor) => open_cursor::<SearchPosition>(&names, cursor)?.names_after.map(Cursor),
+            None => {
+                if let Some(id) = &address_owner
+                    && let Some(owner) = self.get::<E>(id.as_str()).await?
+                {
+                    found.push(owner);
+                }
+                None
+            }
+        };
+        let room = limit.saturating_sub(found.len());
+        if room == 0 {
+            // The page is full with the address match alone: the names follow on the next page.
+            return Ok((found, Some(seal_cursor(&names, SearchPosition { names_after: None })?)));
+        }
+        let page = self.store.query(names.clone().limit(room).after(names_after)).await?;
+        for item in page.items {
+            let entity: E = from_item(item)?;
+            if address_owner.as_deref() != Some(entity.id()) {
+                found.push(entity);
+            }
+        }
+        let next = page.next.map(|c| seal_cursor(&names, SearchPosition { names_after: Some(c.0) })).transpose()?;
+        Ok((found, next))
     }
 
     /// The owner id of a lookup item (contact by email, account by domain, user by email).
@@ -602,6 +698,18 @@ impl<'a> DirectoryService<'a> {
     pub async fn list<E: Entity>(&self, principal: &Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<E>, Option<Cursor>)> {
         Self::may_read::<E>(principal)?;
         self.directory.list(limit, after).await
+    }
+
+    /// Searches a kind (see [`Directory::search`]), for whoever may list it.
+    pub async fn search<E: Searchable>(
+        &self,
+        principal: &Principal,
+        text: &SearchText,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> DomainResult<(Vec<E>, Option<Cursor>)> {
+        Self::may_read::<E>(principal)?;
+        self.directory.search(text, limit, after).await
     }
 
     /// Applies a merge patch; `if_match` is the version the caller read, when it sent one.

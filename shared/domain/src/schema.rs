@@ -238,6 +238,15 @@ pub mod directory_keys {
     pub fn entity(kind: &str, id: &str) -> Key {
         Key::new(format!("{}#{id}", kind.to_ascii_uppercase()), kind.to_ascii_uppercase())
     }
+    /// Sort key of an entity in the `by_kind` index: its lower-case name, then its id.
+    pub fn kind_sort(name: &str, id: &str) -> String {
+        format!("{}#{id}", kind_sort_prefix(name))
+    }
+    /// The `by_kind` sort-key prefix shared by every entity whose name starts with `text`
+    /// (case-insensitively, as far as lower-casing makes it so).
+    pub fn kind_sort_prefix(text: &str) -> String {
+        text.to_lowercase()
+    }
     /// Unique lookup of a contact by one of its email addresses.
     pub fn contact_email(address: &str) -> Key {
         Key::new(format!("EMAIL#{address}"), "CONTACT")
