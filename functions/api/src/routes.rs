@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort};
-use docket_domain::directory::Entity;
+use docket_domain::directory::{Entity, SearchText, Searchable};
 use docket_domain::ids::Id;
 use docket_domain::ids::{AccountId, CaseId, ContactId, TeamId, UserId};
 use docket_domain::model::{Account, Case, CaseStatus, Contact, Lead, Mailbox, Team, User};
@@ -164,10 +164,11 @@ pub fn route_table() -> Vec<Route> {
             .reply::<Account>(201, "Created")
             .etag(201)
             .errors(&[400, 401, 403, 409, 415, 422]),
-        Route::new("GET", "/accounts", get(list_entities::<Account>))
-            .op("listAccounts", "Accounts sorted by name (staff)")
+        Route::new("GET", "/accounts", get(list_searchable::<Account>))
+            .op("listAccounts", "Accounts sorted by name (staff); with q, a search by name prefix or whole email domain")
+            .query("q", json!({"type": "string", "minLength": 1, "maxLength": 100}), SEARCH_Q_ACCOUNT)
             .paged()
-            .reply_page::<Account>(200, "A page")
+            .reply_page::<Account>(200, "A page (with q it may hold fewer than limit; follow next_cursor)")
             .errors(&[400, 401, 403]),
         Route::new("GET", "/accounts/{id}", get(get_entity::<Account>))
             .op("getAccount", "One account (staff)")
@@ -189,10 +190,11 @@ pub fn route_table() -> Vec<Route> {
             .reply::<Contact>(201, "Created")
             .etag(201)
             .errors(&[400, 401, 403, 409, 415, 422]),
-        Route::new("GET", "/contacts", get(list_entities::<Contact>))
-            .op("listContacts", "Contacts sorted by name (staff)")
+        Route::new("GET", "/contacts", get(list_searchable::<Contact>))
+            .op("listContacts", "Contacts sorted by name (staff); with q, a search by name prefix or whole email address")
+            .query("q", json!({"type": "string", "minLength": 1, "maxLength": 100}), SEARCH_Q_CONTACT)
             .paged()
-            .reply_page::<Contact>(200, "A page")
+            .reply_page::<Contact>(200, "A page (with q it may hold fewer than limit; follow next_cursor)")
             .errors(&[400, 401, 403]),
         Route::new("GET", "/contacts/{id}", get(get_entity::<Contact>))
             .op("getContact", "One contact (staff)")
@@ -715,6 +717,35 @@ async fn create_entity<E: Entity>(State(state): State<AppState>, Caller(principa
 
 async fn list_entities<E: Entity>(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {
     let (items, next) = state.docket.directory_service().list::<E>(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+    Ok(listing(items, next).into_response())
+}
+
+/// What `q` finds in the contacts (see `Searchable`).
+const SEARCH_Q_CONTACT: &str = "Search text, trimmed, 1 to 100 characters, case-insensitive: contacts whose name starts with it, and first the contact owning it when it is a whole email address. Not a word inside the name nor part of an address";
+/// What `q` finds in the accounts (see `Searchable`).
+const SEARCH_Q_ACCOUNT: &str = "Search text, trimmed, 1 to 100 characters, case-insensitive: accounts whose name starts with it, and first the account owning it when it is a whole email domain (or an address at one). Not a word inside the name nor part of a domain";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectorySearchQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The plain list of a searchable kind, or with `q` its search; the same callers may use both.
+async fn list_searchable<E: Searchable>(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    QueryParams(query): QueryParams<DirectorySearchQuery>,
+) -> ApiResult<Response> {
+    let limit = page_limit(query.limit)?;
+    let cursor = query.cursor.map(Cursor);
+    let directory = state.docket.directory_service();
+    let (items, next) = match query.q.as_deref() {
+        Some(q) => directory.search::<E>(&principal, &SearchText::parse("q", q).map_err(bad_query)?, limit, cursor).await?,
+        None => directory.list::<E>(&principal, limit, cursor).await?,
+    };
     Ok(listing(items, next).into_response())
 }
 

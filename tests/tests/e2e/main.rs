@@ -9,6 +9,7 @@ mod assignment;
 mod blob_conformance;
 mod case_console;
 mod conformance;
+mod directory_search;
 mod exactly_once;
 mod inbound;
 mod inbound_corpus;
