@@ -35,7 +35,7 @@ use docket_domain::directory::DirectoryService;
 use docket_domain::directory::{AccountFields, ContactFields, LeadFields, MailboxFields, TeamFields, UserFields};
 use docket_domain::fields::MergePatch;
 use docket_domain::follows::Follow;
-use docket_domain::inbound::InboundLogEntry;
+use docket_domain::inbound::{InboundLogEntry, InboundLogFilter, InboundOutcome, MAX_LOG_LINES_SCANNED};
 use docket_domain::knowledge::{Article, ArticleFields, ArticleLink};
 use docket_domain::model::Settings;
 use docket_domain::rules::WorkflowRuleFields;
@@ -443,7 +443,14 @@ pub fn route_table() -> Vec<Route> {
             .etag(200)
             .errors(&[400, 401, 403, 404, 409, 412, 415, 422]),
         Route::new("GET", "/inbound-log", get(inbound_log))
-            .op("inboundLog", "Every inbound message's outcome with its reason, newest first (admins)")
+            .op("inboundLog", "Every inbound message's outcome with its reason, newest first (admins); with outcome, only the lines of that outcome")
+            .query(
+                "outcome",
+                json!({"$ref": "#/components/schemas/InboundOutcome"}),
+                &format!(
+                    "Only lines of this outcome. A filtered page examines at most {MAX_LOG_LINES_SCANNED} lines of the log: it may hold fewer than limit, even none, and still have a next_cursor"
+                ),
+            )
             .paged()
             .reply_page::<InboundLogEntry>(200, "A page of log entries")
             .errors(&[400, 401, 403]),
@@ -982,7 +989,22 @@ async fn my_follows(State(state): State<AppState>, Caller(principal): Caller, Qu
     Ok(listing(views, next).into_response())
 }
 
-async fn inbound_log(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<PageQuery>) -> ApiResult<Response> {
-    let (items, next) = state.docket.inbound_log(&principal, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundLogQuery {
+    /// Read as text so that an unknown outcome is refused naming `outcome`.
+    outcome: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn inbound_log(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<InboundLogQuery>) -> ApiResult<Response> {
+    let outcome = query
+        .outcome
+        .as_deref()
+        .map(|name| InboundOutcome::parse(name).ok_or_else(|| bad_query(docket_domain::DomainError::invalid("outcome", format!("unknown outcome {name:?}")))))
+        .transpose()?;
+    let filter = InboundLogFilter { outcome };
+    let (items, next) = state.docket.inbound_log(&principal, filter, page_limit(query.limit)?, query.cursor.map(Cursor)).await?;
     Ok(listing(items, next).into_response())
 }

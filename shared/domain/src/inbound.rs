@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use docket_mail::compose::{Address, AutoSubmitted, OutgoingMessage, compose};
 use docket_mail::inbound::{InboundMessage, Limits, Verdict, normalize_message_id, parse, parse_headers_only};
 use docket_ports::{Mailer, OutboundMail, PortError};
-use docket_store::{Condition, Cursor, Query, WriteOp};
+use docket_store::{Condition, Cursor, Key, Query, SortKeyRange, WriteOp, open_scoped, seal_scoped};
 
 use crate::Docket;
 use crate::access::Principal;
@@ -1345,12 +1345,101 @@ async fn compose_and_send_ack(notifier: &crate::notify::Notifier<'_>, case_id: &
     Ok(AckOutcome::Sent)
 }
 
+/// Which lines of the inbound log a read returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InboundLogFilter {
+    /// Only lines of this outcome.
+    pub outcome: Option<InboundOutcome>,
+}
+
+/// Most log lines one filtered read examines, and how many it asks the store for at a time.
+///
+/// Why a bounded scan and not an index: the log is an admin's troubleshooting view, read now and
+/// then, while an index by outcome (another GSI of the cases table) would be written with every
+/// inbound message and would need the lines logged before it backfilled. A filtered read stops
+/// after this many lines even when it found fewer than its limit, and its cursor continues from
+/// the last line it examined: a page may be short, or empty, with a `next_cursor`.
+pub const MAX_LOG_LINES_SCANNED: usize = 500;
+const LOG_SCAN_CHUNK: usize = 100;
+
+/// Where a filtered read of the log continues: before the line with sort key `before`. Sealed
+/// with the outcome asked for, so a cursor serves only the filter that gave it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogScanPosition {
+    before: String,
+}
+
+/// What the cursor of a filtered read is bound to: the log, and the outcome by its variant name.
+fn log_scope(outcome: InboundOutcome) -> [String; 3] {
+    ["inbound_log".into(), "outcome".into(), format!("{outcome:?}")]
+}
+
+impl InboundOutcome {
+    /// The outcome of its API name (`created`, `new_linked`, …), as the log's JSON spells it.
+    pub fn parse(name: &str) -> Option<InboundOutcome> {
+        serde_json::from_value(Value::String(name.to_owned())).ok()
+    }
+}
+
 impl Docket {
-    /// The inbound log, newest first (admins).
-    pub async fn inbound_log(&self, principal: &crate::Principal, limit: usize, after: Option<Cursor>) -> DomainResult<(Vec<InboundLogEntry>, Option<Cursor>)> {
+    /// The inbound log, newest first (admins), all of it or the lines of one outcome.
+    pub async fn inbound_log(
+        &self,
+        principal: &crate::Principal,
+        filter: InboundLogFilter,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> DomainResult<(Vec<InboundLogEntry>, Option<Cursor>)> {
         principal.require_admin()?;
-        let page = self.store().query(Query::table(CASES, case_keys::INBOUND_LOG_PARTITION).descending().limit(limit).after(after)).await?;
-        Ok((page.items.into_iter().map(from_item).collect::<DomainResult<_>>()?, page.next))
+        let log = Query::table(CASES, case_keys::INBOUND_LOG_PARTITION).descending();
+        let Some(outcome) = filter.outcome else {
+            let page = self.store().query(log.limit(limit).after(after)).await?;
+            return Ok((page.items.into_iter().map(from_item).collect::<DomainResult<_>>()?, page.next));
+        };
+        let scope = log_scope(outcome);
+        let scope = scope.each_ref().map(String::as_str);
+        let before = match &after {
+            Some(cursor) => Some(open_scoped::<LogScanPosition>(&scope, cursor)?.before),
+            None => None,
+        };
+        // Newest first from the line the previous page stopped at (that line included, skipped).
+        let scan = match &before {
+            Some(sk) => log.clone().range(SortKeyRange::AtMost(sk.clone())),
+            None => log.clone(),
+        };
+        let (mut found, mut scanned, mut last_examined, mut chunk_after) = (Vec::new(), 0, before.clone(), None);
+        loop {
+            let page = self.store().query(scan.clone().limit(LOG_SCAN_CHUNK).after(chunk_after)).await?;
+            let in_chunk = page.items.len();
+            let mut used = 0;
+            for item in page.items {
+                used += 1;
+                let sk = Key::of(&item).map(|key| key.sk).unwrap_or_default();
+                if before.as_ref() == Some(&sk) {
+                    continue;
+                }
+                let line: InboundLogEntry = from_item(item)?;
+                scanned += 1;
+                last_examined = Some(sk);
+                if line.outcome == outcome {
+                    found.push(line);
+                }
+                if found.len() == limit || scanned >= MAX_LOG_LINES_SCANNED {
+                    break;
+                }
+            }
+            let stopped = found.len() == limit || scanned >= MAX_LOG_LINES_SCANNED;
+            if stopped || page.next.is_none() {
+                let more = used < in_chunk || page.next.is_some();
+                let next = match last_examined {
+                    Some(sk) if more => Some(seal_scoped(&scope, LogScanPosition { before: sk })?),
+                    _ => None,
+                };
+                return Ok((found, next));
+            }
+            chunk_after = page.next;
+        }
     }
 }
 

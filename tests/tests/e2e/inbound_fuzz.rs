@@ -53,7 +53,7 @@ proptest! {
             // WHEN the bytes arrive as a message
             let entry = pipeline.receive(InboundMail { source_id: "fuzz".into(), envelope_to: vec![MAILBOX.into()], raw, received_by_ses: true, trusted_sender: false }).await.expect("an outcome, not an error");
             // THEN the outcome is in the inbound log
-            let (log, _) = docket.inbound_log(&principal, 10, None).await.unwrap();
+            let (log, _) = docket.inbound_log(&principal, Default::default(), 10, None).await.unwrap();
             assert_eq!(log.len(), 1);
             assert_eq!(log[0], entry);
             assert!(!entry.reason.is_empty());

@@ -15,6 +15,7 @@ mod inbound;
 mod inbound_corpus;
 mod inbound_function;
 mod inbound_fuzz;
+mod inbound_log_filter;
 mod knowledge;
 mod large_attachments;
 mod mailer_conformance;
