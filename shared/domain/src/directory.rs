@@ -835,3 +835,36 @@ impl Directory<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_one_trimmed_line_of_1_to_100_characters() {
+        assert_eq!(SearchText::parse("q", "  Ada L \t").map(|t| t.as_str().to_owned()).ok(), Some("Ada L".to_owned()));
+        assert!(SearchText::parse("q", &"é".repeat(100)).is_ok());
+        for bad in ["", "   ", "\t", "a\nb", "a\u{7}"] {
+            assert!(matches!(SearchText::parse("q", bad), Err(DomainError::Validation { field, .. }) if field == "q"), "{bad:?}");
+        }
+        assert!(SearchText::parse("q", &"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn a_whole_address_names_its_lookup_item_and_anything_else_none() {
+        assert_eq!(Contact::address_key("Ada@Example.COM"), Some(directory_keys::contact_email("ada@example.com")));
+        assert_eq!(Contact::address_key("ada@example"), None);
+        assert_eq!(Contact::address_key("ada"), None);
+        assert_eq!(Account::address_key("Example.com"), Some(directory_keys::account_domain("example.com")));
+        assert_eq!(Account::address_key("fred@example.com"), Some(directory_keys::account_domain("example.com")));
+        assert_eq!(Account::address_key("example"), None);
+    }
+
+    #[test]
+    fn a_search_prefix_is_a_prefix_of_the_sort_key_of_every_name_it_starts() {
+        for (name, typed) in [("Ada Lovelace", "ADA l"), ("Émile Zola", "émi"), ("Straße AG", "STRASSE"), ("o'Brien", "O'B")] {
+            let starts = name.to_lowercase().starts_with(&typed.to_lowercase());
+            assert_eq!(directory_keys::kind_sort(name, "01X").starts_with(&directory_keys::kind_sort_prefix(typed)), starts, "{name} / {typed}");
+        }
+    }
+}

@@ -1615,4 +1615,16 @@ mod tests {
         assert_eq!(blacklisted(&list, "ada@example.com"), None);
         assert_eq!(blacklisted(&list, "a@notjunk.example"), None);
     }
+
+    #[test]
+    fn outcomes_parse_from_their_api_names_only() {
+        use InboundOutcome::*;
+        for outcome in [Created, NewLinked, Appended, Reopened, Duplicate, Suppressed, Dropped, Junk, Rejected, Quarantined] {
+            let name = serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            assert_eq!(InboundOutcome::parse(&name), Some(outcome), "{name}");
+        }
+        for other in ["", "Created", "new-linked", "created ", "bogus"] {
+            assert_eq!(InboundOutcome::parse(other), None, "{other:?}");
+        }
+    }
 }
