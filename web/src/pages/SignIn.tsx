@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { asApiError, type ApiError } from '../api/client';
 import { beginCognitoSignIn, redeemLink, requestLink } from '../auth';
@@ -7,14 +8,23 @@ import { ErrorAlert, Loading, Notice, TextField, fieldError } from '../ui/contro
 export function SignIn({ mode, reason }: { mode: 'local' | 'cognito'; reason?: string | undefined }) {
   useTitle('Sign in');
   return (
+    <SignInCard>
+      {reason ? <Notice kind="warning">{reason}</Notice> : null}
+      {mode === 'cognito' ? <CognitoSignIn /> : <LinkRequest />}
+    </SignInCard>
+  );
+}
+
+/** The sign-in screens' page: the brand and the heading above their content. */
+function SignInCard({ children }: { children: ComponentChildren }) {
+  return (
     <main class="signin" id="main">
       <div class="signin-card">
         <div class="signin-brand">
           <span class="brand-mark" aria-hidden="true">D</span> Docket
         </div>
         <h1>Sign in</h1>
-        {reason ? <Notice kind="warning">{reason}</Notice> : null}
-        {mode === 'cognito' ? <CognitoSignIn /> : <LinkRequest />}
+        {children}
       </div>
     </main>
   );
@@ -103,25 +113,19 @@ export function SignInLink({ token, onSignedIn }: { token: string; onSignedIn: (
     redeemLink(token).then(onSignedIn, (e) => setError(asApiError(e)));
   }, [token, onSignedIn]);
   return (
-    <main class="signin" id="main">
-      <div class="signin-card">
-        <div class="signin-brand">
-          <span class="brand-mark" aria-hidden="true">D</span> Docket
-        </div>
-        <h1>Sign in</h1>
-        {!error ? (
-          <Loading label="Signing you in…" />
-        ) : (
-          <>
-            <div class="alert alert-error" role="alert" data-test="signin-link-error">
-              {error.status === 401 || error.status === 404 || error.status === 410
-                ? 'This sign-in link has expired or has already been used.'
-                : `Signing in failed: ${error.message}`}
-            </div>
-            <LinkRequest intro="Request a new link:" />
-          </>
-        )}
-      </div>
-    </main>
+    <SignInCard>
+      {!error ? (
+        <Loading label="Signing you in…" />
+      ) : (
+        <>
+          <div class="alert alert-error" role="alert" data-test="signin-link-error">
+            {error.status === 401 || error.status === 404 || error.status === 410
+              ? 'This sign-in link has expired or has already been used.'
+              : `Signing in failed: ${error.message}`}
+          </div>
+          <LinkRequest intro="Request a new link:" />
+        </>
+      )}
+    </SignInCard>
   );
 }

@@ -2,6 +2,7 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { useId } from '../hooks';
 import { type ListCache, useList } from '../directory';
+import { FieldNotes } from './controls';
 
 interface PickerProps<T extends { id: string }> {
   label: string;
@@ -148,11 +149,7 @@ export function Picker<T extends { id: string }>(props: PickerProps<T>) {
           </ul>
         </div>
       ) : null}
-      {error ? (
-        <div class="field-error" id={`${id}-err`}>
-          {error}
-        </div>
-      ) : null}
+      <FieldNotes id={id} error={error} />
     </div>
   );
 }

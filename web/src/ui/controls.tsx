@@ -25,7 +25,13 @@ function describedBy(id: string, hint: unknown, error: unknown): string | undefi
   return ids || undefined;
 }
 
-function Extras({ id, hint, error }: { id: string; hint?: ComponentChildren; error?: string | null }) {
+/** The id, test hook and hint/error wiring of a labelled control. */
+function controlAttrs(id: string, test: string | undefined, hint: unknown, error: unknown) {
+  return { id, 'data-test': test, 'aria-invalid': error ? ('true' as const) : undefined, 'aria-describedby': describedBy(id, hint, error) };
+}
+
+/** A field's hint and error under its control (ids as `describedBy` names them). */
+export function FieldNotes({ id, hint, error }: { id: string; hint?: ComponentChildren; error?: string | null }) {
   return (
     <>
       {hint ? (
@@ -65,15 +71,12 @@ export function TextField(
       <label for={id}>{label}</label>
       <input
         {...(rest as Record<string, unknown>)}
-        id={id}
+        {...controlAttrs(id, test, hint, error)}
         type={type as 'text'}
         value={value}
-        data-test={test}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onInput={(e) => onValue(e.currentTarget.value)}
       />
-      <Extras id={id} hint={hint} error={error} />
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -88,14 +91,11 @@ export function TextArea(props: FieldProps & AreaAttrs & { value: string; onValu
       <label for={id}>{label}</label>
       <textarea
         {...rest}
-        id={id}
+        {...controlAttrs(id, test, hint, error)}
         value={value}
-        data-test={test}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onInput={(e) => onValue(e.currentTarget.value)}
       />
-      <Extras id={id} hint={hint} error={error} />
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -120,13 +120,10 @@ export function SelectField(
     <div class={`field ${cls ?? ''}`}>
       <label for={id}>{label}</label>
       <select
-        id={id}
+        {...controlAttrs(id, test, hint, error)}
         value={value}
         disabled={disabled}
         required={required}
-        data-test={test}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={describedBy(id, hint, error)}
         onChange={(e) => onValue(e.currentTarget.value)}
       >
         {options.map((o) => (
@@ -137,7 +134,7 @@ export function SelectField(
           </option>
         ))}
       </select>
-      <Extras id={id} hint={hint} error={error} />
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
@@ -159,7 +156,7 @@ export function CheckField(
         onChange={(e) => onChecked(e.currentTarget.checked)}
       />
       <label for={id}>{label}</label>
-      <Extras id={id} hint={hint} error={error} />
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }
