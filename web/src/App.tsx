@@ -13,10 +13,6 @@ import { SignIn, SignInLink } from './pages/SignIn';
 import { CaseList } from './pages/CaseList';
 import { CaseView } from './pages/CaseView';
 import { NewCase } from './pages/NewCase';
-import { Contacts } from './pages/Contacts';
-import { Accounts } from './pages/Accounts';
-import { Knowledge } from './pages/Knowledge';
-import { Admin } from './admin/Admin';
 
 type State =
   | { kind: 'loading' }
@@ -25,14 +21,24 @@ type State =
   | { kind: 'error'; error: ApiError }
   | { kind: 'in'; me: User };
 
-export function App({ config, notice }: { config: RuntimeConfig; notice?: string | undefined }) {
+/** Who is signed in (401 when nobody). */
+export function fetchMe() {
+  return ok(api.GET('/me'));
+}
+type MeRequest = ReturnType<typeof fetchMe>;
+
+export function App({ config, notice, me: firstMe }: { config: RuntimeConfig; notice?: string | undefined; me?: MeRequest | undefined }) {
   const route = useRoute();
   const [state, setState] = useState<State>({ kind: 'loading' });
   const signInNotice = useRef(notice);
+  const pendingMe = useRef(firstMe);
 
   const loadMe = useCallback(async () => {
     try {
-      const me = await ok(api.GET('/me'));
+      // The request main.tsx started before the first render, once; later loads ask anew.
+      const request = pendingMe.current ?? fetchMe();
+      pendingMe.current = undefined;
+      const me = await request;
       setState(me.kind === 'user' ? { kind: 'in', me: me.user } : { kind: 'portal' });
     } catch (e) {
       const err = asApiError(e);
@@ -189,13 +195,13 @@ function Page({ route }: { route: Route }) {
       if (id === 'new') return <NewCase query={route.query} />;
       return <CaseView caseRef={id} key={id} />;
     case 'contacts':
-      return <Contacts id={id} query={route.query} />;
+      return <Lazy load={loadContacts} render={({ Contacts }) => <Contacts id={id} query={route.query} />} />;
     case 'accounts':
-      return <Accounts id={id} query={route.query} />;
+      return <Lazy load={loadAccounts} render={({ Accounts }) => <Accounts id={id} query={route.query} />} />;
     case 'kb':
-      return <Knowledge id={id} query={route.query} />;
+      return <Lazy load={loadKnowledge} render={({ Knowledge }) => <Knowledge id={id} query={route.query} />} />;
     case 'admin':
-      return <Admin section={id} id={rest[0]} query={route.query} />;
+      return <Lazy load={loadAdmin} render={({ Admin }) => <Admin section={id} id={rest[0]} query={route.query} />} />;
     default:
       return (
         <div class="page">
@@ -206,4 +212,34 @@ function Page({ route }: { route: Route }) {
         </div>
       );
   }
+}
+
+// Screens loaded when first opened (their own chunks; see build.mjs).
+const loadContacts = () => import('./pages/Contacts');
+const loadAccounts = () => import('./pages/Accounts');
+const loadKnowledge = () => import('./pages/Knowledge');
+const loadAdmin = () => import('./admin/Admin');
+
+/** Renders a lazily loaded module's screen once it is there; a failed load says so. */
+function Lazy<M>({ load, render }: { load: () => Promise<M>; render: (module: M) => ComponentChildren }) {
+  const [module, setModule] = useState<M | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (m) => live && setModule(() => m),
+      () => live && setFailed(true),
+    );
+    return () => {
+      live = false;
+    };
+  }, [load]);
+  if (failed) {
+    return (
+      <div class="page">
+        <p role="alert">This screen could not be loaded. Check your connection and reload the page.</p>
+      </div>
+    );
+  }
+  return module ? <>{render(module)}</> : <div class="page"><Loading label="Loading…" /></div>;
 }

@@ -3,14 +3,19 @@ import './styles/app.css';
 import { initApi } from './api/client';
 import { initAuth } from './auth';
 import { loadConfig } from './config';
-import { App } from './App';
+import { App, fetchMe } from './App';
 
 async function start(root: HTMLElement): Promise<void> {
   try {
     const config = await loadConfig();
     initApi(config.api);
     const { notice } = await initAuth(config);
-    render(<App config={config} notice={notice} />, root);
+    // Who is signed in is the first thing every screen needs: ask before the first render
+    // rather than after it (a sign-in link asks after spending its token).
+    const me = location.hash.startsWith('#/signin/') ? undefined : fetchMe();
+    // Its failure (401: not signed in) is handled where the App awaits it.
+    me?.catch(() => undefined);
+    render(<App config={config} notice={notice} me={me} />, root);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     render(

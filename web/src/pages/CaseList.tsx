@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useState } from 'preact/hooks';
 import { api, asApiError, check, ok, rawFetch, type ApiError } from '../api/client';
 import type { paths } from '../api/schema';
 import { API_PATHS, CASE_LIST_PARAMS } from '../api/features';
@@ -88,7 +88,8 @@ export function CaseList({ query }: { query: URLSearchParams }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [counts, setCounts] = useState<Record<string, number> | null>(null);
 
-  useEffect(() => {
+  // A layout effect: the request leaves as the list mounts, not a frame later after its first paint.
+  useLayoutEffect(() => {
     let live = true;
     setItems(null);
     setError(null);
@@ -108,7 +109,8 @@ export function CaseList({ query }: { query: URLSearchParams }) {
         if (!live) return;
         setItems(p.items);
         setNext(p.next);
-        setTimeout(loadCounts, 0);
+        // After the rows have painted (the frame after this render), not during it.
+        requestAnimationFrame(() => setTimeout(loadCounts, 0));
       },
       (e) => {
         if (live) setError(asApiError(e));

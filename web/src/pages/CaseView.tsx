@@ -1,7 +1,7 @@
 // One case: its fields edited in place at the version read (If-Match; a 412 says someone else
 // changed it and offers a reload, never overwriting), the stream with the post box, followers,
 // linked articles and related cases. The case and its stream refresh while it is open.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, asApiError, ok, tagged, type ApiError } from '../api/client';
 import { CASE_LIST_PARAMS } from '../api/features';
 import { type Case, type CasePatch, CASE_TYPES, isStaffCase, PRIORITIES, STATUSES, type StreamEntry } from '../api/types';
@@ -74,19 +74,24 @@ export function CaseView({ caseRef }: { caseRef: string }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  useEffect(() => {
+  // A layout effect: the requests leave as the view mounts, not a frame later after its first paint.
+  useLayoutEffect(() => {
+    // The case and its stream together: the stream takes the same reference (number or id), so
+    // it need not wait for the case to name its id. A stream of a case that is not shown (not
+    // found, not for the console) is dropped with it.
+    const stream = fetchStream(caseRef);
     void load().then((c) => {
-      if (c) {
-        void fetchStream(c.id).then(
-          (p) => {
-            setEntries(p.items);
-            setStreamNext(p.next);
-          },
-          (e) => setStreamError(asApiError(e)),
-        );
-      }
+      if (!c) return;
+      stream.then(
+        (p) => {
+          setEntries(p.items);
+          setStreamNext(p.next);
+        },
+        (e) => setStreamError(asApiError(e)),
+      );
     });
-  }, [load]);
+    stream.catch(() => undefined);
+  }, [load, caseRef]);
 
   // Refresh while open: new stream entries appear; a newer version of the case is announced.
   useInterval(
