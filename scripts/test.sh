@@ -77,39 +77,34 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
+# Runs a step that reports its own counts: adds them to the totals, and stops on its failure.
+# $1 names it; $2 and $3 are sed expressions printing its passed and failed counts; the rest runs.
+counted_step() {
+    local what=$1 pass_expr=$2 fail_expr=$3
+    shift 3
+    local step_log step_status step_passed step_failed
+    step_log=$(mktemp)
+    set +e
+    "$@" 2>&1 | tee "$step_log"
+    step_status=${PIPESTATUS[0]}
+    set -e
+    step_passed=$(sed -nE "$pass_expr" "$step_log" | tail -1)
+    step_failed=$(sed -nE "$fail_expr" "$step_log" | tail -1)
+    rm -f "$step_log"
+    passed=$((passed + ${step_passed:-0}))
+    if [ "$step_status" -ne 0 ]; then
+        echo "$what failed (exit $step_status)" >&2
+        failed=$((failed + ${step_failed:-0}))
+        printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
+        exit "$step_status"
+    fi
+}
+
 log "web console unit tests (npm test in web/)"
-web_log=$(mktemp)
-set +e
-(cd web && npm test) 2>&1 | tee "$web_log"
-web_status=${PIPESTATUS[0]}
-set -e
-web_passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$web_log" | tail -1)
-web_failed=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$web_log" | tail -1)
-rm -f "$web_log"
-passed=$((passed + ${web_passed:-0}))
-if [ "$web_status" -ne 0 ]; then
-    echo "web console unit tests failed (exit $web_status)" >&2
-    failed=$((failed + ${web_failed:-0}))
-    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
-    exit "$web_status"
-fi
+counted_step "web console unit tests" 's/^# pass ([0-9]+)$/\1/p' 's/^# fail ([0-9]+)$/\1/p' bash -c 'cd web && npm test'
 
 log "API fuzzing: schemathesis against docket serve as admin, agent and portal user (scripts/fuzz-api.sh)"
-fuzz_log=$(mktemp)
-set +e
-bash scripts/fuzz-api.sh 2>&1 | tee "$fuzz_log"
-fuzz_status=${PIPESTATUS[0]}
-set -e
-fuzz_passed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$fuzz_log" | tail -1)
-fuzz_failed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$fuzz_log" | tail -1)
-rm -f "$fuzz_log"
-passed=$((passed + ${fuzz_passed:-0}))
-if [ "$fuzz_status" -ne 0 ]; then
-    echo "API fuzzing failed (exit $fuzz_status)" >&2
-    failed=$((failed + ${fuzz_failed:-0}))
-    printf 'tests: %s passed, %s failed\n' "$passed" "$((failed > 0 ? failed : 1))"
-    exit "$fuzz_status"
-fi
+counted_step "API fuzzing" 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p' 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p' bash scripts/fuzz-api.sh
 
 log "cfn-lint template.yaml"
 cfn-lint template.yaml
