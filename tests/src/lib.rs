@@ -294,6 +294,18 @@ pub fn test_mail_settings() -> docket_domain::notify::MailSettings {
     }
 }
 
+/// A message delivered to `to` as the local SMTP port hands it over: a fresh delivery, not from
+/// SES, its sender unvouched for.
+pub fn plain_delivery(to: &str, raw: String) -> docket_domain::inbound::InboundMail {
+    docket_domain::inbound::InboundMail {
+        source_id: format!("test:{}", ulid::Ulid::new()),
+        envelope_to: vec![to.to_owned()],
+        raw: raw.into_bytes(),
+        received_by_ses: false,
+        trusted_sender: false,
+    }
+}
+
 /// A plain-text message as a mail client sends it.
 pub fn raw_message(from: &str, to: &str, subject: &str, message_id: &str, extra_headers: &str, body: &str) -> String {
     format!(

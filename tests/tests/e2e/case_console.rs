@@ -4,7 +4,7 @@
 //! the same visibility rules as every other case read.
 
 use axum::http::Method;
-use docket_domain::inbound::{Inbound, InboundMail};
+use docket_domain::inbound::Inbound;
 use docket_e2e::{Engine, Reply, TestApi, id_of, on_both_engines};
 use serde_json::{Value, json};
 
@@ -369,13 +369,7 @@ async fn the_html_of_a_mail_is_served_sanitised_and_sandboxed_to_staff_only(engi
     let (_, cy_token) = api.portal_contact("Cy", "cy@customer.example", None, json!({"role": "own_cases"})).await;
     let settings = docket_e2e::test_mail_settings();
     let pipeline = Inbound { docket: &api.docket, mailer: None, settings: &settings };
-    let mail = InboundMail {
-        source_id: format!("test:{}", ulid::Ulid::new()),
-        envelope_to: vec![address.clone()],
-        raw: html_mail("cy@customer.example", &address, &format!("{}@customer.example", ulid::Ulid::new())).into_bytes(),
-        received_by_ses: false,
-        trusted_sender: false,
-    };
+    let mail = docket_e2e::plain_delivery(&address, html_mail("cy@customer.example", &address, &format!("{}@customer.example", ulid::Ulid::new())));
     let logged = pipeline.receive(mail).await.expect("pipeline");
     let number = logged.case_number.expect("a case");
     let stream = get(&api, &admin, &format!("/cases/{number}/stream")).await;

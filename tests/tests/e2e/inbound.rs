@@ -61,14 +61,7 @@ async fn world(engine: Engine, closed_case_policy: Value) -> World {
 impl World {
     async fn receive_to(&self, to: &str, raw: String) -> InboundLogEntry {
         let pipeline = Inbound { docket: &self.api.docket, mailer: Some(self.mailer.as_ref()), settings: &self.settings };
-        let mail = InboundMail {
-            source_id: format!("test:{}", ulid::Ulid::new()),
-            envelope_to: vec![to.to_owned()],
-            raw: raw.into_bytes(),
-            received_by_ses: false,
-            trusted_sender: false,
-        };
-        pipeline.receive(mail).await.expect("pipeline")
+        pipeline.receive(docket_e2e::plain_delivery(to, raw)).await.expect("pipeline")
     }
 
     async fn receive(&self, raw: String) -> InboundLogEntry {

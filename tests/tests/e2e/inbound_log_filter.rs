@@ -4,7 +4,7 @@
 //! on from where it stopped.
 
 use axum::http::Method;
-use docket_domain::inbound::{Inbound, InboundLogEntry, InboundMail, InboundOutcome, MAX_LOG_LINES_SCANNED};
+use docket_domain::inbound::{Inbound, InboundLogEntry, InboundOutcome, MAX_LOG_LINES_SCANNED};
 use docket_domain::schema::{CASES, case_keys};
 use docket_e2e::{Engine, TestApi, id_of, on_both_engines, raw_message};
 use docket_store::WriteOp;
@@ -29,14 +29,7 @@ async fn receive(api: &TestApi, to: &str, n: usize) -> InboundLogEntry {
     let pipeline = Inbound { docket: &api.docket, mailer: None, settings: &settings };
     let raw =
         raw_message(&format!("customer{n}@customer.test"), to, &format!("Message {n}"), &format!("m{n}-{}@customer.test", ulid::Ulid::new()), "", "Hello");
-    let mail = InboundMail {
-        source_id: format!("test:{}", ulid::Ulid::new()),
-        envelope_to: vec![to.to_owned()],
-        raw: raw.into_bytes(),
-        received_by_ses: false,
-        trusted_sender: false,
-    };
-    pipeline.receive(mail).await.expect("pipeline")
+    pipeline.receive(docket_e2e::plain_delivery(to, raw)).await.expect("pipeline")
 }
 
 /// Every line of a log read (`query`: `&outcome=…` or nothing), `limit` at a time, checking

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use docket_domain::events::MAX_RULE_DEPTH;
-use docket_domain::inbound::{Inbound, InboundMail};
+use docket_domain::inbound::Inbound;
 use docket_domain::notify::MailSettings;
 use docket_e2e::{Automated, Engine, TEST_MAIL_FROM, TestApi, id_of, on_both_engines};
 use docket_mail::compose::Address;
@@ -803,13 +803,7 @@ async fn email_received_rules_look_at_the_mail(engine: Engine) {
         let raw = format!(
             "From: Kim <kim@customer.test>\r\nTo: {address}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}@customer.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
         );
-        InboundMail {
-            source_id: format!("test:{}", ulid::Ulid::new()),
-            envelope_to: vec![address.clone()],
-            raw: raw.into_bytes(),
-            received_by_ses: false,
-            trusted_sender: false,
-        }
+        docket_e2e::plain_delivery(&address, raw)
     };
     // WHEN a mail opens a case without the word, and the customer then asks for a Refund
     let first = pipeline.receive(receive("Order 7", "m1", "Where is my order?")).await.expect("pipeline");
