@@ -18,6 +18,7 @@ use docket_api::extract::Body;
 use docket_api::problem::Problem;
 use docket_domain::Docket;
 use docket_domain::notify::MailSettings;
+use docket_domain::signin::Audience;
 use docket_ports::Mailer;
 use serde::Deserialize;
 
@@ -65,7 +66,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/index.html", get(index))
         .route("/assets/{file}", get(asset))
         .route("/config.json", get(config))
-        .route("/auth/link", post(request_link))
+        .route("/auth/link", post(request_staff_link))
+        .route("/auth/portal/link", post(request_portal_link))
         .route("/auth/session", post(open_session))
         .route("/auth/signout", post(sign_out))
         .with_state(state)
@@ -143,13 +145,21 @@ struct LinkRequest {
     email: String,
 }
 
-async fn request_link(State(state): State<ConsoleState>, parts: Parts, Body(request): Body<LinkRequest>) -> Result<StatusCode, Problem> {
+async fn request_staff_link(state: State<ConsoleState>, parts: Parts, body: Body<LinkRequest>) -> Result<StatusCode, Problem> {
+    request_link(Audience::Staff, state, parts, body).await
+}
+
+async fn request_portal_link(state: State<ConsoleState>, parts: Parts, body: Body<LinkRequest>) -> Result<StatusCode, Problem> {
+    request_link(Audience::Portal, state, parts, body).await
+}
+
+async fn request_link(audience: Audience, State(state): State<ConsoleState>, parts: Parts, Body(request): Body<LinkRequest>) -> Result<StatusCode, Problem> {
     require_csrf_header(&parts)?;
     let address = state.docket.signin().accept_ask(&request.email).await.map_err(Problem::from)?;
-    // The same answer, as fast, whether or not the address is a user's: the lookup and the
+    // The same answer, as fast, whether or not the address may sign in: the lookup and the
     // mail happen after it.
     tokio::spawn(async move {
-        if let Err(error) = state.docket.signin().send_link(&address, state.mailer.as_ref(), &state.mail).await {
+        if let Err(error) = state.docket.signin().send_link(audience, &address, state.mailer.as_ref(), &state.mail).await {
             tracing::error!(%error, "cannot send a sign-in link");
         }
     });

@@ -124,8 +124,8 @@ impl Authenticator {
                         format!("a write with the session cookie must carry the {CSRF_HEADER} header"),
                     ));
                 }
-                let user = state.docket.signin().session_user(session).await.map_err(Problem::from)?;
-                user.map(|id| id.to_string()).ok_or_else(|| Problem::unauthenticated("the session has ended: sign in again"))
+                let subject = state.docket.signin().session_subject(session).await.map_err(Problem::from)?;
+                subject.ok_or_else(|| Problem::unauthenticated("the session has ended: sign in again"))
             }
         }
     }

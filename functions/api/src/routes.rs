@@ -60,6 +60,10 @@ pub fn route_table() -> Vec<Route> {
             .op("openapi", "This document")
             .public()
             .reply::<OpenApiDocument>(200, "OpenAPI document"),
+        Route::new("GET", "/branding", get(branding))
+            .op("getBranding", "Public: the company's name, logo and colour for the customer portal's pages")
+            .public()
+            .reply::<docket_domain::model::Brand>(200, "Brand"),
         Route::new("GET", "/me", get(me))
             .op("me", "The caller: a user or a portal contact")
             .reply::<Me>(200, "Caller")
@@ -108,6 +112,12 @@ pub fn route_table() -> Vec<Route> {
             .reply::<CaseView>(200, "Updated")
             .etag(200)
             .errors(&[400, 401, 403, 404, 412, 415, 422, 428]),
+        Route::new("POST", "/cases/{case_ref}/close", post(close_case))
+            .op("closeCase", "Close the case: a customer closes their own case in the portal (staff may too). Closing a closed case changes nothing")
+            .path_param("case_ref", "Case id, number (42) or masked number ([#42])")
+            .reply::<CaseView>(200, "Closed")
+            .etag(200)
+            .errors(&[401, 403, 404, 409, 422]),
         Route::new("POST", "/users", post(create_entity::<User>))
             .op("createUser", "Create a user (admins)")
             .body::<UserFields>(false)
@@ -533,6 +543,20 @@ struct Listing<T> {
 
 fn listing<T>(items: Vec<T>, next: Option<Cursor>) -> Json<Listing<T>> {
     Json(Listing { items, next_cursor: next.map(|c| c.0) })
+}
+
+async fn branding(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut response = Json(state.docket.brand().await?).into_response();
+    // Shown on every portal page load; a minute's staleness after an admin's change is fine.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    Ok(response)
+}
+
+async fn close_case(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>) -> ApiResult<Response> {
+    let cases = state.docket.cases();
+    let case = cases.close(&principal, &case_ref).await?;
+    let mask = cases.mask().await?;
+    Ok(versioned(StatusCode::OK, case_view(&principal, &case, &mask), case.audit.version))
 }
 
 async fn health() -> Json<Health> {

@@ -732,6 +732,24 @@ impl<'a> Cases<'a> {
         Ok(new)
     }
 
+    /// Closes a case the caller may see: the customer's "this is solved" in the portal, or
+    /// staff's. A case already in a final state stays as it is (closing twice is one effect).
+    /// Every other field stays; the status change is recorded like any other.
+    pub async fn close(&self, principal: &Principal, reference: &str) -> DomainResult<Case> {
+        if let Principal::Portal(contact) = principal
+            && contact.portal.is_none()
+        {
+            return Err(DomainError::Forbidden("portal access is not enabled".into()));
+        }
+        let case = self.get(principal, reference).await?;
+        // A final state changed under us (Rejected, Duplicate, …) stays what it is.
+        self.change_by(&case, &Author::of(principal), |current, fields| {
+            fields.status = Some(CaseStatus::Closed);
+            Ok(current.status.phase() != Phase::Final)
+        })
+        .await
+    }
+
     /// The next version of a case after a merge patch of its editable fields, validated.
     pub(crate) async fn patched(&self, old: &Case, patch: MergePatch<CaseFields>, author: &Author) -> DomainResult<Case> {
         let fields = patch.apply(&case_fields(old))?;

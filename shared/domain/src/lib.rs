@@ -145,9 +145,15 @@ impl Docket {
         self.directory().settings().await
     }
 
+    /// The portal's brand: public, so the sign-in page can show it to anyone.
+    pub async fn brand(&self) -> DomainResult<model::Brand> {
+        Ok(self.directory().settings().await?.brand)
+    }
+
     pub async fn update_settings(&self, principal: &Principal, patch: fields::MergePatch<Settings>) -> DomainResult<Settings> {
         principal.require_admin()?;
-        let settings = patch.apply(&self.directory().settings().await?)?;
+        let mut settings = patch.apply(&self.directory().settings().await?)?;
+        settings.brand = settings.brand.validated()?;
         mask::CaseNumberMask::parse(&settings.case_number_mask)?;
         validate::list("blacklist", &settings.blacklist, 500, |field, entry| {
             let entry = entry.trim().to_lowercase();

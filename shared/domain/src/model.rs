@@ -327,6 +327,71 @@ pub struct Settings {
     /// How long a reply token threads mail back into its case (F21).
     #[serde(default = "default_reply_token_days")]
     pub reply_token_days: u32,
+    /// How the customer portal presents the company (public: anyone may read it).
+    #[serde(default)]
+    pub brand: Brand,
+}
+
+/// The company's name, logo and colour in the customer portal and its sign-in page (SPEC F11).
+/// Public, so it never holds anything but presentation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Brand {
+    /// Shown in the portal's header and title.
+    #[serde(default = "default_company_name")]
+    pub company_name: String,
+    /// An `https:` URL of the logo image, or a `data:image/…` URL of at most 64 KiB.
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// The accent colour as `#rrggbb`.
+    #[serde(default)]
+    pub accent_colour: Option<String>,
+}
+
+fn default_company_name() -> String {
+    "Support".to_owned()
+}
+
+impl Default for Brand {
+    fn default() -> Self {
+        Brand { company_name: default_company_name(), logo_url: None, accent_colour: None }
+    }
+}
+
+/// Longest `data:` logo, in bytes of the URL.
+pub const MAX_LOGO_DATA_URL: usize = 64 * 1024;
+
+impl Brand {
+    /// The brand as it may be stored and shown: a name of one line, a logo the portal's page
+    /// policy loads (`https:` or an inline raster/SVG image; an image never runs script), and a
+    /// colour CSS cannot be tricked by.
+    pub fn validated(mut self) -> crate::error::DomainResult<Brand> {
+        use crate::error::DomainError;
+        self.company_name = self.company_name.trim().to_owned();
+        if self.company_name.is_empty() || self.company_name.chars().count() > 100 || self.company_name.chars().any(char::is_control) {
+            return Err(DomainError::invalid("brand.company_name", "a name of 1 to 100 characters on one line"));
+        }
+        self.logo_url = self.logo_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+        if let Some(url) = &self.logo_url {
+            let lower = url.to_ascii_lowercase();
+            let inline = ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;", "data:image/svg+xml;"].iter().any(|p| lower.starts_with(p));
+            let remote = lower.starts_with("https://") && url.len() <= 2048;
+            let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\\' | '<' | '>'));
+            if !(clean && (remote || (inline && url.len() <= MAX_LOGO_DATA_URL))) {
+                return Err(DomainError::invalid(
+                    "brand.logo_url",
+                    format!("an https: URL (at most 2048 characters) or a data:image URL of at most {} KiB", MAX_LOGO_DATA_URL / 1024),
+                ));
+            }
+        }
+        self.accent_colour = self.accent_colour.map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty());
+        if let Some(colour) = &self.accent_colour
+            && !(colour.len() == 7 && colour.starts_with('#') && colour[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(DomainError::invalid("brand.accent_colour", "a colour as #rrggbb"));
+        }
+        Ok(self)
+    }
 }
 
 fn default_ack_limit_per_mailbox() -> u32 {
@@ -377,6 +442,7 @@ impl Default for Settings {
             ack_limit_window_minutes: default_ack_window(),
             ack_limit_per_mailbox_per_hour: default_ack_limit_per_mailbox(),
             reply_token_days: default_reply_token_days(),
+            brand: Brand::default(),
         }
     }
 }
@@ -430,4 +496,36 @@ pub struct Mailbox {
     pub unknown_senders: UnknownSenders,
     #[serde(flatten)]
     pub audit: Audit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brand(name: &str, logo: Option<&str>, colour: Option<&str>) -> Brand {
+        Brand { company_name: name.into(), logo_url: logo.map(Into::into), accent_colour: colour.map(Into::into) }
+    }
+
+    #[test]
+    fn a_brand_is_trimmed_and_its_colour_lower_cased() {
+        let ok = brand("  Acme Support ", Some(" https://acme.example/logo.png "), Some("#A0B1C2")).validated().unwrap();
+        assert_eq!(ok, brand("Acme Support", Some("https://acme.example/logo.png"), Some("#a0b1c2")));
+        let empty = brand("Acme", Some(""), Some("")).validated().unwrap();
+        assert_eq!((empty.logo_url, empty.accent_colour), (None, None));
+        assert!(brand("Acme", Some("data:image/png;base64,iVBORw0KGgo="), None).validated().is_ok());
+    }
+
+    #[test]
+    fn a_brand_cannot_smuggle_script_or_css() {
+        for logo in ["javascript:alert(1)", "http://plain.example/logo.png", "data:text/html;base64,PHNjcmlwdD4=", "https://x.example/\"onerror=\"x"] {
+            assert!(brand("Acme", Some(logo), None).validated().is_err(), "{logo} is refused");
+        }
+        let huge = format!("data:image/png;base64,{}", "A".repeat(MAX_LOGO_DATA_URL));
+        assert!(brand("Acme", Some(&huge), None).validated().is_err());
+        for colour in ["red", "#abc", "#12345g", "#123456;background:url(x)"] {
+            assert!(brand("Acme", None, Some(colour)).validated().is_err(), "{colour} is refused");
+        }
+        assert!(brand("   ", None, None).validated().is_err());
+        assert!(brand("Acme\nInc", None, None).validated().is_err());
+    }
 }

@@ -1,5 +1,6 @@
-//! Signing staff in to the console of a local installation with one-time links (on AWS the
-//! Cognito user pool's managed login does this, and none of it runs).
+//! Signing people in to the web app of a local installation with one-time links: staff to the
+//! agent console, contacts with portal access to the customer portal (on AWS the Cognito user
+//! pool does both, and none of it runs).
 //!
 //! A link is asked for by address and sent by mail; its token is worth one session. Neither the
 //! link nor the session is stored as itself: the store holds the SHA-256 of each token, so a copy
@@ -22,8 +23,9 @@ use time::Duration;
 
 use crate::Docket;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{EmailAddress, UserId};
-use crate::model::User;
+use crate::Principal;
+use crate::ids::EmailAddress;
+use crate::model::{Contact, User};
 use crate::notify::MailSettings;
 use crate::ratelimit::FixedWindow;
 use crate::schema::{DIRECTORY, directory_keys, keyed_item, signin_keys};
@@ -34,23 +36,36 @@ pub const LINK_VALIDITY: Duration = Duration::minutes(15);
 pub const SESSION_VALIDITY: Duration = Duration::hours(12);
 /// Where the console takes a link's token, under the public base URL.
 pub const SIGNIN_PATH: &str = "/#/signin/";
+/// Where the customer portal takes a link's token, under the public base URL.
+pub const PORTAL_SIGNIN_PATH: &str = "/portal/#/signin/";
 /// Links asked for one address per hour; more would make the form a mail cannon.
 const LINKS_PER_ADDRESS_PER_HOUR: u32 = 5;
 /// Characters of a token (lower-case base32, 5 bits each: 250 bits).
 const TOKEN_CHARS: usize = 50;
 
-/// A link or session record: whose, until when (epoch seconds; also the TTL attribute).
+/// A link or session record: whose (a user's or a portal contact's id), until when (epoch
+/// seconds; also the TTL attribute).
 #[derive(Debug, Serialize, Deserialize)]
 struct Grant {
-    user_id: UserId,
+    #[serde(alias = "user_id")]
+    subject: String,
     expires_at: i64,
 }
 
 /// A session just opened: the token for the cookie and whose it is.
 pub struct Session {
     pub token: String,
-    pub user: User,
+    pub principal: Principal,
     pub expires_in: Duration,
+}
+
+/// Who a sign-in link is for, and so where it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Staff, to the agent console.
+    Staff,
+    /// Contacts with portal access, to the customer portal.
+    Portal,
 }
 
 pub struct SignIn<'a> {
@@ -99,29 +114,32 @@ impl SignIn<'_> {
         Ok(address)
     }
 
-    /// Sends a one-time sign-in link to `address` when it is an active staff user's, and does
-    /// nothing otherwise.
-    pub async fn send_link(&self, address: &EmailAddress, mailer: &dyn Mailer, settings: &MailSettings) -> DomainResult<()> {
-        let directory = self.docket.directory();
-        let Some(owner) = directory.owner_of(&directory_keys::user_email(address)).await? else {
-            tracing::info!("sign-in link asked for an address that is no user's");
-            return Ok(());
-        };
-        let Some(user) = directory.get::<User>(&owner).await?.filter(|u| u.active) else {
-            tracing::info!(user = %owner, "sign-in link asked for an inactive user");
+    /// Sends a one-time sign-in link to `address` when it is the address of someone of
+    /// `audience` (an active staff user; a contact with portal access) and does nothing otherwise.
+    pub async fn send_link(&self, audience: Audience, address: &EmailAddress, mailer: &dyn Mailer, settings: &MailSettings) -> DomainResult<()> {
+        let Some((subject, name, path)) = self.recipient(audience, address).await? else {
+            tracing::info!(?audience, "sign-in link asked for an address that is nobody's who may sign in there");
             return Ok(());
         };
         let Some(public_url) = settings.public_url.as_deref() else {
-            return Err(DomainError::Internal("no public URL is configured: cannot link the console".into()));
+            return Err(DomainError::Internal("no public URL is configured: cannot link the web app".into()));
         };
-        let token = self.issue_link(&user.id).await?;
-        let link = format!("{}{SIGNIN_PATH}{token}", public_url.trim_end_matches('/'));
+        let token = self.issue_link(&subject).await?;
+        let link = format!("{}{path}{token}", public_url.trim_end_matches('/'));
+        let (title, place) = match audience {
+            Audience::Staff => ("Your Docket sign-in link".to_owned(), "Docket".to_owned()),
+            Audience::Portal => {
+                let brand = self.docket.brand().await?;
+                (format!("Your sign-in link for {}", brand.company_name), format!("the {} support portal", brand.company_name))
+            }
+        };
         let message = OutgoingMessage {
             from: settings.from.clone(),
-            to: vec![Address { name: Some(user.name.clone()), email: user.email.to_string() }],
+            // The address asked for, which is one of theirs: a contact may have several.
+            to: vec![Address { name: Some(name.clone()), email: address.to_string() }],
             reply_to: None,
-            subject: "Your Docket sign-in link".into(),
-            text: link_text(&user.name, &link),
+            subject: title,
+            text: link_text(&name, &place, &link),
             html: None,
             message_id: format!("signin.{}@{}", ulid::Ulid::new().to_string().to_lowercase(), settings.message_id_domain),
             in_reply_to: None,
@@ -130,17 +148,33 @@ impl SignIn<'_> {
             extra_headers: Vec::new(),
         };
         let raw = compose(&message).map_err(|e| DomainError::Internal(format!("cannot compose the sign-in mail: {e}")))?;
-        mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![user.email.to_string()], raw }).await?;
-        tracing::info!(user = %user.id, "sign-in link sent");
+        mailer.send(OutboundMail { from: settings.from.email.clone(), to: vec![address.to_string()], raw }).await?;
+        tracing::info!(subject = %subject, ?audience, "sign-in link sent");
         Ok(())
     }
 
-    /// Stores a new one-time link for `user_id` and returns its token (the first admin's link
-    /// that `docket serve` prints comes from here too).
-    pub async fn issue_link(&self, user_id: &UserId) -> DomainResult<String> {
+    /// Whose `address` is among those who may sign in as `audience`: their id, name and the
+    /// path their link leads to.
+    async fn recipient(&self, audience: Audience, address: &EmailAddress) -> DomainResult<Option<(String, String, &'static str)>> {
+        let directory = self.docket.directory();
+        Ok(match audience {
+            Audience::Staff => {
+                let Some(owner) = directory.owner_of(&directory_keys::user_email(address)).await? else { return Ok(None) };
+                directory.get::<User>(&owner).await?.filter(|u| u.active).map(|u| (u.id.to_string(), u.name, SIGNIN_PATH))
+            }
+            Audience::Portal => {
+                let Some(owner) = directory.owner_of(&directory_keys::contact_email(address)).await? else { return Ok(None) };
+                directory.get::<Contact>(&owner).await?.filter(|c| c.portal.is_some()).map(|c| (c.id.to_string(), c.name, PORTAL_SIGNIN_PATH))
+            }
+        })
+    }
+
+    /// Stores a new one-time link for the user or portal contact `subject` and returns its
+    /// token (the first admin's link that `docket serve` prints comes from here too).
+    pub async fn issue_link(&self, subject: &str) -> DomainResult<String> {
         let token = new_secret();
         let expires_at = (self.docket.clock().now() + LINK_VALIDITY).unix_timestamp();
-        let record = keyed_item(signin_keys::link(&digest(&token)), Grant { user_id: user_id.clone(), expires_at })?;
+        let record = keyed_item(signin_keys::link(&digest(&token)), Grant { subject: subject.to_owned(), expires_at })?;
         self.docket.store().write(WriteOp::put_if(DIRECTORY, record, Condition::NotExists)).await?;
         Ok(token)
     }
@@ -162,13 +196,13 @@ impl SignIn<'_> {
             let _ = store.write(WriteOp::delete(DIRECTORY, key)).await;
             return Err(refused());
         }
-        let user = match self.docket.principal(&grant.user_id).await? {
-            crate::Principal::Staff(user) => user,
-            crate::Principal::Portal(_) => return Err(refused()),
-        };
+        // Deactivated since, or portal access withdrawn: the link is worth nothing.
+        let principal = self.docket.principal(&grant.subject).await.map_err(|_| refused())?;
         let session = new_secret();
-        let record =
-            keyed_item(signin_keys::session(&digest(&session)), Grant { user_id: user.id.clone(), expires_at: (now + SESSION_VALIDITY).unix_timestamp() })?;
+        let record = keyed_item(
+            signin_keys::session(&digest(&session)),
+            Grant { subject: principal.id().to_owned(), expires_at: (now + SESSION_VALIDITY).unix_timestamp() },
+        )?;
         let spend = WriteOp::Delete { table: DIRECTORY.into(), key, condition: Some(Condition::Exists) };
         match store.transact(vec![spend, WriteOp::put_if(DIRECTORY, record, Condition::NotExists)]).await {
             Ok(()) => {}
@@ -176,18 +210,19 @@ impl SignIn<'_> {
             Err(e) if e.failed_operation() == Some(0) || e.is_condition_failure() => return Err(refused()),
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(user = %user.id, "console session opened");
-        Ok(Session { token: session, user, expires_in: SESSION_VALIDITY })
+        tracing::info!(subject = principal.id(), "session opened");
+        Ok(Session { token: session, principal, expires_in: SESSION_VALIDITY })
     }
 
-    /// The user a live session token names, or `None` (unknown, ended or expired).
-    pub async fn session_user(&self, token: &str) -> DomainResult<Option<UserId>> {
+    /// The user or portal contact a live session token names, or `None` (unknown, ended or
+    /// expired). Whether they may still sign in is checked by resolving the id, on every request.
+    pub async fn session_subject(&self, token: &str) -> DomainResult<Option<String>> {
         if !well_formed(token) {
             return Ok(None);
         }
         let Some(item) = self.docket.store().get(DIRECTORY, &signin_keys::session(&digest(token))).await? else { return Ok(None) };
         let grant: Grant = serde_json::from_value(serde_json::Value::Object(item)).map_err(|e| DomainError::Internal(format!("unreadable session: {e}")))?;
-        Ok(live(&grant, self.docket.clock().now().unix_timestamp()).then_some(grant.user_id))
+        Ok(live(&grant, self.docket.clock().now().unix_timestamp()).then_some(grant.subject))
     }
 
     /// Ends a session: its token signs nobody in any more. Ending an unknown one is no error.
@@ -199,11 +234,11 @@ impl SignIn<'_> {
     }
 }
 
-fn link_text(name: &str, link: &str) -> String {
+fn link_text(name: &str, place: &str, link: &str) -> String {
     let minutes = LINK_VALIDITY.whole_minutes();
     format!(
         "Hello {name},\n\n\
-         someone (hopefully you) asked to sign in to Docket with this address. Open this link to sign in:\n\n\
+         someone (hopefully you) asked to sign in to {place} with this address. Open this link to sign in:\n\n\
          {link}\n\n\
          It works once, for {minutes} minutes. If you did not ask for it, ignore this message: nobody \
          can sign in without the link.\n"
@@ -213,7 +248,6 @@ fn link_text(name: &str, link: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Id;
 
     #[test]
     fn tokens_are_long_unguessable_and_checked_before_any_read() {
@@ -237,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_grant_is_dead_at_its_expiry() {
-        let grant = Grant { user_id: UserId::from_trusted("U1".to_owned()), expires_at: 1000 };
+        let grant = Grant { subject: "U1".to_owned(), expires_at: 1000 };
         assert!(live(&grant, 999));
         assert!(!live(&grant, 1000));
         assert!(!live(&grant, 5000));

@@ -1,13 +1,14 @@
-//! Signing in to the local console with one-time links, on both engines: a link is worth one
-//! session, dies at its expiry, reaches only active staff, and a session cookie authenticates
-//! API calls only until it is ended — and never a write without the CSRF header.
+//! Signing in to the local console and portal with one-time links, on both engines: a link is
+//! worth one session, dies at its expiry, reaches only active staff (console) or contacts with
+//! portal access (portal), and a session cookie authenticates API calls only until it is ended —
+//! and never a write without the CSRF header.
 
 use std::sync::Arc;
 
 use axum::http::Method;
 use docket_domain::clock::ManualClock;
 use docket_domain::notify::MailSettings;
-use docket_domain::signin::{LINK_VALIDITY, SESSION_VALIDITY, SIGNIN_PATH};
+use docket_domain::signin::{Audience, LINK_VALIDITY, PORTAL_SIGNIN_PATH, SESSION_VALIDITY, SIGNIN_PATH};
 use docket_e2e::{Engine, RecordingMailer, TestApi, id_of, on_both_engines};
 use serde_json::json;
 
@@ -16,6 +17,8 @@ on_both_engines!(
     links_and_sessions_die_at_their_expiry_and_with_the_user,
     nobody_but_active_staff_gets_a_link_and_asks_are_limited,
     a_session_cookie_never_writes_without_the_csrf_header,
+    a_portal_contact_signs_in_to_the_portal_at_any_of_their_addresses,
+    portal_links_reach_only_contacts_with_portal_access,
 );
 
 struct World {
@@ -42,13 +45,22 @@ impl World {
         id_of(&user)
     }
 
-    /// Asks for a link as the sign-in page does and returns the token of the one mailed.
+    /// Asks for a console link as the sign-in page does and returns the token of the one mailed.
     async fn mailed_token(&self, email: &str) -> Option<String> {
+        self.mailed_token_for(Audience::Staff, email).await
+    }
+
+    /// Asks for a link to the console or the portal and returns the token of the one mailed.
+    async fn mailed_token_for(&self, audience: Audience, email: &str) -> Option<String> {
         let signin = self.api.docket.signin();
         let address = signin.accept_ask(email).await.expect("ask accepted");
-        signin.send_link(&address, self.mailer.as_ref(), &self.settings).await.expect("link sent or skipped");
-        let marker = format!("https://help.example.test{SIGNIN_PATH}");
-        let sent = self.mailer.messages_with("Your Docket sign-in link");
+        signin.send_link(audience, &address, self.mailer.as_ref(), &self.settings).await.expect("link sent or skipped");
+        let (path, subject) = match audience {
+            Audience::Staff => (SIGNIN_PATH, "Your Docket sign-in link"),
+            Audience::Portal => (PORTAL_SIGNIN_PATH, "Your sign-in link for"),
+        };
+        let marker = format!("https://help.example.test{path}");
+        let sent = self.mailer.messages_with(subject);
         // The body is quoted-printable: undo its soft line breaks before reading the link.
         let raw = sent.iter().find(|raw| raw.contains(email))?.replace("=\r\n", "");
         let start = raw.find(&marker)? + marker.len();
@@ -72,7 +84,8 @@ async fn a_mailed_link_signs_in_once_and_the_session_ends_on_sign_out(engine: En
     let session = world.api.docket.signin().redeem(&token).await.expect("the link opens a session");
 
     // THEN the session is the agent's and authenticates API calls by cookie
-    assert_eq!(session.user.id.to_string(), agent);
+    assert_eq!(session.principal.id(), agent);
+    assert!(matches!(session.principal, docket_domain::Principal::Staff(_)));
     assert_eq!(session.expires_in, SESSION_VALIDITY);
     assert_eq!(world.me_with_cookie(&session.token).await, 200);
     // AND the link is spent: a second redemption (another tab, a replayed mail) fails
@@ -92,7 +105,7 @@ async fn links_and_sessions_die_at_their_expiry_and_with_the_user(engine: Engine
     let signin = world.api.docket.signin();
 
     // GIVEN a link left unused past its validity
-    let stale = signin.issue_link(&<docket_domain::ids::UserId as docket_domain::ids::Id>::parse("user_id", &agent).unwrap()).await.unwrap();
+    let stale = signin.issue_link(&agent).await.unwrap();
     world.clock.advance(LINK_VALIDITY + time::Duration::seconds(1));
     // THEN it opens nothing
     assert!(signin.redeem(&stale).await.is_err(), "an expired link is refused");
@@ -173,4 +186,63 @@ async fn a_session_cookie_never_writes_without_the_csrf_header(engine: Engine) {
     // AND a session cookie never stands in for a bearer token that is present and bad
     let bad_bearer = world.api.send(Method::GET, "/me", None, &[("cookie", &cookie), ("authorization", "Bearer nonsense")], None).await;
     assert_eq!(bad_bearer.status, 401);
+}
+
+async fn a_portal_contact_signs_in_to_the_portal_at_any_of_their_addresses(engine: Engine) {
+    // GIVEN a contact with portal access and two addresses
+    let world = world(engine).await;
+    let tag = ulid::Ulid::new().to_string().to_lowercase();
+    let (first, second) = (format!("mia-{tag}@client.test"), format!("mia.private-{tag}@mail.test"));
+    let (contact, _) = world.api.portal_contact("Mia Wong", &first, None, json!({"role": "own_cases"})).await;
+    let contact_id = id_of(&contact);
+    let reply = world.api.call(Method::PATCH, &format!("/contacts/{contact_id}"), Some(&world.admin), Some(json!({"emails": [first, second]}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // WHEN she asks for a portal link with her second address
+    let token = world.mailed_token_for(Audience::Portal, &second).await.expect("a portal link went to the address asked for");
+    // THEN it was sent to that address only, and the console's link was not
+    let sent = world.mailer.messages_with("Your sign-in link for");
+    assert!(sent.iter().all(|raw| !raw.contains(&format!("To: {first}")) && !raw.contains(&format!("<{first}>"))), "only the address asked for gets it");
+    // AND redeeming it opens a session that is hers, in which the API knows her as a portal user
+    let session = world.api.docket.signin().redeem(&token).await.expect("the link opens a session");
+    assert_eq!(session.principal.id(), contact_id);
+    assert!(matches!(session.principal, docket_domain::Principal::Portal(_)));
+    let cookie = format!("docket_session={}", session.token);
+    let me = world.api.send(Method::GET, "/me", None, &[("cookie", &cookie)], None).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["kind"], "portal");
+    assert_eq!(me.body["contact"]["id"], contact_id.as_str());
+    // AND staff routes stay closed to her session
+    let settings = world.api.send(Method::GET, "/settings", None, &[("cookie", &cookie)], None).await;
+    settings.assert_problem(403, None);
+
+    // WHEN her portal access is withdrawn
+    let reply = world.api.call(Method::PATCH, &format!("/contacts/{contact_id}"), Some(&world.admin), Some(json!({"portal": null}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // THEN the session signs nobody in
+    assert_eq!(world.me_with_cookie(&session.token).await, 401);
+}
+
+async fn portal_links_reach_only_contacts_with_portal_access(engine: Engine) {
+    let world = world(engine).await;
+    let tag = ulid::Ulid::new().to_string().to_lowercase();
+    // GIVEN an agent, a contact without portal access and an address nobody has
+    let agent = format!("agent-{tag}@acme.test");
+    world.agent(&agent).await;
+    let plain = format!("plain-{tag}@client.test");
+    let reply = world.api.call(Method::POST, "/contacts", Some(&world.admin), Some(json!({"name": "Plain", "emails": [plain]}))).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let stranger = format!("nobody-{tag}@evil.test");
+
+    // WHEN each asks for a portal link, THEN the ask is accepted alike and no mail goes out
+    for email in [&agent, &plain, &stranger] {
+        assert_eq!(world.mailed_token_for(Audience::Portal, email).await, None, "no portal link for {email}");
+    }
+    // AND a link issued for someone who lost access since opens nothing
+    let portal = format!("gone-{tag}@client.test");
+    let contact = id_of(&world.api.portal_contact("Gone", &portal, None, json!({"role": "own_cases"})).await.0);
+    let token = world.mailed_token_for(Audience::Portal, &portal).await.expect("link mailed");
+    let reply = world.api.call(Method::PATCH, &format!("/contacts/{contact}"), Some(&world.admin), Some(json!({"portal": null}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(world.api.docket.signin().redeem(&token).await.is_err(), "no session for a contact without portal access");
 }
