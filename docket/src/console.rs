@@ -64,6 +64,9 @@ pub fn router(state: ConsoleState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
+        .route("/portal", get(|| async { axum::response::Redirect::permanent("/portal/") }))
+        .route("/portal/", get(portal))
+        .route("/portal/index.html", get(portal))
         .route("/assets/{file}", get(asset))
         .route("/config.json", get(config))
         .route("/auth/link", post(request_staff_link))
@@ -91,8 +94,16 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// The customer portal's pages: the console's policy, but the company's logo may come from any
+/// `https:` address (an image never runs script; the settings accept nothing else).
+pub const PORTAL_CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:;      connect-src 'self'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
 /// One file with the headers every console response carries; gzip when the client takes it.
 fn serve(asset: &'static Asset, request: &HeaderMap, cache: &'static str) -> Response {
+    serve_with_policy(asset, request, cache, CONTENT_SECURITY_POLICY_VALUE)
+}
+
+fn serve_with_policy(asset: &'static Asset, request: &HeaderMap, cache: &'static str, policy: &'static str) -> Response {
     let gzip = asset.gzip.filter(|_| request.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip")));
     let mut response = match gzip {
         Some(bytes) => ([(CONTENT_ENCODING, "gzip")], bytes).into_response(),
@@ -102,7 +113,7 @@ fn serve(asset: &'static Asset, request: &HeaderMap, cache: &'static str) -> Res
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(asset.path)));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -114,6 +125,13 @@ async fn index(headers: HeaderMap) -> Response {
         // Revalidated every time: it names the hashed files of the current build.
         Some(asset) => serve(asset, &headers, "no-cache"),
         None => Problem::not_found("the console is not built into this binary").into_response(),
+    }
+}
+
+async fn portal(headers: HeaderMap) -> Response {
+    match find("portal.html") {
+        Some(asset) => serve_with_policy(asset, &headers, "no-cache", PORTAL_CONTENT_SECURITY_POLICY_VALUE),
+        None => Problem::not_found("the customer portal is not built into this binary").into_response(),
     }
 }
 

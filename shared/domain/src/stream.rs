@@ -20,7 +20,7 @@ use crate::directory::from_item;
 use crate::error::{DomainError, DomainResult};
 use crate::fields;
 use crate::ids::*;
-use crate::model::{Case, CaseStatus, Priority};
+use crate::model::{Case, CaseStatus, Phase, Priority};
 use crate::schema::{CASES, case_keys, keyed_item};
 use crate::validate::{self, MAX_LONG_TEXT};
 
@@ -489,6 +489,20 @@ impl Cases<'_> {
             }
         })?;
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
+        // A customer writing on a waiting or final case wants it looked at again, as their
+        // mailed reply would (F22); the portal has no mailbox whose policy could say otherwise.
+        // The post stands even if this fails: it is the customer's words, and a retry of the
+        // request would post them twice.
+        let case = match principal {
+            Principal::Portal(_) if case.status.phase() != Phase::Open => match self.reopen(&case, &entry.author).await {
+                Ok(reopened) => reopened,
+                Err(error) => {
+                    tracing::warn!(case = case.number, %error, "a customer's post did not reopen the case");
+                    case
+                }
+            },
+            _ => case,
+        };
         Ok((case, entry))
     }
 

@@ -10,6 +10,8 @@ on_both_engines!(
     every_portal_route_shows_a_case_exactly_to_those_who_may_see_it,
     portal_users_never_see_internal_entries_attachments_or_unpublished_articles,
     portal_users_cannot_open_cases_without_the_grant_nor_use_staff_routes,
+    a_customer_closes_their_case_and_writing_on_it_reopens_it,
+    the_brand_is_public_and_only_admins_change_it,
 );
 
 const GET: Method = Method::GET;
@@ -184,4 +186,67 @@ async fn portal_users_cannot_open_cases_without_the_grant_nor_use_staff_routes(e
     w.api.call(GET, "/contacts", Some(&w.owner), None).await.assert_problem(403, None);
     let article = w.api.create(&w.api.admin_token(), "/articles", json!({"title": "Billing FAQ", "status": "published", "portal_visible": true})).await;
     w.api.call(PUT, &format!("{case}/articles/{}", id_of(&article)), Some(&w.owner), None).await.assert_problem(403, None);
+}
+
+async fn a_customer_closes_their_case_and_writing_on_it_reopens_it(engine: Engine) {
+    // GIVEN Olive's open case
+    let w = world(engine).await;
+    let case = format!("/cases/{}", id_of(&w.public_case));
+    let close = format!("{case}/close");
+
+    // WHEN a customer who may not see it tries to close it THEN it is not found and stays open
+    for token in [&w.bystander, &w.outsider] {
+        w.api.call(POST, &close, Some(token), None).await.assert_problem(404, None);
+    }
+    // AND nobody closes the internal case through the portal
+    w.api.call(POST, &format!("/cases/{}/close", id_of(&w.internal_case)), Some(&w.owner), None).await.assert_problem(404, None);
+
+    // WHEN Olive closes it
+    let closed = w.api.call(POST, &close, Some(&w.owner), None).await;
+    // THEN it is Closed, shown to her as a portal case, with the change in the stream
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(closed.body["status"], "Closed");
+    assert!(closed.body.get("assignee_id").is_none(), "portal view: {}", closed.body);
+    let version = closed.body["version"].clone();
+    // AND closing again changes nothing (one effect however often the button is pressed)
+    let again = w.api.call(POST, &close, Some(&w.owner), None).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!((&again.body["status"], &again.body["version"]), (&json!("Closed"), &version));
+
+    // WHEN she writes on the closed case
+    let posted = w.api.call(POST, &format!("{case}/stream"), Some(&w.owner), Some(json!({"body": "It broke again"}))).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    // THEN it is reopened for the agents
+    let admin = w.api.admin_token();
+    let read = w.api.call(GET, &case, Some(&admin), None).await;
+    assert_eq!(read.body["status"], "Reopened", "{}", read.body);
+    // AND an agent's post on a waiting case does not reopen it (only the customer's words do)
+    let pending = w.api.send(Method::PATCH, &case, Some(&admin), &[("if-match", &read.etag())], Some(json!({"status": "Pending"}).to_string())).await;
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    w.api.create(&admin, &format!("{case}/stream"), json!({"body": "Could you send a screenshot?"})).await;
+    assert_eq!(w.api.call(GET, &case, Some(&admin), None).await.body["status"], "Pending");
+    w.api.create(&w.owner, &format!("{case}/stream"), json!({"body": "Here it is"})).await;
+    assert_eq!(w.api.call(GET, &case, Some(&admin), None).await.body["status"], "Reopened");
+}
+
+async fn the_brand_is_public_and_only_admins_change_it(engine: Engine) {
+    let w = world(engine).await;
+    let admin = w.api.admin_token();
+    // GIVEN no brand set, THEN anyone reads the default without signing in
+    let brand = w.api.call(GET, "/branding", None, None).await;
+    assert_eq!(brand.status, 200, "{}", brand.body);
+    assert_eq!(brand.body["company_name"], "Support");
+    // WHEN a customer tries to change it THEN they are refused
+    w.api.call(Method::PATCH, "/settings", Some(&w.owner), Some(json!({"brand": {"company_name": "Hacked"}}))).await.assert_problem(403, None);
+    // WHEN an admin sets a logo that is not an image URL THEN it is refused by field
+    let refused = w.api.call(Method::PATCH, "/settings", Some(&admin), Some(json!({"brand": {"company_name": "Acme", "logo_url": "javascript:alert(1)"}}))).await;
+    refused.assert_problem(422, Some("brand.logo_url"));
+    // WHEN an admin sets a proper brand THEN everyone reads it
+    let set = w
+        .api
+        .call(Method::PATCH, "/settings", Some(&admin), Some(json!({"brand": {"company_name": "Acme Help", "logo_url": "https://acme.example/logo.svg", "accent_colour": "#0A5FFF"}})))
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let brand = w.api.call(GET, "/branding", None, None).await;
+    assert_eq!(brand.body, json!({"company_name": "Acme Help", "logo_url": "https://acme.example/logo.svg", "accent_colour": "#0a5fff"}));
 }
