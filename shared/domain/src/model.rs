@@ -374,7 +374,8 @@ impl Brand {
         self.logo_url = self.logo_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
         if let Some(url) = &self.logo_url {
             let lower = url.to_ascii_lowercase();
-            let inline = ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;", "data:image/svg+xml;"].iter().any(|p| lower.starts_with(p));
+            let inline =
+                ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;", "data:image/svg+xml;"].iter().any(|p| lower.starts_with(p));
             let remote = lower.starts_with("https://") && url.len() <= 2048;
             let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\\' | '<' | '>'));
             if !(clean && (remote || (inline && url.len() <= MAX_LOGO_DATA_URL))) {

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use time::Duration;
 
 use crate::Docket;
-use crate::error::{DomainError, DomainResult};
 use crate::Principal;
+use crate::error::{DomainError, DomainResult};
 use crate::ids::EmailAddress;
 use crate::model::{Contact, User};
 use crate::notify::MailSettings;

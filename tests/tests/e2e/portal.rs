@@ -239,12 +239,18 @@ async fn the_brand_is_public_and_only_admins_change_it(engine: Engine) {
     // WHEN a customer tries to change it THEN they are refused
     w.api.call(Method::PATCH, "/settings", Some(&w.owner), Some(json!({"brand": {"company_name": "Hacked"}}))).await.assert_problem(403, None);
     // WHEN an admin sets a logo that is not an image URL THEN it is refused by field
-    let refused = w.api.call(Method::PATCH, "/settings", Some(&admin), Some(json!({"brand": {"company_name": "Acme", "logo_url": "javascript:alert(1)"}}))).await;
+    let refused =
+        w.api.call(Method::PATCH, "/settings", Some(&admin), Some(json!({"brand": {"company_name": "Acme", "logo_url": "javascript:alert(1)"}}))).await;
     refused.assert_problem(422, Some("brand.logo_url"));
     // WHEN an admin sets a proper brand THEN everyone reads it
     let set = w
         .api
-        .call(Method::PATCH, "/settings", Some(&admin), Some(json!({"brand": {"company_name": "Acme Help", "logo_url": "https://acme.example/logo.svg", "accent_colour": "#0A5FFF"}})))
+        .call(
+            Method::PATCH,
+            "/settings",
+            Some(&admin),
+            Some(json!({"brand": {"company_name": "Acme Help", "logo_url": "https://acme.example/logo.svg", "accent_colour": "#0A5FFF"}})),
+        )
         .await;
     assert_eq!(set.status, 200, "{}", set.body);
     let brand = w.api.call(GET, "/branding", None, None).await;

@@ -523,6 +523,22 @@ async fn abusive_and_malformed_submissions_create_nothing(engine: Engine) {
     submit(&api, &form_id, &[], json!({"name": "A", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
     submit(&api, &form_id, &[], json!({"name": "A", "email": "not-an-address", "subject": "s", "message": "m"})).await.assert_problem(422, Some("email"));
     submit(&api, &form_id, &[], json!({"email": "a@b.example", "subject": "s", "message": "m"})).await.assert_problem(422, Some("name"));
+    // AND a browser posting the embedded form gets the form back: the reason by its field, in
+    // words, with what was typed kept and escaped
+    let browser = api
+        .send(
+            POST,
+            &format!("/forms/{form_id}/submissions"),
+            None,
+            &[("content-type", "application/x-www-form-urlencoded"), ("accept", "text/html")],
+            Some("name=%3Cb%3EAl%3C%2Fb%3E&email=not-an-address&subject=Hi&message=Help".into()),
+        )
+        .await;
+    assert_eq!(browser.status, 422);
+    let page = browser.body.as_str().expect("html");
+    assert!(page.contains(r#"value="not-an-address" required aria-invalid="true""#), "{page}");
+    assert!(page.contains(">Please check Email: ") && page.contains(r#"value="&lt;b&gt;Al&lt;/b&gt;""#), "{page}");
+    assert!(browser.headers.get(header::CONTENT_SECURITY_POLICY).is_some_and(|p| p.to_str().is_ok_and(|p| p.contains("frame-ancestors"))));
     submit(&api, &form_id, &[], json!({"name": "A", "email": "a@b.example", "subject": "two\r\nlines", "message": "m"}))
         .await
         .assert_problem(422, Some("subject"));
@@ -611,7 +627,13 @@ async fn limits_count_per_client_ip_never_per_forwarded_header(engine: Engine) {
     // WHEN submissions come through API Gateway THEN its source IP is the client, not the header
     assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.1", "hal@senders.example")).await.status, 202);
     assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.2", "ida@senders.example")).await.status, 202);
-    api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.3", "jo@senders.example")).await.assert_problem(429, None);
+    // (the sample event is a browser's post of the embedded form: it gets the form back, saying why)
+    let limited = api.send_request(gateway_submission(&form_id, "192.0.2.44", "10.0.0.3", "jo@senders.example")).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    let page = limited.body.as_str().expect("the embedded form's page");
+    assert!(page.contains(r#"role="alert" id="docket-error">Too many messages were sent just now"#), "{page}");
+    assert!(page.contains(r#"value="jo@senders.example""#), "what was typed is kept: {page}");
+    assert!(limited.headers.get(header::RETRY_AFTER).is_some());
     assert_eq!(api.send_request(gateway_submission(&form_id, "192.0.2.45", "10.0.0.3", "jo@senders.example")).await.status, 202);
     // AND refused submissions created nothing, and were counted
     assert_eq!(all_cases(&api).await.len(), 8);
@@ -692,7 +714,7 @@ async fn admins_configure_forms_and_the_embed_page_is_escaped(engine: Engine) {
     assert!(!html.contains("<script"), "{html}");
     assert!(html.contains(r#"name="website" tabindex="-1""#) && html.contains(".docket-hp {"), "{html}");
     assert!(html.contains(r#"action="submissions""#), "{html}");
-    assert!(html.contains(r#"<input type="text" name="subject" maxlength="300">"#), "the optional subject is not required: {html}");
+    assert!(html.contains(r#"<input type="text" name="subject" maxlength="300" value="">"#), "the optional subject is not required: {html}");
     let policy = embed.headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(policy.contains("frame-ancestors 'self' https://shop.example") && policy.contains("default-src 'none'"), "{policy}");
     // AND agents may neither read nor change forms or their counts
