@@ -59,12 +59,14 @@ distribution="$(output ConsoleDistributionId)"
 console_url="$(output ConsoleUrl)"
 auth_domain="$(output UserPoolDomainUrl)"
 client_id="$(output ConsoleClientId)"
+portal_client_id="$(output PortalClientId)"
+region="$(aws cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].StackId' --output text | cut -d: -f4)"
 echo "stack $stack: console $console_url, bucket $bucket, distribution $distribution"
 
 if [ "$build" = 1 ]; then
   (cd "$root/web" && npm ci && npm run build)
 fi
-if [ ! -f "$dist/index.html" ] || [ ! -d "$dist/assets" ]; then
+if [ ! -f "$dist/index.html" ] || [ ! -f "$dist/portal.html" ] || [ ! -d "$dist/assets" ]; then
   echo "$dist has no index.html and assets/: build the console first (cd web && npm ci && npm run build)" >&2
   exit 1
 fi
@@ -74,11 +76,13 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 node -e '
-const [domain, clientId, redirectUri] = process.argv.slice(1);
+const [domain, clientId, redirectUri, region, portalClientId] = process.argv.slice(1);
 const config = {
   auth: "cognito",
   api: "/api",
   cognito: { domain, client_id: clientId, redirect_uri: redirectUri, scopes: ["openid", "email", "profile"] },
+  // The customer portal signs in with a mailed one-time code through the regional endpoint of the pool.
+  portal_cognito: { region, client_id: portalClientId },
 };
 process.stdout.write(JSON.stringify(config, null, 2) + "\n");
 ' "$auth_domain" "$client_id" "$console_url" >"$tmp/config.json"
@@ -92,20 +96,22 @@ aws s3 sync "$dist/assets" "$s3/assets" --size-only --only-show-errors \
   --cache-control "public,max-age=31536000,immutable"
 # 2. Any other file at the top (none today), revalidated on every use.
 aws s3 sync "$dist" "$s3" --only-show-errors \
-  --exclude "assets/*" --exclude "index.html" --exclude "config.json" \
+  --exclude "assets/*" --exclude "index.html" --exclude "portal.html" --exclude "config.json" \
   --cache-control "no-cache"
 # 3. The configuration, then the page that loads everything else.
 aws s3 cp "$tmp/config.json" "$s3/config.json" --only-show-errors \
   --cache-control "no-cache" --content-type "application/json; charset=utf-8"
 aws s3 cp "$dist/index.html" "$s3/index.html" --only-show-errors \
   --cache-control "no-cache" --content-type "text/html; charset=utf-8"
+aws s3 cp "$dist/portal.html" "$s3/portal.html" --only-show-errors \
+  --cache-control "no-cache" --content-type "text/html; charset=utf-8"
 
 # CloudFront revalidates both on every request already (the documents' cache policy); the
 # invalidation drops whatever an edge still holds from before, e.g. a first upload without
 # Cache-Control. Every console page (/, /anything) is looked up as /index.html.
 invalidation="$(aws cloudfront create-invalidation --distribution-id "$distribution" \
-  --paths /index.html /config.json --query Invalidation.Id --output text)"
-echo "invalidation $invalidation of /index.html and /config.json requested"
+  --paths /index.html /portal.html /config.json --query Invalidation.Id --output text)"
+echo "invalidation $invalidation of /index.html, /portal.html and /config.json requested"
 
 # Large attachments go from the browser straight to the attachments bucket, whose CORS allows
 # only the origins of the AttachmentOrigins parameter.
@@ -117,4 +123,4 @@ case ",$origins," in
   *) echo "note: the AttachmentOrigins parameter does not name $origin: large attachments cannot go from the console to the bucket until it does (add it, then sam deploy)" >&2 ;;
 esac
 
-echo "console published: $console_url"
+echo "console published: $console_url (customer portal: ${console_url%/}/portal/)"
