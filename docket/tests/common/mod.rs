@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+pub mod browser;
+
 pub const DOCKET: &str = env!("CARGO_BIN_EXE_docket");
 
 /// A `docket serve` that has started: the process and what it printed.

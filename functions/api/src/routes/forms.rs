@@ -194,7 +194,10 @@ fn embed_page(form: &WebForm, status: StatusCode, html: String) -> Response {
         HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
     );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: under it browsers send the form's POST with `Origin: null`, which the
+    // origin check must refuse (sandboxed frames send it too). `same-origin` gives the POST to
+    // this server its true Origin and tells other sites nothing.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
