@@ -32,6 +32,8 @@ export function PortalApp({ brand, me: firstMe }: { brand: Brand; me?: MeRequest
   const route = useRoute();
   const [state, setState] = useState<State>({ kind: 'loading' });
   const pendingMe = useRef(firstMe);
+  // Set between a completed sign-in and the answer of /me: a 401 then is a refusal worth saying.
+  const justSignedIn = useRef(false);
 
   const loadMe = useCallback(async () => {
     if (!pendingMe.current && !mayBeSignedIn()) return setState({ kind: 'signed-out' });
@@ -44,7 +46,11 @@ export function PortalApp({ brand, me: firstMe }: { brand: Brand; me?: MeRequest
       return setState({ kind: 'in', session: { contact: me.contact, canCreate: portal?.can_create_cases === true, accountCases: portal?.role === 'account_cases' } });
     } catch (e) {
       const err = asApiError(e);
-      return setState(err.status === 401 ? { kind: 'signed-out' } : { kind: 'error', error: err });
+      if (err.status !== 401) return setState({ kind: 'error', error: err });
+      const reason = justSignedIn.current ? 'You signed in, but the portal did not accept the sign-in. Please try again, or contact support.' : undefined;
+      return setState({ kind: 'signed-out', reason });
+    } finally {
+      justSignedIn.current = false;
     }
   }, []);
 
@@ -62,6 +68,7 @@ export function PortalApp({ brand, me: firstMe }: { brand: Brand; me?: MeRequest
     navigate('#/signin', true);
   };
   const signedIn = (home: boolean) => {
+    justSignedIn.current = true;
     setState({ kind: 'loading' });
     if (home) navigate('#/', true);
     else void loadMe();
@@ -188,8 +195,7 @@ function Shell({
         <div class="p-header-in">
           <a class="p-brand" href="#/" data-test="portal-brand">
             {brand.logo_url ? <img class="p-logo" src={brand.logo_url} alt={brand.company_name} /> : null}
-            <span class={brand.logo_url ? 'p-brand-name with-logo' : 'p-brand-name'}>{brand.company_name}</span>
-            <span class="p-brand-sub"> support</span>
+            <span class="p-brand-name">{brand.company_name}</span>
           </a>
           {session ? (
             <nav aria-label="Portal" class="p-nav">

@@ -79,23 +79,23 @@ export function PortalCaseView({ caseRef, notice }: { caseRef: string; notice: '
     }
   };
 
-  if (notFound) {
+  // One wrapper whose first children are the same in every state, so the heading that takes the
+  // focus on arrival stays the same element when the case has loaded.
+  if (notFound || !kase) {
     return (
-      <div data-test="portal-not-found">
-        <h1 tabIndex={-1}>Case not found</h1>
-        <p>There is no case {caseRef} that you can see. Check the number, or go back to your cases.</p>
-        <p>
-          <a href="#/">Back to my cases</a>
+      <div class="p-case" data-test={notFound ? 'portal-not-found' : undefined}>
+        <p class="p-crumbs">
+          <a href="#/">My cases</a>
         </p>
+        <h1 tabIndex={-1}>{notFound ? 'Case not found' : `Case ${caseRef}`}</h1>
+        {notFound ? (
+          <p>There is no case {caseRef} that you can see. Check the number, or go back to your cases.</p>
+        ) : loadError ? (
+          <ErrorAlert error={loadError} />
+        ) : (
+          <Loading label="Loading the case…" />
+        )}
       </div>
-    );
-  }
-  if (!kase) {
-    return (
-      <>
-        <h1 tabIndex={-1}>Case {caseRef}</h1>
-        {loadError ? <ErrorAlert error={loadError} /> : <Loading label="Loading the case…" />}
-      </>
     );
   }
 
@@ -129,11 +129,11 @@ export function PortalCaseView({ caseRef, notice }: { caseRef: string; notice: '
   };
 
   return (
-    <article class="p-case" aria-labelledby="case-title">
+    <div class="p-case">
       <p class="p-crumbs">
         <a href="#/">My cases</a>
       </p>
-      <h1 id="case-title" tabIndex={-1} data-test="portal-case-title">
+      <h1 tabIndex={-1} data-test="portal-case-title">
         <span class="p-case-num">{kase.display_number}</span> {kase.subject || '(no subject)'}
       </h1>
       <dl class="p-facts">
@@ -212,7 +212,7 @@ export function PortalCaseView({ caseRef, notice }: { caseRef: string; notice: '
           </div>
         ) : null}
       </section>
-    </article>
+    </div>
   );
 }
 

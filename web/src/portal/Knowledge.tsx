@@ -88,29 +88,27 @@ export function ArticleView({ id }: { id: string }) {
       ) : null}
     </p>
   );
-  if (error?.status === 404) {
-    return (
-      <>
-        {back}
-        <h1 tabIndex={-1}>Article not found</h1>
-        <p>This article does not exist or is not available.</p>
-      </>
-    );
-  }
+  // The same first children in every state: the heading focused on arrival stays the same element.
   if (!article) {
     return (
-      <>
+      <article class="p-article">
         {back}
-        <h1 tabIndex={-1}>Help article</h1>
-        {error ? <ErrorAlert error={error} /> : <Loading label="Loading the article…" />}
-      </>
+        <h1 tabIndex={-1}>{error?.status === 404 ? 'Article not found' : 'Help article'}</h1>
+        {error?.status === 404 ? (
+          <p>This article does not exist or is not available.</p>
+        ) : error ? (
+          <ErrorAlert error={error} />
+        ) : (
+          <Loading label="Loading the article…" />
+        )}
+      </article>
     );
   }
   const paragraphs = htmlToParagraphs(article.body);
   return (
-    <article class="p-article" aria-labelledby="article-title">
+    <article class="p-article">
       {back}
-      <h1 id="article-title" tabIndex={-1} data-test="portal-article-title">
+      <h1 tabIndex={-1} data-test="portal-article-title">
         {article.title}
       </h1>
       {'updated_at' in article && article.updated_at ? (
