@@ -1,4 +1,5 @@
-// Development server (not shipped): serves dist/ and proxies the API to a running `docket serve`,
+// Development server (not shipped): serves dist/ (the console at /, the customer portal at
+// /portal/) and proxies the API to a running `docket serve`,
 // adding `Authorization: Bearer $DOCKET_TOKEN`, so the console can be tried before the server
 // embeds it.
 //
@@ -40,6 +41,9 @@ const TYPES = {
 };
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' https://*.amazoncognito.com; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+// The portal also shows the company's logo from https: and calls Cognito's regional API.
+const PORTAL_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; connect-src 'self' https://cognito-idp.*.amazonaws.com; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
 async function serveFile(res, path) {
   const file = normalize(join(root, path));
@@ -48,8 +52,8 @@ async function serveFile(res, path) {
     if (!(await stat(file)).isFile()) return notFound(res);
     const body = await readFile(file);
     const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
-    if (path === 'index.html') {
-      headers['content-security-policy'] = CSP;
+    if (path === 'index.html' || path === 'portal.html') {
+      headers['content-security-policy'] = path === 'portal.html' ? PORTAL_CSP : CSP;
       headers['cache-control'] = 'no-cache';
       headers['x-content-type-options'] = 'nosniff';
     } else {
@@ -77,12 +81,13 @@ async function body(req) {
 
 async function auth(req, res, path) {
   if (req.headers['x-docket-csrf'] !== '1') return problem(res, 403, 'Forbidden', 'missing X-Docket-Csrf header');
-  if (path === '/auth/link') {
+  if (path === '/auth/link' || path === '/auth/portal/link') {
     const { email } = JSON.parse((await body(req)) || '{}');
     const t = randomBytes(16).toString('hex');
     links.add(t);
     lastLink = t;
-    console.log(`[dev] sign-in link for ${email}: http://${req.headers.host}/#/signin/${t}`);
+    const page = path === '/auth/portal/link' ? '/portal/' : '/';
+    console.log(`[dev] sign-in link for ${email}: http://${req.headers.host}${page}#/signin/${t}`);
     return res.writeHead(202).end();
   }
   if (path === '/auth/session') {
@@ -122,6 +127,8 @@ createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (path === '/' || path === '/index.html') return serveFile(res, 'index.html');
+  if (path === '/portal') return res.writeHead(308, { location: '/portal/' }).end();
+  if (path === '/portal/') return serveFile(res, 'portal.html');
   if (path.startsWith('/assets/')) return serveFile(res, path.slice(1));
   if (path === '/config.json') {
     const cfg = process.env.DOCKET_DEV_CONFIG ?? JSON.stringify({ auth: 'local', api: '' });

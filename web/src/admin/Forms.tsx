@@ -159,13 +159,19 @@ function FormFields({ form, etag, onSaved }: { form: WebForm | null; etag: strin
   );
 }
 
+/** Text for a double-quoted HTML attribute. */
+function attr(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 function Embed({ form }: { form: WebForm }) {
   const stats = useAsync(() => ok(api.GET('/forms/{form_id}/stats', { params: { path: { form_id: form.id } } })), [form.id]);
   const [copied, setCopied] = useState<string | null>(null);
   const base = `${location.origin}${apiUrl('')}`;
   const embedUrl = `${base}/forms/${encodeURIComponent(form.id)}/embed.html`;
   const postUrl = `${base}/forms/${encodeURIComponent(form.id)}/submissions`;
-  const iframe = `<iframe src="${embedUrl}" title="Contact support" width="100%" height="560" style="border:0"></iframe>`;
+  // For the company's own site (not served under this app's CSP): a lazily loaded, borderless frame.
+  const iframe = `<iframe src="${embedUrl}" title="${attr(form.name)}" loading="lazy" style="border:0;width:100%;min-height:40rem"></iframe>`;
   const plain = `<form method="post" action="${postUrl}" accept-charset="utf-8">
   <label>Name <input name="name"></label>
   <label>Email <input name="email" type="email" required></label>
@@ -204,11 +210,21 @@ document.getElementById('docket-form').addEventListener('submit', async (e) => {
     <div class="split">
       <section class="card" aria-labelledby="embed-h" data-test="form-embed">
         <h2 id="embed-h">Put it on your site</h2>
-        <p>Embed the ready-made page (no scripts; only the allowed origins may frame it):</p>
-        <pre class="snippet" data-test="embed-iframe">{iframe}</pre>
-        <button type="button" class="btn btn-sm" onClick={() => void copy('iframe', iframe)}>
-          {copied === 'iframe' ? 'Copied' : 'Copy iframe snippet'}
-        </button>
+        <div data-test="embed-iframe">
+          <label for={`embed-${form.id}`}>Embed the ready-made page (no scripts; only the allowed origins may frame it):</label>
+          <textarea
+            id={`embed-${form.id}`}
+            class="snippet"
+            readOnly
+            rows={3}
+            value={iframe}
+            data-test="form-embed-snippet"
+            onFocus={(e) => e.currentTarget.select()}
+          />
+          <button type="button" class="btn btn-sm" onClick={() => void copy('iframe', iframe)}>
+            {copied === 'iframe' ? 'Copied' : 'Copy iframe snippet'}
+          </button>
+        </div>
         <p>Or put a plain HTML form on a page of an allowed origin (the answer is a page):</p>
         <pre class="snippet" data-test="embed-form">{plain}</pre>
         <button type="button" class="btn btn-sm" onClick={() => void copy('form', plain)}>

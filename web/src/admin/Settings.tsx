@@ -27,11 +27,25 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
   const [ackWindow, setAckWindow] = useState(num(settings.ack_limit_window_minutes));
   const [ackPerHour, setAckPerHour] = useState(num(settings.ack_limit_per_mailbox_per_hour));
   const [maxMb, setMaxMb] = useState(settings.max_message_bytes === undefined ? '' : String(Math.round((settings.max_message_bytes / 1024 / 1024) * 10) / 10));
+  const [brandName, setBrandName] = useState(settings.brand?.company_name ?? '');
+  const [brandLogo, setBrandLogo] = useState(settings.brand?.logo_url ?? '');
+  const [brandColour, setBrandColour] = useState(settings.brand?.accent_colour ?? '');
   const { busy, error, onSubmit } = useSave();
   const [saved, setSaved] = useState(false);
-  useEffect(() => setSaved(false), [mask, tokenDays, numberInBody, junk, blacklist, ackCount, ackWindow, ackPerHour, maxMb]);
+  useEffect(() => setSaved(false), [mask, tokenDays, numberInBody, junk, blacklist, ackCount, ackWindow, ackPerHour, maxMb, brandName, brandLogo, brandColour]);
 
   const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
+  // Merge patch of the brand, sent only when it changed: an empty logo or colour is removed
+  // (null) and the portal uses its defaults; an empty name is left as it was.
+  const brandPatch = {
+    ...(brandName.trim() ? { company_name: brandName.trim() } : {}),
+    logo_url: brandLogo.trim() || null,
+    accent_colour: brandColour.trim() || null,
+  };
+  const brandChanged =
+    brandName.trim() !== (settings.brand?.company_name ?? '') ||
+    (brandLogo.trim() || null) !== (settings.brand?.logo_url || null) ||
+    (brandColour.trim() || null) !== (settings.brand?.accent_colour || null);
   const submit = onSubmit(async () => {
     const body = {
       case_number_mask: mask,
@@ -43,12 +57,14 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
       ack_limit_window_minutes: int(ackWindow),
       ack_limit_per_mailbox_per_hour: int(ackPerHour),
       max_message_bytes: maxMb.trim() === '' ? undefined : Math.round(Number(maxMb) * 1024 * 1024),
+      ...(brandChanged ? { brand: brandPatch } : {}),
     };
     const s = await ok(api.PATCH('/settings', { body }));
     onSaved(s);
     setSaved(true);
   });
-  const shown = ['case_number_mask', 'reply_token_days', 'blacklist', 'ack_limit_count', 'ack_limit_window_minutes', 'ack_limit_per_mailbox_per_hour', 'max_message_bytes', 'junk_policy'];
+  const shown = ['case_number_mask', 'reply_token_days', 'blacklist', 'ack_limit_count', 'ack_limit_window_minutes', 'ack_limit_per_mailbox_per_hour', 'max_message_bytes', 'junk_policy', 'brand', 'company_name', 'logo_url', 'accent_colour'];
+  const colourOk = /^#[0-9a-f]{6}$/i.test(brandColour.trim());
   return (
     <>
       <PageHeader title="Settings" />
@@ -94,6 +110,40 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
             <TextField label="At most this many per sender…" type="number" min={0} value={ackCount} onValue={setAckCount} error={fieldError(error, 'ack_limit_count')} />
             <TextField label="…within (minutes)" type="number" min={0} value={ackWindow} onValue={setAckWindow} error={fieldError(error, 'ack_limit_window_minutes')} />
             <TextField label="At most per mailbox per hour" type="number" min={0} value={ackPerHour} onValue={setAckPerHour} error={fieldError(error, 'ack_limit_per_mailbox_per_hour')} />
+          </div>
+        </fieldset>
+        <fieldset class="card">
+          <legend>Customer portal brand</legend>
+          <div class="form-grid">
+            <TextField
+              label="Company name"
+              value={brandName}
+              onValue={setBrandName}
+              hint="Shown in the portal's header and title."
+              test="settings-brand-name"
+              error={fieldError(error, 'brand.company_name', 'company_name') ?? (error?.field === 'brand' ? error.message : null)}
+            />
+            <TextField
+              label="Logo URL"
+              type="url"
+              value={brandLogo}
+              onValue={setBrandLogo}
+              hint="An https: address of the image, or a data:image/… URL of at most 64 KiB. Empty for none."
+              test="settings-brand-logo"
+              error={fieldError(error, 'brand.logo_url', 'logo_url')}
+            />
+            <div class="brand-colour">
+              <TextField
+                label="Accent colour"
+                value={brandColour}
+                onValue={setBrandColour}
+                placeholder="#1d4ed8"
+                hint="As #rrggbb. Text over it is black or white, whichever reads better. Empty for the default."
+                test="settings-brand-colour"
+                error={fieldError(error, 'brand.accent_colour', 'accent_colour')}
+              />
+              {colourOk ? <span class="brand-swatch" aria-hidden="true" style={{ background: brandColour.trim() }} /> : null}
+            </div>
           </div>
         </fieldset>
         <FormActions busy={busy} save="Save settings" test="settings-save" />

@@ -1,81 +1,25 @@
 // Posting to a case: an internal note by default, or a public reply that can also be emailed to
 // the customer; files by picker or drag-and-drop, uploaded first and posted by id.
 import { useRef, useState } from 'preact/hooks';
-import { api, asApiError, check, ok, rawFetch, type ApiError } from '../api/client';
-import type { AttachmentRef, StreamEntry } from '../api/types';
+import { api, asApiError, ok, type ApiError } from '../api/client';
+import type { StreamEntry } from '../api/types';
 import { fileSize } from '../format';
 import { useId } from '../hooks';
 import { ErrorAlert, fieldError } from '../ui/controls';
-
-/** Files up to this size go in the request body; larger ones straight to the blob store. */
-const DIRECT_LIMIT = 5 * 1024 * 1024;
-
-interface Upload {
-  key: string;
-  name: string;
-  size: number;
-  state: 'uploading' | 'done' | 'failed';
-  ref?: AttachmentRef;
-  error?: string;
-}
-
-async function upload(caseId: string, file: File): Promise<AttachmentRef> {
-  const type = file.type || 'application/octet-stream';
-  if (file.size <= DIRECT_LIMIT) {
-    const r = await check(
-      await rawFetch(`/cases/${encodeURIComponent(caseId)}/attachments?name=${encodeURIComponent(file.name)}`, {
-        method: 'POST',
-        headers: { 'Content-Type': type },
-        body: file,
-      }),
-    );
-    return (await r.json()) as AttachmentRef;
-  }
-  const ticket = await ok(
-    api.POST('/cases/{case_ref}/attachments/uploads', {
-      params: { path: { case_ref: caseId } },
-      body: { name: file.name, content_type: type, size: file.size },
-    }),
-  );
-  let put: Response;
-  try {
-    put = await fetch(ticket.upload_url, { method: ticket.method || 'PUT', headers: ticket.headers, body: file, credentials: 'omit' });
-  } catch {
-    throw new Error('The file could not be sent to storage.');
-  }
-  await check(put);
-  return ok(
-    api.POST('/cases/{case_ref}/attachments/uploads/{attachment_id}/complete', {
-      params: { path: { case_ref: caseId, attachment_id: ticket.attachment_id } },
-    }),
-  );
-}
+import { useUploads } from '../uploads';
 
 export function PostBox({ caseId, onPosted }: { caseId: string; onPosted: (entry: StreamEntry) => void }) {
   const [internal, setInternal] = useState(true);
   const [emailCustomer, setEmailCustomer] = useState(true);
   const [body, setBody] = useState('');
-  const [uploads, setUploads] = useState<Upload[]>([]);
+  const { uploads, add: addFiles, remove, clear, uploading, readyIds } = useUploads(caseId);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [over, setOver] = useState(false);
   const id = useId('post');
   const fileInput = useRef<HTMLInputElement>(null);
 
-  const addFiles = (files: FileList | File[]) => {
-    for (const file of Array.from(files)) {
-      const key = `${file.name}-${file.size}-${Math.random().toString(36).slice(2)}`;
-      setUploads((u) => [...u, { key, name: file.name, size: file.size, state: 'uploading' }]);
-      upload(caseId, file).then(
-        (ref) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, state: 'done', ref } : x))),
-        (e) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, state: 'failed', error: asApiError(e).message } : x))),
-      );
-    }
-  };
-
-  const uploading = uploads.some((u) => u.state === 'uploading');
-  const ready = uploads.filter((u) => u.state === 'done' && u.ref);
-  const canPost = !busy && !uploading && (body.trim().length > 0 || ready.length > 0);
+  const canPost = !busy && !uploading && (body.trim().length > 0 || readyIds.length > 0);
 
   const submit = async (e?: Event) => {
     e?.preventDefault();
@@ -90,12 +34,12 @@ export function PostBox({ caseId, onPosted }: { caseId: string; onPosted: (entry
             body,
             internal,
             email_customer: !internal && emailCustomer,
-            attachment_ids: ready.map((u) => u.ref!.id),
+            attachment_ids: readyIds,
           },
         }),
       );
       setBody('');
-      setUploads([]);
+      clear();
       onPosted(entry);
     } catch (err) {
       setError(asApiError(err));
@@ -173,7 +117,7 @@ export function PostBox({ caseId, onPosted }: { caseId: string; onPosted: (entry
                     {u.name} <span class="muted small">{fileSize(u.size)}</span>
                     {u.state === 'uploading' ? ' · uploading…' : u.state === 'failed' ? ` · failed: ${u.error}` : ''}
                   </span>
-                  <button type="button" class="chip-remove" aria-label={`Remove ${u.name}`} onClick={() => setUploads((l) => l.filter((x) => x.key !== u.key))}>
+                  <button type="button" class="chip-remove" aria-label={`Remove ${u.name}`} onClick={() => remove(u.key)}>
                     ×
                   </button>
                 </li>
