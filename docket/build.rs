@@ -66,7 +66,9 @@ fn run(command: &mut Command, what: &str) {
 fn embed(dist: &Path, out: &Path) {
     let mut files = Vec::new();
     collect(dist, dist, &mut files);
-    assert!(files.iter().any(|(path, _)| path == "index.html"), "{} holds no index.html: the console was not built", dist.display());
+    for page in ["index.html", "portal.html"] {
+        assert!(files.iter().any(|(path, _)| path == page), "{} holds no {page}: the web app was not built", dist.display());
+    }
     files.sort();
     let mut code = String::from("pub static ASSETS: &[Asset] = &[\n");
     for (index, (path, absolute)) in files.iter().enumerate() {

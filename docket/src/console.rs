@@ -210,11 +210,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_built_console_is_embedded_with_its_hashed_assets() {
-        let index = find("index.html").expect("index.html is embedded");
+    fn the_built_console_and_portal_are_embedded_with_their_hashed_assets() {
+        for page in ["index.html", "portal.html"] {
+            page_and_its_scripts_are_embedded(page);
+        }
+    }
+
+    fn page_and_its_scripts_are_embedded(page: &str) {
+        let index = find(page).unwrap_or_else(|| panic!("{page} is embedded"));
         let html = std::str::from_utf8(index.bytes).expect("utf-8");
         let scripts: Vec<&str> = html.split("src=\"/assets/").skip(1).filter_map(|rest| rest.split('"').next()).collect();
-        assert!(!scripts.is_empty(), "index.html loads a script from /assets/");
+        assert!(!scripts.is_empty(), "{page} loads a script from /assets/");
         for script in scripts {
             assert!(find(&format!("assets/{script}")).is_some(), "{script} is embedded");
         }

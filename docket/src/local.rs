@@ -149,6 +149,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
         "Docket is serving {base_url}  (data in {data})\n\
          Sign in to the console as {name}: {base_url}{path}{link}\n\
          (works once, for {minutes} minutes; staff ask for a new link on the sign-in page, mailed to {data}/outbox)\n\
+         Customer portal: {base_url}/portal/ (contacts with portal access sign in by a mailed link)\n\
          Inbound mail: SMTP on {smtp_address}; sent mail lands in {data}/outbox\n\
          {verb} admin: {name} <{email}> id {id}\n\
          API token:     docket --data {data} token\n\

@@ -207,6 +207,12 @@ async fn customers_use_the_portal_in_the_browser() {
     peter_browser.wait_text("[data-test=portal-case-status]", "Closed").await;
     let stored = api.call(Method::GET, &format!("/cases/{number}"), None).await;
     assert_eq!(stored["status"], "Closed");
+    // WHEN he writes on the closed case after all
+    peter_browser.fill("[data-test=portal-reply-body]", "Sorry, one more thing: the sheets are the wrong colour.").await;
+    peter_browser.click("[data-test=portal-reply-submit]").await;
+    // THEN it is reopened for the agents to look at again
+    peter_browser.wait_text("[data-test=portal-entry]", "the wrong colour").await;
+    peter_browser.wait_text("[data-test=portal-case-status]", "Reopened").await;
 
     // WHEN he starts a new case about his overheating printer
     peter_browser.click("[data-test=portal-nav-new]").await;

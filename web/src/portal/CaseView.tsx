@@ -171,25 +171,25 @@ export function PortalCaseView({ caseRef, notice }: { caseRef: string; notice: '
           <span class="p-muted"> If your question is answered, you can close the case yourself.</span>
         </div>
       ) : null}
-      {!final ? (
-        <Reply
-          caseId={kase.id}
-          onPosted={(entry) => {
-            setEntries((old) => [entry, ...(old ?? []).filter((e) => e.id !== entry.id)]);
-            void reloadCase(kase.id);
-            void refreshStream(kase.id);
-          }}
-        />
-      ) : (
+      {final ? (
         <p class="p-muted p-closed-note">
-          This case is {statusLabel(kase.status).toLowerCase()}.{' '}
+          This case is {statusLabel(kase.status).toLowerCase()}. If it is not solved after all, write a reply below and it is reopened
           {session.canCreate ? (
             <>
-              Need more help? <a href="#/new">Open a new case</a>.
+              ; for something new, <a href="#/new">open a new case</a>
             </>
           ) : null}
+          .
         </p>
-      )}
+      ) : null}
+      <Reply
+        caseId={kase.id}
+        onPosted={(entry) => {
+          setEntries((old) => [entry, ...(old ?? []).filter((e) => e.id !== entry.id)]);
+          void reloadCase(kase.id);
+          void refreshStream(kase.id);
+        }}
+      />
       <section aria-labelledby="conv-h">
         <h2 id="conv-h">Conversation</h2>
         <ErrorAlert error={streamError} />

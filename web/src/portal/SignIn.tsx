@@ -14,7 +14,7 @@ export const SENT_CODE = 'If this address may use the portal, a sign-in code is 
 export function SignIn({ brand, reason, onSignedIn }: { brand: Brand; reason?: string | undefined; onSignedIn: () => void }) {
   return (
     <div class="p-signin">
-      <h1 tabIndex={-1}>Sign in to {brand.company_name} support</h1>
+      <h1 tabIndex={-1}>Sign in to {brand.company_name}</h1>
       {reason ? <Notice kind="warning">{reason}</Notice> : null}
       {authMode() === 'cognito' ? <CodeSignIn onSignedIn={onSignedIn} /> : <LinkRequest />}
     </div>

@@ -55,5 +55,5 @@ export function applyBrand(brand: Brand, doc: Document = document): void {
   const root = doc.documentElement;
   root.style.setProperty('--accent', brand.accent);
   root.style.setProperty('--on-accent', textOn(brand.accent));
-  doc.title = `${brand.company_name} support`;
+  doc.title = brand.company_name;
 }
