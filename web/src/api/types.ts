@@ -37,8 +37,9 @@ export const SOURCES: Source[] = ['email', 'web_form', 'portal', 'api', 'phone',
 export const CASE_TYPES = ['Question', 'Incident', 'Problem', 'Request'];
 export const OUTCOMES: InboundOutcome[] = ['created', 'new_linked', 'appended', 'reopened', 'duplicate', 'suppressed', 'dropped', 'junk', 'rejected', 'quarantined'];
 
+/** Staff cases carry the staff-only fields (a portal case has a display number too). */
 export function isStaffCase(c: CaseView): c is Case {
-  return 'display_number' in c;
+  return 'source' in c && 'internal' in c;
 }
 
 export function isStaffArticle(a: ArticleView): a is Article {
