@@ -7,7 +7,7 @@ import { authMode, signOut } from './auth';
 import type { RuntimeConfig } from './config';
 import { navigate, useRoute, type Route } from './router';
 import { SessionContext, type Session } from './session';
-import { ErrorAlert, Loading } from './ui/controls';
+import { ErrorAlert, Loading, SignOutButton } from './ui/controls';
 import { clearDirectory } from './directory';
 import { SignIn, SignInLink } from './pages/SignIn';
 import { CaseList } from './pages/CaseList';
@@ -82,7 +82,7 @@ export function App({ config, notice, me: firstMe }: { config: RuntimeConfig; no
         <main class="boot-error">
           <h1>This console is for staff</h1>
           <p>You are signed in as a customer. Use the customer portal instead.</p>
-          <SignOutButton onDone={() => setState({ kind: 'signed-out' })} />
+          <SignOutButton signOut={signOut} look="btn-quiet" test="signout" onDone={() => setState({ kind: 'signed-out' })} />
         </main>
       );
     case 'error':
@@ -106,29 +106,6 @@ export function App({ config, notice, me: firstMe }: { config: RuntimeConfig; no
       );
     }
   }
-}
-
-function SignOutButton({ onDone }: { onDone: () => void }) {
-  const [busy, setBusy] = useState(false);
-  return (
-    <button
-      type="button"
-      class="btn btn-quiet"
-      data-test="signout"
-      disabled={busy}
-      onClick={async () => {
-        setBusy(true);
-        try {
-          await signOut();
-        } catch {
-          // The cookie may already be gone; either way the user is out.
-        }
-        if (authMode() === 'local') onDone();
-      }}
-    >
-      Sign out
-    </button>
-  );
 }
 
 const NAV: { key: string; label: string; href: string; admin?: boolean }[] = [
@@ -172,7 +149,7 @@ function Shell({ route, children, onSignedOut: done }: { route: Route; children:
                   {session?.me.name}
                   <span class="who-role">{session?.isAdmin ? 'Admin' : 'Agent'}</span>
                 </span>
-                <SignOutButton onDone={done} />
+                <SignOutButton signOut={signOut} look="btn-quiet" test="signout" onDone={() => authMode() === 'local' && done()} />
               </div>
             </header>
             <main id="main" tabIndex={-1}>

@@ -2,13 +2,12 @@
 // HttpOnly session cookie. On AWS: Cognito's hosted sign-in (cognito.ts); its ID token is kept in
 // memory only, sent as a bearer token and renewed before it expires.
 import type { RuntimeConfig } from './config';
-import { check, rawFetch } from './api/client';
-import { setBearer, signedOut } from './api/credentials';
+import { postAuth } from './api/client';
+import { TokenHolder } from './api/tokens';
 import * as cognito from './cognito';
 
 let config: RuntimeConfig = { auth: 'local', api: '' };
-let tokens: cognito.Tokens | null = null;
-let renewal: number | undefined;
+let held: TokenHolder<cognito.Tokens> | null = null;
 
 export function authMode(): RuntimeConfig['auth'] {
   return config.auth;
@@ -21,9 +20,11 @@ export function authMode(): RuntimeConfig['auth'] {
 export async function initAuth(cfg: RuntimeConfig): Promise<{ notice?: string }> {
   config = cfg;
   if (cfg.auth !== 'cognito') return {};
+  const cognitoConfig = cfg.cognito;
+  held = new TokenHolder((t) => cognito.refresh(cognitoConfig, t));
   try {
     const got = await cognito.completeSignIn(cfg.cognito);
-    if (got) useTokens(got);
+    if (got) held.use(got);
     return {};
   } catch (e) {
     if (e instanceof cognito.SignInError) return { notice: e.message };
@@ -31,54 +32,16 @@ export async function initAuth(cfg: RuntimeConfig): Promise<{ notice?: string }>
   }
 }
 
-function useTokens(t: cognito.Tokens): void {
-  tokens = t;
-  setBearer(t.idToken);
-  window.clearTimeout(renewal);
-  // Renew a minute or two before expiry while the refresh token lasts; else the next 401 shows
-  // the sign-in screen.
-  const wait = Math.max(t.expiresAt - Date.now() - 120_000, 10_000);
-  renewal = window.setTimeout(() => void renew(), wait);
-}
 
-async function renew(): Promise<void> {
-  if (config.auth !== 'cognito' || !tokens) return;
-  try {
-    const next = await cognito.refresh(config.cognito, tokens);
-    if (next) return useTokens(next);
-  } catch {
-    // Network trouble: try once more shortly, unless the token has run out meanwhile.
-    if (!cognito.expiresSoon(tokens, Date.now(), 0)) {
-      renewal = window.setTimeout(() => void renew(), 30_000);
-      return undefined;
-    }
-  }
-  tokens = null;
-  setBearer(null);
-  signedOut();
-  return undefined;
-}
 
 /** Local mode: ask for a sign-in link. The server answers the same whether or not the address is a user's. */
 export async function requestLink(email: string): Promise<void> {
-  await check(
-    await rawFetch(
-      '/auth/link',
-      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email }) },
-      { signOutOn401: false },
-    ),
-  );
+  await postAuth('/auth/link', { email });
 }
 
 /** Local mode: trade the link's one-time token for a session cookie. */
 export async function redeemLink(token: string): Promise<void> {
-  await check(
-    await rawFetch(
-      '/auth/session',
-      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) },
-      { signOutOn401: false },
-    ),
-  );
+  await postAuth('/auth/session', { token });
 }
 
 /** AWS mode: go to the hosted sign-in page. */
@@ -89,11 +52,9 @@ export async function beginCognitoSignIn(): Promise<void> {
 
 export async function signOut(): Promise<void> {
   if (config.auth === 'cognito') {
-    window.clearTimeout(renewal);
-    tokens = null;
-    setBearer(null);
+    held?.forget();
     location.assign(cognito.signOutUrl(config.cognito));
     return;
   }
-  await check(await rawFetch('/auth/signout', { method: 'POST' }, { signOutOn401: false }));
+  await postAuth('/auth/signout');
 }

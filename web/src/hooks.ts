@@ -159,3 +159,27 @@ export function useId(prefix = 'f'): string {
   if (ref.current === null) ref.current = `${prefix}-${++counter}`;
   return ref.current;
 }
+
+/**
+ * `#/signin/<token>`: trades a sign-in link's token for a session, once (the page's explicit
+ * POST; a mail scanner fetching the link spends nothing). The token is taken out of the address
+ * bar and history first. Returns the refusal, if any.
+ */
+export function useSpentLink(token: string, redeem: (token: string) => Promise<void>, onSignedIn: () => void): ApiError | null {
+  const started = useRef(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    history.replaceState(null, '', '#/signin');
+    redeem(token).then(onSignedIn, (e) => setError(asApiError(e)));
+  }, [token, redeem, onSignedIn]);
+  return error;
+}
+
+/** Why a sign-in link was refused, in words. */
+export function linkRefusal(error: ApiError): string {
+  return error.status === 401 || error.status === 404 || error.status === 410
+    ? 'This sign-in link has expired or has already been used.'
+    : `Signing in failed: ${error.message}`;
+}

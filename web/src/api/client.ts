@@ -116,6 +116,17 @@ export async function rawFetch(path: string, init: RequestInit = {}, opts: { sig
   return response;
 }
 
+/**
+ * POSTs to one of the local server's sign-in routes (`/auth/link`, `/auth/portal/link`,
+ * `/auth/session`, `/auth/signout`; not in the API document): a refusal is thrown as its problem
+ * and a 401 there never counts as being signed out.
+ */
+export async function postAuth(path: string, body?: Record<string, string>): Promise<void> {
+  const init: RequestInit =
+    body === undefined ? { method: 'POST' } : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+  await check(await rawFetch(path, init, { signOutOn401: false }));
+}
+
 /** Throws the response's problem unless it succeeded. */
 export async function check(response: Response): Promise<Response> {
   if (response.ok || response.status === 304) return response;

@@ -1,8 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { asApiError, type ApiError } from '../api/client';
 import { beginCognitoSignIn, redeemLink, requestLink } from '../auth';
-import { useTitle } from '../hooks';
+import { linkRefusal, useSpentLink, useTitle } from '../hooks';
 import { ErrorAlert, Loading, Notice, TextField, fieldError } from '../ui/controls';
 
 export function SignIn({ mode, reason }: { mode: 'local' | 'cognito'; reason?: string | undefined }) {
@@ -103,15 +103,7 @@ function LinkRequest({ intro }: { intro?: string }) {
 /** `#/signin/<token>`: trades the link's token for a session, once. */
 export function SignInLink({ token, onSignedIn }: { token: string; onSignedIn: () => void }) {
   useTitle('Signing in');
-  const started = useRef(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  useEffect(() => {
-    if (started.current) return;
-    started.current = true;
-    // The token must not stay in the address bar or history.
-    history.replaceState(null, '', '#/signin');
-    redeemLink(token).then(onSignedIn, (e) => setError(asApiError(e)));
-  }, [token, onSignedIn]);
+  const error = useSpentLink(token, redeemLink, onSignedIn);
   return (
     <SignInCard>
       {!error ? (
@@ -119,9 +111,7 @@ export function SignInLink({ token, onSignedIn }: { token: string; onSignedIn: (
       ) : (
         <>
           <div class="alert alert-error" role="alert" data-test="signin-link-error">
-            {error.status === 401 || error.status === 404 || error.status === 410
-              ? 'This sign-in link has expired or has already been used.'
-              : `Signing in failed: ${error.message}`}
+            {linkRefusal(error)}
           </div>
           <LinkRequest intro="Request a new link:" />
         </>

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, asApiError, ok, type ApiError } from '../api/client';
 import { onSignedOut } from '../api/credentials';
 import { navigate, useRoute, type Route } from '../router';
-import { ErrorAlert, Loading } from '../ui/controls';
+import { ErrorAlert, Loading, SignOutButton } from '../ui/controls';
 import { mayBeSignedIn, signOut } from './auth';
 import type { Brand } from './brand';
 import { PortalContext, type PortalSession } from './session';
@@ -126,30 +126,6 @@ export function PortalApp({ brand, me: firstMe }: { brand: Brand; me?: MeRequest
   }
 }
 
-function SignOutButton({ onDone }: { onDone: () => void }) {
-  const [busy, setBusy] = useState(false);
-  return (
-    <button
-      type="button"
-      class="btn btn-on-accent"
-      data-test="portal-signout"
-      disabled={busy}
-      onClick={async () => {
-        setBusy(true);
-        try {
-          await signOut();
-        } catch {
-          // The session may already be gone; either way the customer is out.
-        }
-        setBusy(false);
-        onDone();
-      }}
-    >
-      Sign out
-    </button>
-  );
-}
-
 function Shell({
   brand,
   route,
@@ -223,7 +199,7 @@ function Shell({
           {done ? (
             <div class="p-who">
               {session ? <span class="p-who-name">{session.contact.name}</span> : null}
-              <SignOutButton onDone={done} />
+              <SignOutButton signOut={signOut} look="btn-on-accent" test="portal-signout" onDone={done} />
             </div>
           ) : null}
         </div>

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiUrl, asApiError, attachmentUrl, ok, type ApiError } from '../api/client';
 import type { AttachmentRef, StreamEntry } from '../api/types';
 import { fileSize, fullTime, statusGroup, statusLabel } from '../format';
+import { FileField } from './parts';
 import { useId } from '../hooks';
 import { ErrorAlert, Loading, Notice, Time } from '../ui/controls';
 import { useUploads } from '../uploads';
@@ -352,35 +353,19 @@ function Reply({ caseId, onPosted }: { caseId: string; onPosted: (entry: StreamE
           </div>
         ) : null}
       </div>
-      <div class="field">
-        <label for={`${id}-files`}>Attach files (optional)</label>
-        <input
-          id={`${id}-files`}
-          type="file"
-          multiple
-          data-test="portal-reply-file"
-          onChange={(e) => {
-            const files = e.currentTarget.files;
-            if (files?.length) add(files);
-            e.currentTarget.value = '';
-          }}
-        />
-        {uploads.length ? (
-          <ul class="p-uploads" aria-label="Files to send" aria-live="polite">
-            {uploads.map((u) => (
-              <li key={u.key} class="p-chip" data-state={u.state}>
-                <span>
-                  {u.name} <span class="p-muted">{fileSize(u.size)}</span>
-                  {u.state === 'uploading' ? ' · uploading…' : u.state === 'failed' ? ` · failed: ${u.error}` : ''}
-                </span>
-                <button type="button" class="p-chip-remove" aria-label={`Remove ${u.name}`} onClick={() => remove(u.key)}>
-                  ×
-                </button>
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
+      <FileField
+        id={`${id}-files`}
+        test="portal-reply-file"
+        label="Files to send"
+        files={uploads.map((u) => ({
+          key: u.key,
+          name: u.name,
+          size: u.size,
+          note: u.state === 'uploading' ? 'uploading…' : u.state === 'failed' ? `failed: ${u.error}` : undefined,
+        }))}
+        onFiles={add}
+        onRemove={remove}
+      />
       <ErrorAlert error={error} shown={['body']} />
       <button type="submit" class="btn btn-primary" disabled={!canSend} data-test="portal-reply-submit">
         {busy ? 'Sending…' : uploading ? 'Uploading…' : 'Send reply'}

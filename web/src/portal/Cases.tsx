@@ -1,11 +1,11 @@
 // My cases: the customer's cases (or their account's), newest first, page by page.
-import { useState } from 'preact/hooks';
 import { api, ok, type Schemas } from '../api/client';
 import { statusGroup, statusLabel } from '../format';
 import { usePages } from '../hooks';
 import { href } from '../router';
 import { ErrorAlert, Loading, Time } from '../ui/controls';
 import { usePortalSession } from './session';
+import { MoreButton } from './parts';
 
 export type PortalCaseView = Schemas['CaseView'];
 
@@ -17,7 +17,6 @@ export function MyCases() {
     (cursor?: string) => ok(api.GET('/cases', { params: { query: { limit: PAGE, cursor } } })).then((p) => ({ items: p.items, next: p.next_cursor ?? null })),
     [],
   );
-  const [loadingMore, setLoadingMore] = useState(false);
   const title = session.accountCases ? 'Your company’s cases' : 'My cases';
   return (
     <>
@@ -58,22 +57,7 @@ export function MyCases() {
           ))}
         </ul>
       )}
-      {pages.next ? (
-        <div class="p-more">
-          <button
-            type="button"
-            class="btn"
-            disabled={loadingMore}
-            onClick={() => {
-              setLoadingMore(true);
-              void pages.more().finally(() => setLoadingMore(false));
-            }}
-            data-test="portal-more"
-          >
-            {loadingMore ? 'Loading…' : 'Load more'}
-          </button>
-        </div>
-      ) : null}
+      <MoreButton pages={pages} test="portal-more" />
     </>
   );
 }

@@ -6,6 +6,7 @@ import { useDebounced, usePages } from '../hooks';
 import { href, navigate } from '../router';
 import { ErrorAlert, Loading, TextField, Time } from '../ui/controls';
 import { draft } from './NewCase';
+import { MoreButton } from './parts';
 import { htmlToParagraphs } from './text';
 
 type Article = Schemas['ArticleView'];
@@ -13,7 +14,6 @@ type Article = Schemas['ArticleView'];
 export function ArticleList({ query }: { query: URLSearchParams }) {
   const [q, setQ] = useState(query.get('q') ?? '');
   const settled = useDebounced(q.trim(), 300);
-  const [loadingMore, setLoadingMore] = useState(false);
   // The search is in the address (#/kb?q=…), so Back returns to it.
   useEffect(() => {
     if (settled !== (query.get('q') ?? '')) navigate(href(['kb'], { q: settled }), true);
@@ -52,21 +52,7 @@ export function ArticleList({ query }: { query: URLSearchParams }) {
           ))}
         </ul>
       )}
-      {pages.next ? (
-        <div class="p-more">
-          <button
-            type="button"
-            class="btn"
-            disabled={loadingMore}
-            onClick={() => {
-              setLoadingMore(true);
-              void pages.more().finally(() => setLoadingMore(false));
-            }}
-          >
-            {loadingMore ? 'Loading…' : 'Load more'}
-          </button>
-        </div>
-      ) : null}
+      <MoreButton pages={pages} />
     </>
   );
 }

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, asApiError, ok, type ApiError, type Schemas } from '../api/client';
 import { CASE_TYPES, PRIORITIES, type Priority } from '../api/types';
-import { fileSize } from '../format';
+import { FileField } from './parts';
 import { useDebounced, useId } from '../hooks';
 import { href, navigate } from '../router';
 import { ErrorAlert, fieldError, SelectField, TextArea, TextField } from '../ui/controls';
@@ -114,34 +114,14 @@ export function NewPortalCase() {
             error={fieldError(error, 'priority')}
           />
         </div>
-        <div class="field">
-          <label for={`${id}-files`}>Attach files (optional)</label>
-          <input
-            id={`${id}-files`}
-            type="file"
-            multiple
-            data-test="portal-new-files"
-            onChange={(e) => {
-              const chosen = e.currentTarget.files;
-              if (chosen?.length) setFiles((old) => [...old, ...Array.from(chosen)]);
-              e.currentTarget.value = '';
-            }}
-          />
-          {files.length ? (
-            <ul class="p-uploads" aria-label="Files to attach">
-              {files.map((f, i) => (
-                <li key={`${f.name}-${i}`} class="p-chip">
-                  <span>
-                    {f.name} <span class="p-muted">{fileSize(f.size)}</span>
-                  </span>
-                  <button type="button" class="p-chip-remove" aria-label={`Remove ${f.name}`} onClick={() => setFiles((l) => l.filter((_, j) => j !== i))}>
-                    ×
-                  </button>
-                </li>
-              ))}
-            </ul>
-          ) : null}
-        </div>
+        <FileField
+          id={`${id}-files`}
+          test="portal-new-files"
+          label="Files to attach"
+          files={files.map((f, i) => ({ key: String(i), name: f.name, size: f.size }))}
+          onFiles={(chosen) => setFiles((old) => [...old, ...Array.from(chosen)])}
+          onRemove={(key) => setFiles((l) => l.filter((_, j) => String(j) !== key))}
+        />
         <div class="p-actions">
           <button type="submit" class="btn btn-primary" disabled={busy} data-test="portal-new-submit">
             {busy ? 'Sending…' : 'Open case'}

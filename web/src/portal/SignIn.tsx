@@ -1,8 +1,9 @@
 // Signing in to the portal: locally an emailed one-time link, on AWS an emailed one-time code.
 // Both answer the same whatever the address, so the screen never tells whether it may sign in.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { asApiError, type ApiError } from '../api/client';
+import { linkRefusal, useSpentLink } from '../hooks';
 import { ErrorAlert, Loading, Notice, TextField } from '../ui/controls';
 import { authMode, redeemLink, requestCode, requestLink, verifyCode } from './auth';
 import type { Brand } from './brand';
@@ -114,15 +115,7 @@ function LinkRequest({ intro }: { intro?: string }) {
 
 /** `#/signin/<token>`: trades the link's token for a session, once. */
 export function SignInLink({ token, onSignedIn }: { token: string; onSignedIn: () => void }) {
-  const started = useRef(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  useEffect(() => {
-    if (started.current) return;
-    started.current = true;
-    // The token must not stay in the address bar or history.
-    history.replaceState(null, '', '#/signin');
-    redeemLink(token).then(onSignedIn, (e) => setError(asApiError(e)));
-  }, [token, onSignedIn]);
+  const error = useSpentLink(token, redeemLink, onSignedIn);
   return (
     <div class="p-signin">
       <h1 tabIndex={-1}>Sign in</h1>
@@ -131,9 +124,7 @@ export function SignInLink({ token, onSignedIn }: { token: string; onSignedIn: (
       ) : (
         <>
           <div class="alert alert-error" role="alert" data-test="portal-signin-error">
-            {error.status === 401 || error.status === 404 || error.status === 410
-              ? 'This sign-in link has expired or has already been used. Ask for a new one below.'
-              : `Signing in failed: ${error.message}`}
+            {linkRefusal(error)} Ask for a new one below.
           </div>
           <LinkRequest intro="Enter your email address to get a new sign-in link." />
         </>

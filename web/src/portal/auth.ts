@@ -2,8 +2,8 @@
 // then `#/signin/<token>` → POST /auth/session, an HttpOnly session cookie). On AWS: Cognito's
 // passwordless email code (otp.ts) against the portal's app client; the ID token is kept in
 // memory only, sent as a bearer token and renewed before it expires.
-import { check, rawFetch } from '../api/client';
-import { setBearer, signedOut } from '../api/credentials';
+import { postAuth } from '../api/client';
+import { TokenHolder } from '../api/tokens';
 import { apiBase } from '../config';
 import * as otp from './otp';
 
@@ -21,11 +21,14 @@ export function portalConfig(raw: Record<string, unknown>): PortalConfig {
 }
 
 let config: PortalConfig = { auth: 'local', api: '' };
-let tokens: otp.OtpTokens | null = null;
-let renewal: number | undefined;
+let held: TokenHolder<otp.OtpTokens> | null = null;
 
 export function initPortalAuth(cfg: PortalConfig): void {
   config = cfg;
+  if (cfg.auth === 'cognito') {
+    const cognitoConfig = cfg.cognito;
+    held = new TokenHolder((t) => otp.refreshTokens(cognitoConfig, t));
+  }
 }
 
 export function authMode(): PortalConfig['auth'] {
@@ -34,29 +37,17 @@ export function authMode(): PortalConfig['auth'] {
 
 /** Whether a request could be signed in: always locally (the cookie decides), on AWS only with tokens. */
 export function mayBeSignedIn(): boolean {
-  return config.auth === 'local' || tokens !== null;
+  return config.auth === 'local' || held?.current != null;
 }
 
 /** Local mode: ask for a sign-in link (the server answers the same for any well-formed address). */
 export async function requestLink(email: string): Promise<void> {
-  await check(
-    await rawFetch(
-      '/auth/portal/link',
-      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email }) },
-      { signOutOn401: false },
-    ),
-  );
+  await postAuth('/auth/portal/link', { email });
 }
 
 /** Local mode: trade the link's one-time token for a session cookie. */
 export async function redeemLink(token: string): Promise<void> {
-  await check(
-    await rawFetch(
-      '/auth/session',
-      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) },
-      { signOutOn401: false },
-    ),
-  );
+  await postAuth('/auth/session', { token });
 }
 
 /** AWS mode: email a one-time code. */
@@ -68,48 +59,17 @@ export async function requestCode(email: string): Promise<otp.OtpChallenge> {
 /** AWS mode: trade the code for tokens and use them. */
 export async function verifyCode(email: string, challenge: otp.OtpChallenge, code: string): Promise<void> {
   if (config.auth !== 'cognito') throw new Error('Codes are used on AWS only.');
-  useTokens(await otp.verifyCode(config.cognito, email, challenge, code));
+  held?.use(await otp.verifyCode(config.cognito, email, challenge, code));
 }
 
-function useTokens(t: otp.OtpTokens): void {
-  tokens = t;
-  setBearer(t.idToken);
-  window.clearTimeout(renewal);
-  // Renew two minutes before expiry while the refresh token lasts; else the next 401 shows the
-  // sign-in screen.
-  const wait = Math.max(t.expiresAt - Date.now() - 120_000, 10_000);
-  renewal = window.setTimeout(() => void renew(), wait);
-}
 
-async function renew(): Promise<void> {
-  if (config.auth !== 'cognito' || !tokens) return;
-  try {
-    const next = await otp.refreshTokens(config.cognito, tokens);
-    if (next) return useTokens(next);
-  } catch {
-    // Network trouble: try again shortly while the token still lasts.
-    if (tokens.expiresAt > Date.now()) {
-      renewal = window.setTimeout(() => void renew(), 30_000);
-      return undefined;
-    }
-  }
-  forget();
-  signedOut();
-  return undefined;
-}
 
-function forget(): void {
-  window.clearTimeout(renewal);
-  tokens = null;
-  setBearer(null);
-}
 
 export async function signOut(): Promise<void> {
   if (config.auth === 'cognito') {
-    const had = tokens;
-    forget();
+    const had = held?.forget();
     if (had) await otp.revoke(config.cognito, had);
     return;
   }
-  await check(await rawFetch('/auth/signout', { method: 'POST' }, { signOutOn401: false }));
+  await postAuth('/auth/signout');
 }

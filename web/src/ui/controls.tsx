@@ -1,5 +1,6 @@
 // Form controls with their labels, hints and errors wired for assistive technology.
 import type { ComponentChildren, TextareaHTMLAttributes } from 'preact';
+import { useState } from 'preact/hooks';
 import { useId } from '../hooks';
 import type { ApiError } from '../api/client';
 import type { CaseStatus, Priority } from '../api/types';
@@ -286,5 +287,33 @@ export function PageHeader({ title, children, sub }: { title: ComponentChildren;
       </div>
       {children ? <div class="page-actions">{children}</div> : null}
     </div>
+  );
+}
+
+/**
+ * Signs out with `signOut` and then calls `onDone`, also when the session was already gone:
+ * either way the person is out.
+ */
+export function SignOutButton({ signOut, onDone, look, test }: { signOut: () => Promise<void>; onDone: () => void; look: string; test: string }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      class={`btn ${look}`}
+      data-test={test}
+      disabled={busy}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          await signOut();
+        } catch {
+          // Already signed out (an ended session or a network failure): nothing to undo.
+        }
+        setBusy(false);
+        onDone();
+      }}
+    >
+      Sign out
+    </button>
   );
 }
