@@ -41,6 +41,12 @@ impl Problem {
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
     }
+
+    /// Seconds a client should wait before trying again, sent as `Retry-After`: the limit's own
+    /// window, or a second when the service is briefly unavailable.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after_secs.or((self.status == StatusCode::SERVICE_UNAVAILABLE.as_u16()).then_some(1))
+    }
 }
 
 impl From<DomainError> for Problem {
@@ -80,8 +86,7 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        let retry_after = self.retry_after_secs.or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
-        if let Some(seconds) = retry_after {
+        if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

@@ -736,11 +736,7 @@ impl<'a> Cases<'a> {
     /// staff's. A case already in a final state stays as it is (closing twice is one effect).
     /// Every other field stays; the status change is recorded like any other.
     pub async fn close(&self, principal: &Principal, reference: &str) -> DomainResult<Case> {
-        if let Principal::Portal(contact) = principal
-            && contact.portal.is_none()
-        {
-            return Err(DomainError::Forbidden("portal access is not enabled".into()));
-        }
+        // Visibility, portal access included, is the read's (`Principal::can_see`).
         let case = self.get(principal, reference).await?;
         // A final state changed under us (Rejected, Duplicate, …) stays what it is.
         self.change_by(&case, &Author::of(principal), |current, fields| {

@@ -25,7 +25,7 @@ use crate::Docket;
 use crate::Principal;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::EmailAddress;
-use crate::model::{Contact, User};
+use crate::model::User;
 use crate::notify::MailSettings;
 use crate::ratelimit::FixedWindow;
 use crate::schema::{DIRECTORY, directory_keys, keyed_item, signin_keys};
@@ -66,6 +66,16 @@ pub enum Audience {
     Staff,
     /// Contacts with portal access, to the customer portal.
     Portal,
+}
+
+impl Audience {
+    /// Where this audience's link takes its token, under the public base URL.
+    pub fn signin_path(self) -> &'static str {
+        match self {
+            Audience::Staff => SIGNIN_PATH,
+            Audience::Portal => PORTAL_SIGNIN_PATH,
+        }
+    }
 }
 
 pub struct SignIn<'a> {
@@ -117,7 +127,7 @@ impl SignIn<'_> {
     /// Sends a one-time sign-in link to `address` when it is the address of someone of
     /// `audience` (an active staff user; a contact with portal access) and does nothing otherwise.
     pub async fn send_link(&self, audience: Audience, address: &EmailAddress, mailer: &dyn Mailer, settings: &MailSettings) -> DomainResult<()> {
-        let Some((subject, name, path)) = self.recipient(audience, address).await? else {
+        let Some((subject, name)) = self.recipient(audience, address).await? else {
             tracing::info!(?audience, "sign-in link asked for an address that is nobody's who may sign in there");
             return Ok(());
         };
@@ -125,7 +135,7 @@ impl SignIn<'_> {
             return Err(DomainError::Internal("no public URL is configured: cannot link the web app".into()));
         };
         let token = self.issue_link(&subject).await?;
-        let link = format!("{}{path}{token}", public_url.trim_end_matches('/'));
+        let link = format!("{}{}{token}", public_url.trim_end_matches('/'), audience.signin_path());
         let (title, place) = match audience {
             Audience::Staff => ("Your Docket sign-in link".to_owned(), "Docket".to_owned()),
             Audience::Portal => {
@@ -153,19 +163,15 @@ impl SignIn<'_> {
         Ok(())
     }
 
-    /// Whose `address` is among those who may sign in as `audience`: their id, name and the
-    /// path their link leads to.
-    async fn recipient(&self, audience: Audience, address: &EmailAddress) -> DomainResult<Option<(String, String, &'static str)>> {
+    /// Whose `address` is among those who may sign in as `audience`: their id and name.
+    async fn recipient(&self, audience: Audience, address: &EmailAddress) -> DomainResult<Option<(String, String)>> {
         let directory = self.docket.directory();
         Ok(match audience {
             Audience::Staff => {
                 let Some(owner) = directory.owner_of(&directory_keys::user_email(address)).await? else { return Ok(None) };
-                directory.get::<User>(&owner).await?.filter(|u| u.active).map(|u| (u.id.to_string(), u.name, SIGNIN_PATH))
+                directory.get::<User>(&owner).await?.filter(|u| u.active).map(|u| (u.id.to_string(), u.name))
             }
-            Audience::Portal => {
-                let Some(owner) = directory.owner_of(&directory_keys::contact_email(address)).await? else { return Ok(None) };
-                directory.get::<Contact>(&owner).await?.filter(|c| c.portal.is_some()).map(|c| (c.id.to_string(), c.name, PORTAL_SIGNIN_PATH))
-            }
+            Audience::Portal => directory.contact_by_email(address).await?.filter(|c| c.portal.is_some()).map(|c| (c.id.to_string(), c.name)),
         })
     }
 

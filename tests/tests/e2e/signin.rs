@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::Method;
 use docket_domain::clock::ManualClock;
 use docket_domain::notify::MailSettings;
-use docket_domain::signin::{Audience, LINK_VALIDITY, PORTAL_SIGNIN_PATH, SESSION_VALIDITY, SIGNIN_PATH};
+use docket_domain::signin::{Audience, LINK_VALIDITY, SESSION_VALIDITY};
 use docket_e2e::{Engine, RecordingMailer, TestApi, id_of, on_both_engines};
 use serde_json::json;
 
@@ -55,11 +55,11 @@ impl World {
         let signin = self.api.docket.signin();
         let address = signin.accept_ask(email).await.expect("ask accepted");
         signin.send_link(audience, &address, self.mailer.as_ref(), &self.settings).await.expect("link sent or skipped");
-        let (path, subject) = match audience {
-            Audience::Staff => (SIGNIN_PATH, "Your Docket sign-in link"),
-            Audience::Portal => (PORTAL_SIGNIN_PATH, "Your sign-in link for"),
+        let subject = match audience {
+            Audience::Staff => "Your Docket sign-in link",
+            Audience::Portal => "Your sign-in link for",
         };
-        let marker = format!("https://help.example.test{path}");
+        let marker = format!("https://help.example.test{}", audience.signin_path());
         let sent = self.mailer.messages_with(subject);
         // The body is quoted-printable: undo its soft line breaks before reading the link.
         let raw = sent.iter().find(|raw| raw.contains(email))?.replace("=\r\n", "");

@@ -35,17 +35,13 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
   useEffect(() => setSaved(false), [mask, tokenDays, numberInBody, junk, blacklist, ackCount, ackWindow, ackPerHour, maxMb, brandName, brandLogo, brandColour]);
 
   const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
-  // Merge patch of the brand, sent only when it changed: an empty logo or colour is removed
-  // (null) and the portal uses its defaults; an empty name is left as it was.
+  // Merge patch of the brand: an empty logo or colour is removed (null) and the portal uses its
+  // defaults; an empty name is left as it was.
   const brandPatch = {
     ...(brandName.trim() ? { company_name: brandName.trim() } : {}),
     logo_url: brandLogo.trim() || null,
     accent_colour: brandColour.trim() || null,
   };
-  const brandChanged =
-    brandName.trim() !== (settings.brand?.company_name ?? '') ||
-    (brandLogo.trim() || null) !== (settings.brand?.logo_url || null) ||
-    (brandColour.trim() || null) !== (settings.brand?.accent_colour || null);
   const submit = onSubmit(async () => {
     const body = {
       case_number_mask: mask,
@@ -57,7 +53,7 @@ function SettingsForm({ settings, onSaved }: { settings: Settings; onSaved: (s: 
       ack_limit_window_minutes: int(ackWindow),
       ack_limit_per_mailbox_per_hour: int(ackPerHour),
       max_message_bytes: maxMb.trim() === '' ? undefined : Math.round(Number(maxMb) * 1024 * 1024),
-      ...(brandChanged ? { brand: brandPatch } : {}),
+      brand: brandPatch,
     };
     const s = await ok(api.PATCH('/settings', { body }));
     onSaved(s);

@@ -115,11 +115,11 @@ pub(super) async fn submit(
     // embedded form (a browser's navigation) gets itself back with the reason and what was typed.
     cors.apply(match outcome {
         Ok(_) if wants_html(&headers) => embed_page(&form, StatusCode::ACCEPTED, thank_you_html(&form)),
-        Ok(_) => received(&headers),
+        Ok(_) => received(),
         Err(problem) if wants_html(&headers) => {
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut page = embed_page(&form, status, embed_html(&form, &typed, Some(&problem)));
-            if let Some(seconds) = problem.retry_after_secs {
+            if let Some(seconds) = problem.retry_after() {
                 page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             page
@@ -153,7 +153,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// The same answer whether a case was opened or the honeypot caught a bot.
-fn received(_headers: &HeaderMap) -> Response {
+fn received() -> Response {
     (StatusCode::ACCEPTED, Json(crate::views::FormAnswer { status: "received", detail: RECEIVED })).into_response()
 }
 
