@@ -96,7 +96,7 @@ fn content_type(path: &str) -> &'static str {
 
 /// The customer portal's pages: the console's policy, but the company's logo may come from any
 /// `https:` address (an image never runs script; the settings accept nothing else).
-pub const PORTAL_CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:;      connect-src 'self'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+pub const PORTAL_CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; connect-src 'self'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
 /// One file with the headers every console response carries; gzip when the client takes it.
 fn serve(asset: &'static Asset, request: &HeaderMap, cache: &'static str) -> Response {
