@@ -2,6 +2,8 @@
 //! through an emulator endpoint), and the start-up time of the `api` Lambda binary measured
 //! against a local stand-in for the Lambda Runtime API.
 
+mod cost;
+
 use docket_domain::directory::{MailboxFields, TeamFields, UserFields};
 use docket_domain::model::AssignmentRule;
 use docket_domain::stream::{NewPost, PostFields};
@@ -89,6 +91,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/bench-tools")]
         tools: PathBuf,
     },
+    /// What each piece of work costs on AWS: the functions' handlers on their own wiring against
+    /// the emulator, every SDK request counted, priced at published on-demand prices.
+    Cost {
+        /// The emulator (moto server) URL.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: Option<String>,
+        /// Runs of each scenario (the figures are their means).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Time from starting each Lambda binary until it first asks the Runtime API for work.
     Startup {
         /// The binaries (built with `cargo build --release -p docket-api -p docket-inbound-email
@@ -110,6 +122,7 @@ pub async fn run(command: BenchCommand) -> Result<(), String> {
     match command {
         BenchCommand::Api { engine, requests, concurrency, endpoint } => api(engine, requests, concurrency.max(1), endpoint).await,
         BenchCommand::Http { connections, requests, oha, tools } => http(&connections, requests.max(1), oha, &tools).await,
+        BenchCommand::Cost { endpoint, runs } => cost::cost(endpoint, runs.max(1)).await,
         BenchCommand::Startup { binary, runs } => startup(&binary, runs.max(1)).await,
         BenchCommand::Fanout { followers } => fanout(&followers).await,
         BenchCommand::NotifyLatency { runs } => notify_latency(runs.max(1)).await,

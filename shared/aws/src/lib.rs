@@ -12,6 +12,7 @@ mod ses;
 pub use ses::SesMailer;
 mod s3;
 mod sqs;
+pub mod tally;
 
 pub use sqs::SqsQueue;
 

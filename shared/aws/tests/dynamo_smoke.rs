@@ -32,13 +32,23 @@ fn unique_prefix() -> String {
 }
 
 async fn store() -> DynamoItemStore {
+    store_counted(None).await
+}
+
+/// A store in tables of its own, its client counted by `tally` when given.
+async fn store_counted(tally: Option<&docket_aws::tally::RequestTally>) -> DynamoItemStore {
     let endpoint = std::env::var("DOCKET_TEST_AWS_ENDPOINT")
         .unwrap_or_else(|_| panic!("DOCKET_TEST_AWS_ENDPOINT is not set: run scripts/test.sh which starts moto_server"));
     let shared = sdk_config(Some(&endpoint)).await;
     // The emulator accepts any credentials; fixed ones keep the test independent of the environment.
     let config =
         aws_sdk_dynamodb::config::Builder::from(&shared).credentials_provider(Credentials::new("test", "test", None, None, "docket-smoke-test")).build();
-    let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), unique_prefix(), tables());
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = match tally {
+        Some(tally) => tally.dynamo(&client),
+        None => client,
+    };
+    let store = DynamoItemStore::new(client, unique_prefix(), tables());
     store.create_tables().await.expect("tables are created");
     // A second call must find the tables there and succeed.
     store.create_tables().await.expect("creating tables again is harmless");
@@ -258,4 +268,29 @@ async fn secondary_index_is_sparse_and_pages() {
     let page = store.query(january_second_on).await.expect("range on index");
     let updated: Vec<_> = page.items.iter().map(|item| item["updated"].clone()).collect();
     assert_eq!(updated, [json!("2024-01-02"), json!("2024-01-03")]);
+}
+
+#[tokio::test]
+async fn the_tally_counts_each_request_and_its_units_by_the_published_rules() {
+    let tally = docket_aws::tally::RequestTally::new();
+    let store = store_counted(Some(&tally)).await;
+    tally.reset();
+    // An item of about 2.5 KB: three write units, one strongly consistent read unit.
+    let big = item(json!({"pk": "case#t", "sk": "meta", "text": "x".repeat(2500)}));
+    store.write(WriteOp::put(CASES, big)).await.expect("put");
+    store.get(CASES, &Key::new("case#t", "meta")).await.expect("get").expect("found");
+    store.get(CASES, &Key::new("case#t", "missing")).await.expect("get");
+    // A transaction of two small puts: two units each.
+    let small = |sk: &str| WriteOp::put(CASES, item(json!({"pk": "case#t", "sk": sk})));
+    store.transact(vec![small("a"), small("b")]).await.expect("transaction commits");
+    let counts = tally.snapshot();
+    let of = |operation: &str| *counts.get(&("DynamoDB".to_owned(), operation.to_owned())).unwrap_or_else(|| panic!("{operation} counted: {counts:?}"));
+    let put = of("PutItem");
+    assert_eq!((put.calls, put.attempts, put.write_units, put.assumed_write_units), (1, 1, 3.0, 0.0));
+    assert!(put.bytes_sent > 2500, "the request carried the item: {put:?}");
+    let get = of("GetItem");
+    assert_eq!((get.calls, get.read_units, get.write_units), (2, 2.0, 0.0), "a miss costs the minimum too");
+    assert!(get.bytes_received > 2500, "the answer carried the item: {get:?}");
+    assert_eq!(of("TransactWriteItems").write_units, 4.0);
+    assert!(!counts.contains_key(&("DynamoDB".to_owned(), "CreateTable".to_owned())), "reset forgot the setup: {counts:?}");
 }
