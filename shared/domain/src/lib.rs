@@ -5,6 +5,7 @@
 pub mod access;
 pub mod assignment;
 pub mod automation;
+pub mod calendar;
 pub mod cases;
 pub mod clock;
 pub mod confirm;
