@@ -217,7 +217,13 @@ where
 
 async fn api(engine: Engine, requests: usize, concurrency: usize, endpoint: Option<String>) -> Result<(), String> {
     let (store, description) = store_for(engine, endpoint).await?;
-    let docket = Docket::new(store, Arc::new(SystemClock));
+    // Numbered as the process that serves this engine numbers them: `docket serve` in blocks, the
+    // functions one at a time.
+    let block = match engine {
+        Engine::Sqlite => crate::local::CASE_NUMBER_BLOCK,
+        Engine::Dynamo => 1,
+    };
+    let docket = Docket::new(store, Arc::new(SystemClock)).with_case_number_block(block);
     let admin = docket.create_user_unchecked("Bench Admin", "bench@docket.localhost", Role::Admin).await.map_err(|e| e.to_string())?;
     let keys = TokenKeys::new(b"benchmark-secret-benchmark-secret");
     let bearer = format!("Bearer {}", keys.mint(&admin.id, Duration::from_secs(3600)).map_err(|e| e.to_string())?);
@@ -615,7 +621,7 @@ async fn ingest(counts: &[usize], concurrency: &[usize]) -> Result<(), String> {
             }
             let (store_path, blobs_path, outbox_path) = (temp_path("store.sqlite"), temp_path("blobs"), temp_path("outbox"));
             let store = docket_embedded::SqliteItemStore::open(&store_path, docket_domain::schema::tables()).map_err(|e| e.to_string())?;
-            let docket = Docket::new(Arc::new(store), Arc::new(SystemClock));
+            let docket = Docket::new(Arc::new(store), Arc::new(SystemClock)).with_case_number_block(crate::local::CASE_NUMBER_BLOCK);
             let admin = docket_domain::Principal::Staff(
                 docket.create_user_unchecked("Bench Admin", "bench@docket.localhost", Role::Admin).await.map_err(|e| e.to_string())?,
             );

@@ -71,6 +71,7 @@ fn open_with(data: &Path, blob_url: Option<&str>) -> Result<Installation, String
     }
     let blobs = Arc::new(blobs);
     let docket = Docket::new(Arc::new(store), Arc::new(SystemClock))
+        .with_case_number_block(CASE_NUMBER_BLOCK)
         .with_blobs(blobs.clone())
         .with_notify_queue(notify_queue.clone())
         .with_assign_queue(assign_queue.clone());
@@ -177,6 +178,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     }
     let sink = Arc::new(PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: smtp_trusted_senders });
     let smtp_server = tokio::spawn(docket_embedded::serve_smtp(smtp_listener, SmtpConfig::new("docket.localhost"), sink, stopped));
+    let docket = installation.docket.clone();
     let state = AppState { docket: installation.docket, authenticator: Authenticator::LocalTokens(installation.keys) };
     // The API and the /blobs routes its presigned requests go to (S3 takes them on AWS). The peer
     // address is the client's: web-form rate limits count per client IP.
@@ -187,6 +189,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let _ = assign_worker.await;
     let _ = relay.await;
     let _ = smtp_server.await;
+    give_back_case_numbers(&docket).await;
     served.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("docket stopped");
     Ok(())
@@ -258,7 +261,22 @@ pub async fn ingest(data: &Path, path: &Path, options: &crate::mail_in::IngestOp
     let installation = open(data)?;
     let mailer = Arc::new(OutboxMailer::new(installation.outbox.clone()).map_err(|e| format!("cannot open the outbox: {e}"))?);
     let sink = PipelineSink { docket: installation.docket.clone(), mailer, settings: local_mail_settings(), trusted_sender: false };
-    crate::mail_in::ingest(&sink, path, options).await
+    let ingested = crate::mail_in::ingest(&sink, path, options).await;
+    give_back_case_numbers(&installation.docket).await;
+    ingested
+}
+
+/// Case numbers the local process takes at a time (see `docket_domain::numbers`): new cases
+/// then neither wait for a commit of the counter nor conflict over it.
+pub(crate) const CASE_NUMBER_BLOCK: u64 = 32;
+
+/// Returns the case numbers the process holds on an orderly stop, so the next start counts on
+/// without a gap. A failure only leaves a gap: logged.
+async fn give_back_case_numbers(docket: &Docket) {
+    match docket.give_back_case_numbers().await {
+        Ok(returned) => tracing::debug!(returned, "unused case numbers returned"),
+        Err(error) => tracing::warn!(%error, "unused case numbers could not be returned: the next case numbers skip them"),
+    }
 }
 
 #[cfg(test)]

@@ -305,6 +305,8 @@ pub struct Cases<'a> {
     pub(crate) assign_queue: Option<&'a dyn docket_ports::Queue>,
     /// How the outbox items of committed changes reach those queues.
     pub(crate) delivery: &'a crate::outbox::OutboxDelivery,
+    /// Where new cases take their numbers.
+    pub(crate) numbers: &'a crate::numbers::CaseNumbers,
     /// How many workflow-rule runs in a row led to the changes made through this handle: 0 for
     /// people and channels; the events they cause carry it, so rules cannot loop.
     pub(crate) depth: u8,
@@ -402,8 +404,7 @@ impl<'a> Cases<'a> {
         let mut effects = Effects::default();
         self.opened_effects(&opening, &mut effects);
         for _ in 0..3 {
-            let number = self.store.increment(COUNTERS, &schema::case_number_counter(), "value", 1).await?;
-            let number = u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?;
+            let number = self.numbers.take(self.store).await?;
             let mut txn = opening.txn(number)?;
             if let Some(key) = &idempotency {
                 let item = idempotency_item(actor, key, &opening.case, opening.case.audit.created_at);

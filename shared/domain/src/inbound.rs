@@ -962,24 +962,17 @@ impl Inbound<'_> {
         Ok(case)
     }
 
-    /// Opens a case in the message's transaction: numbered by the counter as read now (the
-    /// counter's write is conditional on that value, so two messages never share a number),
-    /// announced unless it is junk (`status` set: opened directly in that status).
+    /// Opens a case in the message's transaction, numbered from the process's case numbers (see
+    /// [`crate::numbers`]: concurrent messages never conflict over the counter), announced unless
+    /// it is junk (`status` set: opened directly in that status).
     async fn open(&self, author: &Author, fields: CaseFields, status: Option<CaseStatus>, work: &mut Work) -> DomainResult<Case> {
         let cases = self.docket.cases();
         let mut opening = cases.prepare_open(author, fields, None).await?;
-        let key = crate::schema::case_number_counter();
-        let current = self.docket.store().get(COUNTERS, &key).await?.and_then(|i| i.get("value").and_then(Value::as_i64));
-        let number = current.unwrap_or(0) + 1;
-        let condition = match current {
-            Some(value) => Condition::equals("value", value),
-            None => Condition::NotExists,
-        };
-        work.txn.plain(WriteOp::put_if(COUNTERS, keyed_item(key, crate::schema::Counter { value: number })?, condition));
+        let number = cases.numbers.take(self.docket.store()).await?;
         if let Some(status) = status {
             opening.case.status = status;
         }
-        work.txn.append(opening.txn(u64::try_from(number).map_err(|_| DomainError::Internal("case counter is negative".into()))?)?);
+        work.txn.append(opening.txn(number)?);
         if status.is_none() {
             cases.opened_effects(&opening, &mut work.effects);
             work.auto_follows.extend(opening.auto_follows.iter().cloned());

@@ -20,6 +20,7 @@ pub mod knowledge;
 pub mod mask;
 pub mod model;
 pub mod notify;
+pub mod numbers;
 pub mod outbox;
 pub mod ratelimit;
 pub mod rules;
@@ -52,11 +53,34 @@ pub struct Docket {
     assign_queue: Option<Arc<dyn Queue>>,
     blobs: Option<Arc<dyn BlobStore>>,
     delivery: outbox::OutboxDelivery,
+    numbers: Arc<numbers::CaseNumbers>,
 }
 
 impl Docket {
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, notify_queue: None, assign_queue: None, blobs: None, delivery: outbox::OutboxDelivery::Immediate }
+        Self {
+            store,
+            clock,
+            notify_queue: None,
+            assign_queue: None,
+            blobs: None,
+            delivery: outbox::OutboxDelivery::Immediate,
+            numbers: Arc::new(numbers::CaseNumbers::new(1)),
+        }
+    }
+
+    /// Takes case numbers `block` at a time from the store's counter (see [`numbers`]): one a
+    /// case by default; a long-running process takes more, so that new cases neither wait for a
+    /// commit of their own nor conflict over the counter.
+    pub fn with_case_number_block(mut self, block: u64) -> Self {
+        self.numbers = Arc::new(numbers::CaseNumbers::new(block));
+        self
+    }
+
+    /// Returns the case numbers this process holds, for an orderly stop (see
+    /// [`numbers::CaseNumbers::give_back`]); how many went back.
+    pub async fn give_back_case_numbers(&self) -> DomainResult<u64> {
+        self.numbers.give_back(self.store.as_ref()).await
     }
 
     /// Announces every new stream entry on this queue (the notify worker reads it).
@@ -108,6 +132,7 @@ impl Docket {
             notify_queue: self.notify_queue.as_deref(),
             assign_queue: self.assign_queue.as_deref(),
             delivery: &self.delivery,
+            numbers: &self.numbers,
             depth,
         }
     }

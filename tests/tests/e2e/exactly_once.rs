@@ -23,6 +23,7 @@ on_both_engines!(
     a_crash_before_the_log_line_resumes_into_one_case,
     a_crash_after_the_commit_sends_everything_once_from_the_outbox,
     concurrent_messages_from_a_new_sender_share_one_contact_and_never_a_number,
+    sixteen_messages_at_once_each_open_a_case_without_racing,
     a_queue_outage_loses_no_notification,
 );
 
@@ -373,6 +374,23 @@ async fn concurrent_messages_from_a_new_sender_share_one_contact_and_never_a_num
         let case = world.api.call(Method::GET, &format!("/cases/{number}"), Some(&world.admin), None).await;
         assert_eq!(case.body["contact_ids"], json!([fays[0]["id"]]), "{}", case.body);
     }
+}
+
+async fn sixteen_messages_at_once_each_open_a_case_without_racing(engine: Engine) {
+    // GIVEN sixteen messages from sixteen new senders, delivered at the same time (as from that
+    // many SMTP sessions, or SES invoking the function that often at once)
+    let world = world(engine).await;
+    let raws: Vec<(String, Vec<u8>)> = (0..16)
+        .map(|i| (format!("crowd-{i}"), world.mail(&format!("sender{i}@{}", world.domain), &format!("Crowd {i}"), &format!("crowd{i}@c.test"))))
+        .collect();
+    let lines = futures_util::future::join_all(raws.iter().map(|(source, raw)| world.deliver(source, raw))).await;
+    // THEN every one opened its own case (none gave up racing the others over the case number)
+    let lines: Vec<InboundLogEntry> = lines.into_iter().map(|line| line.expect("each message is taken")).collect();
+    assert!(lines.iter().all(|l| l.outcome == InboundOutcome::Created), "{lines:?}");
+    let mut numbers: Vec<u64> = lines.iter().map(|l| l.case_number.expect("numbered")).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 16, "{numbers:?}");
 }
 
 async fn post_all(world: &World, token: &str, number: u64, bodies: &[&str]) -> Vec<Value> {

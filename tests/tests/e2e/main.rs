@@ -8,6 +8,7 @@ mod api_events;
 mod assignment;
 mod blob_conformance;
 mod case_console;
+mod case_numbers;
 mod conformance;
 mod directory_search;
 mod exactly_once;
