@@ -57,7 +57,7 @@ pub fn router_serving_blobs<S: SignedUrlBlobs + 'static>(state: AppState, blobs:
 
 fn api_routes(state: AppState) -> Router {
     let mut router = Router::new();
-    for route in routes::route_table() {
+    for route in openapi::routes_only(routes::route_table) {
         router = router.route(route.path, route.handler);
     }
     router.fallback(|| async { Problem::not_found("no such route") }).method_not_allowed_fallback(method_not_allowed).with_state(state)

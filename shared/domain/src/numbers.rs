@@ -61,12 +61,15 @@ impl Held {
 pub struct CaseNumbers {
     block: u64,
     held: Mutex<Held>,
+    /// Held by the one caller taking a new block: the others wait for it rather than each take
+    /// a block of their own (which would hand numbers out of order and leave gaps).
+    refill: tokio::sync::Mutex<()>,
 }
 
 impl CaseNumbers {
     /// Numbers taken `block` at a time (at least one).
     pub fn new(block: u64) -> Self {
-        Self { block: block.max(1), held: Mutex::new(Held::default()) }
+        Self { block: block.max(1), held: Mutex::new(Held::default()), refill: tokio::sync::Mutex::new(()) }
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
@@ -78,8 +81,12 @@ impl CaseNumbers {
         if let Some(number) = self.held().take() {
             return Ok(number);
         }
-        // Taken without the lock held across the await: two callers finding nothing both take a
-        // block, and both blocks are kept.
+        // A block of one is every caller's own number: nothing to wait for.
+        let _refilling = if self.block > 1 { Some(self.refill.lock().await) } else { None };
+        // Another caller may have taken a block while this one waited.
+        if let Some(number) = self.held().take() {
+            return Ok(number);
+        }
         let block = i64::try_from(self.block).map_err(|_| DomainError::Internal("case number block too large".into()))?;
         let end = store.increment(COUNTERS, &schema::case_number_counter(), "value", block).await?;
         let end = u64::try_from(end).map_err(|_| DomainError::Internal("case counter is negative".into()))?;

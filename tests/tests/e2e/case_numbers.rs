@@ -45,9 +45,19 @@ async fn numbers_taken_in_blocks_are_used_in_order_and_go_back_on_a_stop(engine:
 }
 
 async fn concurrent_creations_of_two_processes_never_share_a_number(engine: Engine) {
-    // GIVEN two processes on one store, one taking blocks of four and one a number at a time
+    // GIVEN a process taking blocks of four
     let store = docket_e2e::store(engine).await;
     let (blocks, admin) = process(&store, 4).await;
+    // WHEN it opens ten cases at the same time THEN they take 1 to 10: callers finding no number
+    // wait for the one taking a block instead of each taking one (which would leave holes)
+    let mut opened = futures_util::future::join_all((0..10).map(|i| {
+        let (blocks, admin) = (&blocks, &admin);
+        async move { open(blocks, admin, &format!("rush {i}")).await }
+    }))
+    .await;
+    opened.sort();
+    assert_eq!(opened, (1..=10).collect::<Vec<u64>>());
+    // GIVEN a second process on the store, taking a number at a time
     let (single, other_admin) = process(&store, 1).await;
     // WHEN each opens six cases at the same time
     let opened = futures_util::future::join_all((0..12).map(|i| {
