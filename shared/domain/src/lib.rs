@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod rules;
 pub mod schema;
 pub mod signin;
+pub mod sla;
 pub mod stream;
 mod txn;
 pub mod validate;
