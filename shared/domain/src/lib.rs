@@ -3,6 +3,7 @@
 //! process) wire a store and a clock into [`Docket`] and call it.
 
 pub mod access;
+pub mod agreements;
 pub mod assignment;
 pub mod automation;
 pub mod calendar;
