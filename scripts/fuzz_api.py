@@ -173,6 +173,16 @@ def seed(server: Server, admin_token: str) -> dict:
         "/workflow-rules",
         {"name": "Urgent to the team", "trigger": "case_created", "conditions": [{"field": "priority", "op": "is", "value": "Urgent"}], "actions": [{"action": "assign_to_team", "team_id": team["id"]}]},
     )
+    calendar = admin.call(
+        "POST",
+        "/calendars",
+        {"name": "Office hours", "time_zone": "Europe/Berlin", "hours": {"monday": [{"start": "09:00", "end": "17:00"}]}, "holidays": [{"date": "2026-12-25", "yearly": True}]},
+    )
+    agreement = admin.call(
+        "POST",
+        "/service-agreements",
+        {"name": "Gold", "calendar_id": calendar["id"], "targets": {"Normal": {"first_response_minutes": 60}}, "applies_to": {"kind": "accounts", "account_ids": [account["id"]]}},
+    )
 
     # A web-form submission mails its sender a confirmation link; the token is in the outbox.
     Client(server.base_url, "").call("POST", f"/forms/{form['id']}/submissions", {"email": "visitor@elsewhere.example", "name": "Visitor", "subject": "Hello", "message": "Hi"})
@@ -198,6 +208,8 @@ def seed(server: Server, admin_token: str) -> dict:
         "leads": [lead["id"]],
         "mailboxes": [mailbox["id"]],
         "workflow_rules": [rule["id"]],
+        "calendars": [calendar["id"]],
+        "service_agreements": [agreement["id"]],
         "articles": [article["id"], draft["id"]],
         "attachments": [customer_file["id"], staff_file["id"], upload["attachment_id"]],
         "followers": [agent["id"], contact["id"], me["id"]],
@@ -224,7 +236,7 @@ def write_config(path: Path, seeded: dict, probability: float, checks: list[str]
     lines += ["negative_data_rejection.expected-statuses = [400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422, 428, 429]"]
     # Without its required If-Match an update is answered 428 Precondition Required (RFC 6585).
     lines += ["missing_required_header.expected-statuses = [400, 401, 403, 406, 415, 422, 428]", ""]
-    names = ["case_ref", "users", "teams", "accounts", "contacts", "leads", "mailboxes", "workflow_rules", "articles", "attachments", "followers", "forms", "confirm_tokens", "etags", "origins"]
+    names = ["case_ref", "users", "teams", "accounts", "contacts", "leads", "mailboxes", "workflow_rules", "calendars", "service_agreements", "articles", "attachments", "followers", "forms", "confirm_tokens", "etags", "origins"]
     for name in names:
         lines += [f"[dictionaries.{name}]", f"values = {toml_list(seeded[name])}", ""]
     # Parameters named alike in every operation.
@@ -249,6 +261,8 @@ def write_config(path: Path, seeded: dict, probability: float, checks: list[str]
         ("leads", "leads"),
         ("mailboxes", "mailboxes"),
         ("workflow-rules", "workflow_rules"),
+        ("calendars", "calendars"),
+        ("service-agreements", "service_agreements"),
     ]:
         lines += [
             "[[operations]]",

@@ -13,6 +13,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
+use docket_domain::agreements::{ServiceAgreement, ServiceAgreementFields};
+use docket_domain::calendar::{Calendar, CalendarFields};
 use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort};
 use docket_domain::directory::{Entity, SearchText, Searchable};
 use docket_domain::ids::Id;
@@ -494,6 +496,62 @@ pub fn route_table() -> Vec<Route> {
             .path_param("id", "")
             .reply_empty(204, "Deleted")
             .errors(&[401, 403, 404]),
+        Route::new("POST", "/calendars", post(create_entity::<Calendar>))
+            .op("createCalendar", "Create a business-hours calendar for service agreements (admins): weekly hours in an IANA time zone, holidays")
+            .body::<CalendarFields>(false)
+            .reply::<Calendar>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 415, 422]),
+        Route::new("GET", "/calendars", get(list_entities::<Calendar>))
+            .op("listCalendars", "Business-hours calendars sorted by name (admins)")
+            .paged()
+            .reply_page::<Calendar>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/calendars/{id}", get(get_entity::<Calendar>))
+            .op("getCalendar", "One business-hours calendar (admins)")
+            .path_param("id", "")
+            .reply::<Calendar>(200, "Calendar")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/calendars/{id}", patch(update_entity::<Calendar>))
+            .op("updateCalendar", "Change a business-hours calendar (admins), JSON merge patch; If-Match optional. A calendar is not deleted: agreements count on it")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<CalendarFields>(true)
+            .reply::<Calendar>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 412, 415, 422]),
+        Route::new("POST", "/service-agreements", post(create_entity::<ServiceAgreement>))
+            .op("createServiceAgreement", "Create a service agreement (admins): SLA targets per priority in business minutes of a calendar, applied by contact, account, mailbox or as the default (the most specific wins)")
+            .body::<ServiceAgreementFields>(false)
+            .reply::<ServiceAgreement>(201, "Created")
+            .etag(201)
+            .errors(&[400, 401, 403, 415, 422]),
+        Route::new("GET", "/service-agreements", get(list_entities::<ServiceAgreement>))
+            .op("listServiceAgreements", "Service agreements sorted by name (admins)")
+            .paged()
+            .reply_page::<ServiceAgreement>(200, "A page")
+            .errors(&[400, 401, 403]),
+        Route::new("GET", "/service-agreements/{id}", get(get_entity::<ServiceAgreement>))
+            .op("getServiceAgreement", "One service agreement (admins)")
+            .path_param("id", "")
+            .reply::<ServiceAgreement>(200, "ServiceAgreement")
+            .etag(200)
+            .errors(&[401, 403, 404]),
+        Route::new("PATCH", "/service-agreements/{id}", patch(update_entity::<ServiceAgreement>))
+            .op("updateServiceAgreement", "Change a service agreement (admins), JSON merge patch; switch it off with {\"enabled\": false}. A merge patch merges applies_to: to switch its kind, clear the old list ({\"applies_to\": {\"kind\": \"contacts\", \"account_ids\": null, \"contact_ids\": [...]}}). If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .body::<ServiceAgreementFields>(true)
+            .reply::<ServiceAgreement>(200, "Updated")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 412, 415, 422]),
+        Route::new("DELETE", "/service-agreements/{id}", delete(delete_entity::<ServiceAgreement>))
+            .op("deleteServiceAgreement", "Delete a service agreement (admins); If-Match optional")
+            .path_param("id", "")
+            .header("If-Match", false, "ETag of the version read")
+            .reply_empty(204, "Deleted")
+            .errors(&[401, 403, 404, 412]),
         Route::new("GET", "/web-forms/confirm/{token}", get(forms::confirmation_page))
             .op("confirmationPage", "Public: the page behind the link of a confirmation mail, with a button that confirms (looking changes nothing)")
             .public()
@@ -794,6 +852,16 @@ async fn update_entity<E: Entity>(
 ) -> ApiResult<Response> {
     let entity: E = state.docket.directory_service().update(&principal, &id, patch, version).await?;
     Ok(versioned(StatusCode::OK, &entity, entity.audit().version))
+}
+
+async fn delete_entity<E: Entity>(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    IfMatch(version): IfMatch,
+) -> ApiResult<Response> {
+    state.docket.directory_service().delete::<E>(&principal, &id, version).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn delete_workflow_rule(State(state): State<AppState>, Caller(principal): Caller, Path(id): Path<String>) -> ApiResult<Response> {

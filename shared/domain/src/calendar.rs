@@ -2,10 +2,12 @@
 //! holidays, and the arithmetic on them (a due time `n` business minutes after an instant, the
 //! business minutes between two instants).
 //!
-//! A [`Calendar`] is the stored, serialised form (strings as an admin writes them); its
-//! [`Calendar::validated`] checks and normalises it. The arithmetic lives on [`Schedule`], the
-//! compiled form ([`Calendar::schedule`]): zone resolved, times parsed, holidays in sets, so that
-//! computing many due times parses nothing again and needs no error handling per call.
+//! [`CalendarFields`] are what an admin writes (strings as typed); [`CalendarFields::validated`]
+//! checks and normalises them. A [`Calendar`] is the stored directory entity (`CALENDAR#<id>`,
+//! admins only) holding those fields with an id and the audit. The arithmetic lives on
+//! [`Schedule`], the compiled form ([`CalendarFields::schedule`], [`Calendar::schedule`]): zone
+//! resolved, times parsed, holidays in sets, so that computing many due times parses nothing again
+//! and needs no error handling per call.
 //!
 //! # Wall-clock bounds and daylight saving time
 //!
@@ -31,7 +33,10 @@ use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::directory::{Entity, IdFor, WritePolicy, entity_accessors};
 use crate::error::{DomainError, DomainResult};
+use crate::ids::{CalendarId, Id};
+use crate::model::Audit;
 use crate::validate;
 
 /// Most intervals in one day.
@@ -52,10 +57,11 @@ const MINUTES_PER_DAY: u16 = 24 * 60;
 /// answers depend on the machine's `/usr/share/zoneinfo`.
 static ZONES: LazyLock<TimeZoneDatabase> = LazyLock::new(TimeZoneDatabase::bundled);
 
-/// Business hours in a time zone, with holidays: the clock SLA targets count on.
+/// Business hours in a time zone, with holidays, as an admin writes them: the fields of a
+/// [`Calendar`], and the clock SLA targets count on.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Calendar {
+pub struct CalendarFields {
     /// Shown to admins, e.g. "Gold support (Berlin)".
     pub name: String,
     /// The IANA name of the zone the hours and holidays are local to, e.g. `Europe/Berlin`.
@@ -146,13 +152,13 @@ impl WeeklyHours {
     }
 }
 
-impl Calendar {
+impl CalendarFields {
     /// The calendar as it may be stored: a name of one line, a zone the bundled database knows
     /// (spelt as the database spells it), every day's intervals as valid `HH:MM` times with start
     /// before end, at most [`MAX_INTERVALS_PER_DAY`], sorted and not overlapping (touching is
     /// fine), some business hours in the week, and holidays as valid dates. Errors name the field,
     /// e.g. `hours.monday[1].start`.
-    pub fn validated(mut self) -> DomainResult<Calendar> {
+    pub fn validated(mut self) -> DomainResult<CalendarFields> {
         self.name = validate::line("name", &self.name, MAX_CALENDAR_NAME)?;
         let zone = zone(&self.time_zone)?;
         if let Some(name) = zone.iana_name() {
@@ -177,7 +183,7 @@ impl Calendar {
         Ok(self)
     }
 
-    /// The compiled form to compute with; fails as [`Calendar::validated`] does.
+    /// The compiled form to compute with; fails as [`CalendarFields::validated`] does.
     pub fn schedule(&self) -> DomainResult<Schedule> {
         let calendar = self.clone().validated()?;
         let mut week: [Vec<(u16, u16)>; 7] = Default::default();
@@ -198,7 +204,53 @@ impl Calendar {
     }
 }
 
-/// A validated calendar ready to compute with (see [`Calendar::schedule`]).
+/// A stored business-hours calendar: what service agreements count their targets on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Calendar {
+    pub id: CalendarId,
+    pub name: String,
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+    pub hours: WeeklyHours,
+    pub holidays: Vec<Holiday>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+impl Calendar {
+    /// The compiled form. A stored calendar was validated when written, so this fails only if
+    /// the bundled zone database of a newer build no longer knows its zone.
+    pub fn schedule(&self) -> DomainResult<Schedule> {
+        self.fields().schedule()
+    }
+}
+
+impl Entity for Calendar {
+    const KIND: &'static str = "calendar";
+    const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
+    // Business hours are an admin's configuration; agents will see the due times computed on
+    // them, not the calendars.
+    const ADMIN_ONLY_READS: bool = true;
+    type Fields = CalendarFields;
+
+    entity_accessors!();
+    fn fields(&self) -> CalendarFields {
+        CalendarFields { name: self.name.clone(), time_zone: self.time_zone.clone(), hours: self.hours.clone(), holidays: self.holidays.clone() }
+    }
+    fn build(id: String, fields: CalendarFields, audit: Audit) -> DomainResult<Self> {
+        // The same validation as for a calendar computed with, so a stored one always compiles.
+        let CalendarFields { name, time_zone, hours, holidays } = fields.validated()?;
+        Ok(Calendar { id: CalendarId::from_trusted(id), name, time_zone, hours, holidays, audit })
+    }
+}
+
+impl IdFor<Calendar> for CalendarId {
+    fn id_str(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A validated calendar ready to compute with (see [`CalendarFields::schedule`]).
 ///
 /// Instants are taken and returned as `OffsetDateTime` (returned ones in UTC); internally they are
 /// Unix nanoseconds, so seconds and fractions of the inputs are kept.
@@ -363,6 +415,12 @@ impl Schedule {
         Some(timestamp.as_nanosecond())
     }
 
+    /// The local date of an instant in the calendar's zone (what a date-bounded rule, such as an
+    /// agreement's validity, compares with).
+    pub fn date_at(&self, at: OffsetDateTime) -> Option<Date> {
+        self.local_date(at.unix_timestamp_nanos())
+    }
+
     fn local_date(&self, at: i128) -> Option<Date> {
         Some(self.zone.to_datetime(Timestamp::from_nanosecond(at).ok()?).date())
     }
@@ -421,7 +479,7 @@ fn format_minute(minute: u16) -> String {
 }
 
 /// A date as `YYYY-MM-DD` exactly (jiff alone would also take other ISO 8601 spellings).
-fn parse_date(field: &str, value: &str) -> DomainResult<Date> {
+pub(crate) fn parse_date(field: &str, value: &str) -> DomainResult<Date> {
     let value = value.trim();
     let shaped = value.len() == 10 && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     shaped.then(|| value.parse::<Date>().ok()).flatten().ok_or_else(|| DomainError::invalid(field, "a date as YYYY-MM-DD"))
@@ -454,8 +512,8 @@ mod tests {
         WeeklyHours { saturday: iv(spans), sunday: iv(spans), ..weekdays(spans) }
     }
 
-    fn calendar(zone: &str, hours: WeeklyHours, holidays: Vec<Holiday>) -> Calendar {
-        Calendar { name: "Test".into(), time_zone: zone.into(), hours, holidays }
+    fn calendar(zone: &str, hours: WeeklyHours, holidays: Vec<Holiday>) -> CalendarFields {
+        CalendarFields { name: "Test".into(), time_zone: zone.into(), hours, holidays }
     }
 
     fn schedule(zone: &str, hours: WeeklyHours) -> Schedule {
@@ -681,31 +739,31 @@ mod tests {
         assert_eq!(c.time_zone, "Europe/Berlin");
         assert_eq!(c.hours.monday, iv(&[("09:00", "12:00"), ("13:00", "17:00")]));
 
-        let field = |c: Calendar| match c.validated() {
+        let field = |c: CalendarFields| match c.validated() {
             Err(DomainError::Validation { field, .. }) => field,
             other => panic!("expected a validation error, got {other:?}"),
         };
         let ok = || calendar(BERLIN, weekdays(&[("09:00", "17:00")]), vec![]);
-        assert_eq!(field(Calendar { name: " ".into(), ..ok() }), "name");
-        assert_eq!(field(Calendar { name: "x".repeat(101), ..ok() }), "name");
-        assert_eq!(field(Calendar { time_zone: "Europe/Atlantis".into(), ..ok() }), "time_zone");
-        assert_eq!(field(Calendar { time_zone: "".into(), ..ok() }), "time_zone");
+        assert_eq!(field(CalendarFields { name: " ".into(), ..ok() }), "name");
+        assert_eq!(field(CalendarFields { name: "x".repeat(101), ..ok() }), "name");
+        assert_eq!(field(CalendarFields { time_zone: "Europe/Atlantis".into(), ..ok() }), "time_zone");
+        assert_eq!(field(CalendarFields { time_zone: "".into(), ..ok() }), "time_zone");
         for bad in ["9:00", "09:60", "24:00", "25:00", "09.00", "0900", "09:0a", "-9:00"] {
-            assert_eq!(field(Calendar { hours: weekdays(&[(bad, "17:00")]), ..ok() }), "hours.monday[0].start", "{bad}");
+            assert_eq!(field(CalendarFields { hours: weekdays(&[(bad, "17:00")]), ..ok() }), "hours.monday[0].start", "{bad}");
         }
-        assert_eq!(field(Calendar { hours: weekdays(&[("09:00", "24:01")]), ..ok() }), "hours.monday[0].end");
-        assert_eq!(field(Calendar { hours: weekdays(&[("17:00", "09:00")]), ..ok() }), "hours.monday[0]");
-        assert_eq!(field(Calendar { hours: weekdays(&[("09:00", "09:00")]), ..ok() }), "hours.monday[0]");
-        assert_eq!(field(Calendar { hours: weekdays(&[("09:00", "13:00"), ("12:00", "17:00")]), ..ok() }), "hours.monday");
+        assert_eq!(field(CalendarFields { hours: weekdays(&[("09:00", "24:01")]), ..ok() }), "hours.monday[0].end");
+        assert_eq!(field(CalendarFields { hours: weekdays(&[("17:00", "09:00")]), ..ok() }), "hours.monday[0]");
+        assert_eq!(field(CalendarFields { hours: weekdays(&[("09:00", "09:00")]), ..ok() }), "hours.monday[0]");
+        assert_eq!(field(CalendarFields { hours: weekdays(&[("09:00", "13:00"), ("12:00", "17:00")]), ..ok() }), "hours.monday");
         let many: Vec<(String, String)> = (0..9).map(|h| (format!("{h:02}:00"), format!("{h:02}:30"))).collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(s, e)| (s.as_str(), e.as_str())).collect();
-        assert_eq!(field(Calendar { hours: weekdays(&many), ..ok() }), "hours.monday");
-        assert!(Calendar { hours: weekdays(&many[..8]), ..ok() }.validated().is_ok());
-        assert_eq!(field(Calendar { hours: WeeklyHours::default(), ..ok() }), "hours");
-        assert_eq!(field(Calendar { holidays: vec![holiday("2026-02-30", false)], ..ok() }), "holidays[0].date");
-        assert_eq!(field(Calendar { holidays: vec![holiday("20261225", false)], ..ok() }), "holidays[0].date");
-        assert!(Calendar { hours: weekdays(&[("09:00", "12:00"), ("12:00", "24:00")]), ..ok() }.validated().is_ok());
-        assert!(Calendar { holidays: vec![holiday("2024-02-29", true)], ..ok() }.validated().is_ok());
+        assert_eq!(field(CalendarFields { hours: weekdays(&many), ..ok() }), "hours.monday");
+        assert!(CalendarFields { hours: weekdays(&many[..8]), ..ok() }.validated().is_ok());
+        assert_eq!(field(CalendarFields { hours: WeeklyHours::default(), ..ok() }), "hours");
+        assert_eq!(field(CalendarFields { holidays: vec![holiday("2026-02-30", false)], ..ok() }), "holidays[0].date");
+        assert_eq!(field(CalendarFields { holidays: vec![holiday("20261225", false)], ..ok() }), "holidays[0].date");
+        assert!(CalendarFields { hours: weekdays(&[("09:00", "12:00"), ("12:00", "24:00")]), ..ok() }.validated().is_ok());
+        assert!(CalendarFields { holidays: vec![holiday("2024-02-29", true)], ..ok() }.validated().is_ok());
     }
 
     #[test]
@@ -716,14 +774,14 @@ mod tests {
             "hours": {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}], "friday": [{"start": "09:00", "end": "17:00"}]},
             "holidays": [{"date": "2026-12-25", "yearly": true, "name": "Christmas"}, {"date": "2026-04-03"}]
         });
-        let c: Calendar = serde_json::from_value(json).unwrap();
+        let c: CalendarFields = serde_json::from_value(json).unwrap();
         assert_eq!(c.hours.monday.len(), 2);
         assert!(c.hours.tuesday.is_empty());
         assert!(!c.holidays[1].yearly);
         let back = serde_json::to_value(&c).unwrap();
         assert_eq!(back["hours"]["monday"][1]["end"], "17:00");
         assert_eq!(back["holidays"][0]["name"], "Christmas");
-        assert!(serde_json::from_value::<Calendar>(serde_json::json!({"name": "x", "time_zone": "UTC", "hours": {"mon": []}})).is_err());
+        assert!(serde_json::from_value::<CalendarFields>(serde_json::json!({"name": "x", "time_zone": "UTC", "hours": {"mon": []}})).is_err());
     }
 
     /// Calendars for the properties: plain office hours with holidays, split days with a Saturday

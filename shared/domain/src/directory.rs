@@ -731,6 +731,20 @@ impl<'a> DirectoryService<'a> {
         self.directory.replace(&old, &new).await?;
         Ok(new)
     }
+
+    /// Deletes a record with its lookup items, for kinds nothing else refers to (a record others
+    /// refer to would leave them pointing at nothing); `if_match` is the version the caller
+    /// read, when it sent one.
+    pub async fn delete<E: Entity>(&self, principal: &Principal, id: &str, if_match: Option<u64>) -> DomainResult<()> {
+        Self::authorize_write::<E>(principal)?;
+        let old: E = self.directory.require(id).await?;
+        if let Some(expected) = if_match
+            && expected != old.audit().version
+        {
+            return Err(DomainError::StaleVersion { expected });
+        }
+        self.directory.remove(&old).await
+    }
 }
 
 /// Refuses a change by a non-admin to a field that decides what customers see (SPEC §4).

@@ -143,6 +143,10 @@ id_types! {
     FormId;
     /// A workflow rule.
     RuleId;
+    /// A business-hours calendar.
+    CalendarId;
+    /// A service agreement (SLA targets).
+    AgreementId;
 }
 
 /// An email address: trimmed, lower-cased, `local@domain` with a plausible domain. Made only

@@ -3,6 +3,7 @@
 //! process) wire a store and a clock into [`Docket`] and call it.
 
 pub mod access;
+pub mod agreements;
 pub mod assignment;
 pub mod automation;
 pub mod calendar;
@@ -26,6 +27,7 @@ pub mod ratelimit;
 pub mod rules;
 pub mod schema;
 pub mod signin;
+pub mod sla;
 pub mod stream;
 mod txn;
 pub mod validate;

@@ -25,6 +25,7 @@ mod openapi;
 mod outbox_stream;
 mod portal;
 mod queue_conformance;
+mod service_agreements;
 mod signin;
 mod trust;
 mod webform;
