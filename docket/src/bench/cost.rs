@@ -91,11 +91,24 @@ struct Bill {
     invocations: BTreeMap<&'static str, (u64, Duration)>,
     /// Requests through API Gateway.
     gateway_requests: u64,
-    /// Messages SES received (and their 256 KB chunks).
-    received: u64,
-    received_chunks: u64,
-    /// Bytes kept in S3 (raw copies and attachments), for a month's storage.
-    stored_bytes: u64,
+    received: Received,
+}
+
+/// Mail SES received: the messages, their 256 KB chunks (SES bills both) and their bytes, kept
+/// in S3 as raw copies for a month's storage.
+#[derive(Default, Clone, Copy)]
+struct Received {
+    messages: u64,
+    chunks: u64,
+    bytes: u64,
+}
+
+impl Received {
+    fn add(&mut self, other: Received) {
+        self.messages += other.messages;
+        self.chunks += other.chunks;
+        self.bytes += other.bytes;
+    }
 }
 
 impl Bill {
@@ -144,15 +157,15 @@ impl Bill {
             // counts do not tell the two queues apart, and the line is small either way.
             ("SQS", per_run(sqs) * PRICES.sqs_fifo_per_million / 1e6),
             ("S3 requests", per_run(s3_writes as f64) * PRICES.s3_per_thousand_writes / 1e3 + per_run(s3_reads as f64) * PRICES.s3_per_thousand_reads / 1e3),
-            ("S3 storage, one month", per_run(self.stored_bytes as f64) / 1e9 * PRICES.s3_per_gb_month),
+            ("S3 storage, one month", per_run(self.received.bytes as f64) / 1e9 * PRICES.s3_per_gb_month),
             ("Lambda requests", per_run(lambda_requests as f64) * PRICES.lambda_per_million_requests / 1e6),
             ("Lambda duration", per_run(gb_seconds) * PRICES.lambda_per_gb_second),
             ("API Gateway", per_run(self.gateway_requests as f64) * PRICES.api_gateway_http_per_million / 1e6),
             ("SES sending (excluded)", per_run(sent as f64) * PRICES.ses_per_thousand_sent / 1e3),
             (
                 "SES receiving (excluded)",
-                per_run(self.received as f64) * PRICES.ses_per_thousand_received / 1e3
-                    + per_run(self.received_chunks as f64) * PRICES.ses_per_thousand_received_chunks / 1e3,
+                per_run(self.received.messages as f64) * PRICES.ses_per_thousand_received / 1e3
+                    + per_run(self.received.chunks as f64) * PRICES.ses_per_thousand_received_chunks / 1e3,
             ),
         ]
     }
@@ -182,6 +195,7 @@ struct Stack {
     /// Invocations since the last reset.
     invocations: BTreeMap<&'static str, (u64, Duration)>,
     gateway_requests: u64,
+    received: Received,
 }
 
 const SUPPORT: &str = "support@cost.bench.test";
@@ -253,6 +267,7 @@ impl Stack {
             queue_urls: (notify_url, assign_url),
             invocations: BTreeMap::new(),
             gateway_requests: 0,
+            received: Received::default(),
         })
     }
 
@@ -285,6 +300,8 @@ impl Stack {
     /// billed to the bucket's owner) and invokes `inbound-email` with the receipt.
     async fn receive_mail(&mut self, raw: Vec<u8>) -> Result<docket_domain::inbound::InboundLogEntry, String> {
         let key = format!("inbound/{}", ulid::Ulid::new());
+        let size = raw.len() as u64;
+        self.received.add(Received { messages: 1, chunks: size.div_ceil(256 * 1024), bytes: size });
         self.raw.put(&key, "message/rfc822", raw).await.map_err(|e| e.to_string())?;
         let started = Instant::now();
         let outcome = self.inbound.handle_object(&self.inbound.raw_bucket.clone(), &key, Some(vec![SUPPORT.into()])).await;
@@ -342,6 +359,7 @@ impl Stack {
         self.tally.reset();
         self.invocations.clear();
         self.gateway_requests = 0;
+        self.received = Received::default();
         Ok(())
     }
 
@@ -356,6 +374,7 @@ impl Stack {
             entry.1 += took;
         }
         bill.gateway_requests += self.gateway_requests;
+        bill.received.add(self.received);
         Ok(())
     }
 }
@@ -436,13 +455,8 @@ pub async fn cost(endpoint: Option<String>, runs: usize) -> Result<(), String> {
         let subject = format!("Printer problem {i}");
         let first_id = format!("<cost-{i}-first@customer.example>");
         stack.begin().await?;
-        let raw = customer_mail(i, &subject, &first_id, None);
-        let size = raw.len() as u64;
-        let logged = stack.receive_mail(raw).await?;
+        let logged = stack.receive_mail(customer_mail(i, &subject, &first_id, None)).await?;
         stack.end(&mut bills[0]).await?;
-        bills[0].received += 1;
-        bills[0].received_chunks += size.div_ceil(256 * 1024);
-        bills[0].stored_bytes += size;
         if logged.outcome != docket_domain::inbound::InboundOutcome::Created || !logged.acknowledged {
             return Err(format!("message {i}: {:?}, acknowledged {} ({})", logged.outcome, logged.acknowledged, logged.reason));
         }
@@ -451,12 +465,8 @@ pub async fn cost(endpoint: Option<String>, runs: usize) -> Result<(), String> {
         // The customer replies to it.
         stack.begin().await?;
         let raw = customer_mail(i, &format!("Re: [#{number}] {subject}"), &format!("<cost-{i}-reply@customer.example>"), Some(&first_id));
-        let size = raw.len() as u64;
         let reply = stack.receive_mail(raw).await?;
         stack.end(&mut bills[1]).await?;
-        bills[1].received += 1;
-        bills[1].received_chunks += size.div_ceil(256 * 1024);
-        bills[1].stored_bytes += size;
         if reply.outcome != docket_domain::inbound::InboundOutcome::Appended {
             return Err(format!("reply {i}: {:?} ({})", reply.outcome, reply.reason));
         }

@@ -46,14 +46,6 @@ impl Held {
             self.ranges.insert(at, (start, end));
         }
     }
-
-    /// What can go back to a counter that stands at `counter`: the unused numbers that end at
-    /// it, as the value the counter then takes (their first minus one). Only a run touching the
-    /// counter's end can go back: a number below one someone else took stays a gap.
-    fn returnable(&self, counter: u64) -> Option<u64> {
-        let (start, end) = *self.ranges.last()?;
-        (end == counter).then(|| start - 1)
-    }
 }
 
 /// The case numbers of one process (shared by every clone of its [`crate::Docket`]).
@@ -99,10 +91,11 @@ impl CaseNumbers {
     /// for an orderly stop. Answers how many went back; the rest are forgotten either way.
     pub async fn give_back(&self, store: &dyn ItemStore) -> DomainResult<u64> {
         let held = std::mem::take(&mut *self.held());
-        let Some(&(_, end)) = held.ranges.last() else { return Ok(0) };
-        let key = schema::case_number_counter();
-        let Some(value) = held.returnable(end) else { return Ok(0) };
-        let counter = schema::keyed_item(key, schema::Counter { value: i64::try_from(value).unwrap_or(i64::MAX) })?;
+        // Only the highest run can go back, and only while the counter still ends where it ends
+        // (the write's condition): numbers below one someone else took stay a gap.
+        let Some(&(start, end)) = held.ranges.last() else { return Ok(0) };
+        let value = start - 1;
+        let counter = schema::keyed_item(schema::case_number_counter(), schema::Counter { value: i64::try_from(value).unwrap_or(i64::MAX) })?;
         let at_end = Condition::equals("value", i64::try_from(end).unwrap_or(i64::MAX));
         match store.write(WriteOp::put_if(COUNTERS, counter, at_end)).await {
             Ok(()) => Ok(end - value),
@@ -126,16 +119,5 @@ mod tests {
         let taken: Vec<u64> = std::iter::from_fn(|| held.take()).collect();
         assert_eq!(taken, vec![2, 3, 4, 17, 18, 19, 20]);
         assert_eq!(held, Held::default());
-    }
-
-    #[test]
-    fn only_the_run_ending_at_the_counter_goes_back() {
-        let mut held = Held::default();
-        held.keep(3, 8);
-        assert_eq!(held.returnable(8), Some(2), "the counter goes back to the last number used");
-        assert_eq!(held.returnable(12), None, "someone took 9..=12: ours stay a gap");
-        held.keep(11, 16);
-        assert_eq!(held.returnable(16), Some(10));
-        assert_eq!(Held::default().returnable(5), None);
     }
 }
