@@ -1,0 +1,111 @@
+//! SLA clocks on cases (SPEC F51): which agreement governs a case, the timeline facts its
+//! clocks need, recorded by the changes that already write the case, and the clocks as staff
+//! see them, computed at read time with [`sla::clocks`].
+//!
+//! Why compute at read time rather than store due times: a due time depends on the calendar
+//! (holidays are edited), on the agreement (targets are edited) and, for paused clocks, on the
+//! instant asked about. Stored due times would go stale with each of those; the facts do not.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::access::Principal;
+use crate::agreements::{self, CaseParties, ServiceAgreement};
+use crate::calendar::{Calendar, Schedule};
+use crate::cases::Cases;
+use crate::directory::Directory;
+use crate::error::DomainResult;
+use crate::ids::{AgreementId, CalendarId};
+use crate::model::Case;
+use crate::sla::{self, CaseTimeline, Change, ClockView, SlaView};
+
+/// Agreements read per page when choosing; agreements are admin-made and few, so one page is
+/// the usual cost (one query of the directory's `service_agreement` kind).
+const AGREEMENT_PAGE: usize = 200;
+
+impl Cases<'_> {
+    /// The agreement that governs `case` at `at` (see [`agreements::choose`]): one query of the
+    /// agreements, and one read per distinct calendar of the enabled ones that apply to it.
+    pub(crate) async fn choose_agreement(&self, case: &Case, at: OffsetDateTime) -> DomainResult<Option<AgreementId>> {
+        let directory = Directory::new(self.store);
+        let parties = CaseParties { contact_ids: &case.contact_ids, account_id: case.account_id.as_ref(), mailbox_id: case.mailbox_id.as_ref() };
+        let mut candidates: Vec<ServiceAgreement> = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = directory.list::<ServiceAgreement>(AGREEMENT_PAGE, after).await?;
+            candidates.extend(page.into_iter().filter(|a| a.enabled && a.applies_to.covers(&parties)));
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let mut calendars: HashMap<CalendarId, Schedule> = HashMap::new();
+        for agreement in &candidates {
+            if calendars.contains_key(&agreement.calendar_id) {
+                continue;
+            }
+            // A calendar that is gone or no longer compiles leaves its agreements out (`choose`
+            // passes over them) rather than failing the case's change.
+            if let Some(calendar) = directory.get::<Calendar>(&agreement.calendar_id).await?
+                && let Ok(schedule) = calendar.schedule()
+            {
+                calendars.insert(agreement.calendar_id.clone(), schedule);
+            }
+        }
+        Ok(agreements::choose(&candidates, &parties, at, &calendars).map(|a| a.id.clone()))
+    }
+
+    /// The timeline a new case starts with, its agreement chosen.
+    pub(crate) async fn initial_timeline(&self, case: &Case) -> DomainResult<CaseTimeline> {
+        Ok(CaseTimeline::new(self.choose_agreement(case, case.audit.created_at).await?, case.priority, case.status))
+    }
+
+    /// The timeline of `new`, the next version of `old`: its status and priority changes
+    /// recorded at `new`'s update time, and its agreement chosen again when what decides it
+    /// (contacts, account, mailbox) changed. A case from before clocks existed keeps none.
+    pub(crate) async fn next_timeline(&self, old: &Case, new: &Case) -> DomainResult<Option<CaseTimeline>> {
+        let Some(mut timeline) = old.sla_timeline.clone() else { return Ok(None) };
+        let at = new.audit.updated_at;
+        if new.priority != old.priority {
+            timeline.record(at, Change::Priority(new.priority));
+        }
+        if new.status != old.status {
+            timeline.record(at, Change::Status(new.status));
+        }
+        // Priority does not take part in choosing (agreements set targets per priority), so
+        // only the parties send us back to the agreements.
+        if new.contact_ids != old.contact_ids || new.account_id != old.account_id || new.mailbox_id != old.mailbox_id {
+            timeline.agreement_id = self.choose_agreement(new, at).await?;
+        }
+        Ok(Some(timeline))
+    }
+
+    /// The case's clocks now, as staff see them; `None` for portal users (the clocks are the
+    /// staff's business, not a promise shown to customers), for cases without an agreement, and
+    /// when the agreement or its calendar has gone. Two reads: the agreement and its calendar.
+    pub async fn sla(&self, principal: &Principal, case: &Case) -> DomainResult<Option<SlaView>> {
+        if !matches!(principal, Principal::Staff(_)) {
+            return Ok(None);
+        }
+        let Some(timeline) = &case.sla_timeline else { return Ok(None) };
+        let Some(agreement_id) = &timeline.agreement_id else { return Ok(None) };
+        let directory = Directory::new(self.store);
+        let Some(agreement) = directory.get::<ServiceAgreement>(agreement_id).await? else { return Ok(None) };
+        let Some(calendar) = directory.get::<Calendar>(&agreement.calendar_id).await? else { return Ok(None) };
+        let schedule = calendar.schedule()?;
+        let now = self.clock.now();
+        let clocks = sla::clocks(&schedule, &agreement.targets, &timeline.timeline(case.audit.created_at), now);
+        Ok(Some(SlaView {
+            agreement_id: agreement.id.clone(),
+            agreement_name: agreement.name.clone(),
+            computed_at: now,
+            first_response: clocks.first_response.as_ref().map(ClockView::from),
+            next_response: clocks.next_response.as_ref().map(ClockView::from),
+            resolution: clocks.resolution.as_ref().map(ClockView::from),
+        }))
+    }
+}
