@@ -2,29 +2,80 @@
 //! clocks need, recorded by the changes that already write the case, and the clocks as staff
 //! see them, computed at read time with [`sla::clocks`].
 //!
+//! # Where the facts live
+//!
+//! Status and priority changes, and the agreement, are on the case (`Case::sla_timeline`),
+//! written by the transaction that changes the case. Public replies are not case changes: a post
+//! or a mail appends a stream entry and leaves the case (and its version, which clients send
+//! back as If-Match) alone. Writing the case on every reply would make an agent's open edit
+//! stale whenever anyone answered, and a put of the case cannot preserve an attribute it did
+//! not read. So the replies the clocks need are in an item of their own next to the case
+//! ([`case_keys::sla_replies`]), written in the reply's own transaction, conditional on the
+//! count read (two replies at once: one retries). Only turns are kept (a staff reply after a
+//! customer reply or the other way round), so most replies read the item and write nothing.
+//! The view merges both lists by time.
+//!
 //! Why compute at read time rather than store due times: a due time depends on the calendar
 //! (holidays are edited), on the agreement (targets are edited) and, for paused clocks, on the
 //! instant asked about. Stored due times would go stale with each of those; the facts do not.
 
 use std::collections::HashMap;
 
+use docket_store::{Condition, WriteOp};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::access::Principal;
 use crate::agreements::{self, CaseParties, ServiceAgreement};
 use crate::calendar::{Calendar, Schedule};
 use crate::cases::Cases;
-use crate::directory::Directory;
+use crate::directory::{Directory, from_item};
 use crate::error::DomainResult;
 use crate::ids::{AgreementId, CalendarId};
 use crate::model::Case;
-use crate::sla::{self, CaseTimeline, Change, ClockView, SlaView};
+use crate::schema::{CASES, case_keys, keyed_item};
+use crate::sla::{self, CaseTimeline, Change, ClockView, Event, SlaView};
 
 /// Agreements read per page when choosing; agreements are admin-made and few, so one page is
 /// the usual cost (one query of the directory's `service_agreement` kind).
 const AGREEMENT_PAGE: usize = 200;
 
+/// The stored reply turns of a case (the `SLA#REPLIES` item).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ReplyTurns {
+    /// How many turns; the condition of the next write.
+    count: u64,
+    events: Vec<Event>,
+}
+
 impl Cases<'_> {
+    async fn reply_turns(&self, case_id: &str) -> DomainResult<Option<ReplyTurns>> {
+        self.store.get(CASES, &case_keys::sla_replies(case_id)).await?.map(from_item).transpose()
+    }
+
+    /// The write that records a public reply (`Change::StaffReply` or `Change::CustomerReply`)
+    /// on `case` at `at`, for the reply's own transaction; `None` when it changes no clock (the
+    /// previous turn was of the same side, or the case has no clock facts: it predates them).
+    /// Conditional on the turns read: a refusal means another reply landed; read and try again.
+    pub(crate) async fn reply_op(&self, case: &Case, at: OffsetDateTime, change: Change) -> DomainResult<Option<WriteOp>> {
+        debug_assert!(matches!(change, Change::StaffReply | Change::CustomerReply));
+        if case.sla_timeline.is_none() {
+            return Ok(None);
+        }
+        let stored = self.reply_turns(&case.id).await?;
+        let condition = match &stored {
+            Some(turns) => Condition::equals("count", turns.count),
+            None => Condition::NotExists,
+        };
+        let mut turns = stored.unwrap_or_default();
+        if turns.events.last().is_some_and(|last| last.change == change) {
+            return Ok(None);
+        }
+        turns.events.push(Event { at, change });
+        turns.count += 1;
+        Ok(Some(WriteOp::put_if(CASES, keyed_item(case_keys::sla_replies(&case.id), &turns)?, condition)))
+    }
+
     /// The agreement that governs `case` at `at` (see [`agreements::choose`]): one query of the
     /// agreements, and one read per distinct calendar of the enabled ones that apply to it.
     pub(crate) async fn choose_agreement(&self, case: &Case, at: OffsetDateTime) -> DomainResult<Option<AgreementId>> {
@@ -86,7 +137,7 @@ impl Cases<'_> {
 
     /// The case's clocks now, as staff see them; `None` for portal users (the clocks are the
     /// staff's business, not a promise shown to customers), for cases without an agreement, and
-    /// when the agreement or its calendar has gone. Two reads: the agreement and its calendar.
+    /// when the agreement or its calendar has gone. Three reads: the agreement, its calendar and the reply turns.
     pub async fn sla(&self, principal: &Principal, case: &Case) -> DomainResult<Option<SlaView>> {
         if !matches!(principal, Principal::Staff(_)) {
             return Ok(None);
@@ -98,7 +149,10 @@ impl Cases<'_> {
         let Some(calendar) = directory.get::<Calendar>(&agreement.calendar_id).await? else { return Ok(None) };
         let schedule = calendar.schedule()?;
         let now = self.clock.now();
-        let clocks = sla::clocks(&schedule, &agreement.targets, &timeline.timeline(case.audit.created_at), now);
+        let mut facts = timeline.timeline(case.audit.created_at);
+        // `clocks` sorts by time, keeping the given order within a minute: case changes first.
+        facts.events.extend(self.reply_turns(&case.id).await?.map(|t| t.events).unwrap_or_default());
+        let clocks = sla::clocks(&schedule, &agreement.targets, &facts, now);
         Ok(Some(SlaView {
             agreement_id: agreement.id.clone(),
             agreement_name: agreement.name.clone(),
