@@ -983,6 +983,10 @@ impl Inbound<'_> {
         let number = cases.numbers.take(self.docket.store()).await?;
         if let Some(status) = status {
             opening.case.status = status;
+            // The clocks start from the status the case is written with.
+            if let Some(timeline) = &mut opening.case.sla_timeline {
+                timeline.status = status;
+            }
         }
         work.txn.append(opening.txn(number)?);
         if status.is_none() {

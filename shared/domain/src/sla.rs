@@ -835,4 +835,47 @@ mod tests {
         assert_eq!(json.urgent.first_response_minutes, Some(15));
         assert!(serde_json::from_value::<PriorityTargets>(serde_json::json!({"urgent": {}})).is_err());
     }
+
+    fn any_change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            Just(Change::StaffReply),
+            Just(Change::CustomerReply),
+            Just(Change::Status(CaseStatus::Pending)),
+            Just(Change::Status(CaseStatus::Reopened)),
+            Just(Change::Status(CaseStatus::Resolved)),
+            Just(Change::Priority(Priority::Urgent)),
+            Just(Change::Priority(Priority::Normal)),
+        ]
+    }
+
+    proptest! {
+        /// What a case stores drops a reply of the same side as the previous reply: that must
+        /// never change a clock, whatever happens in between.
+        #[test]
+        fn the_stored_timeline_drops_only_replies_that_change_no_clock(steps in prop::collection::vec((0i64..600, any_change()), 0..25)) {
+            let mut at = FRIDAY_1630;
+            let mut stored = CaseTimeline::new(None, Priority::Normal, CaseStatus::New);
+            let mut full = Vec::new();
+            for (minutes, change) in steps {
+                at += time::Duration::minutes(minutes);
+                stored.record(at, change);
+                full.push((at, change));
+            }
+            let end = at + time::Duration::days(3);
+            prop_assert_eq!(clocks(&GOLD_HOURS, &gold(), &stored.timeline(FRIDAY_1630), end), clocks(&GOLD_HOURS, &gold(), &timeline(&full), end));
+        }
+    }
+
+    #[test]
+    fn a_stored_timeline_reads_back_as_written() {
+        let mut stored = CaseTimeline::new(None, Priority::High, CaseStatus::Assigned);
+        stored.record(FRIDAY_1630, Change::Status(CaseStatus::Pending));
+        stored.record(FRIDAY_1630, Change::Priority(Priority::Urgent));
+        stored.record(FRIDAY_1630, Change::StaffReply);
+        stored.record(FRIDAY_1630, Change::StaffReply);
+        assert_eq!(stored.events.len(), 3, "the second staff reply in a row is dropped");
+        let json = serde_json::to_value(&stored).unwrap();
+        assert_eq!(json["events"][1], serde_json::json!({"at": "2026-01-09T16:30:00+01:00", "change": {"kind": "priority", "to": "Urgent"}}));
+        assert_eq!(serde_json::from_value::<CaseTimeline>(json).unwrap(), stored);
+    }
 }
