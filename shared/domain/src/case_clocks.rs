@@ -150,8 +150,11 @@ impl Cases<'_> {
         let schedule = calendar.schedule()?;
         let now = self.clock.now();
         let mut facts = timeline.timeline(case.audit.created_at);
-        // `clocks` sorts by time, keeping the given order within a minute: case changes first.
         facts.events.extend(self.reply_turns(&case.id).await?.map(|t| t.events).unwrap_or_default());
+        // `clocks` orders by the minute and keeps the given order within one; merging the two
+        // lists by their full instants first keeps a reply and a status change of the same
+        // minute in the order they happened (stable: the same instant keeps the case's first).
+        facts.events.sort_by_key(|e| e.at);
         let clocks = sla::clocks(&schedule, &agreement.targets, &facts, now);
         Ok(Some(SlaView {
             agreement_id: agreement.id.clone(),
