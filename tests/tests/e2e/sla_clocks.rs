@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use docket_domain::clock::ManualClock;
+use docket_domain::inbound::Inbound;
 use docket_e2e::{Engine, TestApi, id_of, on_both_engines};
 use serde_json::{Value, json};
 use time::Duration;
 use time::macros::datetime;
 
-on_both_engines!(the_gold_agreement_walks_the_issues_example, a_case_no_agreement_governs_has_no_clocks,);
+on_both_engines!(the_gold_agreement_walks_the_issues_example, a_case_no_agreement_governs_has_no_clocks, mail_replies_move_the_response_clocks,);
 
 struct World {
     api: TestApi,
@@ -23,7 +24,7 @@ struct World {
 /// Friday 4 December 2026, 16:30 in Berlin (CET, UTC+1).
 async fn world(engine: Engine) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-12-04 15:30 UTC)));
-    let docket = docket_e2e::docket_with_clock(engine, clock.clone()).await;
+    let docket = docket_e2e::docket_with_clock(engine, clock.clone()).await.with_blobs(docket_e2e::blobs(engine).await);
     let api = TestApi::with_docket(docket).await;
     let admin = api.admin_token();
     World { api, clock, admin }
@@ -192,4 +193,59 @@ async fn a_case_no_agreement_governs_has_no_clocks(engine: Engine) {
     // THEN the agreement is chosen again and counts from the case's creation
     assert_eq!(moved["sla"]["agreement_name"], "Gold", "{moved}");
     assert_eq!(moved["sla"]["first_response"]["due_at"], "2026-12-07T08:30:00Z");
+}
+
+async fn mail_replies_move_the_response_clocks(engine: Engine) {
+    // GIVEN a mailbox governed by an around-the-clock agreement with a next-response target
+    let w = world(engine).await;
+    let always = json!([{"start": "00:00", "end": "24:00"}]);
+    let hours = json!({"monday": always, "tuesday": always, "wednesday": always, "thursday": always, "friday": always, "saturday": always, "sunday": always});
+    let calendar = id_of(&w.api.create(&w.admin, "/calendars", json!({"name": "Always", "time_zone": "UTC", "hours": hours})).await);
+    let address = format!("support-{}@acme.test", ulid::Ulid::new().to_string().to_lowercase());
+    let mailbox = id_of(&w.api.create(&w.admin, "/mailboxes", json!({"name": "Support", "addresses": [address], "auto_ack": false})).await);
+    let targets = json!({"Normal": {"first_response_minutes": 60, "next_response_minutes": 30}});
+    w.api
+        .create(
+            &w.admin,
+            "/service-agreements",
+            json!({"name": "Mail", "calendar_id": calendar, "targets": targets, "applies_to": {"kind": "mailboxes", "mailbox_ids": [mailbox]}}),
+        )
+        .await;
+    let settings = docket_e2e::test_mail_settings();
+    let pipeline = Inbound { docket: &w.api.docket, mailer: None, settings: &settings };
+    let receive = |subject: &str, message_id: &str, body: &str| {
+        let raw = docket_e2e::raw_message("Ada Lovelace <ada@customer.test>", &address, subject, message_id, "", body);
+        pipeline.receive(docket_e2e::plain_delivery(&address, raw))
+    };
+    // WHEN a customer writes to the mailbox
+    let opened = receive("Printer on fire", &format!("{}@customer.test", ulid::Ulid::new()), "Smoke.").await.expect("pipeline");
+    let number = opened.case_number.expect("a case");
+    let case = w.get(&w.admin, &number.to_string()).await;
+    // THEN the mailbox's agreement governs the new case and first response runs
+    assert_eq!(case["sla"]["agreement_name"], "Mail", "{case}");
+    assert_eq!(case["sla"]["first_response"]["state"], "running");
+    let id = id_of(&case);
+    // WHEN staff answer publicly, and the customer replies by mail 10 minutes later
+    w.clock.advance(Duration::minutes(5));
+    w.post(&w.admin, &id, json!({"body": "Unplug it."})).await;
+    w.clock.advance(Duration::minutes(10));
+    let reply = receive(&format!("Re: [#{number}] Printer on fire"), &format!("{}@customer.test", ulid::Ulid::new()), "Done.").await.expect("pipeline");
+    assert_eq!(reply.case_number, Some(number), "{reply:?}");
+    // THEN first response was met and next response runs from the customer's mail
+    let read = w.get(&w.admin, &id).await;
+    assert_eq!(read["sla"]["first_response"]["state"], "met", "{}", read["sla"]);
+    let next = &read["sla"]["next_response"];
+    assert_eq!(next["state"], "running", "{next}");
+    assert_eq!(next["due_at"], "2026-12-04T16:15:00Z", "30 minutes from the reply at 15:45");
+    // WHEN a second customer mail follows before anyone answers
+    w.clock.advance(Duration::minutes(10));
+    receive(&format!("Re: [#{number}] Printer on fire"), &format!("{}@customer.test", ulid::Ulid::new()), "Hello?").await.expect("pipeline");
+    // THEN it does not restart the clock: the customer has waited since the first
+    assert_eq!(w.get(&w.admin, &id).await["sla"]["next_response"]["due_at"], "2026-12-04T16:15:00Z");
+    // WHEN staff answer again
+    w.post(&w.admin, &id, json!({"body": "On our way."})).await;
+    // THEN next response is met after 10 of its 30 minutes
+    let answered = w.get(&w.admin, &id).await;
+    assert_eq!(answered["sla"]["next_response"]["state"], "met");
+    assert_eq!(answered["sla"]["next_response"]["remaining_business_minutes"], 20);
 }
