@@ -13,7 +13,12 @@ use serde_json::{Value, json};
 use time::Duration;
 use time::macros::datetime;
 
-on_both_engines!(the_gold_agreement_walks_the_issues_example, a_case_no_agreement_governs_has_no_clocks, mail_replies_move_the_response_clocks,);
+on_both_engines!(
+    the_gold_agreement_walks_the_issues_example,
+    a_case_no_agreement_governs_has_no_clocks,
+    mail_replies_move_the_response_clocks,
+    concurrent_replies_all_land,
+);
 
 struct World {
     api: TestApi,
@@ -248,4 +253,41 @@ async fn mail_replies_move_the_response_clocks(engine: Engine) {
     let answered = w.get(&w.admin, &id).await;
     assert_eq!(answered["sla"]["next_response"]["state"], "met");
     assert_eq!(answered["sla"]["next_response"]["remaining_business_minutes"], 20);
+}
+
+async fn concurrent_replies_all_land(engine: Engine) {
+    // GIVEN a governed case with a portal customer on it
+    let w = world(engine).await;
+    let calendar = w.office_hours().await;
+    let acme = id_of(&w.api.create(&w.admin, "/accounts", json!({"name": "Acme"})).await);
+    let targets = json!({"Normal": {"first_response_minutes": 60, "next_response_minutes": 60}});
+    w.api
+        .create(&w.admin, "/service-agreements", json!({"name": "Gold", "calendar_id": calendar, "targets": targets, "applies_to": {"kind": "default"}}))
+        .await;
+    let (contact, portal) = w.api.portal_contact("Olive Owner", "olive@acme.example", Some(&acme), json!({"role": "own_cases"})).await;
+    let id = id_of(&w.case(json!({"subject": "Racing", "account_id": acme, "contact_ids": [id_of(&contact)]})).await);
+    // WHEN staff and the customer reply at the same moment, several times over (each reply
+    // flips the turn, so each writes the turns item and they race for it)
+    let path = format!("/cases/{id}/stream");
+    for round in 0..4 {
+        let replies = [
+            post_as(&w.api, &path, &w.admin, format!("staff {round}")),
+            post_as(&w.api, &path, &portal, format!("customer {round}")),
+            post_as(&w.api, &path, &w.admin, format!("staff again {round}")),
+            post_as(&w.api, &path, &portal, format!("customer again {round}")),
+        ];
+        // THEN every reply lands: a lost race on the turns is retried, never refused
+        for reply in futures_util::future::join_all(replies).await {
+            assert!(reply.status.is_success(), "{}", reply.body);
+        }
+    }
+    let stream = w.api.call(Method::GET, &format!("/cases/{id}/stream"), Some(&w.admin), None).await;
+    let posts = stream.body["items"].as_array().expect("items").iter().filter(|e| e["kind"] == "post").count();
+    assert_eq!(posts, 16, "{}", stream.body);
+    // AND the clocks read: first response met by one of the staff replies
+    assert_eq!(w.get(&w.admin, &id).await["sla"]["first_response"]["state"], "met");
+}
+
+async fn post_as(api: &TestApi, path: &str, token: &str, body: String) -> docket_e2e::Reply {
+    api.call(Method::POST, path, Some(token), Some(json!({ "body": body }))).await
 }
