@@ -643,7 +643,11 @@ async fn update_settings(State(state): State<AppState>, Caller(principal): Calle
 fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::CaseNumberMask) -> CaseView {
     let display_number = mask.format(case.number);
     match principal {
-        Principal::Staff(_) => CaseView::Staff(Box::new(StaffCase { case: case.clone(), display_number })),
+        Principal::Staff(_) => {
+            // The stored clock facts are the domain's; staff see the clocks computed from them.
+            let case = Case { sla_timeline: None, ..case.clone() };
+            CaseView::Staff(Box::new(StaffCase { case, display_number, sla: None }))
+        }
         Principal::Portal(_) => CaseView::Portal(PortalCase {
             id: case.id.clone(),
             number: case.number,
@@ -661,6 +665,20 @@ fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::Cas
     }
 }
 
+/// [`case_view`] with the case's SLA clocks, which the domain gives staff only.
+async fn single_case_view(
+    cases: &docket_domain::cases::Cases<'_>,
+    principal: &Principal,
+    case: &Case,
+    mask: &docket_domain::mask::CaseNumberMask,
+) -> ApiResult<CaseView> {
+    let mut view = case_view(principal, case, mask);
+    if let CaseView::Staff(staff) = &mut view {
+        staff.sla = cases.sla(principal, case).await?;
+    }
+    Ok(view)
+}
+
 async fn create_case(
     State(state): State<AppState>,
     Caller(principal): Caller,
@@ -672,7 +690,8 @@ async fn create_case(
     let created = cases.create(&principal, new, key.as_deref()).await?;
     let mask = cases.mask().await?;
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    let mut response = versioned(status, case_view(&principal, &created.case, &mask), created.case.audit.version);
+    let view = single_case_view(&cases, &principal, &created.case, &mask).await?;
+    let mut response = versioned(status, view, created.case.audit.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/cases/{}", created.case.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -772,7 +791,8 @@ async fn get_case(State(state): State<AppState>, Caller(principal): Caller, Path
     let cases = state.docket.cases();
     let case = cases.get(&principal, &case_ref).await?;
     let mask = cases.mask().await?;
-    Ok(versioned(StatusCode::OK, case_view(&principal, &case, &mask), case.audit.version))
+    let view = single_case_view(&cases, &principal, &case, &mask).await?;
+    Ok(versioned(StatusCode::OK, view, case.audit.version))
 }
 
 async fn update_case(
@@ -785,7 +805,8 @@ async fn update_case(
     let cases = state.docket.cases();
     let case = cases.update(&principal, &case_ref, patch, version).await?;
     let mask = cases.mask().await?;
-    Ok(versioned(StatusCode::OK, case_view(&principal, &case, &mask), case.audit.version))
+    let view = single_case_view(&cases, &principal, &case, &mask).await?;
+    Ok(versioned(StatusCode::OK, view, case.audit.version))
 }
 
 #[derive(Deserialize)]

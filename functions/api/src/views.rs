@@ -30,6 +30,11 @@ pub struct StaffCase {
     #[serde(flatten)]
     pub case: Case,
     pub display_number: String,
+    /// The case's SLA clocks now (SPEC F51), on the single-case answers (read, create, update);
+    /// absent in lists, where computing them would cost reads per case, and when no service
+    /// agreement governs the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<docket_domain::sla::SlaView>,
 }
 
 /// A case as its customer sees it in the portal: no assignment or internal details.

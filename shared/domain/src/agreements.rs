@@ -73,7 +73,7 @@ impl AppliesTo {
         })
     }
 
-    fn covers(&self, case: &CaseParties<'_>) -> bool {
+    pub(crate) fn covers(&self, case: &CaseParties<'_>) -> bool {
         match self {
             AppliesTo::Default => true,
             AppliesTo::Accounts { account_ids } => case.account_id.is_some_and(|a| account_ids.contains(a)),

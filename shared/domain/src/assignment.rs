@@ -127,6 +127,8 @@ impl Cases<'_> {
             };
             let mut new = Case { assignee_id: Some(chosen.id.clone()), audit: next_audit(&case, author, self.clock.now()), ..case.clone() };
             new.status = next_status(&case, &new, case.status)?;
+            // Written past `with_fields`, so the clock facts are brought along here.
+            new.sla_timeline = self.next_timeline(&case, &new).await?;
             let (mut txn, entries) = change_ops(&case, &new, author)?;
             guard.apply(&chosen.id, &mut txn);
             // The assignee follows in the same transaction: a failure after the commit cannot

@@ -456,6 +456,9 @@ impl<'a> Cases<'a> {
         let mut case = build(CaseId::generate(), 0, status, source, fields, audit)?;
         case.pending_sender = pending_sender;
         self.check_users(&case, None).await?;
+        // Chosen before the transaction from the agreements as read now; an agreement edited
+        // meanwhile is a race the next change of the case's parties corrects.
+        case.sla_timeline = Some(self.initial_timeline(&case).await?);
         let (core_follows, auto_follows) = self.initial_follows(&case, author).await?;
         let created = StreamEntry::system(&case.id, SystemEvent::Created, author.clone(), now);
         Ok(Opening { case, created, core_follows, auto_follows })
@@ -763,6 +766,9 @@ impl<'a> Cases<'a> {
         new.status = next_status(old, &new, requested)?;
         // Only the sender's confirmation clears it, never an edit.
         new.pending_sender = old.pending_sender.clone();
+        // Every status and priority change, by people, channels or workflows, passes here and is
+        // written by the one transaction that writes the case, so the clocks' facts change with it.
+        new.sla_timeline = self.next_timeline(old, &new).await?;
         if let Some(parent) = &new.parent_id
             && *parent == new.id
         {
@@ -930,6 +936,7 @@ fn build(id: CaseId, number: u64, status: CaseStatus, source: Source, f: CaseFie
         internal: f.internal,
         parent_id: checked("parent_id", f.parent_id)?,
         pending_sender: None,
+        sla_timeline: None,
         audit,
     })
 }
@@ -1083,7 +1090,8 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
     let (Ok(Value::Object(before)), Ok(Value::Object(after))) = (serde_json::to_value(old), serde_json::to_value(new)) else {
         return Vec::new();
     };
-    const BOOKKEEPING: [&str; 3] = ["version", "updated_at", "updated_by"];
+    // The SLA timeline only follows the fields that did change; it is no change of its own.
+    const BOOKKEEPING: [&str; 4] = ["version", "updated_at", "updated_by", "sla_timeline"];
     after.iter().filter(|(name, value)| !BOOKKEEPING.contains(&name.as_str()) && before.get(*name) != Some(*value)).map(|(name, _)| name.clone()).collect()
 }
 

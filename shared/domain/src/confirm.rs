@@ -310,6 +310,8 @@ impl WebForms<'_> {
                 new.account_id = contact.account_id.clone();
             }
             new.audit = next_audit(&current, &author, cases.clock.now());
+            // The confirmed sender's contact (and perhaps account) may bring an agreement.
+            new.sla_timeline = cases.next_timeline(&current, &new).await?;
             match cases.commit(&current, &new, &author).await {
                 Ok(()) => return Ok(new),
                 Err(DomainError::StaleVersion { .. }) => {

@@ -840,6 +840,18 @@ impl Inbound<'_> {
         let effect = reply_effect(case.status, mailbox.closed_case_policy, since_last_change);
         if effect != ReplyEffect::NewLinkedCase {
             self.append(&case, message, &sender.author(), Visibility::Public, work, None, false).await?;
+            // A public mail is a reply for the SLA clocks, recorded in the message's transaction
+            // (a concurrent reply refuses it, and the message is decided again).
+            let turn = match sender.trust() {
+                SenderTrust::Staff => Some(crate::sla::Change::StaffReply),
+                SenderTrust::Customer => Some(crate::sla::Change::CustomerReply),
+                SenderTrust::UnverifiedStaff => None,
+            };
+            if let Some(change) = turn
+                && let Some(op) = self.docket.cases().reply_op(&case, self.docket.clock().now(), change).await?
+            {
+                work.txn.push(op, Label::Turn);
+            }
             let (case, outcome, reason) = if effect == ReplyEffect::Append {
                 (case, InboundOutcome::Appended, "reply added to the open case".to_owned())
             } else {
@@ -971,6 +983,10 @@ impl Inbound<'_> {
         let number = cases.numbers.take(self.docket.store()).await?;
         if let Some(status) = status {
             opening.case.status = status;
+            // The clocks start from the status the case is written with.
+            if let Some(timeline) = &mut opening.case.sla_timeline {
+                timeline.status = status;
+            }
         }
         work.txn.append(opening.txn(number)?);
         if status.is_none() {

@@ -7,6 +7,7 @@ pub mod agreements;
 pub mod assignment;
 pub mod automation;
 pub mod calendar;
+mod case_clocks;
 pub mod cases;
 pub mod clock;
 pub mod confirm;

@@ -159,6 +159,13 @@ pub struct Case {
     /// to the address (SPEC F12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_sender: Option<PendingSender>,
+    /// The facts its SLA clocks are computed from (SPEC F51), kept on the case so that the
+    /// changes that move the clocks record them in the transaction that makes them. Never shown
+    /// as such: staff see the computed clocks, portal users nothing. `None` on cases created
+    /// before clocks existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub sla_timeline: Option<crate::sla::CaseTimeline>,
     #[serde(flatten)]
     pub audit: Audit,
 }

@@ -481,6 +481,7 @@ mod tests {
             internal: false,
             parent_id: None,
             pending_sender: None,
+            sla_timeline: None,
             audit,
         }
     }

@@ -178,6 +178,12 @@ pub mod case_keys {
     pub fn entry(case_id: &str, entry_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("ENTRY#{entry_id}"))
     }
+    /// The public replies of a case as far as its SLA clocks care (see `case_clocks`), in the
+    /// case's partition: kept apart from the case so that a reply does not change the case's
+    /// version.
+    pub fn sla_replies(case_id: &str) -> Key {
+        Key::new(case(case_id).pk, "SLA#REPLIES")
+    }
     /// An attachment's record, in the case's partition.
     pub fn attachment(case_id: &str, attachment_id: &str) -> Key {
         Key::new(case(case_id).pk, format!("ATTACHMENT#{attachment_id}"))

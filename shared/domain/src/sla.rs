@@ -155,13 +155,16 @@ pub struct Timeline {
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Serialisable because a case stores its events (see [`CaseTimeline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub change: Change,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "to", rename_all = "snake_case")]
 pub enum Change {
     Priority(Priority),
     Status(CaseStatus),
@@ -169,6 +172,112 @@ pub enum Change {
     StaffReply,
     /// A public message from the customer: a mail or a portal post.
     CustomerReply,
+}
+
+/// What a case keeps for its clocks: the agreement chosen for it and the facts of its
+/// [`Timeline`] that its own fields do not hold (the priority and status it was created with, and
+/// the changes since). The clocks themselves are never stored: [`CaseTimeline::clocks`] computes
+/// them at read time, so a calendar or agreement edit, or simply the passing of time, needs no
+/// rewrite of any case.
+///
+/// The timeline is kept even while no agreement applies, so an agreement chosen later (the
+/// account changed) counts from the case's creation like one chosen then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseTimeline {
+    /// The agreement governing the case; `None` when none applied when it was last chosen.
+    #[serde(default)]
+    pub agreement_id: Option<crate::ids::AgreementId>,
+    pub priority: Priority,
+    pub status: CaseStatus,
+    /// In the order they happened. Only changes the clocks care about are kept, and a reply
+    /// that cannot change a clock (a staff reply right after a staff reply, a customer reply
+    /// right after a customer reply) is not kept: it keeps the list as short as the
+    /// conversation's turns.
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+impl CaseTimeline {
+    pub fn new(agreement_id: Option<crate::ids::AgreementId>, priority: Priority, status: CaseStatus) -> Self {
+        CaseTimeline { agreement_id, priority, status, events: Vec::new() }
+    }
+
+    /// Records a change; replies that repeat the previous reply's side are dropped (see
+    /// `events`).
+    pub fn record(&mut self, at: OffsetDateTime, change: Change) {
+        if matches!(change, Change::StaffReply | Change::CustomerReply) {
+            let last_reply = self.events.iter().rev().map(|e| e.change).find(|c| matches!(c, Change::StaffReply | Change::CustomerReply));
+            if last_reply == Some(change) {
+                return;
+            }
+        }
+        self.events.push(Event { at, change });
+    }
+
+    /// The timeline of a case created at `created_at`, for [`clocks`].
+    pub fn timeline(&self, created_at: OffsetDateTime) -> Timeline {
+        Timeline { created_at, priority: self.priority, status: self.status, events: self.events.clone() }
+    }
+}
+
+/// A case's clocks as staff see them (portal users never do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SlaView {
+    pub agreement_id: crate::ids::AgreementId,
+    pub agreement_name: String,
+    /// When these were computed (the clocks move with time).
+    #[serde(with = "time::serde::rfc3339")]
+    pub computed_at: OffsetDateTime,
+    /// Absent when the agreement sets no first-response target at the case's priority.
+    pub first_response: Option<ClockView>,
+    /// Absent while no next response is owed (no customer reply since staff last answered).
+    pub next_response: Option<ClockView>,
+    pub resolution: Option<ClockView>,
+}
+
+/// One clock as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ClockView {
+    pub state: ClockStateView,
+    pub target_minutes: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub met_at: Option<OffsetDateTime>,
+    pub breached: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub breached_at: Option<OffsetDateTime>,
+    /// Business minutes left now (at the meeting, for a met clock); negative once overdue.
+    pub remaining_business_minutes: i64,
+}
+
+/// [`ClockState`] as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStateView {
+    Running,
+    Paused,
+    Stopped,
+    Met,
+}
+
+impl From<&Clock> for ClockView {
+    fn from(clock: &Clock) -> Self {
+        ClockView {
+            state: match clock.state {
+                ClockState::Running => ClockStateView::Running,
+                ClockState::Paused => ClockStateView::Paused,
+                ClockState::Stopped => ClockStateView::Stopped,
+                ClockState::Met => ClockStateView::Met,
+            },
+            target_minutes: clock.target_minutes,
+            due_at: clock.due_at,
+            met_at: clock.met_at,
+            breached: clock.is_breached(),
+            breached_at: clock.breached_at,
+            remaining_business_minutes: clock.remaining_minutes,
+        }
+    }
 }
 
 /// Where a clock stands.
@@ -725,5 +834,48 @@ mod tests {
         let json: PriorityTargets = serde_json::from_value(serde_json::json!({"Urgent": {"first_response_minutes": 15}})).unwrap();
         assert_eq!(json.urgent.first_response_minutes, Some(15));
         assert!(serde_json::from_value::<PriorityTargets>(serde_json::json!({"urgent": {}})).is_err());
+    }
+
+    fn any_change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            Just(Change::StaffReply),
+            Just(Change::CustomerReply),
+            Just(Change::Status(CaseStatus::Pending)),
+            Just(Change::Status(CaseStatus::Reopened)),
+            Just(Change::Status(CaseStatus::Resolved)),
+            Just(Change::Priority(Priority::Urgent)),
+            Just(Change::Priority(Priority::Normal)),
+        ]
+    }
+
+    proptest! {
+        /// What a case stores drops a reply of the same side as the previous reply: that must
+        /// never change a clock, whatever happens in between.
+        #[test]
+        fn the_stored_timeline_drops_only_replies_that_change_no_clock(steps in prop::collection::vec((0i64..600, any_change()), 0..25)) {
+            let mut at = FRIDAY_1630;
+            let mut stored = CaseTimeline::new(None, Priority::Normal, CaseStatus::New);
+            let mut full = Vec::new();
+            for (minutes, change) in steps {
+                at += time::Duration::minutes(minutes);
+                stored.record(at, change);
+                full.push((at, change));
+            }
+            let end = at + time::Duration::days(3);
+            prop_assert_eq!(clocks(&GOLD_HOURS, &gold(), &stored.timeline(FRIDAY_1630), end), clocks(&GOLD_HOURS, &gold(), &timeline(&full), end));
+        }
+    }
+
+    #[test]
+    fn a_stored_timeline_reads_back_as_written() {
+        let mut stored = CaseTimeline::new(None, Priority::High, CaseStatus::Assigned);
+        stored.record(FRIDAY_1630, Change::Status(CaseStatus::Pending));
+        stored.record(FRIDAY_1630, Change::Priority(Priority::Urgent));
+        stored.record(FRIDAY_1630, Change::StaffReply);
+        stored.record(FRIDAY_1630, Change::StaffReply);
+        assert_eq!(stored.events.len(), 3, "the second staff reply in a row is dropped");
+        let json = serde_json::to_value(&stored).unwrap();
+        assert_eq!(json["events"][1], serde_json::json!({"at": "2026-01-09T16:30:00+01:00", "change": {"kind": "priority", "to": "Urgent"}}));
+        assert_eq!(serde_json::from_value::<CaseTimeline>(json).unwrap(), stored);
     }
 }

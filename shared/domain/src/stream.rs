@@ -444,7 +444,7 @@ impl Cases<'_> {
         let visibility = if fields.internal { Visibility::Internal } else { Visibility::Public };
         let entry_id = new_id();
         let mut attachments = Vec::new();
-        let mut txn = crate::txn::Txn::new();
+        let mut claims = Vec::new();
         for id in &ids {
             let stored = self
                 .store
@@ -459,14 +459,11 @@ impl Cases<'_> {
             posted.entry_id = Some(entry_id.clone());
             posted.visibility = Some(visibility);
             // Conditional on still being unposted, so one upload cannot end up on two entries.
-            txn.push(
-                WriteOp::put_if(
-                    CASES,
-                    keyed_item(case_keys::attachment(&case.id, id), &posted)?,
-                    docket_store::Condition::AttributeNotExists("entry_id".into()),
-                ),
-                crate::txn::Label::Claim,
-            );
+            claims.push(WriteOp::put_if(
+                CASES,
+                keyed_item(case_keys::attachment(&case.id, id), &posted)?,
+                docket_store::Condition::AttributeNotExists("entry_id".into()),
+            ));
         }
         let entry = StreamEntry {
             id: entry_id,
@@ -481,13 +478,35 @@ impl Cases<'_> {
             email: None,
             created_at: self.clock.now(),
         };
-        self.append_entry(&entry, txn).await.map_err(|e| {
-            if e.is(&crate::txn::Label::Claim) {
-                DomainError::Conflict { field: "attachment_ids".into(), reason: "an attachment was posted meanwhile".into() }
-            } else {
-                e.into()
+        // A public post is a reply for the SLA clocks: staff's meets the response clocks, the
+        // customer's starts next response. Internal notes are not replies at all.
+        let turn = match (visibility, principal) {
+            (Visibility::Internal, _) => None,
+            (Visibility::Public, Principal::Staff(_)) => Some(crate::sla::Change::StaffReply),
+            (Visibility::Public, Principal::Portal(_)) => Some(crate::sla::Change::CustomerReply),
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut txn = crate::txn::Txn::new();
+            for claim in &claims {
+                txn.push(claim.clone(), crate::txn::Label::Claim);
             }
-        })?;
+            if let Some(change) = turn
+                && let Some(op) = self.reply_op(&case, entry.created_at, change).await?
+            {
+                txn.push(op, crate::txn::Label::Turn);
+            }
+            match self.append_entry(&entry, txn).await {
+                Ok(()) => break,
+                // Another reply's turn landed between our read and write: read it and redo.
+                Err(e) if e.is(&crate::txn::Label::Turn) && attempts < 5 => continue,
+                Err(e) if e.is(&crate::txn::Label::Claim) => {
+                    return Err(DomainError::Conflict { field: "attachment_ids".into(), reason: "an attachment was posted meanwhile".into() });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         tracing::info!(case = case.number, entry = %entry.id, internal = entry.is_internal(), "posted to case");
         // A customer writing on a waiting or final case wants it looked at again, as their
         // mailed reply would (F22); the portal has no mailbox whose policy could say otherwise.

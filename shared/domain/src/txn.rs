@@ -21,6 +21,9 @@ pub(crate) enum Label {
     Number,
     /// A claim that something happens once (a link, a step of a rule): refused when it happened.
     Claim,
+    /// The SLA reply turns of a case, conditional on the count read: refused when another
+    /// reply landed meanwhile (the writer reads again and retries).
+    Turn,
     /// Nothing that explains a refusal better than the store's own error.
     Plain,
 }
@@ -130,7 +133,7 @@ impl From<Refused> for DomainError {
                 DomainError::Conflict { field: field.to_owned(), reason: format!("{value} is already used by another record") }
             }
             Some(Label::Version { expected }) => DomainError::StaleVersion { expected },
-            Some(Label::Idempotency | Label::Number | Label::Claim | Label::Plain) | None => DomainError::from(refused.error),
+            Some(Label::Idempotency | Label::Number | Label::Claim | Label::Turn | Label::Plain) | None => DomainError::from(refused.error),
         }
     }
 }

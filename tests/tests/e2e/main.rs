@@ -27,6 +27,7 @@ mod portal;
 mod queue_conformance;
 mod service_agreements;
 mod signin;
+mod sla_clocks;
 mod trust;
 mod webform;
 mod workflow;
