@@ -29,6 +29,7 @@ pub mod rules;
 pub mod schema;
 pub mod signin;
 pub mod sla;
+pub mod sla_watch;
 pub mod stream;
 mod txn;
 pub mod validate;

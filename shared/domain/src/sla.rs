@@ -136,11 +136,35 @@ impl PriorityTargets {
 }
 
 /// The three clocks of a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ClockKind {
     FirstResponse,
     NextResponse,
     Resolution,
+}
+
+impl ClockKind {
+    pub const ALL: [ClockKind; 3] = [ClockKind::FirstResponse, ClockKind::NextResponse, ClockKind::Resolution];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockKind::FirstResponse => "first_response",
+            ClockKind::NextResponse => "next_response",
+            ClockKind::Resolution => "resolution",
+        }
+    }
+}
+
+impl Clocks {
+    /// The clock of this kind, if the case has one.
+    pub fn get(&self, kind: ClockKind) -> Option<&Clock> {
+        match kind {
+            ClockKind::FirstResponse => self.first_response.as_ref(),
+            ClockKind::NextResponse => self.next_response.as_ref(),
+            ClockKind::Resolution => self.resolution.as_ref(),
+        }
+    }
 }
 
 /// What a case went through, as far as its clocks care. Events need not be sorted (they are
