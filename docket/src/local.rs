@@ -173,6 +173,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let assigner = Arc::new(AssignHandler { docket: installation.docket.clone() });
     let assign_worker = tokio::spawn(worker::run(installation.assign_queue.clone(), assigner, stopped.clone()));
     let relay = tokio::spawn(worker::relay(installation.docket.clone(), stopped.clone()));
+    let sla_sweep = tokio::spawn(worker::sweep_sla(installation.docket.clone(), stopped.clone()));
     if smtp_trusted_senders {
         tracing::warn!("the SMTP listener believes the From address of its mail: staff addresses count as staff");
     }
@@ -188,6 +189,7 @@ pub async fn serve(data: &Path, options: ServeOptions) -> Result<(), String> {
     let _ = worker.await;
     let _ = assign_worker.await;
     let _ = relay.await;
+    let _ = sla_sweep.await;
     let _ = smtp_server.await;
     give_back_case_numbers(&docket).await;
     served.map_err(|e| format!("server failed: {e}"))?;

@@ -117,3 +117,24 @@ pub async fn relay(docket: docket_domain::Docket, mut stopped: watch::Receiver<b
         }
     }
 }
+
+/// How often `docket serve` sweeps the SLA alarms (on AWS: the assign function's minutely
+/// schedule). Alerts fall on whole minutes; sweeping twice a minute announces them within
+/// half a minute.
+const SLA_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Sweeps the SLA alarms until `stopped` turns true: warnings and breaches that fell due are
+/// announced to the workflow rules (see `Cases::sweep_sla`).
+pub async fn sweep_sla(docket: docket_domain::Docket, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        match docket.cases().sweep_sla().await {
+            Ok(sweep) if sweep.watched > 0 => tracing::info!(?sweep, "SLA sweep"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "cannot sweep the SLA alarms"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SLA_SWEEP_EVERY) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}

@@ -15,7 +15,7 @@ use axum::routing::{delete, get, options, patch, post, put};
 use docket_domain::Principal;
 use docket_domain::agreements::{ServiceAgreement, ServiceAgreementFields};
 use docket_domain::calendar::{Calendar, CalendarFields};
-use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort};
+use docket_domain::cases::{AssigneeFilter, CaseCounts, CaseFilter, CaseSearch, CaseSort, SlaFilter};
 use docket_domain::directory::{Entity, SearchText, Searchable};
 use docket_domain::ids::Id;
 use docket_domain::ids::{AccountId, CaseId, ContactId, TeamId, UserId};
@@ -582,6 +582,16 @@ fn case_filters(route: Route) -> Route {
             json!({"type": "string", "maxLength": CaseSearch::MAX_CHARS}),
             "A case number (42, or masked: [#42]) or a part of the subject, whatever its case; trimmed",
         )
+        .query(
+            "sla",
+            json!({"type": "string", "enum": ["due", "breached"]}),
+            "Staff: `due` lists the cases with a running SLA clock, soonest due first (overdue first of all); `breached` those with a breached clock still owed, longest breached first. Read through SLA indexes; the other filters narrow them; not with q",
+        )
+        .query(
+            "due_within",
+            json!({"type": "integer", "minimum": 0, "maximum": SlaFilter::MAX_WITHIN_MINUTES}),
+            "With sla=due: only cases due within this many minutes from now (overdue ones included)",
+        )
 }
 
 /// A JSON response carrying the record's version as its ETag.
@@ -646,7 +656,7 @@ fn case_view(principal: &Principal, case: &Case, mask: &docket_domain::mask::Cas
         Principal::Staff(_) => {
             // The stored clock facts are the domain's; staff see the clocks computed from them.
             let case = Case { sla_timeline: None, ..case.clone() };
-            CaseView::Staff(Box::new(StaffCase { case, display_number, sla: None }))
+            CaseView::Staff(Box::new(StaffCase { case, display_number, sla: None, sla_summary: None }))
         }
         Principal::Portal(_) => CaseView::Portal(PortalCase {
             id: case.id.clone(),
@@ -713,6 +723,8 @@ struct CaseFilterQuery {
     /// The children of this case (its id).
     parent_id: Option<String>,
     q: Option<String>,
+    sla: Option<String>,
+    due_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -726,6 +738,8 @@ struct CaseListQuery {
     contact_id: Option<ContactId>,
     parent_id: Option<String>,
     q: Option<String>,
+    sla: Option<String>,
+    due_within: Option<String>,
     sort: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -763,13 +777,30 @@ impl CaseFilterQuery {
         };
         let search = self.q.as_deref().map(CaseSearch::parse).transpose().map_err(bad_query)?.flatten();
         let parent_id = self.parent_id.as_deref().map(|id| CaseId::parse("parent_id", id)).transpose().map_err(bad_query)?;
-        Ok(CaseFilter { status, assignee, team_id: self.team_id, account_id: self.account_id, contact_id: self.contact_id, parent_id, search })
+        let sla = match (self.sla.as_deref(), self.due_within.as_deref()) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(invalid("due_within", "due_within goes with sla=due".into())),
+            (Some("breached"), Some(_)) => return Err(invalid("due_within", "due_within goes with sla=due, not sla=breached".into())),
+            (Some("breached"), None) => Some(SlaFilter::Breached),
+            (Some("due"), within) => {
+                let within_minutes = within
+                    .map(|m| m.parse::<u32>().ok().filter(|m| *m <= SlaFilter::MAX_WITHIN_MINUTES))
+                    .map(|m| m.ok_or_else(|| invalid("due_within", format!("due_within is a number of minutes from 0 to {}", SlaFilter::MAX_WITHIN_MINUTES))))
+                    .transpose()?;
+                Some(SlaFilter::Due { within_minutes })
+            }
+            (Some(other), _) => return Err(invalid("sla", format!("sla is due or breached, not {other:?}"))),
+        };
+        if sla.is_some() && search.is_some() {
+            return Err(invalid("q", "a search reads every case; it does not go with sla".into()));
+        }
+        Ok(CaseFilter { status, assignee, team_id: self.team_id, account_id: self.account_id, contact_id: self.contact_id, parent_id, search, sla })
     }
 }
 
 async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, QueryParams(query): QueryParams<CaseListQuery>) -> ApiResult<Response> {
-    let CaseListQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q, sort, limit, cursor } = query;
-    let filter = CaseFilterQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q }.filter(&principal)?;
+    let CaseListQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q, sla, due_within, sort, limit, cursor } = query;
+    let filter = CaseFilterQuery { status, assignee_id, unassigned, team_id, account_id, contact_id, parent_id, q, sla, due_within }.filter(&principal)?;
     let sort = match sort.as_deref() {
         None => CaseSort::default(),
         Some(s) => CaseSort::parse(s)
@@ -778,7 +809,15 @@ async fn list_cases(State(state): State<AppState>, Caller(principal): Caller, Qu
     let cases = state.docket.cases();
     let (items, next) = cases.list(&principal, filter, sort, page_limit(limit)?, cursor.map(Cursor)).await?;
     let mask = cases.mask().await?;
-    let views = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
+    let mut views: Vec<CaseView> = items.iter().map(|c| case_view(&principal, c, &mask)).collect();
+    if matches!(principal, Principal::Staff(_)) {
+        // One batch read for the page: what the SLA watcher filed about each case.
+        for (view, summary) in views.iter_mut().zip(cases.sla_summaries(&items).await?) {
+            if let CaseView::Staff(staff) = view {
+                staff.sla_summary = summary;
+            }
+        }
+    }
     Ok(listing(views, next).into_response())
 }
 

@@ -35,6 +35,10 @@ pub struct StaffCase {
     /// agreement governs the case.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sla: Option<docket_domain::sla::SlaView>,
+    /// In lists: the case's next SLA due time and breach as the SLA watcher filed them at its
+    /// last change or alarm (a breach can show up to a sweep late); absent when nothing is owed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla_summary: Option<docket_domain::SlaSummary>,
 }
 
 /// A case as its customer sees it in the portal: no assignment or internal details.

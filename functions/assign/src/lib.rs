@@ -42,7 +42,9 @@ impl AssignHandler {
 
     /// Handles one invocation: a batch of the assign queue (answered with the failed message
     /// ids), a batch of the cases table's stream (answered with the records not relayed), or the
-    /// EventBridge schedule that relays what is left in the outbox. Anything else is refused.
+    /// EventBridge schedule that relays what is left in the outbox, or the EventBridge Scheduler
+    /// schedule that sweeps the SLA alarms (`{"docket_job": "sla_sweep"}`). Anything else is
+    /// refused.
     pub async fn handle_event(&self, event: Value) -> Result<Value, String> {
         if let Some(records) = event.get("Records").and_then(Value::as_array) {
             // Both batches are {"Records": [...]}: only the records' source tells them apart.
@@ -54,11 +56,18 @@ impl AssignHandler {
                 _ => self.handle_stream(records).await,
             };
         }
+        if event.get("docket_job").and_then(Value::as_str) == Some(SLA_SWEEP_JOB) {
+            let sweep = self.docket.cases().sweep_sla().await.map_err(|e| format!("SLA sweep failed: {e}"))?;
+            if sweep.watched > 0 {
+                tracing::info!(?sweep, "SLA sweep");
+            }
+            return serde_json::to_value(sweep).map_err(|e| e.to_string());
+        }
         if event.get("source").and_then(Value::as_str) == Some("aws.events") {
             let relayed = self.docket.relay_outbox(500).await.map_err(|e| format!("outbox relay failed: {e}"))?;
             return Ok(json!({ "relayed": relayed.sent, "waiting": relayed.waiting }));
         }
-        Err("neither an SQS batch, a DynamoDB stream batch nor the relay schedule".into())
+        Err("neither an SQS batch, a DynamoDB stream batch, the relay schedule nor the SLA sweep".into())
     }
 
     /// Relays the outbox items a batch of the cases table's stream inserted, in stream order,
@@ -109,6 +118,8 @@ impl AssignHandler {
     }
 }
 
+/// The `docket_job` of the SLA sweep schedule's input (template.yaml, `SlaSweep`).
+pub const SLA_SWEEP_JOB: &str = "sla_sweep";
 const SQS_SOURCE: &str = "aws:sqs";
 const DYNAMODB_SOURCE: &str = "aws:dynamodb";
 

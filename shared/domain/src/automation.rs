@@ -61,6 +61,11 @@ impl Automation<'_> {
             Some(id) => cases.entry(&case.id, id).await?,
             None => None,
         };
+        // Every change of a case may move its SLA clocks: file it again before rules run (an
+        // alert is itself no change of the clocks).
+        if !matches!(event.trigger, Trigger::SlaWarning | Trigger::SlaBreached) {
+            self.docket.cases_at_depth(event.depth).watch_sla(&case.id).await?;
+        }
         let mut worked = Worked::default();
         let rules = self.docket.rules_for(event.trigger).await?;
         if event.depth >= MAX_RULE_DEPTH {
@@ -371,7 +376,7 @@ fn may_start_assignment(event: &CaseEvent) -> bool {
     match event.trigger {
         Trigger::CaseCreated => true,
         Trigger::CaseUpdated => event.changed.iter().any(|f| f == "team_ids" || f == "mailbox_id"),
-        Trigger::EntryAdded | Trigger::EmailReceived => false,
+        Trigger::EntryAdded | Trigger::EmailReceived | Trigger::SlaWarning | Trigger::SlaBreached => false,
     }
 }
 

@@ -19,9 +19,10 @@
 //! (holidays are edited), on the agreement (targets are edited) and, for paused clocks, on the
 //! instant asked about. Stored due times would go stale with each of those; the facts do not.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use docket_store::{Condition, WriteOp};
+use docket_store::{Condition, Query, SortKeyRange, WriteOp};
+use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -33,8 +34,13 @@ use crate::directory::{Directory, from_item};
 use crate::error::DomainResult;
 use crate::ids::{AgreementId, CalendarId};
 use crate::model::Case;
-use crate::schema::{CASES, case_keys, keyed_item};
-use crate::sla::{self, CaseTimeline, Change, ClockView, Event, SlaView};
+use crate::error::DomainError;
+use crate::events::Trigger;
+use crate::outbox::Effects;
+use crate::schema::{self, CASES, case_keys, keyed_item};
+use crate::sla::{self, CaseTimeline, Change, ClockKind, ClockView, Event, SlaView};
+use crate::sla_watch::{self, Alert, AlertKind, Watch};
+use crate::txn::{Label, Txn};
 
 /// Agreements read per page when choosing; agreements are admin-made and few, so one page is
 /// the usual cost (one query of the directory's `service_agreement` kind).
@@ -135,13 +141,10 @@ impl Cases<'_> {
         Ok(Some(timeline))
     }
 
-    /// The case's clocks now, as staff see them; `None` for portal users (the clocks are the
-    /// staff's business, not a promise shown to customers), for cases without an agreement, and
-    /// when the agreement or its calendar has gone. Three reads: the agreement, its calendar and the reply turns.
-    pub async fn sla(&self, principal: &Principal, case: &Case) -> DomainResult<Option<SlaView>> {
-        if !matches!(principal, Principal::Staff(_)) {
-            return Ok(None);
-        }
+    /// The case's agreement, its compiled calendar and its clocks at `now`; `None` for cases
+    /// without an agreement, and when the agreement or its calendar has gone. Three reads: the
+    /// agreement, its calendar and the reply turns.
+    async fn governed(&self, case: &Case, now: OffsetDateTime) -> DomainResult<Option<(ServiceAgreement, Schedule, sla::Clocks)>> {
         let Some(timeline) = &case.sla_timeline else { return Ok(None) };
         let Some(agreement_id) = &timeline.agreement_id else { return Ok(None) };
         let directory = Directory::new(self.store);
@@ -150,10 +153,9 @@ impl Cases<'_> {
         // A calendar whose zone a newer build no longer knows hides the clocks rather than
         // failing the read of the case.
         let Ok(schedule) = calendar.schedule() else {
-            tracing::warn!(case = case.number, calendar = %calendar.id, "calendar does not compile: no SLA clocks shown");
+            tracing::warn!(case = case.number, calendar = %calendar.id, "calendar does not compile: no SLA clocks");
             return Ok(None);
         };
-        let now = self.clock.now();
         let mut facts = timeline.timeline(case.audit.created_at);
         facts.events.extend(self.reply_turns(&case.id).await?.map(|t| t.events).unwrap_or_default());
         // `clocks` orders by the minute and keeps the given order within one; merging the two
@@ -161,6 +163,18 @@ impl Cases<'_> {
         // minute in the order they happened (stable: the same instant keeps the case's first).
         facts.events.sort_by_key(|e| e.at);
         let clocks = sla::clocks(&schedule, &agreement.targets, &facts, now);
+        Ok(Some((agreement, schedule, clocks)))
+    }
+
+    /// The case's clocks now, as staff see them; `None` for portal users (the clocks are the
+    /// staff's business, not a promise shown to customers), for cases without an agreement, and
+    /// when the agreement or its calendar has gone.
+    pub async fn sla(&self, principal: &Principal, case: &Case) -> DomainResult<Option<SlaView>> {
+        if !matches!(principal, Principal::Staff(_)) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let Some((agreement, _, clocks)) = self.governed(case, now).await? else { return Ok(None) };
         Ok(Some(SlaView {
             agreement_id: agreement.id.clone(),
             agreement_name: agreement.name.clone(),
@@ -170,4 +184,206 @@ impl Cases<'_> {
             resolution: clocks.resolution.as_ref().map(ClockView::from),
         }))
     }
+
+    async fn watch_state(&self, case_id: &str) -> DomainResult<Option<WatchState>> {
+        self.store.get(CASES, &case_keys::sla_watch(case_id)).await?.map(from_item).transpose()
+    }
+
+    /// Looks at a case's clocks now: announces the warnings and breaches that fell due and were
+    /// not announced yet (`sla_warning` / `sla_breached` events, in the transaction that records
+    /// them as announced), and files the case in the SLA indexes by its next due time, its
+    /// breach and when to look again. Called by the worker after every change of a case and by
+    /// the sweep for the cases whose alarm has come. Idempotent: a second look at the same
+    /// state writes nothing, and two looks at once are ordered by the watch item's revision
+    /// (the loser reads again), so no alert is announced twice.
+    pub async fn watch_sla(&self, case_id: &str) -> DomainResult<Vec<Alert>> {
+        for _ in 0..5 {
+            let Some(case) = self.by_id(case_id).await? else { return Ok(Vec::new()) };
+            let stored = self.watch_state(case_id).await?;
+            let now = self.clock.now();
+            let previous = stored.clone().unwrap_or_default();
+            let watch = match self.governed(&case, now).await? {
+                Some((agreement, schedule, clocks)) => sla_watch::watch(&schedule, &clocks, agreement.warning_percent, &previous.announced, now),
+                // No agreement (any more): nothing is owed, and what was announced stays so.
+                None => Watch { announced: previous.announced.clone(), ..Watch::default() },
+            };
+            let next = WatchState {
+                case_id: case.id.to_string(),
+                revision: previous.revision + 1,
+                announced: watch.announced.clone(),
+                next_due_at: watch.next_due.map(|(_, at)| at),
+                next_due_clock: watch.next_due.map(|(clock, _)| clock),
+                breached_since: watch.breached_since,
+                alarm_at: watch.alarm_at,
+            };
+            let unchanged = match &stored {
+                Some(stored) => WatchState { revision: stored.revision, ..next.clone() } == *stored,
+                None => next.is_idle(),
+            };
+            if unchanged && watch.announce.is_empty() {
+                return Ok(Vec::new());
+            }
+            let condition = match &stored {
+                Some(stored) => Condition::equals("revision", stored.revision),
+                None => Condition::NotExists,
+            };
+            let mut txn = Txn::new();
+            txn.push(WriteOp::put_if(CASES, next.item()?, condition), Label::Watch);
+            let mut effects = Effects::default();
+            for alert in &watch.announce {
+                let trigger = match alert.kind {
+                    AlertKind::Warning => Trigger::SlaWarning,
+                    AlertKind::Breach => Trigger::SlaBreached,
+                };
+                self.announce_effect(&mut effects, trigger, &case.id, None, vec![alert.clock.as_str().to_owned()]);
+            }
+            match self.transact_with(txn, &effects).await {
+                Ok(()) => {
+                    for alert in &watch.announce {
+                        tracing::info!(case = case.number, clock = alert.clock.as_str(), alert = alert.kind.as_str(), due_at = %alert.due_at, "SLA alert");
+                    }
+                    self.deliver(effects).await;
+                    return Ok(watch.announce);
+                }
+                // Another look landed first: look again at what it wrote.
+                Err(e) if e.is(&Label::Watch) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Transient(format!("the SLA watch of case {case_id} keeps changing")))
+    }
+
+    /// Watches every case whose alarm has come (a read of the alarm index up to now, so its
+    /// cost grows with the cases that owe something now, not with the open ones), a few at a
+    /// time. A case that fails is counted and left for the next sweep: its alarm stays.
+    pub async fn sweep_sla(&self) -> DomainResult<Sweep> {
+        let now = self.clock.now();
+        let mut sweep = Sweep::default();
+        let mut after = None;
+        for _ in 0..SWEEP_PAGES {
+            let query = Query::index(CASES, schema::CASES_BY_SLA_ALARM, case_keys::SLA_ALARM_PARTITION)
+                .range(SortKeyRange::AtMost(case_keys::sla_sort_through(now)))
+                .limit(SWEEP_PAGE)
+                .after(after.take());
+            let page = self.store.query(query).await?;
+            let ids: Vec<String> = page.items.iter().filter_map(|item| item.get("case_id").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
+            let results: Vec<(String, DomainResult<Vec<Alert>>)> =
+                stream::iter(ids).map(|id| async move { (id.clone(), self.watch_sla(&id).await) }).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
+            for (case_id, result) in results {
+                sweep.watched += 1;
+                match result {
+                    Ok(alerts) => sweep.announced += alerts.len(),
+                    Err(error) => {
+                        tracing::warn!(%case_id, %error, "SLA watch failed; the next sweep tries again");
+                        sweep.failed += 1;
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(sweep),
+            }
+        }
+        // The rest waits for the next sweep, which starts at the oldest alarm again.
+        sweep.more = true;
+        Ok(sweep)
+    }
+
+    /// What the watcher last filed about each of these cases (one batch read), in their order;
+    /// `None` for a case with nothing owed or never watched.
+    pub async fn sla_summaries(&self, cases: &[Case]) -> DomainResult<Vec<Option<SlaSummary>>> {
+        let keys: Vec<_> = cases.iter().map(|c| case_keys::sla_watch(&c.id)).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self.store.get_many(CASES, &keys).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let Some(item) = item else { return Ok(None) };
+                let state: WatchState = from_item(item)?;
+                Ok((state.next_due_at.is_some() || state.breached_since.is_some()).then(|| SlaSummary {
+                    next_due_at: state.next_due_at,
+                    next_due_clock: state.next_due_clock,
+                    breached_since: state.breached_since,
+                }))
+            })
+            .collect()
+    }
+}
+
+/// Alarms read per page of a sweep, pages per sweep, and cases watched at once.
+const SWEEP_PAGE: usize = 100;
+const SWEEP_PAGES: usize = 50;
+const SWEEP_CONCURRENCY: usize = 8;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Sweep {
+    /// Cases whose alarm had come.
+    pub watched: usize,
+    /// Warnings and breaches announced.
+    pub announced: usize,
+    /// Cases whose watch failed (left for the next sweep).
+    pub failed: usize,
+    /// More alarms had come than one sweep reads.
+    pub more: bool,
+}
+
+/// What the SLA watcher last filed about a case (the `SLA#WATCH` item).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct WatchState {
+    /// The case, for the lists that read cases through the SLA indexes.
+    case_id: String,
+    /// Counts the writes; the condition of the next one.
+    revision: u64,
+    /// Keys of the alerts announced (see [`sla_watch::Alert::key`]).
+    announced: BTreeSet<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    next_due_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_due_clock: Option<ClockKind>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    breached_since: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    alarm_at: Option<OffsetDateTime>,
+}
+
+impl WatchState {
+    /// Nothing owed, nothing announced: no item needed.
+    fn is_idle(&self) -> bool {
+        self.announced.is_empty() && self.next_due_at.is_none() && self.breached_since.is_none() && self.alarm_at.is_none()
+    }
+
+    /// The stored item, with the attributes of the SLA indexes it belongs in (sparse: an index
+    /// holds only the cases that have its instant).
+    fn item(&self) -> DomainResult<docket_store::Item> {
+        let mut item = keyed_item(case_keys::sla_watch(&self.case_id), self)?;
+        let entries = [
+            (schema::SLA_DUE_ATTRIBUTES, case_keys::SLA_DUE_PARTITION, self.next_due_at),
+            (schema::SLA_BREACHED_ATTRIBUTES, case_keys::SLA_BREACHED_PARTITION, self.breached_since),
+            (schema::SLA_ALARM_ATTRIBUTES, case_keys::SLA_ALARM_PARTITION, self.alarm_at),
+        ];
+        for ((partition_attribute, sort_attribute), partition, at) in entries {
+            if let Some(at) = at {
+                item.insert(partition_attribute.into(), partition.into());
+                item.insert(sort_attribute.into(), case_keys::sla_sort(at, &self.case_id).into());
+            }
+        }
+        Ok(item)
+    }
+}
+
+/// A case's SLA standing as the case lists show it: what the watcher filed at the case's last
+/// change or alarm (so `breached_since` can be up to a sweep late).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SlaSummary {
+    /// The earliest due time of a running clock (past, when overdue).
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub next_due_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due_clock: Option<ClockKind>,
+    /// When a clock still owed (running or paused) breached.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub breached_since: Option<OffsetDateTime>,
 }

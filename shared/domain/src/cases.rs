@@ -89,6 +89,33 @@ pub struct CaseFilter {
     /// The children of this case.
     pub parent_id: Option<CaseId>,
     pub search: Option<CaseSearch>,
+    /// Only cases in an SLA index (staff only); read through it, the other filters narrowing.
+    pub sla: Option<SlaFilter>,
+}
+
+/// The SLA lists: read through their own sparse indexes, so their cost grows with the cases in
+/// them (those owing something), never with all open cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// Cases with a running clock, soonest due first (overdue ones first of all); with
+    /// `within_minutes`, only those due by then.
+    Due { within_minutes: Option<u32> },
+    /// Cases with a clock that breached and is still owed (running or paused), longest breached
+    /// first. Filed by the watcher: up to one sweep late.
+    Breached,
+}
+
+impl SlaFilter {
+    /// The longest "due within" there is: a year.
+    pub const MAX_WITHIN_MINUTES: u32 = 525_600;
+
+    fn scope(&self) -> String {
+        match self {
+            SlaFilter::Due { within_minutes: None } => "due".into(),
+            SlaFilter::Due { within_minutes: Some(m) } => format!("due:{m}"),
+            SlaFilter::Breached => "breached".into(),
+        }
+    }
 }
 
 /// Whose cases a list holds.
@@ -130,6 +157,7 @@ impl CaseFilter {
             self.contact_id.as_deref().unwrap_or_default().to_owned(),
             self.parent_id.as_deref().unwrap_or_default().to_owned(),
             self.search.as_ref().map(|q| q.text.clone()).unwrap_or_default(),
+            self.sla.map(|sla| sla.scope()).unwrap_or_default(),
         ]
     }
 }
@@ -531,9 +559,10 @@ impl<'a> Cases<'a> {
     }
 
     /// Where the caller's list under `filter` reads, in the order `sort`.
-    fn list_source(principal: &Principal, filter: &CaseFilter, sort: CaseSort) -> DomainResult<ListSource> {
+    fn list_source(&self, principal: &Principal, filter: &CaseFilter, sort: CaseSort) -> DomainResult<ListSource> {
         match principal {
-            Principal::Staff(_) => Ok(list_source(filter, sort)),
+            Principal::Staff(_) => Ok(list_source(filter, sort, self.clock.now())),
+            Principal::Portal(_) if filter.sla.is_some() => Err(DomainError::invalid("sla", "SLA lists are for staff")),
             // Portal users read through their own partition, never through the global ones; the
             // filters they send can only narrow that further.
             Principal::Portal(contact) => {
@@ -544,7 +573,7 @@ impl<'a> Cases<'a> {
                     Some(_) => CaseFilter { contact_id: Some(contact.id.clone()), ..CaseFilter::default() },
                     None => return Err(DomainError::Forbidden("portal access is not enabled".into())),
                 };
-                Ok(list_source(&own, sort))
+                Ok(list_source(&own, sort, self.clock.now()))
             }
         }
     }
@@ -574,7 +603,7 @@ impl<'a> Cases<'a> {
         limit: usize,
         after: Option<Cursor>,
     ) -> DomainResult<(Vec<Case>, Option<Cursor>)> {
-        let source = Self::list_source(principal, &filter, sort)?;
+        let source = self.list_source(principal, &filter, sort)?;
         let scope = filter.scope(sort);
         let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
         let position = match &after {
@@ -689,7 +718,7 @@ impl<'a> Cases<'a> {
     pub async fn counts(&self, principal: &Principal, filter: CaseFilter) -> DomainResult<CaseCounts> {
         let status = filter.status;
         let filter = CaseFilter { status: None, ..filter };
-        let source = Self::list_source(principal, &filter, CaseSort::Created)?;
+        let source = self.list_source(principal, &filter, CaseSort::Created)?;
         let number = match &filter.search {
             Some(search) => search.number(&self.mask().await?),
             None => None,
@@ -1096,9 +1125,21 @@ pub(crate) fn changed_fields(old: &Case, new: &Case) -> Vec<String> {
 }
 
 /// The partition that serves a filter, in the order `sort`: the most selective filter picks it.
-fn list_source(filter: &CaseFilter, sort: CaseSort) -> ListSource {
+fn list_source(filter: &CaseFilter, sort: CaseSort, now: time::OffsetDateTime) -> ListSource {
     let index = |index: schema::CaseListIndex, partition: String| ListSource::Index(Query::index(CASES, index.name(sort), partition).descending());
     let links = |partition: String| ListSource::Links(Query::table(CASES, partition).descending());
+    // The SLA indexes hold watch items that point at their case, soonest first.
+    if let Some(sla) = filter.sla {
+        let (index, partition, range) = match sla {
+            SlaFilter::Due { within_minutes } => (
+                schema::CASES_BY_SLA_DUE,
+                case_keys::SLA_DUE_PARTITION,
+                within_minutes.map_or(SortKeyRange::All, |m| SortKeyRange::AtMost(case_keys::sla_sort_through(now + Duration::minutes(m.into())))),
+            ),
+            SlaFilter::Breached => (schema::CASES_BY_SLA_BREACHED, case_keys::SLA_BREACHED_PARTITION, SortKeyRange::All),
+        };
+        return ListSource::Links(Query::index(CASES, index, partition).range(range));
+    }
     // A case's children are few and pointed at from its own partition: read there first.
     if let Some(parent) = &filter.parent_id {
         return ListSource::Links(Query::table(CASES, case_keys::case(parent).pk).range(SortKeyRange::BeginsWith(case_keys::CHILD_PREFIX.into())).descending());

@@ -22,6 +22,12 @@ pub enum Trigger {
     EntryAdded,
     /// Mail was received into the case (a new case by email also gets `case_created`).
     EmailReceived,
+    /// An SLA clock used its agreement's warning share of the target (once per clock run;
+    /// the event's `changed` names the clock).
+    SlaWarning,
+    /// An SLA clock's target ran out before it was met (once per clock run; `changed` names
+    /// the clock).
+    SlaBreached,
 }
 
 impl Trigger {
@@ -31,6 +37,8 @@ impl Trigger {
             Trigger::CaseUpdated => "case_updated",
             Trigger::EntryAdded => "entry_added",
             Trigger::EmailReceived => "email_received",
+            Trigger::SlaWarning => "sla_warning",
+            Trigger::SlaBreached => "sla_breached",
         }
     }
 }

@@ -70,6 +70,16 @@ pub const CASES_ALL: CaseListIndex =
 pub const UPDATED_SORT: &str = "updated_sk";
 /// Sort attribute of the case indexes by priority: [`case_keys::priority_sort`].
 pub const PRIORITY_SORT: &str = "priority_sk";
+/// Cases with a running SLA clock (watch items, [`case_keys::SLA_DUE_PARTITION`]), soonest due first.
+pub const CASES_BY_SLA_DUE: &str = "by_sla_due";
+/// Cases with a breached SLA clock still owed ([`case_keys::SLA_BREACHED_PARTITION`]), longest breached first.
+pub const CASES_BY_SLA_BREACHED: &str = "by_sla_breached";
+/// Cases whose SLA watcher must look again ([`case_keys::SLA_ALARM_PARTITION`]), by when.
+pub const CASES_BY_SLA_ALARM: &str = "by_sla_alarm";
+/// The attributes of the three SLA indexes on a case's watch item (partition, sort).
+pub const SLA_DUE_ATTRIBUTES: (&str, &str) = ("sla_due_pk", "sla_due_sk");
+pub const SLA_BREACHED_ATTRIBUTES: (&str, &str) = ("sla_breached_pk", "sla_breached_sk");
+pub const SLA_ALARM_ATTRIBUTES: (&str, &str) = ("sla_alarm_pk", "sla_alarm_sk");
 /// Directory entities of one kind sorted by name (`<kind>`, `<lower-case name>#<id>`).
 pub const DIRECTORY_BY_KIND: &str = "by_kind";
 /// Knowledge-base articles the portal may read, by title (`PORTAL_ARTICLES`, `<lower-case title>#<id>`).
@@ -77,7 +87,19 @@ pub const DIRECTORY_PORTAL_ARTICLES: &str = "portal_articles";
 
 pub fn tables() -> Vec<TableSpec> {
     vec![
-        TableSpec { name: CASES, indexes: [CASES_BY_STATUS, CASES_BY_ASSIGNEE, CASES_BY_ACCOUNT, CASES_ALL].iter().flat_map(CaseListIndex::specs).collect() },
+        TableSpec {
+            name: CASES,
+            indexes: [CASES_BY_STATUS, CASES_BY_ASSIGNEE, CASES_BY_ACCOUNT, CASES_ALL]
+                .iter()
+                .flat_map(CaseListIndex::specs)
+                .chain([
+                    (CASES_BY_SLA_DUE, SLA_DUE_ATTRIBUTES),
+                    (CASES_BY_SLA_BREACHED, SLA_BREACHED_ATTRIBUTES),
+                    (CASES_BY_SLA_ALARM, SLA_ALARM_ATTRIBUTES),
+                ]
+                .map(|(name, (partition_attribute, sort_attribute))| IndexSpec { name, partition_attribute, sort_attribute }))
+                .collect(),
+        },
         TableSpec {
             name: DIRECTORY,
             indexes: vec![
@@ -183,6 +205,25 @@ pub mod case_keys {
     /// version.
     pub fn sla_replies(case_id: &str) -> Key {
         Key::new(case(case_id).pk, "SLA#REPLIES")
+    }
+    /// What the SLA watcher last saw of a case (alerts announced, next due, breach, alarm), in
+    /// the case's partition; the only item of the three SLA indexes.
+    pub fn sla_watch(case_id: &str) -> Key {
+        Key::new(case(case_id).pk, "SLA#WATCH")
+    }
+    /// The partitions of the SLA indexes: one each. Only governed cases with something owed
+    /// are in them, and their items change with the clocks, not with every case change.
+    pub const SLA_DUE_PARTITION: &str = "SLA#DUE";
+    pub const SLA_BREACHED_PARTITION: &str = "SLA#BREACHED";
+    pub const SLA_ALARM_PARTITION: &str = "SLA#ALARM";
+    /// Sort key of the SLA indexes: the instant in epoch seconds, zero-padded so that string
+    /// order is time order, then the case id.
+    pub fn sla_sort(at: time::OffsetDateTime, case_id: &str) -> String {
+        format!("{:012}#{case_id}", at.unix_timestamp().max(0))
+    }
+    /// The highest SLA sort key at `at`: every case's key of that instant or earlier is below it.
+    pub fn sla_sort_through(at: time::OffsetDateTime) -> String {
+        format!("{:012}#~", at.unix_timestamp().max(0))
     }
     /// An attachment's record, in the case's partition.
     pub fn attachment(case_id: &str, attachment_id: &str) -> Key {

@@ -24,6 +24,9 @@ pub(crate) enum Label {
     /// The SLA reply turns of a case, conditional on the count read: refused when another
     /// reply landed meanwhile (the writer reads again and retries).
     Turn,
+    /// What the SLA watcher filed about a case, conditional on the revision read: refused
+    /// when another look landed meanwhile (the watcher reads again).
+    Watch,
     /// Nothing that explains a refusal better than the store's own error.
     Plain,
 }
@@ -133,7 +136,7 @@ impl From<Refused> for DomainError {
                 DomainError::Conflict { field: field.to_owned(), reason: format!("{value} is already used by another record") }
             }
             Some(Label::Version { expected }) => DomainError::StaleVersion { expected },
-            Some(Label::Idempotency | Label::Number | Label::Claim | Label::Turn | Label::Plain) | None => DomainError::from(refused.error),
+            Some(Label::Idempotency | Label::Number | Label::Claim | Label::Turn | Label::Watch | Label::Plain) | None => DomainError::from(refused.error),
         }
     }
 }
