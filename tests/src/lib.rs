@@ -422,8 +422,13 @@ pub struct Automated {
 
 impl Automated {
     pub async fn new(engine: Engine) -> Self {
+        Self::with_docket(engine, docket(engine).await).await
+    }
+
+    /// On a docket of its own (a manual clock, say), given its queues here.
+    pub async fn with_docket(engine: Engine, docket: Docket) -> Self {
         let (notify, assign) = (queue(engine, 5).await, assign_queue(engine, 5).await);
-        let docket = docket(engine).await.with_notify_queue(notify.clone()).with_assign_queue(assign.clone());
+        let docket = docket.with_notify_queue(notify.clone()).with_assign_queue(assign.clone());
         let handler = Arc::new(docket_assign::AssignHandler { docket: docket.clone() });
         Automated { docket, notify, assign, handler }
     }

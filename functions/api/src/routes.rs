@@ -791,6 +791,9 @@ impl CaseFilterQuery {
             }
             (Some(other), _) => return Err(invalid("sla", format!("sla is due or breached, not {other:?}"))),
         };
+        if sla.is_some() && matches!(principal, Principal::Portal(_)) {
+            return Err(invalid("sla", "SLA lists are for staff".into()));
+        }
         if sla.is_some() && search.is_some() {
             return Err(invalid("q", "a search reads every case; it does not go with sla".into()));
         }

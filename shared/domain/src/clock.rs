@@ -41,6 +41,11 @@ impl ManualClock {
         let mut now = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *now += by;
     }
+
+    /// Moves it to `at` (forward or back).
+    pub fn set(&self, at: OffsetDateTime) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
 }
 
 impl Clock for ManualClock {

@@ -92,12 +92,10 @@ pub fn tables() -> Vec<TableSpec> {
             indexes: [CASES_BY_STATUS, CASES_BY_ASSIGNEE, CASES_BY_ACCOUNT, CASES_ALL]
                 .iter()
                 .flat_map(CaseListIndex::specs)
-                .chain([
-                    (CASES_BY_SLA_DUE, SLA_DUE_ATTRIBUTES),
-                    (CASES_BY_SLA_BREACHED, SLA_BREACHED_ATTRIBUTES),
-                    (CASES_BY_SLA_ALARM, SLA_ALARM_ATTRIBUTES),
-                ]
-                .map(|(name, (partition_attribute, sort_attribute))| IndexSpec { name, partition_attribute, sort_attribute }))
+                .chain(
+                    [(CASES_BY_SLA_DUE, SLA_DUE_ATTRIBUTES), (CASES_BY_SLA_BREACHED, SLA_BREACHED_ATTRIBUTES), (CASES_BY_SLA_ALARM, SLA_ALARM_ATTRIBUTES)]
+                        .map(|(name, (partition_attribute, sort_attribute))| IndexSpec { name, partition_attribute, sort_attribute }),
+                )
                 .collect(),
         },
         TableSpec {

@@ -89,7 +89,8 @@ pub fn alerts(schedule: &Schedule, clocks: &Clocks, warning_percent: u8, now: Of
     let mut alerts = Vec::new();
     for kind in ClockKind::ALL {
         let Some(clock) = clocks.get(kind) else { continue };
-        let alert = |alert: AlertKind, at: OffsetDateTime, due_at: OffsetDateTime| Alert { clock: kind, kind: alert, run_started_at: clock.started_at, at, due_at };
+        let alert =
+            |alert: AlertKind, at: OffsetDateTime, due_at: OffsetDateTime| Alert { clock: kind, kind: alert, run_started_at: clock.started_at, at, due_at };
         match (clock.state, clock.breached_at, clock.due_at) {
             (ClockState::Met | ClockState::Stopped, _, _) => {}
             (_, Some(breached), _) => alerts.push(alert(AlertKind::Breach, breached, clock.due_at.unwrap_or(breached))),
@@ -264,10 +265,8 @@ mod tests {
     fn a_pause_after_the_warning_does_not_warn_again_when_the_clock_resumes() {
         let warned = watch_at(datetime!(2026-01-12 09:20 +1), &[], &BTreeSet::new());
         assert_eq!(warned.announce.len(), 1);
-        let events = [
-            (datetime!(2026-01-12 09:21 +1), Change::Status(CaseStatus::Pending)),
-            (datetime!(2026-01-14 09:00 +1), Change::Status(CaseStatus::Reopened)),
-        ];
+        let events =
+            [(datetime!(2026-01-12 09:21 +1), Change::Status(CaseStatus::Pending)), (datetime!(2026-01-14 09:00 +1), Change::Status(CaseStatus::Reopened))];
         let paused = watch_at(datetime!(2026-01-13 09:00 +1), &events[..1], &warned.announced);
         assert!(paused.announce.is_empty());
         assert_eq!(paused.next_due, None, "a paused clock is due nowhere");
@@ -286,12 +285,7 @@ mod tests {
         let announced: Vec<(ClockKind, AlertKind)> = first.announce.iter().map(|a| (a.clock, a.kind)).collect();
         // 96 of next response's 120 minutes went by at 11:36.
         assert_eq!(announced, vec![(ClockKind::NextResponse, AlertKind::Warning)]);
-        let more = [
-            events[0],
-            events[1],
-            (datetime!(2026-01-12 11:45 +1), Change::StaffReply),
-            (datetime!(2026-01-12 12:00 +1), Change::CustomerReply),
-        ];
+        let more = [events[0], events[1], (datetime!(2026-01-12 11:45 +1), Change::StaffReply), (datetime!(2026-01-12 12:00 +1), Change::CustomerReply)];
         let second = watch_at(datetime!(2026-01-12 13:40 +1), &more, &first.announced);
         let announced: Vec<(ClockKind, AlertKind)> = second.announce.iter().map(|a| (a.clock, a.kind)).collect();
         assert_eq!(announced, vec![(ClockKind::NextResponse, AlertKind::Warning)]);

@@ -28,6 +28,7 @@ mod queue_conformance;
 mod service_agreements;
 mod signin;
 mod sla_clocks;
+mod sla_watch;
 mod trust;
 mod webform;
 mod workflow;
