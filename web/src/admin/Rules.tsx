@@ -21,6 +21,8 @@ const TRIGGERS: Option[] = [
   { value: 'case_updated', label: 'A case is updated' },
   { value: 'entry_added', label: 'A stream entry is added' },
   { value: 'email_received', label: 'Email is received' },
+  { value: 'sla_warning', label: 'An SLA clock reaches its warning share' },
+  { value: 'sla_breached', label: 'An SLA clock is breached' },
 ];
 const FIELDS: Option[] = [
   { value: 'status', label: 'Status' },
