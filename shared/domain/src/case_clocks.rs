@@ -302,7 +302,7 @@ impl Cases<'_> {
             .map(|item| {
                 let Some(item) = item else { return Ok(None) };
                 let state: WatchState = from_item(item)?;
-                Ok((state.next_due_at.is_some() || state.breached_since.is_some()).then(|| SlaSummary {
+                Ok((state.next_due_at.is_some() || state.breached_since.is_some()).then_some(SlaSummary {
                     next_due_at: state.next_due_at,
                     next_due_clock: state.next_due_clock,
                     breached_since: state.breached_since,

@@ -550,7 +550,7 @@ impl Track {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::calendar::{CalendarFields, Interval, WeeklyHours};
     use proptest::prelude::*;
@@ -558,7 +558,7 @@ mod tests {
     use time::macros::datetime;
 
     /// Mon–Fri 09:00–17:00 in Europe/Berlin.
-    static GOLD_HOURS: LazyLock<Schedule> = LazyLock::new(|| {
+    pub(crate) static GOLD_HOURS: LazyLock<Schedule> = LazyLock::new(|| {
         let day = vec![Interval::new("09:00", "17:00")];
         let hours = WeeklyHours { monday: day.clone(), tuesday: day.clone(), wednesday: day.clone(), thursday: day.clone(), friday: day, ..Default::default() };
         CalendarFields { name: "Gold".into(), time_zone: "Europe/Berlin".into(), hours, holidays: vec![] }.schedule().expect("a valid calendar")
@@ -566,7 +566,7 @@ mod tests {
 
     /// Gold: first response 1 business hour, resolution 8, next response 2 (Normal priority);
     /// Urgent: 15 minutes, 30 minutes and 4 hours.
-    fn gold() -> PriorityTargets {
+    pub(crate) fn gold() -> PriorityTargets {
         let normal = Targets { first_response_minutes: Some(60), next_response_minutes: Some(120), resolution_minutes: Some(480) };
         let urgent = Targets { first_response_minutes: Some(15), next_response_minutes: Some(30), resolution_minutes: Some(240) };
         PriorityTargets { normal, urgent, ..Default::default() }
@@ -772,7 +772,7 @@ mod tests {
     }
 
     /// A timeline over up to three weeks, at times to the second, and an instant after it.
-    fn case() -> impl Strategy<Value = (Timeline, OffsetDateTime)> {
+    pub(crate) fn case() -> impl Strategy<Value = (Timeline, OffsetDateTime)> {
         let start = 1_767_225_600i64; // 2026-01-01T00:00Z
         (0i64..31_536_000, prop::collection::vec((0i64..1_814_400, change()), 0..12), 0i64..2_419_200).prop_map(move |(created, events, after)| {
             let created_at = OffsetDateTime::from_unix_timestamp(start + created).unwrap();
@@ -781,7 +781,7 @@ mod tests {
         })
     }
 
-    fn targets() -> PriorityTargets {
+    pub(crate) fn targets() -> PriorityTargets {
         let high = Targets { first_response_minutes: Some(30), next_response_minutes: None, resolution_minutes: Some(960) };
         PriorityTargets { high, ..gold() }
     }

@@ -23,6 +23,9 @@ use time::{Duration, OffsetDateTime};
 use crate::calendar::Schedule;
 use crate::sla::{Clock, ClockKind, ClockState, Clocks};
 
+/// How many of next response's newest runs keep their announced keys.
+const NEXT_RESPONSE_RUNS_KEPT: usize = 8;
+
 /// What an alert says about a clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +74,8 @@ fn alert_key(clock: ClockKind, kind: AlertKind, run_started_at: OffsetDateTime) 
 pub struct Watch {
     /// Alerts to announce now, in the order they fell.
     pub announce: Vec<Alert>,
-    /// The keys to keep as announced: those announced now and before, of runs that still exist.
+    /// The keys to keep as announced: those announced now and before (of next response, only
+    /// its newest runs').
     pub announced: BTreeSet<String>,
     /// The next instant something will be owed: when the watcher must look again.
     pub alarm_at: Option<OffsetDateTime>,
@@ -140,14 +144,24 @@ pub fn watch(schedule: &Schedule, clocks: &Clocks, warning_percent: u8, announce
             watch.alarm_at = Some(watch.alarm_at.map_or(alert.at, |a| a.min(alert.at)));
         }
     }
-    // Keys of runs that still exist but owe nothing now (met, paused) stay: a reopened run must
-    // not warn again. Keys of runs that are gone (an earlier next response) are dropped.
-    let runs: BTreeSet<String> = ClockKind::ALL
+    // Announced keys stay: a clock that is gone for a while (its case moved to a priority
+    // without a target) and comes back must not announce again, nor a met run that reopens.
+    // Only next response has more than one run (one per unanswered customer reply); the keys
+    // of its newest runs are enough, so the item cannot grow with a long conversation.
+    watch.announced.extend(announced.iter().cloned());
+    let mut next_runs: Vec<(i64, String)> = watch
+        .announced
         .iter()
-        .filter_map(|&kind| clocks.get(kind).map(|c| (kind, c.started_at)))
-        .flat_map(|(kind, started)| [alert_key(kind, AlertKind::Warning, started), alert_key(kind, AlertKind::Breach, started)])
+        .filter_map(|k| k.strip_prefix("next_response:").and_then(|rest| rest.rsplit(':').next()?.parse().ok()).map(|start: i64| (start, k.clone())))
         .collect();
-    watch.announced.extend(announced.iter().filter(|k| runs.contains(*k)).cloned());
+    next_runs.sort();
+    let runs_kept: BTreeSet<i64> =
+        next_runs.iter().rev().map(|(start, _)| *start).collect::<BTreeSet<_>>().into_iter().rev().take(NEXT_RESPONSE_RUNS_KEPT).collect();
+    for (start, key) in next_runs {
+        if !runs_kept.contains(&start) {
+            watch.announced.remove(&key);
+        }
+    }
     for kind in ClockKind::ALL {
         let Some(clock) = clocks.get(kind) else { continue };
         if clock.state == ClockState::Running
@@ -289,8 +303,8 @@ mod tests {
         let second = watch_at(datetime!(2026-01-12 13:40 +1), &more, &first.announced);
         let announced: Vec<(ClockKind, AlertKind)> = second.announce.iter().map(|a| (a.clock, a.kind)).collect();
         assert_eq!(announced, vec![(ClockKind::NextResponse, AlertKind::Warning)]);
-        // The earlier run's key is gone; the new run's is kept.
-        assert_eq!(second.announced.iter().filter(|k| k.starts_with("next_response")).count(), 1);
+        // Both runs' warnings are kept as announced.
+        assert_eq!(second.announced.iter().filter(|k| k.starts_with("next_response")).count(), 2);
         assert!(second.announced.iter().all(|k| !k.starts_with("first_response")), "first response was met before it warned");
     }
 
@@ -302,5 +316,75 @@ mod tests {
         assert_eq!(w.breached_since, Some(datetime!(2026-01-12 09:30 +1)));
         let announced: Vec<(ClockKind, AlertKind)> = w.announce.iter().map(|a| (a.clock, a.kind)).collect();
         assert_eq!(announced, vec![(ClockKind::FirstResponse, AlertKind::Breach)]);
+    }
+
+    #[test]
+    fn a_clock_that_is_gone_for_a_while_does_not_announce_again() {
+        // Warned at 09:20, then Low (no target: no clock), then Normal again.
+        let warned = watch_at(datetime!(2026-01-12 09:20 +1), &[], &BTreeSet::new());
+        assert_eq!(warned.announce.len(), 1);
+        let events = [(datetime!(2026-01-12 09:21 +1), Change::Priority(Priority::Low)), (datetime!(2026-01-12 09:25 +1), Change::Priority(Priority::Normal))];
+        let low = watch_at(datetime!(2026-01-12 09:22 +1), &events[..1], &warned.announced);
+        assert!(low.announce.is_empty() && low.next_due.is_none());
+        let back = watch_at(datetime!(2026-01-12 09:26 +1), &events, &low.announced);
+        assert!(back.announce.is_empty(), "{:?}", back.announce);
+    }
+
+    #[test]
+    fn only_the_newest_next_response_runs_keep_their_keys() {
+        let announced: BTreeSet<String> = (0..20)
+            .map(|n| alert_key(ClockKind::NextResponse, AlertKind::Warning, CREATED + Duration::hours(n)))
+            .chain([alert_key(ClockKind::FirstResponse, AlertKind::Warning, CREATED)])
+            .collect();
+        let w = watch(&gold_hours(), &Clocks::default(), 80, &announced, CREATED + Duration::days(2));
+        assert_eq!(w.announced.len(), NEXT_RESPONSE_RUNS_KEPT + 1);
+        assert!(w.announced.contains(&alert_key(ClockKind::NextResponse, AlertKind::Warning, CREATED + Duration::hours(19))));
+        assert!(!w.announced.contains(&alert_key(ClockKind::NextResponse, AlertKind::Warning, CREATED + Duration::hours(11))));
+        assert!(w.announced.contains(&alert_key(ClockKind::FirstResponse, AlertKind::Warning, CREATED)));
+    }
+
+    mod properties {
+        use super::super::*;
+        use crate::sla::clocks;
+        use crate::sla::tests::{GOLD_HOURS, case, targets};
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Looked at any instants in order, a case announces each alert at most once, a
+            /// breach only once its clock has breached, nothing before it falls, and the next
+            /// alarm always after the look; a last look leaves no breach of a clock still owed
+            /// unannounced.
+            #[test]
+            fn alerts_are_announced_once_and_only_when_due((timeline, end) in case(), looks in prop::collection::vec(0i64..2_419_200, 1..16)) {
+                let mut looks: Vec<OffsetDateTime> = looks.into_iter().map(|s| timeline.created_at + Duration::seconds(s)).filter(|t| *t <= end).collect();
+                looks.sort();
+                looks.push(end);
+                let mut announced = BTreeSet::new();
+                let mut seen = BTreeSet::new();
+                for now in looks {
+                    let clocks = clocks(&GOLD_HOURS, &targets(), &timeline, now);
+                    let w = watch(&GOLD_HOURS, &clocks, 80, &announced, now);
+                    for alert in &w.announce {
+                        prop_assert!(seen.insert(alert.key()), "{} announced twice", alert.key());
+                        prop_assert!(alert.at <= now, "{alert:?} before it fell at {now}");
+                        let clock = clocks.get(alert.clock).expect("an alert of a clock the case has");
+                        if alert.kind == AlertKind::Breach {
+                            prop_assert!(clock.breached_at.is_some(), "{alert:?} of a clock not breached: {clock:?}");
+                        }
+                    }
+                    prop_assert!(w.alarm_at.is_none_or(|alarm| alarm > now), "alarm {:?} not after {now}", w.alarm_at);
+                    announced = w.announced;
+                }
+                let last = clocks(&GOLD_HOURS, &targets(), &timeline, end);
+                for kind in ClockKind::ALL {
+                    if let Some(clock) = last.get(kind)
+                        && matches!(clock.state, ClockState::Running | ClockState::Paused)
+                        && clock.breached_at.is_some()
+                    {
+                        prop_assert!(announced.contains(&alert_key(kind, AlertKind::Breach, clock.started_at)), "{kind:?} breached but not announced");
+                    }
+                }
+            }
+        }
     }
 }
