@@ -19,6 +19,7 @@ on_both_engines!(
     lists_filter_by_due_within_and_breached,
     a_pending_case_leaves_the_due_list_and_a_met_clock_owes_nothing,
     sla_list_parameters_are_checked,
+    an_assignment_by_rule_keeps_the_clocks_running,
 );
 
 struct World {
@@ -335,4 +336,25 @@ async fn sla_list_parameters_are_checked(engine: Engine) {
     let reply = w.api.call(Method::GET, "/cases?sla=due", Some(&portal), None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert_eq!(reply.body["field"], "sla");
+}
+
+async fn an_assignment_by_rule_keeps_the_clocks_running(engine: Engine) {
+    // GIVEN a first response of 60 business minutes and a team assigning by Round-Robin
+    let w = world(engine).await;
+    w.agreement(json!({"Normal": {"first_response_minutes": 60}})).await;
+    let team = id_of(&w.api.create(&w.admin, "/teams", json!({"name": "Desk", "assignment_rule": "round_robin"})).await);
+    let member = id_of(&w.api.create(&w.admin, "/users", json!({"name": "Mo", "email": "mo@agents.test", "role": "agent", "team_ids": [team]})).await);
+    // WHEN a case of the team comes in on Monday 10:00 Berlin and the worker assigns it
+    w.clock.set(datetime!(2026-12-07 09:00 UTC));
+    let id = id_of(&w.case(json!({"subject": "Help", "team_ids": [team]})).await);
+    w.work().await;
+    // THEN the assignment (New to Assigned, written by the assignment rule) kept the clocks
+    let case = w.get(&id).await;
+    assert_eq!((case["status"].as_str(), case["assignee_id"].as_str()), (Some("Assigned"), Some(member.as_str())));
+    assert_eq!(case["sla"]["first_response"]["state"], "running", "{}", case["sla"]);
+    assert_eq!(case["sla"]["first_response"]["due_at"], "2026-12-07T10:00:00Z");
+    assert_eq!(w.list("sla=due").await, vec![id.clone()]);
+    // AND its breach is announced once the hour has passed
+    w.clock.set(datetime!(2026-12-07 10:01 UTC));
+    assert_eq!(w.sweep().await["announced"], 1);
 }

@@ -432,6 +432,17 @@ async fn a_new_address_of_an_accounts_domain_is_linked_to_the_account_only_once_
     let acme = id_of(&api.create(&admin, "/accounts", json!({"name": "Acme", "email_domains": ["acme.example"]})).await);
     let (_, boss_token) = api.portal_contact("Bo Boss", &unique_address("bo", "acme.example"), Some(&acme), json!({"role": "account_cases"})).await;
     let form_id = form(api, json!({"name": "Support"})).await;
+    // AND a service agreement for the account's cases
+    let day = json!([{"start": "09:00", "end": "17:00"}]);
+    let hours = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day});
+    let calendar = id_of(&api.create(&admin, "/calendars", json!({"name": "Office", "time_zone": "UTC", "hours": hours})).await);
+    let agreement = json!({
+        "name": "Acme Gold",
+        "calendar_id": calendar,
+        "targets": {"Normal": {"first_response_minutes": 60}},
+        "applies_to": {"kind": "accounts", "account_ids": [acme]},
+    });
+    api.create(&admin, "/service-agreements", agreement).await;
     // WHEN someone submits with a new address of that domain
     let wile_address = unique_address("wile", "acme.example");
     let reply = submit(api, &form_id, &[], json!({"name": "Wile E.", "email": wile_address, "subject": "Anvil", "message": "Broken again"})).await;
@@ -442,6 +453,8 @@ async fn a_new_address_of_an_accounts_domain_is_linked_to_the_account_only_once_
     let case = api.call(GET, &format!("/cases/{case_id}"), Some(&admin), None).await.body;
     assert_eq!((case["account_id"].clone(), case["contact_ids"].clone()), (Value::Null, json!([])));
     assert!(ids(&api.call(GET, "/cases", Some(&boss_token), None).await).is_empty());
+    // AND no agreement governs it yet: nothing says it is the account's
+    assert!(case.get("sla").is_none(), "{case}");
     // WHEN the owner of the address confirms it
     room.work_queue().await;
     let confirmed = room.confirm(&wile_address).await;
@@ -456,6 +469,9 @@ async fn a_new_address_of_an_accounts_domain_is_linked_to_the_account_only_once_
     assert_eq!(case["contact_ids"], json!([wile.id]));
     assert_eq!(case["account_id"], acme);
     assert_eq!(ids(&api.call(GET, "/cases", Some(&boss_token), None).await), vec![case_id]);
+    // AND the account's agreement governs it from its creation (09:00 plus one business hour)
+    assert_eq!(case["sla"]["agreement_name"], "Acme Gold", "{case}");
+    assert_eq!(case["sla"]["first_response"]["due_at"], "2030-01-01T10:00:00Z", "{}", case["sla"]);
 }
 
 async fn confirmation_links_are_unguessable_single_use_and_expire(engine: Engine) {
