@@ -27,7 +27,7 @@ use crate::error::{DomainError, DomainResult, WorkError};
 use crate::events::{CaseEvent, MAX_RULE_DEPTH, Trigger};
 use crate::follows::{Follow, FollowerKind};
 use crate::model::{AssignmentRule, Case, CaseStatus, Source, Team, User};
-use crate::rules::{RuleAction, WorkflowRule};
+use crate::rules::{Facts, RuleAction, WorkflowRule};
 use crate::schema::{CASES, case_keys, keyed_item};
 use crate::stream::{Author, EntryKind, StreamEntry, SystemEvent, Visibility, entry_put};
 
@@ -67,9 +67,15 @@ impl Automation<'_> {
             self.docket.cases_at_depth(event.depth).watch_sla(&case.id).await?;
         }
         let mut worked = Worked::default();
+        // An SLA event names its clock in `changed`.
+        let sla_clock = match event.trigger {
+            Trigger::SlaWarning | Trigger::SlaBreached => event.changed.first().and_then(|c| serde_json::from_value(Value::String(c.clone())).ok()),
+            _ => None,
+        };
         let rules = self.docket.rules_for(event.trigger).await?;
         if event.depth >= MAX_RULE_DEPTH {
-            let matching: Vec<RuleId> = rules.iter().filter(|r| r.matches(&case, entry.as_ref())).map(|r| r.id.clone()).collect();
+            let matching: Vec<RuleId> =
+                rules.iter().filter(|r| r.matches_event(&Facts { case: &case, entry: entry.as_ref(), sla_clock })).map(|r| r.id.clone()).collect();
             if !matching.is_empty() {
                 tracing::warn!(case = case.number, depth = event.depth, rules = ?matching, "workflow rules stopped at the depth limit");
                 let stopped = StreamEntry::system(
@@ -85,7 +91,7 @@ impl Automation<'_> {
             for rule in &rules {
                 // Earlier rules may have changed the case: each sees it as it is now.
                 let Some(case) = cases.by_id(&event.case_id).await? else { break };
-                if rule.matches(&case, entry.as_ref()) {
+                if rule.matches_event(&Facts { case: &case, entry: entry.as_ref(), sla_clock }) {
                     self.run(rule, &case, &event).await?;
                     worked.rules_run.push(rule.id.clone());
                 }

@@ -53,6 +53,9 @@ pub enum ConditionField {
     Description,
     /// The text of the entry or mail that triggered the rule; the description for case events.
     Body,
+    /// The SLA clock an `sla_warning` / `sla_breached` event is about (`first_response`,
+    /// `next_response`, `resolution`); none for other triggers.
+    SlaClock,
 }
 
 impl ConditionField {
@@ -285,6 +288,7 @@ fn checked_condition(index: usize, condition: RuleCondition) -> DomainResult<Rul
             ConditionField::Status => CaseStatus::parse(text).is_some(),
             ConditionField::Priority => serde_json::from_value::<Priority>(v.clone()).is_ok(),
             ConditionField::Source => serde_json::from_value::<Source>(v.clone()).is_ok(),
+            ConditionField::SlaClock => serde_json::from_value::<crate::sla::ClockKind>(v.clone()).is_ok(),
             ConditionField::MailboxId | ConditionField::TeamIds | ConditionField::AccountId | ConditionField::AssigneeId => validate::id(&field, text).is_ok(),
             _ => validate::line(&field, text, MAX_NEEDLE).is_ok(),
         };
@@ -360,7 +364,12 @@ fn checked_action(index: usize, action: RuleAction) -> DomainResult<RuleAction> 
 impl WorkflowRule {
     /// Whether the rule's conditions hold for the case (and the entry that triggered it).
     pub fn matches(&self, case: &Case, entry: Option<&StreamEntry>) -> bool {
-        let mut results = self.conditions.iter().map(|c| holds(c, case, entry));
+        self.matches_event(&Facts { case, entry, sla_clock: None })
+    }
+
+    /// Whether the rule's conditions hold for what an event brings.
+    pub fn matches_event(&self, facts: &Facts<'_>) -> bool {
+        let mut results = self.conditions.iter().map(|c| holds(c, facts));
         match self.match_mode {
             MatchMode::All => results.all(|r| r),
             MatchMode::Any => self.conditions.is_empty() || results.any(|r| r),
@@ -369,7 +378,16 @@ impl WorkflowRule {
 }
 
 /// The values a field has on a case (none when unset; several for `team_ids`).
-fn values_of(field: ConditionField, case: &Case, entry: Option<&StreamEntry>) -> Vec<String> {
+/// What a rule's conditions look at: the case as it is now, the entry or mail of the event, and
+/// the clock of an SLA event.
+pub struct Facts<'a> {
+    pub case: &'a Case,
+    pub entry: Option<&'a StreamEntry>,
+    pub sla_clock: Option<crate::sla::ClockKind>,
+}
+
+fn values_of(field: ConditionField, facts: &Facts<'_>) -> Vec<String> {
+    let Facts { case, entry, sla_clock } = *facts;
     let name = |v: Value| v.as_str().map(str::to_owned).into_iter().collect::<Vec<_>>();
     let text = |s: &str| if s.is_empty() { Vec::new() } else { vec![s.to_owned()] };
     match field {
@@ -386,11 +404,12 @@ fn values_of(field: ConditionField, case: &Case, entry: Option<&StreamEntry>) ->
         ConditionField::Subject => text(&case.subject),
         ConditionField::Description => text(&case.description),
         ConditionField::Body => text(entry.map_or(case.description.as_str(), |e| e.body.as_str())),
+        ConditionField::SlaClock => sla_clock.iter().map(|c| c.as_str().to_owned()).collect(),
     }
 }
 
-fn holds(condition: &RuleCondition, case: &Case, entry: Option<&StreamEntry>) -> bool {
-    let values = values_of(condition.field, case, entry);
+fn holds(condition: &RuleCondition, facts: &Facts<'_>) -> bool {
+    let values = values_of(condition.field, facts);
     let wanted: Vec<String> = match &condition.value {
         Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         Value::Bool(b) => vec![b.to_string()],

@@ -126,12 +126,15 @@ async fn a_breach_fires_the_escalation_rule_once(engine: Engine) {
     let w = world(engine).await;
     w.agreement(json!({"Normal": {"first_response_minutes": 60, "resolution_minutes": 480}})).await;
     let lead = id_of(&w.api.create(&w.admin, "/users", json!({"name": "Lena Lead", "email": "lena@agents.test", "role": "agent"})).await);
-    // AND rules: a breach notifies the lead; a warning posts an internal note
+    // AND rules: a breach of first response notifies the lead; a warning posts an internal note
     let breach_rule = json!({
         "name": "Escalate breaches",
         "trigger": "sla_breached",
+        "conditions": [{"field": "sla_clock", "op": "is", "value": "first_response"}],
         "actions": [{"action": "notify_users", "user_ids": [lead], "message": "SLA breached"}],
     });
+    let wrong_clock = json!({"name": "Bad", "trigger": "sla_breached", "conditions": [{"field": "sla_clock", "op": "is", "value": "soon"}], "actions": [{"action": "post_internal_note", "body": "x"}]});
+    w.api.call(Method::POST, "/workflow-rules", Some(&w.admin), Some(wrong_clock)).await.assert_problem(422, Some("conditions[0].value"));
     w.api.create(&w.admin, "/workflow-rules", breach_rule).await;
     let warning_rule = json!({
         "name": "Warn the desk",
@@ -194,11 +197,13 @@ async fn a_breach_fires_the_escalation_rule_once(engine: Engine) {
     let triggers: Vec<String> = w.rule_runs(&id).await.into_iter().map(|(trigger, _)| trigger).collect();
     assert_eq!(triggers, ["sla_warning", "sla_breached", "sla_warning"]);
     assert!(w.notices().await.is_empty());
-    // AND resolution's breach (due Monday 16:30 Berlin) is announced once it has passed
+    // AND resolution's breach (due Monday 16:30 Berlin) is announced once it has passed, but
+    // the breach rule is for first response only: it does not run, and the lead hears nothing
     w.clock.set(datetime!(2026-12-07 15:31 UTC));
     assert_eq!(w.sweep().await["announced"], 1);
     w.work().await;
-    assert_eq!(w.notices().await.len(), 1);
+    assert_eq!(w.rule_runs(&id).await.len(), 3);
+    assert!(w.notices().await.is_empty());
 }
 
 async fn overlapping_sweeps_announce_each_alert_once(engine: Engine) {

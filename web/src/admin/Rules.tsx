@@ -38,6 +38,7 @@ const FIELDS: Option[] = [
   { value: 'subject', label: 'Subject' },
   { value: 'description', label: 'Description' },
   { value: 'body', label: 'Text of the entry or mail' },
+  { value: 'sla_clock', label: 'SLA clock (SLA triggers)' },
 ];
 const OP_LABELS: Record<Op, string> = {
   is: 'is',
@@ -54,6 +55,11 @@ const ENUMS: Partial<Record<Field, Option[]>> = {
   status: STATUSES.map((s) => ({ value: s, label: statusLabel(s) })),
   priority: PRIORITIES.map((p) => ({ value: p, label: p })),
   source: SOURCES.map((s) => ({ value: s, label: sourceLabel(s) })),
+  sla_clock: [
+    { value: 'first_response', label: 'First response' },
+    { value: 'next_response', label: 'Next response' },
+    { value: 'resolution', label: 'Resolution' },
+  ],
 };
 
 function opsFor(field: Field): Op[] {
