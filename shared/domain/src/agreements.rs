@@ -150,6 +150,7 @@ impl Entity for ServiceAgreement {
     const KIND: &'static str = "service_agreement";
     const WRITE_POLICY: WritePolicy = WritePolicy::AdminOnly;
     const ADMIN_ONLY_READS: bool = true;
+    const MOVES_SLA_DUE_TIMES: bool = true;
     type Fields = ServiceAgreementFields;
 
     entity_accessors!();

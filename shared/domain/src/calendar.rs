@@ -231,6 +231,7 @@ impl Entity for Calendar {
     // Business hours are an admin's configuration; agents will see the due times computed on
     // them, not the calendars.
     const ADMIN_ONLY_READS: bool = true;
+    const MOVES_SLA_DUE_TIMES: bool = true;
     type Fields = CalendarFields;
 
     entity_accessors!();

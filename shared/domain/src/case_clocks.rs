@@ -281,12 +281,60 @@ impl Cases<'_> {
             }
             match page.next {
                 Some(next) => after = Some(next),
-                None => return Ok(sweep),
+                None => {
+                    self.refile(&mut sweep).await?;
+                    return Ok(sweep);
+                }
             }
         }
         // The rest waits for the next sweep, which starts at the oldest alarm again.
         sweep.more = true;
         Ok(sweep)
+    }
+
+    /// When an agreement or a calendar changed, files every case of the due index again (its
+    /// due times may have moved either way: a shortened target must not wait for the alarm of
+    /// the old one), as many pages as one sweep reads; the request keeps where it stopped, and
+    /// a newer request starts over. Paused cases are in no index and are filed when they resume.
+    async fn refile(&self, sweep: &mut Sweep) -> DomainResult<()> {
+        let Some(item) = self.store.get(CASES, &case_keys::sla_refile()).await? else { return Ok(()) };
+        let request: RefileRequest = from_item(item)?;
+        let mut after = request.after.clone().map(docket_store::Cursor);
+        for _ in 0..SWEEP_PAGES {
+            let query = Query::index(CASES, schema::CASES_BY_SLA_DUE, case_keys::SLA_DUE_PARTITION).limit(SWEEP_PAGE).after(after.take());
+            let page = self.store.query(query).await?;
+            let ids: Vec<String> = page.items.iter().filter_map(|item| item.get("case_id").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
+            let results: Vec<DomainResult<Vec<Alert>>> =
+                stream::iter(ids).map(|id| async move { self.watch_sla(&id).await }).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
+            for result in results {
+                sweep.refiled += 1;
+                match result {
+                    Ok(alerts) => sweep.announced += alerts.len(),
+                    Err(error) => {
+                        tracing::warn!(%error, "SLA refile of a case failed");
+                        sweep.failed += 1;
+                    }
+                }
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        // Conditional on the request read: one made meanwhile starts over at the next sweep.
+        let condition = Condition::equals("requested_at", request.requested_at.clone());
+        let write = match after {
+            None => WriteOp::Delete { table: CASES.to_owned(), key: case_keys::sla_refile(), condition: Some(condition) },
+            Some(cursor) => {
+                sweep.more = true;
+                let next = RefileRequest { after: Some(cursor.0), ..request };
+                WriteOp::put_if(CASES, keyed_item(case_keys::sla_refile(), &next)?, condition)
+            }
+        };
+        match self.store.write(write).await {
+            Err(e) if e.is_condition_failure() => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     /// What the watcher last filed about each of these cases (one batch read), in their order;
@@ -317,6 +365,23 @@ const SWEEP_PAGE: usize = 100;
 const SWEEP_PAGES: usize = 50;
 const SWEEP_CONCURRENCY: usize = 8;
 
+/// A request to file the cases of the due index again (the `SLA#REFILE` item).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RefileRequest {
+    /// When it was made (RFC 3339): the condition of its update and removal.
+    requested_at: String,
+    /// Where the sweeps stopped reading the due index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// Asks the next SLA sweep to file the running cases again (see `Cases::refile`).
+pub(crate) async fn request_sla_refile(store: &dyn docket_store::ItemStore, now: OffsetDateTime) -> DomainResult<()> {
+    let requested_at = now.format(&time::format_description::well_known::Rfc3339).map_err(|e| DomainError::Internal(e.to_string()))?;
+    store.write(WriteOp::put(CASES, keyed_item(case_keys::sla_refile(), RefileRequest { requested_at, after: None })?)).await?;
+    Ok(())
+}
+
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Sweep {
@@ -324,6 +389,8 @@ pub struct Sweep {
     pub watched: usize,
     /// Warnings and breaches announced.
     pub announced: usize,
+    /// Cases filed again because an agreement or a calendar changed.
+    pub refiled: usize,
     /// Cases whose watch failed (left for the next sweep).
     pub failed: usize,
     /// More alarms had come than one sweep reads.

@@ -88,6 +88,9 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     fn index_attributes(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// Whether a change of such a record can move due times of cases (agreements, calendars):
+    /// its update and deletion ask the SLA sweep to file the running cases again.
+    const MOVES_SLA_DUE_TIMES: bool = false;
 }
 
 fn references<'i, I: std::fmt::Display + 'i>(field: &'static str, kind: &'static str, ids: impl IntoIterator<Item = &'i I>) -> Vec<Reference> {
@@ -456,6 +459,10 @@ pub struct Directory<'a> {
 }
 
 impl<'a> Directory<'a> {
+    pub(crate) fn store(&self) -> &'a dyn ItemStore {
+        self.store
+    }
+
     pub fn new(store: &'a dyn ItemStore) -> Self {
         Self { store }
     }
@@ -729,6 +736,9 @@ impl<'a> DirectoryService<'a> {
         let new = E::build(old.id().to_owned(), fields, audit)?;
         guard_admin_only_fields::<E>(principal, Some(&old), &new)?;
         self.directory.replace(&old, &new).await?;
+        if E::MOVES_SLA_DUE_TIMES {
+            crate::case_clocks::request_sla_refile(self.directory.store(), self.clock.now()).await?;
+        }
         Ok(new)
     }
 
@@ -743,7 +753,11 @@ impl<'a> DirectoryService<'a> {
         {
             return Err(DomainError::StaleVersion { expected });
         }
-        self.directory.remove(&old).await
+        self.directory.remove(&old).await?;
+        if E::MOVES_SLA_DUE_TIMES {
+            crate::case_clocks::request_sla_refile(self.directory.store(), self.clock.now()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -209,6 +209,11 @@ pub mod case_keys {
     pub fn sla_watch(case_id: &str) -> Key {
         Key::new(case(case_id).pk, "SLA#WATCH")
     }
+    /// Asks the SLA sweep to file every case of the due index again: an agreement or a
+    /// calendar changed, which may move due times the index holds.
+    pub fn sla_refile() -> Key {
+        Key::new("SLA#REFILE", "SLA#REFILE")
+    }
     /// The partitions of the SLA indexes: one each. Only governed cases with something owed
     /// are in them, and their items change with the clocks, not with every case change.
     pub const SLA_DUE_PARTITION: &str = "SLA#DUE";

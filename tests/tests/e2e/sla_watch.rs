@@ -20,6 +20,7 @@ on_both_engines!(
     a_pending_case_leaves_the_due_list_and_a_met_clock_owes_nothing,
     sla_list_parameters_are_checked,
     an_assignment_by_rule_keeps_the_clocks_running,
+    a_shortened_target_is_announced_at_the_next_sweep,
 );
 
 struct World {
@@ -362,4 +363,29 @@ async fn an_assignment_by_rule_keeps_the_clocks_running(engine: Engine) {
     // AND its breach is announced once the hour has passed
     w.clock.set(datetime!(2026-12-07 10:01 UTC));
     assert_eq!(w.sweep().await["announced"], 1);
+}
+
+async fn a_shortened_target_is_announced_at_the_next_sweep(engine: Engine) {
+    // GIVEN a first response of 4 business hours and a case filed by it on Monday 10:00 Berlin
+    let w = world(engine).await;
+    let agreement = w.agreement(json!({"Normal": {"first_response_minutes": 240}})).await;
+    w.clock.set(datetime!(2026-12-07 09:00 UTC));
+    let id = id_of(&w.case(json!({"subject": "Slow"})).await);
+    w.work().await;
+    assert_eq!(w.list("sla=due&due_within=60").await, Vec::<String>::new());
+    // WHEN at 10:30 an admin cuts the target to 15 minutes
+    w.clock.set(datetime!(2026-12-07 09:30 UTC));
+    let reply = w
+        .api
+        .call(Method::PATCH, &format!("/service-agreements/{agreement}"), Some(&w.admin), Some(json!({"targets": {"Normal": {"first_response_minutes": 15}}})))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // THEN the next sweep files the running case again and announces its breach (due 10:15),
+    // instead of waiting for the alarm the old target had set (13:12)
+    let swept = w.sweep().await;
+    assert_eq!((swept["refiled"].as_u64(), swept["announced"].as_u64()), (Some(1), Some(1)), "{swept}");
+    assert_eq!(w.list("sla=breached").await, vec![id.clone()]);
+    assert_eq!(w.list("sla=due&due_within=0").await, vec![id.clone()]);
+    // AND the request is done: the following sweep files nothing again
+    assert_eq!(w.sweep().await["refiled"], 0);
 }
