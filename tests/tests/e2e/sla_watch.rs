@@ -61,9 +61,13 @@ impl World {
         self.auto.work_assign_queue().await
     }
 
-    /// One scheduled invocation of the assign function: the SLA sweep; its answer.
+    /// One scheduled invocation of the assign function with the SLA sweep schedule's input
+    /// (`events/schedule-assign-sla-sweep.json`, the `Input` of `SlaSweep` in template.yaml);
+    /// its answer.
     async fn sweep(&self) -> Value {
-        self.auto.handler.handle_event(json!({"docket_job": "sla_sweep"})).await.expect("the sweep runs")
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/schedule-assign-sla-sweep.json");
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("the sample event")).expect("JSON");
+        self.auto.handler.handle_event(event).await.expect("the sweep runs")
     }
 
     /// The ids of a case list as the admin reads it, in its order.
