@@ -58,6 +58,10 @@ interface InputAttrs {
   min?: number;
   max?: number;
   maxLength?: number;
+  /** The id of a `<datalist>` of suggestions (time zones). */
+  list?: string;
+  pattern?: string;
+  inputMode?: 'text' | 'numeric' | 'decimal';
   onBlur?: () => void;
   onKeyDown?: (e: KeyboardEvent) => void;
 }
