@@ -245,13 +245,20 @@ async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
     admin.check("calendar form with an error", None).await;
     // AND with a real zone the calendar is saved and listed with its week in a line
     admin.fill("[data-test=calendar-zone]", "UTC").await;
-    admin.check("calendar form", Some("admin-calendar")).await;
     admin.click("[data-test=calendar-save]").await;
     let row = admin.wait_text("[data-test=calendar-row]", "Around the clock").await;
     let text = row.text().await.unwrap();
     assert!(text.contains("Mon–Fri 00:00–12:00, 12:00–24:00 · Sat–Sun 00:00–24:00"), "the calendar's hours in its row: {text}");
     assert!(text.ends_with('1'), "one holiday: {text}");
     admin.check("calendars", None).await;
+    // AND opened again, it shows what was saved
+    admin.click("[data-test=calendar-row] a").await;
+    admin.wait("[data-test=calendar-form]").await;
+    let sunday_end = admin.wait("[data-test=calendar-day][data-day=sunday] [data-test=calendar-end]").await.prop("value").await.unwrap();
+    assert_eq!(sunday_end.as_deref(), Some("24:00"));
+    let holiday = admin.wait("[data-test=holiday-date]").await.prop("value").await.unwrap();
+    assert_eq!(holiday.as_deref(), Some("2020-05-01"));
+    admin.check("calendar form", Some("admin-calendar")).await;
 
     // WHEN the admin creates a service agreement for the customer's account on that calendar
     admin.open(&format!("{}/#/admin/agreements", server.base)).await;

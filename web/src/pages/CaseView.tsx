@@ -224,8 +224,9 @@ export function CaseView({ caseRef }: { caseRef: string }) {
           )}
         </section>
         <aside class="side" aria-label="Case details">
-          <CaseFieldsCard kase={kase} save={save} saving={saving} error={saveError} />
+          {/* First: what is due when is what an agent opening a case looks for. */}
           {kase.sla ? <SlaPanel sla={kase.sla} /> : null}
+          <CaseFieldsCard kase={kase} save={save} saving={saving} error={saveError} />
           <Followers caseId={kase.id} version={kase.version} />
           <CaseArticles caseId={kase.id} onChange={() => void loadStream(kase.id)} />
           <RelatedCases kase={kase} save={save} error={saveError} />
