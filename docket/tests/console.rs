@@ -314,8 +314,25 @@ async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
     admin.wait_text("[data-test=case-subject]", "Coffee machine").await;
     assert_eq!(admin.count("[data-test=sla]").await, 0, "no agreement, no SLA panel");
 
-    // WHEN the admin deletes the agreement
+    // WHEN the admin opens the agreement again and empties the Normal resolution target
     admin.open(&format!("{}/#/admin/agreements", server.base)).await;
+    admin.click("[data-test=agreement-row] a").await;
+    admin.wait("[data-test=agreement-form]").await;
+    let resolution = "[data-test=agreement-target][data-priority=Normal][data-clock=resolution]";
+    assert_eq!(admin.wait(resolution).await.prop("value").await.unwrap().as_deref(), Some("16h 30m"), "a stored target reads back as typed");
+    // Emptied as a person does, with Backspace: WebDriver's clear() fires no input event.
+    let cell = admin.wait(resolution).await;
+    cell.send_keys(&format!("\u{E010}{}", "\u{E003}".repeat(10))).await.expect("empty the cell");
+    assert_eq!(cell.prop("value").await.unwrap().as_deref(), Some(""));
+    admin.click("[data-test=agreement-save]").await;
+    admin.wait_text("[data-test=agreement-row]", "Initrode gold").await;
+    // THEN the target is gone, not kept (the update is a merge patch: an emptied cell is sent as null)
+    let agreements: Value = http.get(format!("{}/service-agreements", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let normal = &agreements["items"][0]["targets"]["Normal"];
+    assert_eq!(normal["resolution_minutes"], Value::Null, "the emptied target: {normal}");
+    assert_eq!(normal["first_response_minutes"], json!(60), "the other targets stay: {normal}");
+
+    // WHEN the admin deletes the agreement
     admin.click("[data-test=agreement-row] a").await;
     admin.wait("[data-test=agreement-form]").await;
     admin.script("window.confirm = () => true;").await;

@@ -147,10 +147,10 @@ function AgreementForm({ agreement, etag }: { agreement: ServiceAgreement | null
         field: `targets.${unreadable.p}.${FIELD[unreadable.c]}`,
       });
     }
+    // Every cell is sent, an empty one as null: the update is a JSON merge patch, in which a
+    // target left out would keep its old value rather than be removed.
     const targets = {} as PriorityTargets;
-    for (const { p, c, minutes } of parsed) {
-      if (typeof minutes === 'number') targets[p] = { ...targets[p], [FIELD[c]]: minutes };
-    }
+    for (const { p, c, minutes } of parsed) targets[p] = { ...targets[p], [FIELD[c]]: minutes ?? null };
     const applies_to: AppliesTo =
       kind === 'default'
         ? { kind }
