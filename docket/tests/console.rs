@@ -314,10 +314,14 @@ async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
     admin.wait_text("[data-test=case-subject]", "Coffee machine").await;
     assert_eq!(admin.count("[data-test=sla]").await, 0, "no agreement, no SLA panel");
 
-    // WHEN the admin opens the agreement again and empties the Normal resolution target
+    // WHEN the admin opens the agreement again, makes it apply to the customer herself rather
+    // than her account, and empties the Normal resolution target
     admin.open(&format!("{}/#/admin/agreements", server.base)).await;
     admin.click("[data-test=agreement-row] a").await;
     admin.wait("[data-test=agreement-form]").await;
+    admin.select("[data-test=agreement-applies]", "contacts").await;
+    admin.fill("[data-test=agreement-contacts-input]", "Samir").await;
+    admin.click("[data-test=agreement-contacts-option]").await;
     let resolution = "[data-test=agreement-target][data-priority=Normal][data-clock=resolution]";
     assert_eq!(admin.wait(resolution).await.prop("value").await.unwrap().as_deref(), Some("16h 30m"), "a stored target reads back as typed");
     // Emptied as a person does, with Backspace: WebDriver's clear() fires no input event.
@@ -325,12 +329,14 @@ async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
     cell.send_keys(&format!("\u{E010}{}", "\u{E003}".repeat(10))).await.expect("empty the cell");
     assert_eq!(cell.prop("value").await.unwrap().as_deref(), Some(""));
     admin.click("[data-test=agreement-save]").await;
-    admin.wait_text("[data-test=agreement-row]", "Initrode gold").await;
-    // THEN the target is gone, not kept (the update is a merge patch: an emptied cell is sent as null)
+    admin.wait_text("[data-test=agreement-row]", "1 contact").await;
+    // THEN the target is gone, not kept, and the agreement names the contact alone (the update is
+    // a merge patch: the form sends an emptied cell and the other kinds' lists as null)
     let agreements: Value = http.get(format!("{}/service-agreements", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let normal = &agreements["items"][0]["targets"]["Normal"];
     assert_eq!(normal["resolution_minutes"], Value::Null, "the emptied target: {normal}");
     assert_eq!(normal["first_response_minutes"], json!(60), "the other targets stay: {normal}");
+    assert_eq!(agreements["items"][0]["applies_to"], json!({"kind": "contacts", "contact_ids": [contact["id"]]}));
 
     // WHEN the admin deletes the agreement
     admin.click("[data-test=agreement-row] a").await;

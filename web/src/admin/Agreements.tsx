@@ -170,7 +170,12 @@ function AgreementForm({ agreement, etag }: { agreement: ServiceAgreement | null
       enabled,
     };
     if (agreement) {
-      await ok(api.PATCH('/service-agreements/{id}', { params: { path: { id: agreement.id }, header: { 'If-Match': etag ?? `"${agreement.version}"` } }, body }));
+      // The update is a JSON merge patch, which merges `applies_to` into the stored one: turning
+      // an agreement for accounts into one for contacts would keep `account_ids` beside
+      // `contact_ids`, and the API refuses that mix. Nulls remove the other kinds' lists.
+      const cleared = { account_ids: null, contact_ids: null, mailbox_ids: null };
+      const patch = { ...body, applies_to: { ...cleared, ...applies_to } as unknown as AppliesTo };
+      await ok(api.PATCH('/service-agreements/{id}', { params: { path: { id: agreement.id }, header: { 'If-Match': etag ?? `"${agreement.version}"` } }, body: patch }));
     } else {
       await ok(api.POST('/service-agreements', { body }));
     }
@@ -257,12 +262,14 @@ function AgreementForm({ agreement, etag }: { agreement: ServiceAgreement | null
         <div class="card">
           <div class="form-grid">
             <SelectField label="Applies to" value={kind} onValue={(v) => setKind(v as Kind)} options={KINDS} test="agreement-applies" error={error?.field === 'applies_to' ? error.message : null} />
+            {/* Keyed: one Picker reused across kinds would render the old kind's records with
+                the new kind's name and detail functions until its list reloads. */}
             {kind === 'accounts' ? (
-              <Picker label="Accounts" cache={accounts} multiple value={ids.accounts} onChange={(v) => setIds((x) => ({ ...x, accounts: v }))} name={(a) => a.name} detail={(a) => a.email_domains.join(', ')} test="agreement-accounts" error={fieldError(error, 'applies_to.account_ids')} />
+              <Picker key="accounts" label="Accounts" cache={accounts} multiple value={ids.accounts} onChange={(v) => setIds((x) => ({ ...x, accounts: v }))} name={(a) => a.name} detail={(a) => a.email_domains.join(', ')} test="agreement-accounts" error={fieldError(error, 'applies_to.account_ids')} />
             ) : kind === 'contacts' ? (
-              <Picker label="Contacts" cache={contacts} multiple value={ids.contacts} onChange={(v) => setIds((x) => ({ ...x, contacts: v }))} name={(c) => c.name} detail={(c) => c.emails[0] ?? ''} test="agreement-contacts" error={fieldError(error, 'applies_to.contact_ids')} />
+              <Picker key="contacts" label="Contacts" cache={contacts} multiple value={ids.contacts} onChange={(v) => setIds((x) => ({ ...x, contacts: v }))} name={(c) => c.name} detail={(c) => c.emails[0] ?? ''} test="agreement-contacts" error={fieldError(error, 'applies_to.contact_ids')} />
             ) : kind === 'mailboxes' ? (
-              <Picker label="Group mailboxes" cache={mailboxes} multiple value={ids.mailboxes} onChange={(v) => setIds((x) => ({ ...x, mailboxes: v }))} name={(m) => m.name} detail={(m) => m.addresses[0] ?? ''} test="agreement-mailboxes" error={fieldError(error, 'applies_to.mailbox_ids')} />
+              <Picker key="mailboxes" label="Group mailboxes" cache={mailboxes} multiple value={ids.mailboxes} onChange={(v) => setIds((x) => ({ ...x, mailboxes: v }))} name={(m) => m.name} detail={(m) => m.addresses[0] ?? ''} test="agreement-mailboxes" error={fieldError(error, 'applies_to.mailbox_ids')} />
             ) : (
               <p class="hint field">Governs every case no more specific agreement (by contact, account or mailbox) governs.</p>
             )}
