@@ -227,8 +227,8 @@ function DayRow({ day, intervals, onChange, error }: { day: Weekday; intervals: 
         {intervals.length === 0 ? <span class="muted hours-closed">Closed</span> : null}
         {intervals.map((iv, i) => (
           <div class="hours-interval" role="group" aria-label={`${label}, hours ${i + 1}`} data-test="calendar-interval" key={i}>
-            <TextField label="Opens" value={iv.start} onValue={(v) => set(i, { start: v })} placeholder="09:00" pattern="\d{2}:\d{2}" required test="calendar-start" error={exact(i, 'start')} />
-            <TextField label="Closes" value={iv.end} onValue={(v) => set(i, { end: v })} placeholder="17:00" pattern="\d{2}:\d{2}" required test="calendar-end" error={exact(i, 'end')} />
+            <TextField label="Opens" value={iv.start} onValue={(v) => set(i, { start: v })} placeholder="09:00" required test="calendar-start" error={exact(i, 'start')} />
+            <TextField label="Closes" value={iv.end} onValue={(v) => set(i, { end: v })} placeholder="17:00" required test="calendar-end" error={exact(i, 'end')} />
             <button type="button" class="icon-btn" onClick={() => onChange(intervals.filter((_, j) => j !== i))} aria-label={`Remove ${label} ${iv.start}–${iv.end}`} data-test="calendar-remove-interval">
               ×
             </button>

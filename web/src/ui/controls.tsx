@@ -60,8 +60,6 @@ interface InputAttrs {
   maxLength?: number;
   /** The id of a `<datalist>` of suggestions (time zones). */
   list?: string;
-  pattern?: string;
-  inputMode?: 'text' | 'numeric' | 'decimal';
   onBlur?: () => void;
   onKeyDown?: (e: KeyboardEvent) => void;
 }
