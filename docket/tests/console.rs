@@ -1,6 +1,7 @@
 //! The agent console in a real headless Chromium, driven over WebDriver (chromedriver) against a
 //! real `docket serve`: signing in by the printed link and by a mailed one, working a case end to
-//! end, a conflicting edit in two windows, the admin screens, every screen checked by axe-core,
+//! end, a conflicting edit in two windows, the admin screens, a service agreement set up on its
+//! screens governing a case's SLA clocks, every screen checked by axe-core,
 //! screenshots of the main screens written to `docs/screenshots/`, and the console's budgets.
 //! The harness (server, chromedriver, Chromium, axe-core) is `common::browser`.
 
@@ -194,6 +195,157 @@ async fn an_agent_works_a_case_end_to_end_in_the_browser() {
     admin.wait("[data-test=signin-form]").await;
     let me = admin.script("return fetch('/me').then(r => r.status)").await;
     assert_eq!(me, json!(401));
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let server = serve();
+    let driver = chromedriver().await;
+    let http = reqwest::Client::new();
+    let token = server.token(None);
+    let account = server.post(&http, &token, "/accounts", json!({"name": "Initrode", "email_domains": ["initrode.example"]})).await;
+    let contact = server
+        .post(&http, &token, "/contacts", json!({"name": "Samir Nagheenanajar", "emails": ["samir@initrode.example"], "account_id": account["id"]}))
+        .await;
+
+    let admin = browser(&driver).await;
+    admin.open(&server.link).await;
+    admin.wait_text("[data-test=me]", "Administrator").await;
+
+    // WHEN the admin creates a calendar open around the clock in UTC, Monday's hours in two
+    // intervals copied to the other weekdays, the weekend added day by day, and a holiday
+    admin.open(&format!("{}/#/admin/calendars", server.base)).await;
+    admin.wait("[data-test=calendar-table], .empty").await;
+    admin.click("[data-test=calendar-new]").await;
+    admin.wait("[data-test=calendar-form]").await;
+    admin.fill("[data-test=calendar-name]", "Around the clock").await;
+    admin.fill("[data-test=calendar-zone]", "Mars/Olympus_Mons").await;
+    let monday = "[data-test=calendar-day][data-day=monday]";
+    admin.fill(&format!("{monday} [data-test=calendar-start]"), "00:00").await;
+    admin.fill(&format!("{monday} [data-test=calendar-end]"), "12:00").await;
+    admin.click(&format!("{monday} [data-test=calendar-add-interval]")).await;
+    admin.fill(&format!("{monday} [data-test=calendar-interval]:nth-of-type(2) [data-test=calendar-end]"), "24:00").await;
+    admin.click("[data-test=calendar-copy-monday]").await;
+    for day in ["saturday", "sunday"] {
+        let day = format!("[data-test=calendar-day][data-day={day}]");
+        assert_eq!(admin.count(&format!("{day} [data-test=calendar-interval]")).await, 0, "a new calendar is closed at weekends");
+        admin.click(&format!("{day} [data-test=calendar-add-interval]")).await;
+        admin.fill(&format!("{day} [data-test=calendar-start]"), "00:00").await;
+        admin.fill(&format!("{day} [data-test=calendar-end]"), "24:00").await;
+    }
+    admin.click("[data-test=calendar-add-holiday]").await;
+    // A past day, so it closes nothing the test counts on (typed as the en-US date field reads it).
+    admin.fill("[data-test=holiday-date]", "05012020").await;
+    admin.fill("[data-test=holiday-name]", "Labour Day 2020").await;
+    admin.click("[data-test=calendar-save]").await;
+    // THEN a zone the API does not know is refused next to the zone field
+    admin.wait("[data-test=calendar-zone][aria-invalid=true]").await;
+    admin.check("calendar form with an error", None).await;
+    // AND with a real zone the calendar is saved and listed with its week in a line
+    admin.fill("[data-test=calendar-zone]", "UTC").await;
+    admin.click("[data-test=calendar-save]").await;
+    let row = admin.wait_text("[data-test=calendar-row]", "Around the clock").await;
+    let text = row.text().await.unwrap();
+    assert!(text.contains("Mon–Fri 00:00–12:00, 12:00–24:00 · Sat–Sun 00:00–24:00"), "the calendar's hours in its row: {text}");
+    assert!(text.ends_with('1'), "one holiday: {text}");
+    admin.check("calendars", None).await;
+    // AND opened again, it shows what was saved
+    admin.click("[data-test=calendar-row] a").await;
+    admin.wait("[data-test=calendar-form]").await;
+    let sunday_end = admin.wait("[data-test=calendar-day][data-day=sunday] [data-test=calendar-end]").await.prop("value").await.unwrap();
+    assert_eq!(sunday_end.as_deref(), Some("24:00"));
+    let holiday = admin.wait("[data-test=holiday-date]").await.prop("value").await.unwrap();
+    assert_eq!(holiday.as_deref(), Some("2020-05-01"));
+    admin.check("calendar form", Some("admin-calendar")).await;
+
+    // WHEN the admin creates a service agreement for the customer's account on that calendar
+    admin.open(&format!("{}/#/admin/agreements", server.base)).await;
+    admin.click("[data-test=agreement-new]").await;
+    admin.wait("[data-test=agreement-form]").await;
+    admin.fill("[data-test=agreement-name]", "Initrode gold").await;
+    let calendars: Value = http.get(format!("{}/calendars", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    admin.select("[data-test=agreement-calendar]", calendars["items"][0]["id"].as_str().unwrap()).await;
+    let normal_first = "[data-test=agreement-target][data-priority=Normal][data-clock=first_response]";
+    // A target that is no duration is named before anything is sent …
+    admin.fill(normal_first, "soon").await;
+    admin.wait(&format!("{normal_first}[aria-invalid=true]")).await;
+    // … and durations are read as business time.
+    admin.fill(normal_first, "1h").await;
+    admin.fill("[data-test=agreement-target][data-priority=Normal][data-clock=resolution]", "16h 30m").await;
+    admin.fill("[data-test=agreement-target][data-priority=Urgent][data-clock=first_response]", "15").await;
+    admin.wait_text("[data-test=agreement-targets]", "16 h 30 min business time").await;
+    admin.select("[data-test=agreement-applies]", "accounts").await;
+    admin.fill("[data-test=agreement-accounts-input]", "Initr").await;
+    admin.click("[data-test=agreement-accounts-option]").await;
+    admin.check("agreement form", Some("admin-agreement")).await;
+    admin.click("[data-test=agreement-save]").await;
+    // THEN it is listed with its calendar and what it applies to
+    let row = admin.wait_text("[data-test=agreement-row]", "Initrode gold").await;
+    let text = row.text().await.unwrap();
+    assert!(text.contains("Around the clock") && text.contains("1 account") && text.contains("Enabled"), "the agreement's row: {text}");
+    admin.check("service agreements", None).await;
+
+    // WHEN a case of the account is opened, and one of nobody's
+    let governed =
+        server.post(&http, &token, "/cases", json!({"subject": "Stapler missing", "contact_ids": [contact["id"]], "account_id": account["id"]})).await;
+    let ungoverned = server.post(&http, &token, "/cases", json!({"subject": "Coffee machine descaling"})).await;
+    admin.open(&format!("{}/#/cases/{}", server.base, governed["number"])).await;
+    // THEN its SLA panel names the agreement and shows the first response running, due an hour
+    // (of a calendar open around the clock) after the case was created
+    admin.wait_text("[data-test=sla-agreement]", "Initrode gold").await;
+    let first = admin.wait("[data-test=sla-clock][data-clock=first_response]").await;
+    assert_eq!(first.attr("data-state").await.unwrap().as_deref(), Some("running"));
+    assert_eq!(first.attr("data-breached").await.unwrap().as_deref(), Some("false"));
+    let due = admin.wait("[data-test=sla-clock][data-clock=first_response] [data-test=sla-due]").await;
+    let due_at = due.attr("data-due-at").await.unwrap().expect("the due time");
+    let minutes =
+        admin.script(&format!("return (Date.parse({due_at:?}) - Date.parse({:?})) / 60000;", governed["created_at"].as_str().unwrap())).await.as_f64().unwrap();
+    // Clocks count whole minutes from the minute the case was created in.
+    assert!((59.0..=60.0).contains(&minutes), "due {minutes} minutes after the creation");
+    assert!(!due.text().await.unwrap().is_empty(), "the due time is written out");
+    let left = admin.wait("[data-test=sla-clock][data-clock=first_response] [data-test=sla-left]").await.text().await.unwrap();
+    assert!(left.ends_with("min left") || left == "1 h left", "time left in words: {left}");
+    admin.wait("[data-test=sla-clock][data-clock=resolution]").await;
+    admin.check("case view with SLA clocks", Some("case-sla")).await;
+    // AND a case no agreement governs has no SLA panel
+    admin.open(&format!("{}/#/cases/{}", server.base, ungoverned["number"])).await;
+    admin.wait_text("[data-test=case-subject]", "Coffee machine").await;
+    assert_eq!(admin.count("[data-test=sla]").await, 0, "no agreement, no SLA panel");
+
+    // WHEN the admin opens the agreement again, makes it apply to the customer herself rather
+    // than her account, and empties the Normal resolution target
+    admin.open(&format!("{}/#/admin/agreements", server.base)).await;
+    admin.click("[data-test=agreement-row] a").await;
+    admin.wait("[data-test=agreement-form]").await;
+    admin.select("[data-test=agreement-applies]", "contacts").await;
+    admin.fill("[data-test=agreement-contacts-input]", "Samir").await;
+    admin.click("[data-test=agreement-contacts-option]").await;
+    let resolution = "[data-test=agreement-target][data-priority=Normal][data-clock=resolution]";
+    assert_eq!(admin.wait(resolution).await.prop("value").await.unwrap().as_deref(), Some("16h 30m"), "a stored target reads back as typed");
+    // Emptied as a person does, with Backspace: WebDriver's clear() fires no input event.
+    let cell = admin.wait(resolution).await;
+    cell.send_keys(&format!("\u{E010}{}", "\u{E003}".repeat(10))).await.expect("empty the cell");
+    assert_eq!(cell.prop("value").await.unwrap().as_deref(), Some(""));
+    admin.click("[data-test=agreement-save]").await;
+    admin.wait_text("[data-test=agreement-row]", "1 contact").await;
+    // THEN the target is gone, not kept, and the agreement names the contact alone (the update is
+    // a merge patch: the form sends an emptied cell and the other kinds' lists as null)
+    let agreements: Value = http.get(format!("{}/service-agreements", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let normal = &agreements["items"][0]["targets"]["Normal"];
+    assert_eq!(normal["resolution_minutes"], Value::Null, "the emptied target: {normal}");
+    assert_eq!(normal["first_response_minutes"], json!(60), "the other targets stay: {normal}");
+    assert_eq!(agreements["items"][0]["applies_to"], json!({"kind": "contacts", "contact_ids": [contact["id"]]}));
+
+    // WHEN the admin deletes the agreement
+    admin.click("[data-test=agreement-row] a").await;
+    admin.wait("[data-test=agreement-form]").await;
+    admin.script("window.confirm = () => true;").await;
+    admin.click("[data-test=agreement-delete]").await;
+    // THEN the list is empty again
+    admin.wait("[data-test=agreement-new]").await;
+    admin.wait_text(".empty", "No service agreements yet").await;
     admin.close().await;
 }
 

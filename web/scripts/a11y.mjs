@@ -32,11 +32,15 @@ for (const [path, route] of [
   const id = await firstId(path);
   if (id) routes.push(`#/${route}/${id}`);
 }
-routes.push('#/admin/users', '#/admin/teams', '#/admin/mailboxes', '#/admin/settings', '#/admin/rules', '#/admin/rules/new', '#/admin/forms', '#/admin/forms/new', '#/admin/inbound');
+routes.push('#/admin/users', '#/admin/teams', '#/admin/mailboxes', '#/admin/settings', '#/admin/rules', '#/admin/rules/new', '#/admin/forms', '#/admin/forms/new', '#/admin/calendars', '#/admin/calendars/new', '#/admin/agreements', '#/admin/agreements/new', '#/admin/inbound');
 const rule = await firstId('/workflow-rules');
 if (rule) routes.push(`#/admin/rules/${rule}`);
 const form = await firstId('/forms');
 if (form) routes.push(`#/admin/forms/${form}`);
+const calendar = await firstId('/calendars');
+if (calendar) routes.push(`#/admin/calendars/${calendar}`);
+const agreement = await firstId('/service-agreements');
+if (agreement) routes.push(`#/admin/agreements/${agreement}`);
 
 const driver = await startDriver(Number(process.env.DRIVER_PORT ?? 9555));
 const s = await session(driver.base, { width: 1280, height: 800 });

@@ -2,7 +2,7 @@
 // per session and refreshed after an admin changes them; contacts and accounts by id, cached.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ok } from './api/client';
-import { type Account, type Article, type Contact, isStaffArticle, type Mailbox, type Team, type User } from './api/types';
+import { type Account, type Article, type Calendar, type Contact, isStaffArticle, type Mailbox, type Team, type User } from './api/types';
 
 interface Page<T> {
   items: T[];
@@ -95,6 +95,10 @@ export const teams = new ListCache<Team>(() =>
 export const mailboxes = new ListCache<Mailbox>(() =>
   fetchAll((cursor) => ok(api.GET('/mailboxes', { params: { query: { limit: 100, cursor } } }))),
 );
+/** Business-hours calendars (admins only: the API refuses agents, so only admin screens load it). */
+export const calendars = new ListCache<Calendar>(() =>
+  fetchAll((cursor) => ok(api.GET('/calendars', { params: { query: { limit: 100, cursor } } }))),
+);
 /** For pickers: the API has no name search yet, so the console filters the first pages itself. */
 export const contacts = new ListCache<Contact>(() =>
   fetchAll((cursor) => ok(api.GET('/contacts', { params: { query: { limit: 100, cursor } } })), 1000),
@@ -171,7 +175,7 @@ export function userName(list: User[] | null, id: string | null | undefined): st
 
 /** Forgets every cached record, at sign-out. */
 export function clearDirectory(): void {
-  for (const c of [users, teams, mailboxes, contacts, accounts, articles]) c.clear();
+  for (const c of [users, teams, mailboxes, calendars, contacts, accounts, articles]) c.clear();
   contactById.clear();
   accountById.clear();
 }

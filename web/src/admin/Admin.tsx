@@ -7,6 +7,8 @@ import { SettingsPage } from './Settings';
 import { Rules } from './Rules';
 import { Forms } from './Forms';
 import { InboundLog } from './InboundLog';
+import { Calendars } from './Calendars';
+import { Agreements } from './Agreements';
 
 const SECTIONS = [
   { key: 'users', label: 'Users' },
@@ -15,6 +17,8 @@ const SECTIONS = [
   { key: 'settings', label: 'Settings' },
   { key: 'rules', label: 'Workflow rules' },
   { key: 'forms', label: 'Web forms' },
+  { key: 'calendars', label: 'Calendars' },
+  { key: 'agreements', label: 'Service agreements' },
   { key: 'inbound', label: 'Inbound log' },
 ];
 
@@ -25,7 +29,7 @@ export function Admin({ section = 'users', id, query }: { section?: string | und
     return (
       <div class="page">
         <h1>Administration</h1>
-        <p>Only administrators can change users, teams, mailboxes, rules and settings.</p>
+        <p>Only administrators can change users, teams, mailboxes, rules, service agreements and settings.</p>
       </div>
     );
   }
@@ -63,6 +67,10 @@ function Section({ section, id, query }: { section: string; id?: string | undefi
       return <Rules id={id} />;
     case 'forms':
       return <Forms id={id} />;
+    case 'calendars':
+      return <Calendars id={id} />;
+    case 'agreements':
+      return <Agreements id={id} />;
     case 'inbound':
       return <InboundLog query={query} />;
     default:

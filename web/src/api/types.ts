@@ -30,6 +30,17 @@ export type WorkflowRuleFields = Schemas['WorkflowRuleFields'];
 export type RuleAction = Schemas['RuleAction'];
 export type RuleCondition = Schemas['RuleCondition'];
 export type AssignmentRule = Schemas['AssignmentRule'];
+export type Calendar = Schemas['Calendar'];
+export type CalendarFields = Schemas['CalendarFields'];
+export type Holiday = Schemas['Holiday'];
+export type Interval = Schemas['Interval'];
+export type ServiceAgreement = Schemas['ServiceAgreement'];
+export type ServiceAgreementFields = Schemas['ServiceAgreementFields'];
+export type PriorityTargets = Schemas['PriorityTargets'];
+export type Targets = Schemas['Targets'];
+export type AppliesTo = Schemas['AppliesTo'];
+export type SlaView = Schemas['SlaView'];
+export type ClockView = Schemas['ClockView'];
 
 export const STATUSES: CaseStatus[] = ['New', 'Assigned', 'InProgress', 'Reopened', 'Pending', 'Resolved', 'Closed', 'Rejected', 'Duplicate', 'Cancelled'];
 export const PRIORITIES: Priority[] = ['Low', 'Normal', 'High', 'Urgent'];

@@ -11,6 +11,7 @@ import { useSession } from '../session';
 import { Empty, ErrorAlert, Loading, PageHeader, PriorityBadge, SelectField, StatusBadge, TextField, Time } from '../ui/controls';
 import { LoadMore, Table } from '../ui/Table';
 import { Picker } from '../ui/Picker';
+import { DueCell, listHasSlaFilter, showDueColumn, SlaFilterSelect, slaQuery } from './CaseListSla';
 
 const PAGE = 50;
 const supports = (p: string) => CASE_LIST_PARAMS.includes(p);
@@ -26,6 +27,8 @@ interface Filters {
   contact: string;
   q: string;
   sort: string;
+  /** SLA filter (`due`, `breached`; see CaseListSla.tsx). */
+  sla: string;
 }
 
 function readFilters(q: URLSearchParams): Filters {
@@ -37,6 +40,7 @@ function readFilters(q: URLSearchParams): Filters {
     contact: q.get('contact') ?? '',
     q: q.get('q') ?? '',
     sort: q.get('sort') ?? '',
+    sla: listHasSlaFilter ? (q.get('sla') ?? '') : '',
   };
 }
 
@@ -52,6 +56,7 @@ export function caseQuery(f: Partial<Filters>, meId: string): Record<string, str
   if (f.contact) out.contact_id = f.contact;
   if (f.q && supports('q')) out.q = f.q;
   if (f.sort && supports('sort')) out.sort = f.sort;
+  Object.assign(out, slaQuery(f.sla ?? ''));
   return out;
 }
 
@@ -188,6 +193,7 @@ export function CaseList({ query }: { query: URLSearchParams }) {
             test="filter-account"
           />
         </div>
+        <SlaFilterSelect value={filters.sla} onValue={(v) => set({ sla: v })} />
         {supports('sort') ? (
           <SelectField
             label="Sort by"
@@ -292,6 +298,7 @@ function flattenCounts(c: unknown): Record<string, number> | null {
 }
 
 export function CaseTable({ items, users: userList, teams: teamList, compact }: { items: Case[]; users: User[] | null; teams: Team[] | null; compact?: boolean }) {
+  const due = !compact && showDueColumn(items);
   return (
     <Table
       test="case-table"
@@ -304,6 +311,7 @@ export function CaseTable({ items, users: userList, teams: teamList, compact }: 
         { label: 'Assignee', class: 'c-user' },
         compact ? null : { label: 'Team', class: 'c-team' },
         compact ? null : { label: 'Account', class: 'c-account' },
+        due ? { label: 'Due', class: 'c-time' } : null,
         { label: 'Updated', class: 'c-time' },
       ]}
     >
@@ -336,6 +344,11 @@ export function CaseTable({ items, users: userList, teams: teamList, compact }: 
           {!compact ? (
             <td class="c-account">
               <AccountName id={c.account_id ?? null} />
+            </td>
+          ) : null}
+          {due ? (
+            <td class="c-time">
+              <DueCell kase={c} />
             </td>
           ) : null}
           <td class="c-time">

@@ -1,12 +1,14 @@
-// The case view's side cards: followers and linked knowledge-base articles.
+// The case view's side cards: SLA clocks, followers and linked knowledge-base articles.
 import { useState } from 'preact/hooks';
 import { api, asApiError, ok, type ApiError } from '../api/client';
-import { isStaffArticle } from '../api/types';
+import { type ClockView, isStaffArticle, type SlaView } from '../api/types';
 import { articles, contactById, useList, userName, users, useRecord } from '../directory';
+import { fullTime } from '../format';
 import { useAsync } from '../hooks';
 import { href } from '../router';
 import { useSession } from '../session';
-import { Badge, ErrorAlert, Loading } from '../ui/controls';
+import { businessDuration, CLOCKS, remainingText } from '../sla';
+import { Badge, ErrorAlert, Loading, Time } from '../ui/controls';
 import { Picker } from '../ui/Picker';
 
 export function Followers({ caseId, version }: { caseId: string; version: number }) {
@@ -147,5 +149,91 @@ export function CaseArticles({ caseId, onChange }: { caseId: string; onChange: (
         hideLabel
       />
     </section>
+  );
+}
+
+/**
+ * The case's SLA clocks as the API computed them (`sla` on the staff case): the agreement and,
+ * per clock, its state, its due time in the viewer's time zone and the business time left or
+ * overdue. A clock the API leaves out has no target at the case's priority (or, for the next
+ * response, is not owed now), so it is not shown either.
+ */
+export function SlaPanel({ sla }: { sla: SlaView }) {
+  const clocks = CLOCKS.flatMap((c) => {
+    const clock = sla[c.key];
+    return clock ? [{ ...c, clock }] : [];
+  });
+  return (
+    <section class="card" aria-labelledby="sla-h" data-test="sla">
+      <div class="card-head">
+        <h2 id="sla-h">SLA</h2>
+        <span class="muted small" data-test="sla-agreement">
+          {sla.agreement_name}
+        </span>
+      </div>
+      {clocks.length === 0 ? (
+        <p class="muted">No targets at this priority.</p>
+      ) : (
+        <ul class="sla-clocks">
+          {clocks.map(({ key, label, clock }) => (
+            <Clock key={key} name={key} label={label} clock={clock} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+const STATE_BADGES: Record<ClockView['state'], { text: string; kind: string }> = {
+  running: { text: 'Running', kind: 'public' },
+  paused: { text: 'Paused', kind: 'warning' },
+  stopped: { text: 'Stopped', kind: 'neutral' },
+  met: { text: 'Met', kind: 'success' },
+};
+
+function Clock({ name, label, clock }: { name: string; label: string; clock: ClockView }) {
+  const state = STATE_BADGES[clock.state];
+  const left = clock.remaining_business_minutes;
+  return (
+    <li class="sla-clock" data-test="sla-clock" data-clock={name} data-state={clock.state} data-breached={clock.breached ? 'true' : 'false'}>
+      <div class="sla-clock-head">
+        <span class="sla-clock-name">{label}</span>
+        <Badge kind={state.kind}>{state.text}</Badge>
+        {clock.breached ? <Badge kind="danger">Breached</Badge> : null}
+      </div>
+      <div class="small">
+        {clock.state === 'met' ? (
+          <>
+            Met {clock.met_at ? <Time at={clock.met_at} show={fullTime} /> : null}
+            {left > 0 ? <span class="muted"> with {businessDuration(left)} to spare</span> : null}
+          </>
+        ) : (
+          <>
+            {clock.due_at ? (
+              <>
+                Due{' '}
+                <span data-test="sla-due" data-due-at={clock.due_at}>
+                  <Time at={clock.due_at} show={fullTime} />
+                </span>
+                {' · '}
+              </>
+            ) : null}
+            <span class={`sla-left${left < 0 ? ' overdue' : ''}`} data-test="sla-left">
+              {remainingText(left)}
+            </span>
+          </>
+        )}
+      </div>
+      {clock.breached && clock.breached_at ? (
+        <div class="small">
+          Breached <Time at={clock.breached_at} show={fullTime} />
+        </div>
+      ) : null}
+      <div class="small muted">
+        {clock.state === 'paused' ? 'Paused while the case waits (Pending or Resolved); it runs on when the case is open again. ' : null}
+        {clock.state === 'stopped' ? 'Stopped: the case is closed. ' : null}
+        Target {businessDuration(clock.target_minutes)} of business time.
+      </div>
+    </li>
   );
 }

@@ -15,7 +15,7 @@ import { Picker } from '../ui/Picker';
 import { CaseTable, fetchCases } from './CaseList';
 import { PostBox } from './PostBox';
 import { fetchStream, Stream } from './Stream';
-import { CaseArticles, Followers } from './CaseSide';
+import { CaseArticles, Followers, SlaPanel } from './CaseSide';
 
 const POLL_MS = 10_000;
 
@@ -99,7 +99,14 @@ export function CaseView({ caseRef }: { caseRef: string }) {
       if (!kase) return;
       void loadStream(kase.id);
       api.GET('/cases/{case_ref}', { params: { path: { case_ref: kase.id } } }).then(({ data }) => {
-        if (data && isStaffCase(data) && data.version !== kase.version && !saving) setStale(true);
+        if (!data || !isStaffCase(data)) return;
+        if (data.version !== kase.version) {
+          if (!saving) setStale(true);
+        } else {
+          // The same version: only the SLA clocks can differ (they are computed at each read and
+          // move with time), so they are taken in place; nothing the agent is editing changes.
+          setKase((old) => (old && old.version === data.version ? { ...old, sla: data.sla ?? null } : old));
+        }
       }, () => undefined);
     },
     kase ? POLL_MS : null,
@@ -217,6 +224,8 @@ export function CaseView({ caseRef }: { caseRef: string }) {
           )}
         </section>
         <aside class="side" aria-label="Case details">
+          {/* First: what is due when is what an agent opening a case looks for. */}
+          {kase.sla ? <SlaPanel sla={kase.sla} /> : null}
           <CaseFieldsCard kase={kase} save={save} saving={saving} error={saveError} />
           <Followers caseId={kase.id} version={kase.version} />
           <CaseArticles caseId={kase.id} onChange={() => void loadStream(kase.id)} />

@@ -58,6 +58,8 @@ interface InputAttrs {
   min?: number;
   max?: number;
   maxLength?: number;
+  /** The id of a `<datalist>` of suggestions (time zones). */
+  list?: string;
   onBlur?: () => void;
   onKeyDown?: (e: KeyboardEvent) => void;
 }
