@@ -179,9 +179,9 @@ impl Cases<'_> {
             agreement_id: agreement.id.clone(),
             agreement_name: agreement.name.clone(),
             computed_at: now,
-            first_response: clocks.first_response.as_ref().map(ClockView::from),
-            next_response: clocks.next_response.as_ref().map(ClockView::from),
-            resolution: clocks.resolution.as_ref().map(ClockView::from),
+            first_response: clocks.first_response.as_ref().map(|c| ClockView::of(c, agreement.warning_percent)),
+            next_response: clocks.next_response.as_ref().map(|c| ClockView::of(c, agreement.warning_percent)),
+            resolution: clocks.resolution.as_ref().map(|c| ClockView::of(c, agreement.warning_percent)),
         }))
     }
 

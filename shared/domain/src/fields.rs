@@ -72,6 +72,13 @@ fn merge(target: &mut Value, patch: &Map<String, Value>) {
             Value::Null => {
                 fields.remove(name);
             }
+            // A tagged value (`{"kind": …}`) of another kind is another value, not a change of
+            // the old one: what the old kind carried must not linger next to the new kind's.
+            Value::Object(inner) if inner.get("kind").is_some_and(|kind| fields.get(name).and_then(|old| old.get("kind")) != Some(kind)) => {
+                let mut fresh = Value::Object(Map::new());
+                merge(&mut fresh, inner);
+                fields.insert(name.clone(), fresh);
+            }
             Value::Object(inner) => merge(fields.entry(name.clone()).or_insert(Value::Null), inner),
             other => {
                 fields.insert(name.clone(), other.clone());
@@ -93,6 +100,18 @@ mod tests {
         phone: Option<String>,
         #[serde(default)]
         tags: Vec<String>,
+    }
+
+    #[test]
+    fn a_tagged_value_of_another_kind_replaces_the_old_one() {
+        let mut target = json!({"applies_to": {"kind": "accounts", "account_ids": ["a1"]}, "targets": {"High": {"first": 1}}});
+        let patch = json!({"applies_to": {"kind": "contacts", "account_ids": null, "contact_ids": ["c1"]}, "targets": {"High": {"second": 2}}});
+        merge(&mut target, patch.as_object().unwrap());
+        assert_eq!(target["applies_to"], json!({"kind": "contacts", "contact_ids": ["c1"]}));
+        assert_eq!(target["targets"], json!({"High": {"first": 1, "second": 2}}), "untagged objects still merge");
+        let same_kind = json!({"applies_to": {"kind": "contacts", "contact_ids": ["c2"]}});
+        merge(&mut target, same_kind.as_object().unwrap());
+        assert_eq!(target["applies_to"], json!({"kind": "contacts", "contact_ids": ["c2"]}));
     }
 
     #[test]

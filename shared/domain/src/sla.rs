@@ -273,6 +273,16 @@ pub struct ClockView {
     pub breached_at: Option<OffsetDateTime>,
     /// Business minutes left now (at the meeting, for a met clock); negative once overdue.
     pub remaining_business_minutes: i64,
+    /// Still owed (running or paused), not breached, and past the agreement's warning share of
+    /// its target: at risk.
+    pub warning: bool,
+}
+
+impl ClockView {
+    /// The view of a clock under an agreement warning at `warning_percent` of a target.
+    pub fn of(clock: &Clock, warning_percent: u8) -> Self {
+        ClockView { warning: crate::sla_watch::at_warning(clock, warning_percent), ..ClockView::from(clock) }
+    }
 }
 
 /// [`ClockState`] as the API spells it.
@@ -300,6 +310,7 @@ impl From<&Clock> for ClockView {
             breached: clock.is_breached(),
             breached_at: clock.breached_at,
             remaining_business_minutes: clock.remaining_minutes,
+            warning: false,
         }
     }
 }

@@ -118,13 +118,25 @@ fn warning_at(schedule: &Schedule, clock: &Clock, percent: u8, now: OffsetDateTi
     if clock.remaining_minutes <= 0 {
         return None;
     }
-    let target = i64::from(clock.target_minutes);
-    let used_at_warning = (target * i64::from(percent.clamp(1, 99)) + 99) / 100;
-    let left_at_warning = target - used_at_warning;
+    let left_at_warning = left_at_warning(clock.target_minutes, percent);
     if clock.remaining_minutes <= left_at_warning {
         return Some(now);
     }
     schedule.add_business_minutes(now, u32::try_from(clock.remaining_minutes - left_at_warning).ok()?)
+}
+
+/// The business minutes a clock has left when it has used `percent` of its target (rounded up,
+/// so a warning never comes early).
+fn left_at_warning(target_minutes: u32, percent: u8) -> i64 {
+    let target = i64::from(target_minutes);
+    target - (target * i64::from(percent.clamp(1, 99)) + 99) / 100
+}
+
+/// Whether a clock is at risk: still owed, not breached, past `percent` of its target.
+pub fn at_warning(clock: &Clock, percent: u8) -> bool {
+    matches!(clock.state, ClockState::Running | ClockState::Paused)
+        && clock.breached_at.is_none()
+        && clock.remaining_minutes <= left_at_warning(clock.target_minutes, percent)
 }
 
 /// What to do about a case whose clocks are `clocks` at `now`, given the alerts already

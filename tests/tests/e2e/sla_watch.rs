@@ -168,6 +168,9 @@ async fn a_breach_fires_the_escalation_rule_once(engine: Engine) {
     w.work().await;
     assert_eq!(w.rule_runs(&id).await, vec![("sla_warning".to_owned(), vec!["post_internal_note: internal note posted".to_owned()])]);
     assert!(w.list("sla=breached").await.is_empty(), "not breached yet");
+    // AND the case view says the clock is at risk (12 business minutes left)
+    let first = w.get(&id).await["sla"]["first_response"].clone();
+    assert_eq!((first["warning"].as_bool(), first["remaining_business_minutes"].as_i64()), (Some(true), Some(12)), "{first}");
 
     // WHEN 09:30 passes with no reply, and the sweep runs twice (a late schedule repeated)
     w.clock.set(datetime!(2026-12-07 08:31 UTC));
@@ -186,8 +189,9 @@ async fn a_breach_fires_the_escalation_rule_once(engine: Engine) {
     let breached = w.list_rows("sla=breached").await;
     assert_eq!(breached.iter().map(id_of).collect::<Vec<_>>(), vec![id.clone()]);
     assert_eq!(breached[0]["sla_summary"]["breached_since"], "2026-12-07T08:30:00Z");
-    // AND the case view says so
-    assert_eq!(w.get(&id).await["sla"]["first_response"]["breached"], true);
+    // AND the case view says so (breached, no longer merely at risk)
+    let first = w.get(&id).await["sla"]["first_response"].clone();
+    assert_eq!((first["breached"].as_bool(), first["warning"].as_bool()), (Some(true), Some(false)), "{first}");
 
     // WHEN the sweeps go on every few minutes until 16:00 Berlin
     let mut at = datetime!(2026-12-07 08:31 UTC);

@@ -1,29 +1,21 @@
-// The case list's SLA parts, kept in one place because the API side is still arriving: each row's
-// `sla_summary` (the clock due soonest, or since when one is breached) and the `sla=due` /
-// `sla=breached` filters. Neither is in openapi.json yet, so the row field is read through the
-// narrow local type below, and the filter shows once the regenerated openapi.json describes
-// `sla` on `GET /cases` (as the list's other coming controls do). When the contract has them,
-// `SlaSummary` can become `Schemas['…']` and nothing else here needs to change.
+// The case list's SLA parts: each staff row's `sla_summary` (the clock due soonest, or since
+// when one is breached, as the SLA watcher filed them) and the `sla=due` / `sla=breached`
+// filters of `GET /cases`, read through the SLA indexes.
+import type { Schemas } from '../api/client';
 import { CASE_LIST_PARAMS } from '../api/features';
 import type { Case } from '../api/types';
 import { fullTime, relativeTime } from '../format';
-import { CLOCKS, type ClockName } from '../sla';
+import { CLOCKS } from '../sla';
 import { SelectField, Time } from '../ui/controls';
 
-/** What `GET /cases` rows will carry (all optional: a case without an agreement has none). */
-interface SlaSummary {
-  next_due_at?: string | null;
-  next_due_clock?: ClockName | null;
-  breached_since?: string | null;
-}
+type SlaSummary = Schemas['SlaSummary'];
 
 /** The API describes the list's SLA filters. */
 export const listHasSlaFilter = CASE_LIST_PARAMS.includes('sla');
 
 /** The row's summary, when the API sent one. */
 export function slaSummary(c: Case): SlaSummary | null {
-  const s = (c as Case & { sla_summary?: SlaSummary | null }).sla_summary;
-  return s && typeof s === 'object' ? s : null;
+  return c.sla_summary ?? null;
 }
 
 /** Show the Due column: the API filters by SLA, or some row carries a summary. */

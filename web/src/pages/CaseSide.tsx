@@ -195,11 +195,16 @@ function Clock({ name, label, clock }: { name: string; label: string; clock: Clo
   const state = STATE_BADGES[clock.state];
   const left = clock.remaining_business_minutes;
   return (
-    <li class="sla-clock" data-test="sla-clock" data-clock={name} data-state={clock.state} data-breached={clock.breached ? 'true' : 'false'}>
+    <li class="sla-clock" data-test="sla-clock" data-clock={name} data-state={clock.state} data-breached={clock.breached ? 'true' : 'false'} data-warning={clock.warning ? 'true' : 'false'}>
       <div class="sla-clock-head">
         <span class="sla-clock-name">{label}</span>
         <Badge kind={state.kind}>{state.text}</Badge>
         {clock.breached ? <Badge kind="danger">Breached</Badge> : null}
+        {clock.warning ? (
+          <span data-test="sla-at-risk">
+            <Badge kind="warning">At risk</Badge>
+          </span>
+        ) : null}
       </div>
       <div class="small">
         {clock.state === 'met' ? (
