@@ -313,6 +313,27 @@ async fn an_admin_sets_up_a_service_agreement_and_a_case_shows_its_clocks() {
     admin.open(&format!("{}/#/cases/{}", server.base, ungoverned["number"])).await;
     admin.wait_text("[data-test=case-subject]", "Coffee machine").await;
     assert_eq!(admin.count("[data-test=sla]").await, 0, "no agreement, no SLA panel");
+    // AND once the worker has filed the governed case, the case list's SLA filter "due within
+    // 1 h" shows it alone, with its due time in the Due column
+    let mut filed = false;
+    for _ in 0..100 {
+        let due: Value = http.get(format!("{}/cases?sla=due", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if due["items"].as_array().is_some_and(|items| items.iter().any(|c| c["id"] == governed["id"])) {
+            filed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(filed, "the worker files the governed case in the SLA due list");
+    admin.open(&format!("{}/#/cases", server.base)).await;
+    admin.select("[data-test=filter-sla]", "due").await;
+    let row = admin.wait_text("[data-test=case-row]", "Stapler missing").await;
+    assert!(!row.text().await.unwrap().contains("Coffee machine"));
+    assert_eq!(admin.count("[data-test=case-row]").await, 1, "only the governed case is due");
+    let due_cell = admin.wait("[data-test=case-row] [data-test=case-due]").await;
+    assert_eq!(due_cell.attr("data-breached").await.unwrap().as_deref(), Some("false"));
+    assert!(!due_cell.text().await.unwrap().is_empty(), "the due time is written out");
+    admin.check("case list due within an hour", Some("case-list-sla")).await;
 
     // WHEN the admin opens the agreement again, makes it apply to the customer herself rather
     // than her account, and empties the Normal resolution target
