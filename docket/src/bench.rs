@@ -3,6 +3,7 @@
 //! against a local stand-in for the Lambda Runtime API.
 
 mod cost;
+mod sla;
 
 use docket_domain::directory::{MailboxFields, TeamFields, UserFields};
 use docket_domain::model::AssignmentRule;
@@ -101,6 +102,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// The SLA watch at scale on SQLite: `--cases` open cases of which `--breaching` are Urgent
+    /// (15-minute first response, the rest Low: a week) under a 24×7 agreement; an hour later,
+    /// the sweep that finds and announces the breaches, a sweep with nothing to do, and the
+    /// first page of the breached and due-within-60-minutes lists. A fresh seed per count.
+    Sla {
+        #[arg(long, default_value_t = 100_000)]
+        cases: usize,
+        /// Urgent cases among them (those that breach), one seed each.
+        #[arg(long, value_delimiter = ',', default_value = "100,10000")]
+        breaching: Vec<usize>,
+        /// Runs of the idle sweep and of each list page.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Cases created and watched at once while seeding.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Also time the naive way: every case of the all-cases list, its clocks computed.
+        #[arg(long)]
+        naive: bool,
+    },
     /// Time from starting each Lambda binary until it first asks the Runtime API for work.
     Startup {
         /// The binaries (built with `cargo build --release -p docket-api -p docket-inbound-email
@@ -128,6 +149,7 @@ pub async fn run(command: BenchCommand) -> Result<(), String> {
         BenchCommand::NotifyLatency { runs } => notify_latency(runs.max(1)).await,
         BenchCommand::Ingest { counts, concurrency } => ingest(&counts, &concurrency).await,
         BenchCommand::Assign { engine, cases, workers, endpoint } => assign(engine, cases.max(1), workers.max(1), endpoint).await,
+        BenchCommand::Sla { cases, breaching, runs, concurrency, naive } => sla::sla(cases.max(1), &breaching, runs.max(1), concurrency.max(1), naive).await,
     }
 }
 
