@@ -127,10 +127,21 @@ const SLA_SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// announced to the workflow rules (see `Cases::sweep_sla`).
 pub async fn sweep_sla(docket: docket_domain::Docket, mut stopped: watch::Receiver<bool>) {
     while !*stopped.borrow() {
-        match docket.cases().sweep_sla().await {
-            Ok(sweep) if sweep.watched > 0 => tracing::info!(?sweep, "SLA sweep"),
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "cannot sweep the SLA alarms"),
+        let more = match docket.cases().sweep_sla().await {
+            Ok(sweep) => {
+                if sweep.watched + sweep.refiled > 0 {
+                    tracing::info!(?sweep, "SLA sweep");
+                }
+                sweep.more
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot sweep the SLA alarms");
+                false
+            }
+        };
+        // More alarms came than one sweep reads: go on at once rather than half a minute late.
+        if more {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(SLA_SWEEP_EVERY) => {}
