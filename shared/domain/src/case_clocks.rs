@@ -266,19 +266,8 @@ impl Cases<'_> {
                 .limit(SWEEP_PAGE)
                 .after(after.take());
             let page = self.store.query(query).await?;
-            let ids: Vec<String> = page.items.iter().filter_map(|item| item.get("case_id").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
-            let results: Vec<(String, DomainResult<Vec<Alert>>)> =
-                stream::iter(ids).map(|id| async move { (id.clone(), self.watch_sla(&id).await) }).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
-            for (case_id, result) in results {
-                sweep.watched += 1;
-                match result {
-                    Ok(alerts) => sweep.announced += alerts.len(),
-                    Err(error) => {
-                        tracing::warn!(%case_id, %error, "SLA watch failed; the next sweep tries again");
-                        sweep.failed += 1;
-                    }
-                }
-            }
+            let watched = self.watch_page(&page.items, &mut sweep).await;
+            sweep.watched += watched;
             match page.next {
                 Some(next) => after = Some(next),
                 None => {
@@ -292,6 +281,26 @@ impl Cases<'_> {
         Ok(sweep)
     }
 
+    /// Watches the cases an SLA index page points at, a few at a time, counting what they
+    /// announced and which failed (a failed one is left for the next sweep) into `sweep`;
+    /// returns how many were watched.
+    async fn watch_page(&self, items: &[docket_store::Item], sweep: &mut Sweep) -> usize {
+        let ids: Vec<String> = items.iter().filter_map(|item| item.get("case_id").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
+        let results: Vec<(String, DomainResult<Vec<Alert>>)> =
+            stream::iter(ids).map(|id| async move { (id.clone(), self.watch_sla(&id).await) }).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
+        let watched = results.len();
+        for (case_id, result) in results {
+            match result {
+                Ok(alerts) => sweep.announced += alerts.len(),
+                Err(error) => {
+                    tracing::warn!(%case_id, %error, "SLA watch failed; the next sweep tries again");
+                    sweep.failed += 1;
+                }
+            }
+        }
+        watched
+    }
+
     /// When an agreement or a calendar changed, files every case of the due index again (its
     /// due times may have moved either way: a shortened target must not wait for the alarm of
     /// the old one), as many pages as one sweep reads; the request keeps where it stopped, and
@@ -303,19 +312,8 @@ impl Cases<'_> {
         for _ in 0..SWEEP_PAGES {
             let query = Query::index(CASES, schema::CASES_BY_SLA_DUE, case_keys::SLA_DUE_PARTITION).limit(SWEEP_PAGE).after(after.take());
             let page = self.store.query(query).await?;
-            let ids: Vec<String> = page.items.iter().filter_map(|item| item.get("case_id").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
-            let results: Vec<DomainResult<Vec<Alert>>> =
-                stream::iter(ids).map(|id| async move { self.watch_sla(&id).await }).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
-            for result in results {
-                sweep.refiled += 1;
-                match result {
-                    Ok(alerts) => sweep.announced += alerts.len(),
-                    Err(error) => {
-                        tracing::warn!(%error, "SLA refile of a case failed");
-                        sweep.failed += 1;
-                    }
-                }
-            }
+            let refiled = self.watch_page(&page.items, sweep).await;
+            sweep.refiled += refiled;
             after = page.next;
             if after.is_none() {
                 break;
