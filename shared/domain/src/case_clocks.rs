@@ -18,6 +18,14 @@
 //! Why compute at read time rather than store due times: a due time depends on the calendar
 //! (holidays are edited), on the agreement (targets are edited) and, for paused clocks, on the
 //! instant asked about. Stored due times would go stale with each of those; the facts do not.
+//!
+//! # Watching
+//!
+//! Lists by due time and breach detection do need instants in an index. Those are a filing
+//! derived from the facts (the `SLA#WATCH` item, see [`Cases::watch_sla`]), never read back
+//! as a fact: the worker files a case again after each of its changes, the sweep when its
+//! alarm comes, and every running case when an agreement or a calendar is edited. Which alerts
+//! fall when is the pure [`sla_watch::watch`].
 
 use std::collections::{BTreeSet, HashMap};
 
