@@ -268,6 +268,17 @@ pub fn route_table() -> Vec<Route> {
             .body::<PostFields>(false)
             .reply::<StreamEntry>(201, "The entry")
             .errors(&[400, 401, 404, 409, 415, 422]),
+        Route::new("POST", "/cases/{case_ref}/stream/{entry_id}/cases", post(spawn_case))
+            .op("spawnCase", "Staff: opens a case from a post or a mail of this case, as its child, for the same contacts, account, category, type, mailbox and teams, quoting the entry; a case from an internal entry is internal. With an Idempotency-Key a retry gets the case first opened (200)")
+            .path_param("case_ref", "Case id, number or masked number")
+            .path_param("entry_id", "Stream entry id (a post or a mail, not a system entry)")
+            .header("Idempotency-Key", false, "Repeating it with the same key returns the case first opened (24 h)")
+            .body::<docket_domain::spawn::SpawnFields>(false)
+            .reply::<CaseView>(201, "Opened (`{}` for the defaults)")
+            .etag(201)
+            .reply::<CaseView>(200, "Replayed by Idempotency-Key")
+            .etag(200)
+            .errors(&[400, 401, 403, 404, 415, 422]),
         Route::new("POST", "/cases/{case_ref}/attachments", post(upload_attachment).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)))
             .op("uploadAttachment", "Upload a file (raw body, its Content-Type) to post with an entry; at most 10 MiB (on AWS about 6 MB, the Lambda payload limit: larger files go through /attachments/uploads)")
             .path_param("case_ref", "Case id, number or masked number")
@@ -959,6 +970,26 @@ async fn entry_html(State(state): State<AppState>, Caller(principal): Caller, Pa
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // Private: the HTML is one case's mail, for the signed-in staff member only.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    Ok(response)
+}
+
+async fn spawn_case(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path((case_ref, entry_id)): Path<(String, String)>,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let fields: docket_domain::spawn::SpawnFields = docket_domain::fields::parse(body)?;
+    let cases = state.docket.cases();
+    let created = cases.spawn(&principal, &case_ref, &entry_id, fields, key.as_deref()).await?;
+    let mask = cases.mask().await?;
+    let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let view = single_case_view(&cases, &principal, &created.case, &mask).await?;
+    let mut response = versioned(status, view, created.case.audit.version);
+    if let Ok(location) = HeaderValue::from_str(&format!("/cases/{}", created.case.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     Ok(response)
 }
 

@@ -944,7 +944,7 @@ pub(crate) fn case_fields(case: &Case) -> CaseFields {
 }
 
 /// Validates fields into a case.
-fn build(id: CaseId, number: u64, status: CaseStatus, source: Source, f: CaseFields, audit: Audit) -> DomainResult<Case> {
+pub(crate) fn build(id: CaseId, number: u64, status: CaseStatus, source: Source, f: CaseFields, audit: Audit) -> DomainResult<Case> {
     Ok(Case {
         id,
         number,

@@ -30,6 +30,7 @@ pub mod schema;
 pub mod signin;
 pub mod sla;
 pub mod sla_watch;
+pub mod spawn;
 pub use case_clocks::{SlaSummary, Sweep};
 pub mod stream;
 mod txn;

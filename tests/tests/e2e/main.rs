@@ -29,6 +29,7 @@ mod service_agreements;
 mod signin;
 mod sla_clocks;
 mod sla_watch;
+mod spawn;
 mod trust;
 mod webform;
 mod workflow;
