@@ -133,6 +133,25 @@ async fn an_agent_works_a_case_end_to_end_in_the_browser() {
     admin.wait_text("[data-test=case-subject]", "floor 2").await;
     grace.close().await;
 
+    // WHEN the admin opens a new case from the internal note
+    let note = admin.wait_text("[data-test=stream-entry]", "firmware 2.1 overheats").await;
+    note.find(Locator::Css("[data-test=spawn-case]")).await.expect("the note offers a new case").click().await.unwrap();
+    // THEN the new case opens: another number, a child of this case, quoting the note
+    let deadline = Instant::now() + WAIT;
+    while case_number(&admin).await == number {
+        assert!(Instant::now() < deadline, "the spawned case did not open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    admin.wait_text("[data-test=description]", "> Checked the logs: firmware 2.1 overheats.").await;
+    admin.wait_text("[data-test=parent]", &number).await;
+    // AND it is internal, as the note was: the API says so
+    let spawned_number = case_number(&admin).await;
+    let spawned: Value = http.get(format!("{}/cases/{spawned_number}", server.base)).bearer_auth(&admin_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((spawned["internal"].as_bool(), spawned["parent_id"].is_string()), (Some(true), true), "{spawned}");
+    admin.check("case spawned from a note", None).await;
+    admin.open(&format!("{}/#/cases/{number}", server.base)).await;
+    admin.wait_text("[data-test=case-subject]", "floor 2").await;
+
     // WHEN the admin creates a group mailbox
     admin.open(&format!("{}/#/admin/mailboxes", server.base)).await;
     admin.click("[data-test=mailbox-new]").await;

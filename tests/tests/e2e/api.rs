@@ -377,11 +377,21 @@ async fn concurrent_creations_get_distinct_numbers(engine: Engine) {
     for task in tasks {
         numbers.push(task.await.expect("task"));
     }
-    // THEN all 200 numbers are distinct (and, with no failures, exactly 1..=200)
+    // THEN all 200 numbers are distinct
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 200);
-    assert_eq!(numbers, (1..=200).collect::<Vec<u64>>());
+    match engine {
+        // AND, with no failures, exactly 1..=200
+        Engine::Sqlite => assert_eq!(numbers, (1..=200).collect::<Vec<u64>>()),
+        // AND they start at 1 with at most a few gaps: an increment whose attempt timed out
+        // while the emulator, one request at a time, still had it queued is retried by the SDK
+        // and applied twice, which skips a number (infra/tables.md)
+        Engine::Dynamo => {
+            assert_eq!(numbers[0], 1);
+            assert!(numbers[199] <= 205, "more gaps than retried increments explain: {numbers:?}");
+        }
+    }
 }
 
 async fn the_largest_possible_update_fits_one_transaction(engine: Engine) {

@@ -6,10 +6,49 @@ import { API_PATHS } from '../api/features';
 import type { AttachmentRef, StreamEntry, SystemEvent, User } from '../api/types';
 import { articles, contactById, useList, userName, users, useRecord } from '../directory';
 import { fileSize, fullTime, relativeTime, statusLabel } from '../format';
+import { href, navigate } from '../router';
 import { Badge, ErrorAlert } from '../ui/controls';
 
 const HTML_PATH = '/cases/{case_ref}/stream/{entry_id}/html';
 const canShowHtml = API_PATHS.includes(HTML_PATH);
+const SPAWN_PATH = '/cases/{case_ref}/stream/{entry_id}/cases';
+const canSpawn = API_PATHS.includes(SPAWN_PATH);
+
+/** "New case from this": a child case for the same customer, quoting the entry; then opens it. */
+function SpawnCase({ entry, caseId }: { entry: StreamEntry; caseId: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  // One key per entry and page: a double click or a retry opens one case, not two.
+  const [key] = useState(() => `spawn-${entry.id}-${Date.now()}`);
+  const spawn = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await ok(
+        api.POST(SPAWN_PATH, { params: { path: { case_ref: caseId, entry_id: entry.id }, header: { 'Idempotency-Key': key } }, body: {} }),
+      );
+      navigate(href(['cases', 'number' in created ? created.number : '']));
+    } catch (e) {
+      setError(asApiError(e));
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="entry-foot flush">
+      <button
+        type="button"
+        class="btn btn-sm"
+        onClick={spawn}
+        disabled={busy}
+        data-test="spawn-case"
+        title={entry.visibility === 'internal' ? 'Opens an internal case: customers will not see it' : 'Opens a case for the same customer, quoting this entry'}
+      >
+        {busy ? 'Opening…' : 'New case from this'}
+      </button>
+      <ErrorAlert error={error} />
+    </div>
+  );
+}
 
 export function Stream({
   caseId,
@@ -120,6 +159,7 @@ function Entry({ entry, caseId, users: userList }: { entry: StreamEntry; caseId:
             ))}
           </div>
         ) : null}
+        {canSpawn ? <SpawnCase entry={entry} caseId={caseId} /> : null}
       </article>
     </li>
   );
