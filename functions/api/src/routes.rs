@@ -709,9 +709,14 @@ async fn create_case(
     let cases = state.docket.cases();
     let new = docket_domain::cases::Cases::parse_new(&principal, body)?;
     let created = cases.create(&principal, new, key.as_deref()).await?;
+    created_response(&cases, &principal, &created).await
+}
+
+/// The answer to a case creation: 201 with the case and its Location, or 200 for a replay.
+async fn created_response(cases: &docket_domain::cases::Cases<'_>, principal: &Principal, created: &docket_domain::cases::Created) -> ApiResult<Response> {
     let mask = cases.mask().await?;
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    let view = single_case_view(&cases, &principal, &created.case, &mask).await?;
+    let view = single_case_view(cases, principal, &created.case, &mask).await?;
     let mut response = versioned(status, view, created.case.audit.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/cases/{}", created.case.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -983,14 +988,7 @@ async fn spawn_case(
     let fields: docket_domain::spawn::SpawnFields = docket_domain::fields::parse(body)?;
     let cases = state.docket.cases();
     let created = cases.spawn(&principal, &case_ref, &entry_id, fields, key.as_deref()).await?;
-    let mask = cases.mask().await?;
-    let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    let view = single_case_view(&cases, &principal, &created.case, &mask).await?;
-    let mut response = versioned(status, view, created.case.audit.version);
-    if let Ok(location) = HeaderValue::from_str(&format!("/cases/{}", created.case.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    created_response(&cases, &principal, &created).await
 }
 
 async fn post_entry(State(state): State<AppState>, Caller(principal): Caller, Path(case_ref): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Response> {
