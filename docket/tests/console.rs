@@ -134,18 +134,34 @@ async fn an_agent_works_a_case_end_to_end_in_the_browser() {
     grace.close().await;
 
     // WHEN the admin opens a new case from the internal note
-    let note = admin.wait_text("[data-test=stream-entry]", "firmware 2.1 overheats").await;
-    note.find(Locator::Css("[data-test=spawn-case]")).await.expect("the note offers a new case").click().await.unwrap();
-    // THEN the new case opens: another number, a child of this case, quoting the note
+    admin.wait_text("[data-test=stream-entry]", "firmware 2.1 overheats").await;
+    // Found and clicked in one script call: the stream re-renders as it refreshes.
+    let clicked = admin
+        .script(
+            "const entry = [...document.querySelectorAll('[data-test=stream-entry]')].find((e) => e.textContent.includes('firmware 2.1 overheats'));
+             const button = entry && entry.querySelector('[data-test=spawn-case]');
+             if (button) button.click();
+             return !!button;",
+        )
+        .await;
+    assert_eq!(clicked, json!(true), "the note offers a new case");
+    // THEN the new case opens: another number, a child of this case, quoting the note. The
+    // number is read in one script call: the view is replaced as the new case opens, and an
+    // element found a moment before may be gone when asked for its attribute.
+    let shown_number = || admin.script("return document.querySelector('[data-test=case-view]')?.getAttribute('data-case-number') ?? null;");
     let deadline = Instant::now() + WAIT;
-    while case_number(&admin).await == number {
-        assert!(Instant::now() < deadline, "the spawned case did not open");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let spawned_number = loop {
+        match shown_number().await {
+            Value::String(shown) if shown != number => break shown,
+            _ => {
+                assert!(Instant::now() < deadline, "the spawned case did not open");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
     admin.wait_text("[data-test=description]", "> Checked the logs: firmware 2.1 overheats.").await;
     admin.wait_text("[data-test=parent]", &number).await;
     // AND it is internal, as the note was: the API says so
-    let spawned_number = case_number(&admin).await;
     let spawned: Value = http.get(format!("{}/cases/{spawned_number}", server.base)).bearer_auth(&admin_token).send().await.unwrap().json().await.unwrap();
     assert_eq!((spawned["internal"].as_bool(), spawned["parent_id"].is_string()), (Some(true), true), "{spawned}");
     admin.check("case spawned from a note", None).await;
