@@ -69,6 +69,11 @@ fn alert_key(clock: ClockKind, kind: AlertKind, run_started_at: OffsetDateTime) 
     format!("{}:{}:{}", clock.as_str(), kind.as_str(), run_started_at.unix_timestamp())
 }
 
+/// The run start (epoch seconds) an [`alert_key`] of next response names; `None` for other keys.
+fn next_response_run(key: &str) -> Option<i64> {
+    key.strip_prefix("next_response:")?.rsplit(':').next()?.parse().ok()
+}
+
 /// What the watcher does about a case at an instant.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Watch {
@@ -145,12 +150,9 @@ pub fn watch(schedule: &Schedule, clocks: &Clocks, warning_percent: u8, announce
     let now = whole_minute(now);
     let owed = alerts(schedule, clocks, warning_percent, now);
     let mut watch = Watch::default();
-    for alert in &owed {
-        let key = alert.key();
-        if announced.contains(&key) {
-            watch.announced.insert(key);
-        } else if alert.at <= now {
-            watch.announced.insert(key);
+    for alert in owed.iter().filter(|alert| !announced.contains(&alert.key())) {
+        if alert.at <= now {
+            watch.announced.insert(alert.key());
             watch.announce.push(alert.clone());
         } else {
             watch.alarm_at = Some(watch.alarm_at.map_or(alert.at, |a| a.min(alert.at)));
@@ -161,18 +163,9 @@ pub fn watch(schedule: &Schedule, clocks: &Clocks, warning_percent: u8, announce
     // Only next response has more than one run (one per unanswered customer reply); the keys
     // of its newest runs are enough, so the item cannot grow with a long conversation.
     watch.announced.extend(announced.iter().cloned());
-    let mut next_runs: Vec<(i64, String)> = watch
-        .announced
-        .iter()
-        .filter_map(|k| k.strip_prefix("next_response:").and_then(|rest| rest.rsplit(':').next()?.parse().ok()).map(|start: i64| (start, k.clone())))
-        .collect();
-    next_runs.sort();
-    let runs_kept: BTreeSet<i64> =
-        next_runs.iter().rev().map(|(start, _)| *start).collect::<BTreeSet<_>>().into_iter().rev().take(NEXT_RESPONSE_RUNS_KEPT).collect();
-    for (start, key) in next_runs {
-        if !runs_kept.contains(&start) {
-            watch.announced.remove(&key);
-        }
+    let next_runs: BTreeSet<i64> = watch.announced.iter().filter_map(|k| next_response_run(k)).collect();
+    if let Some(&oldest_kept) = next_runs.iter().rev().nth(NEXT_RESPONSE_RUNS_KEPT - 1) {
+        watch.announced.retain(|k| next_response_run(k).is_none_or(|run| run >= oldest_kept));
     }
     for kind in ClockKind::ALL {
         let Some(clock) = clocks.get(kind) else { continue };
